@@ -1,0 +1,92 @@
+/*
+ * Trap table and callbacks.  Every exception is fatal: print one
+ * "EVT CRASH" line and shut down with SHUTDOWN_crash.
+ */
+#include <stdint.h>
+#include <xen/xen.h>
+#include <xen/callback.h>
+#include "../../guest.h"
+#include "../../hypercall.h"
+#include "../../lib.h"
+#include "../../console.h"
+#include "../../traps.h"
+
+#define NR_VECTORS 20
+
+/* entry.asm stubs, exc_0 .. exc_19 */
+#define X(n) extern char exc_##n[];
+X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9)
+X(10) X(11) X(12) X(13) X(14) X(15) X(16) X(17) X(18) X(19)
+#undef X
+extern char hypervisor_callback[], failsafe_callback[];
+
+static char *const stubs[NR_VECTORS] = {
+    exc_0, exc_1, exc_2, exc_3, exc_4, exc_5, exc_6, exc_7, exc_8, exc_9,
+    exc_10, exc_11, exc_12, exc_13, exc_14, exc_15, exc_16, exc_17, exc_18,
+    exc_19,
+};
+
+static const char *const names[NR_VECTORS] = {
+    "DE", "DB", "NMI", "BP", "OF", "BR", "UD", "NM", "DF", "CSO",
+    "TS", "NP", "SS", "GP", "PF", "RSVD15", "MF", "AC", "MC", "XM",
+};
+
+/* trap_info.flags: bits 0-1 privilege level, 4 (bit 2) masks events on entry. */
+#define TI_MASK_EVENTS 4
+#define TI_DPL3        3
+
+static struct trap_info trap_table[NR_VECTORS + 1];
+
+void traps_init(void)
+{
+    struct callback_register ev = {
+        .type = CALLBACKTYPE_event,
+        .address = (unsigned long)hypervisor_callback,
+    };
+    struct callback_register fs = {
+        .type = CALLBACKTYPE_failsafe,
+        .flags = CALLBACKF_mask_events,
+        .address = (unsigned long)failsafe_callback,
+    };
+
+    for ( unsigned int v = 0; v < NR_VECTORS; v++ )
+    {
+        trap_table[v].vector = v;
+        /* int3/into may be raised by software in the kernel. */
+        trap_table[v].flags = TI_MASK_EVENTS | ((v == 3 || v == 4) ? TI_DPL3 : 0);
+        trap_table[v].cs = FLAT_KERNEL_CS;
+        trap_table[v].address = (unsigned long)stubs[v];
+    }
+    /* trap_table[NR_VECTORS].address == 0 terminates the table. */
+    if ( HYPERVISOR_set_trap_table(trap_table) ||
+         HYPERVISOR_callback_op(CALLBACKOP_register, &ev) ||
+         HYPERVISOR_callback_op(CALLBACKOP_register, &fs) )
+        guest_shutdown(SHUTDOWN_crash);
+}
+
+void trap_fatal(struct trap_frame *f);
+void trap_fatal(struct trap_frame *f)
+{
+    static int nested;
+    unsigned long cr2 = shared_info ? shared_info->vcpu_info[0].arch.cr2 : 0;
+
+    /* A fault while reporting a fault: just stop. */
+    if ( nested++ )
+        guest_shutdown(SHUTDOWN_crash);
+
+    printf("EVT CRASH vec=%lu %s err=%lx rip=%lx cr2=%lx rsp=%lx\n",
+           f->vector, f->vector < NR_VECTORS ? names[f->vector] : "?",
+           f->error_code, f->rip, cr2, f->rsp);
+    console_flush();
+    guest_shutdown(SHUTDOWN_crash);
+}
+
+void failsafe_fatal(uint64_t *frame);
+void failsafe_fatal(uint64_t *frame)
+{
+    /* frame: rcx, r11, ds, es, fs, gs, rip, cs, rflags, rsp, ss */
+    printf("EVT CRASH vec=-1 FAILSAFE err=0 rip=%lx cr2=0 rsp=%lx\n",
+           frame[6], frame[9]);
+    console_flush();
+    guest_shutdown(SHUTDOWN_crash);
+}

@@ -1,0 +1,235 @@
+/*
+ * Event channels on the 2-level ABI: shared_info mapping, the upcall
+ * handler that counts upcalls per port, vcpu system time, and blocking with
+ * SCHEDOP_poll.  Only vcpu0 runs.
+ */
+#include <stdint.h>
+#include "guest.h"
+#include "events.h"
+#include "hypercall.h"
+#include "lib.h"
+#include "traps.h"
+
+#define NR_PORTS    EVTCHN_2L_NR_CHANNELS
+#define BITS_PER_WORD (sizeof(xen_ulong_t) * 8)
+
+/* x86 PTE bits (architectural, not Xen ABI). */
+#define PTE_PRESENT  0x001ull
+#define PTE_RW       0x002ull
+#define PTE_ACCESSED 0x020ull
+#define PTE_DIRTY    0x040ull
+
+shared_info_t *shared_info;
+static uint8_t shared_info_page[4096] __attribute__((aligned(4096)));
+static volatile uint32_t upcall_count[NR_PORTS];
+
+static inline vcpu_info_t *vcpu0(void)
+{
+    return &shared_info->vcpu_info[0];
+}
+
+static inline int test_bit_word(const volatile xen_ulong_t *arr, unsigned int nr)
+{
+    return (arr[nr / BITS_PER_WORD] >> (nr % BITS_PER_WORD)) & 1;
+}
+
+static inline void clear_bit_atomic(volatile xen_ulong_t *arr, unsigned int nr)
+{
+    asm volatile ("lock btr %1, %0"
+                  : "+m" (arr[nr / BITS_PER_WORD])
+                  : "r" ((xen_ulong_t)(nr % BITS_PER_WORD)) : "memory");
+}
+
+void events_init(void)
+{
+    long rc;
+
+    /* Replace our (already mapped) page with the machine page of shared_info. */
+    rc = HYPERVISOR_update_va_mapping((unsigned long)shared_info_page,
+                                      start_info->shared_info | PTE_PRESENT |
+                                      PTE_RW | PTE_ACCESSED | PTE_DIRTY,
+                                      UVMF_INVLPG);
+    if ( rc )
+        guest_shutdown(SHUTDOWN_crash);
+    shared_info = (shared_info_t *)shared_info_page;
+}
+
+void events_reset_counts(void)
+{
+    for ( unsigned int i = 0; i < NR_PORTS; i++ )
+        upcall_count[i] = 0;
+}
+
+uint32_t events_count(evtchn_port_t port)
+{
+    return port < NR_PORTS ? upcall_count[port] : 0;
+}
+
+void events_mask(void)
+{
+    vcpu0()->evtchn_upcall_mask = 1;
+    barrier();
+}
+
+void events_unmask(void)
+{
+    barrier();
+    vcpu0()->evtchn_upcall_mask = 0;
+    mb();
+    /* Xen only delivers on its way back to us: give it a cheap exit. */
+    if ( vcpu0()->evtchn_upcall_pending )
+        HYPERVISOR_xen_version(XENVER_version, NULL);
+}
+
+/* Called from entry.asm with upcalls masked by Xen. */
+void evtchn_do_upcall(struct trap_frame *frame);
+void evtchn_do_upcall(struct trap_frame *frame)
+{
+    vcpu_info_t *v = vcpu0();
+    xen_ulong_t sel;
+
+    (void)frame;
+    v->evtchn_upcall_pending = 0;
+    /* xchg is a full barrier: the clear above is visible before we look. */
+    sel = __atomic_exchange_n(&v->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
+
+    while ( sel )
+    {
+        unsigned int w = __builtin_ctzl(sel);
+        xen_ulong_t pend;
+
+        sel &= sel - 1;
+        pend = shared_info->evtchn_pending[w] & ~shared_info->evtchn_mask[w];
+        while ( pend )
+        {
+            unsigned int b = __builtin_ctzl(pend);
+            unsigned int port = w * BITS_PER_WORD + b;
+
+            pend &= pend - 1;
+            /* Clear before counting so a re-send is a new upcall. */
+            clear_bit_atomic(shared_info->evtchn_pending, port);
+            upcall_count[port]++;
+        }
+    }
+}
+
+uint64_t now_ns(void)
+{
+    volatile struct vcpu_time_info *t = &vcpu0()->time;
+    uint32_t ver, mul;
+    uint64_t tsc_ts, sys, delta;
+    int8_t shift;
+    uint32_t lo, hi;
+
+    do {
+        ver = t->version;
+        rmb();
+        tsc_ts = t->tsc_timestamp;
+        sys = t->system_time;
+        mul = t->tsc_to_system_mul;
+        shift = t->tsc_shift;
+        asm volatile ("lfence; rdtsc" : "=a" (lo), "=d" (hi));
+        rmb();
+    } while ( (ver & 1) || ver != t->version );
+
+    delta = (((uint64_t)hi << 32) | lo) - tsc_ts;
+    if ( shift < 0 )
+        delta >>= -shift;
+    else
+        delta <<= shift;
+    return sys + (uint64_t)(((unsigned __int128)delta * mul) >> 32);
+}
+
+/* SCHEDOP_poll with an absolute deadline; nr == 0 sleeps until any event. */
+static long poll_ports(evtchn_port_t *ports, unsigned int nr, uint64_t deadline)
+{
+    struct sched_poll p = { .nr_ports = nr, .timeout = deadline ? deadline : 1 };
+
+    set_xen_guest_handle(p.ports, ports);
+    return HYPERVISOR_sched_op(SCHEDOP_poll, &p);
+}
+
+void sleep_ms(uint64_t ms)
+{
+    uint64_t deadline = now_ns() + MS_TO_NS(ms);
+
+    while ( now_ns() < deadline )
+    {
+        events_mask();
+        if ( poll_ports(NULL, 0, deadline) )
+            HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+        events_unmask();
+    }
+}
+
+uint32_t wait_for_count(evtchn_port_t port, uint32_t n, uint64_t timeout_ms)
+{
+    uint64_t deadline = now_ns() + MS_TO_NS(timeout_ms);
+    uint32_t c;
+
+    if ( port >= NR_PORTS )
+        return 0;
+
+    for ( ;; )
+    {
+        /* Masked: an event arriving now stays pending, so poll sees it. */
+        events_mask();
+        c = upcall_count[port];
+        if ( c >= n || now_ns() >= deadline )
+            break;
+        if ( test_bit_word(shared_info->evtchn_pending, port) )
+        {
+            /* Pending but per-port masked: no upcall can come for it. */
+            if ( test_bit_word(shared_info->evtchn_mask, port) )
+                poll_ports(NULL, 0, deadline);
+            /* else: unmasking below delivers (and counts) it. */
+        }
+        else if ( poll_ports(&port, 1, deadline) )
+            poll_ports(NULL, 0, deadline);      /* bad port: just sleep */
+        events_unmask();
+    }
+    events_unmask();
+    return c;
+}
+
+int wait_until(evtchn_port_t port, int (*cond)(void *), void *arg,
+               uint64_t deadline)
+{
+    for ( ;; )
+    {
+        uint64_t now, slice;
+        int ok;
+
+        events_mask();
+        if ( port && port < NR_PORTS )
+            clear_bit_atomic(shared_info->evtchn_pending, port);
+        ok = cond(arg);
+        now = now_ns();
+        if ( ok || now >= deadline )
+        {
+            events_unmask();
+            return ok;
+        }
+        /* Re-check every 10ms even without a notification. */
+        slice = now + MS_TO_NS(10);
+        if ( slice > deadline )
+            slice = deadline;
+        if ( !port || poll_ports(&port, 1, slice) )
+            poll_ports(NULL, 0, slice);
+        events_unmask();
+    }
+}
+
+void events_clear_all_pending(void)
+{
+    for ( unsigned int w = 0; w < ARRAY_SIZE(shared_info->evtchn_pending); w++ )
+        __atomic_store_n(&shared_info->evtchn_pending[w], 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&vcpu0()->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
+}
+
+long evtchn_notify(evtchn_port_t port)
+{
+    struct evtchn_send s = { .port = port };
+
+    return HYPERVISOR_event_channel_op(EVTCHNOP_send, &s);
+}

@@ -1,0 +1,79 @@
+/*
+ * C entry: bring up traps, shared_info, console and xenstore, run the
+ * script handed over as the ramdisk, then shut down with the verdict.
+ */
+#include <stdint.h>
+#include <xen/xen.h>
+#include <xen/version.h>
+#include <xen/event_channel.h>
+#include "guest.h"
+#include "console.h"
+#include "events.h"
+#include "hypercall.h"
+#include "lib.h"
+#include "script.h"
+#include "traps.h"
+#include "xenstore.h"
+
+start_info_t *start_info;
+domid_t self_domid;
+
+void guest_shutdown(unsigned int reason)
+{
+    struct sched_shutdown s = { .reason = reason };
+
+    for ( ;; )
+        HYPERVISOR_sched_op(SCHEDOP_shutdown, &s);
+}
+
+/*
+ * Our own domid without xenstore: an unbound port whose remote is
+ * DOMID_SELF records the resolved id, which EVTCHNOP_status reports.
+ */
+static domid_t find_self_domid(void)
+{
+    struct evtchn_alloc_unbound a = { .dom = DOMID_SELF, .remote_dom = DOMID_SELF };
+    struct evtchn_status st = { .dom = DOMID_SELF };
+    struct evtchn_close c;
+
+    if ( HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &a) )
+        return DOMID_SELF;
+    st.port = a.port;
+    c.port = a.port;
+    if ( HYPERVISOR_event_channel_op(EVTCHNOP_status, &st) ||
+         st.status != EVTCHNSTAT_unbound )
+        st.u.unbound.dom = DOMID_SELF;
+    HYPERVISOR_event_channel_op(EVTCHNOP_close, &c);
+    return st.u.unbound.dom;
+}
+
+void guest_main(start_info_t *si);
+void guest_main(start_info_t *si)
+{
+    xen_extraversion_t extra;
+    long ver;
+    struct script_totals t;
+
+    start_info = si;
+    traps_init();
+    events_init();
+    console_init();
+    xs_init();
+    events_unmask();            /* Xen starts us with upcalls masked */
+
+    self_domid = find_self_domid();
+    ver = HYPERVISOR_xen_version(XENVER_version, NULL);
+    memset(extra, 0, sizeof(extra));
+    HYPERVISOR_xen_version(XENVER_extraversion, extra);
+    extra[sizeof(extra) - 1] = '\0';
+
+    printf("EVT BOOT domid=%u xen=%ld.%ld%s script=%lu\n", self_domid,
+           ver >> 16, ver & 0xffff, extra, si->mod_start ? si->mod_len : 0ul);
+
+    t = script_run((char *)si->mod_start, si->mod_start ? si->mod_len : 0);
+
+    printf("EVT DONE pass=%u fail=%u\n", t.pass, t.fail);
+    console_flush();
+    guest_shutdown(t.crashed ? SHUTDOWN_crash :
+                   (t.fail || t.bad_script) ? SHUTDOWN_reboot : SHUTDOWN_poweroff);
+}

@@ -1,0 +1,16 @@
+/* The test-script interpreter (docs/guest-script.md). */
+#ifndef GUEST_SCRIPT_H
+#define GUEST_SCRIPT_H
+
+#include <stddef.h>
+
+struct script_totals {
+    unsigned int pass, fail;
+    int bad_script;
+    int crashed;
+};
+
+/* Runs the whole script (modified in place: it is our ramdisk copy). */
+struct script_totals script_run(char *text, size_t len);
+
+#endif

@@ -1,0 +1,18 @@
+/* Exception/upcall frame and trap setup (arch/x86_64). */
+#ifndef GUEST_TRAPS_H
+#define GUEST_TRAPS_H
+
+#include <stdint.h>
+
+/* Layout built by entry.asm: SAVE_GPRS block, then vector/error, then the
+ * frame Xen bounced to us (after rcx/r11 were popped). */
+struct trap_frame {
+    uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+    uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+    uint64_t vector, error_code;
+    uint64_t rip, cs, rflags, rsp, ss;
+};
+
+void traps_init(void);
+
+#endif

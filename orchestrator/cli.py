@@ -1,0 +1,184 @@
+"""Command line: fetch, run, bench, parse."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from . import log
+from .artifacts import SUITES, Artifacts, fetch
+from .cases import Case, load, plan, read_errnos
+from .errors import HarnessError, SetupError
+from .results import parse, parse_line
+from .runner import ROOT, CaseResult, GroupResult, Session
+
+BUILD = ROOT / "build"
+DEFAULT_CASES = [ROOT / "cases" / "interdomain.evt"]
+
+
+def guest_path(suite: str) -> Path:
+    return BUILD / "guest" / suite / "evtchn-guest"
+
+
+def prepare(suite: str) -> tuple[Artifacts, Path]:
+    arts = fetch(suite, BUILD)
+    guest = guest_path(suite)
+    if not guest.exists():
+        raise SetupError(f"{guest} is missing: `make guest SUITE={suite}` builds it")
+    return arts, guest
+
+
+def load_cases(arts: Artifacts, paths: list[Path]) -> list[Case]:
+    return load(paths, read_errnos(arts.include))
+
+
+def run_all(arts: Artifacts, guest: Path, cases: list[Case], out: Path, fresh: bool) -> tuple[Session, list[GroupResult]]:
+    groups = plan(cases, fresh)
+    with Session(arts, guest, groups, out) as session:
+        results = [session.run_group(g) for g in groups]
+    return session, results
+
+
+def write_results(out: Path, session: Session, results: list[GroupResult]) -> Path:
+    data = {
+        "xen": session.info,
+        "cases": [
+            {
+                "case": r.case.name,
+                "file": f"{r.case.path.name}:{r.case.line}",
+                "group": r.group,
+                "passed": r.passed,
+                "problems": r.problems,
+                "steps": [s.__dict__ | {"args": list(s.args)} for s in r.steps],
+            }
+            for g in results
+            for r in g.case_results()
+        ],
+    }
+    path = out / "results.json"
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path
+
+
+def format_exchange(lines: list[str]) -> str:
+    """The guests' steps in the order the serial line saw them, one per line."""
+    rows = []
+    for text in lines:
+        parsed = parse_line(text)
+        if parsed is None:
+            continue
+        dom, kind, rest = parsed
+        if kind == "RESULT":
+            step = parse([text])[dom].steps[0]
+            if step.op in ("put", "get", "mark"):
+                continue  # the harness's own rendezvous
+            mark = "ok  " if step.passed else "FAIL"
+            call = f"{step.op}({', '.join(step.args)})"
+            rows.append(f"  {mark} {dom:<6} {call:<34} expect {step.expect:<34} got {step.got}")
+        elif kind in ("BOOT", "CASE-BEGIN", "CASE-END", "DONE", "CRASH", "SCRIPT-ERROR"):
+            rows.append(f"       {dom:<6} {kind} {rest}")
+    return "\n".join(rows)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    arts, guest = prepare(args.suite)
+    cases = load_cases(arts, [Path(p) for p in args.cases] or DEFAULT_CASES)
+    out = BUILD / "runs" / time.strftime("%Y%m%d-%H%M%S")
+    session, results = run_all(arts, guest, cases, out, args.fresh)
+    assert session.machine is not None
+    print(f"\nXen {session.info.get('xen_version')} ({arts.describe()})")
+    print(format_exchange([ln.text for ln in session.machine.console.lines]))
+    case_results = [r for g in results for r in g.case_results()]
+    failed = [r for r in case_results if not r.passed]
+    path = write_results(out, session, results)
+    for r in failed:
+        print(f"\nFAILED {r.case.name}:")
+        for s in r.steps:
+            if not s.passed:
+                print(f"  line {s.line}: {s.describe()}")
+        for p in r.problems:
+            print(f"  {p}")
+    steps = sum(len(r.steps) for r in case_results)
+    verdict = "FAIL" if failed else "PASS"
+    print(
+        f"\n{verdict}: {len(case_results) - len(failed)}/{len(case_results)} case(s) passed, {steps} steps, "
+        f"Xen {session.info.get('xen_version')} build-id {session.info.get('build_id')}; "
+        f"serial log {out / 'serial.log'}, results {path}"
+    )
+    return 1 if failed else 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    arts = fetch(args.suite, BUILD)
+    print(f"include={arts.include}")
+    return 0
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    text = Path(args.log).read_text(errors="replace")
+    print(format_exchange(text.splitlines()))
+    reports = parse(text.splitlines())
+    bad = [s for r in reports.values() for s in r.steps if not s.passed]
+    print(f"{len(reports)} domain(s), {sum(len(r.steps) for r in reports.values())} steps, {len(bad)} failed")
+    return 1 if bad else 0
+
+
+def _stats(values: list[float]) -> str:
+    if not values:
+        return "no data"
+    return f"min {min(values):.3f}  median {statistics.median(values):.3f}  max {max(values):.3f}  (n={len(values)})"
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    arts, guest = prepare(args.suite)
+    cases = load_cases(arts, [Path(p) for p in args.cases] or DEFAULT_CASES)
+    ready, first_line, per_case, wall = [], [], [], []
+    for i in range(args.runs):
+        log.info(f"bench run {i + 1}/{args.runs}")
+        start = time.monotonic()
+        session, results = run_all(arts, guest, cases, BUILD / "bench" / f"run{i + 1}", False)
+        wall.append(time.monotonic() - start)
+        ready.append(session.ready_seconds)
+        for g in results:
+            first_line += g.create_to_first_line
+            for rep in g.reports.values():
+                per_case += [us / 1e6 for us in rep.case_us.values()]
+    print(f"QEMU start -> dom0 ready (s):        {_stats(ready)}")
+    print(f"xl create -> guest's first line (s): {_stats(first_line)}")
+    print(f"time per case, in the guest (s):     {_stats(per_case)}")
+    print(f"whole run (s):                       {_stats(wall)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    # A CI timeout sends SIGTERM: turn it into an exception so QEMU is torn down.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    p = argparse.ArgumentParser(prog="orchestrator", description=__doc__)
+    p.add_argument("--suite", default="bookworm", choices=sorted(SUITES))
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="boot Xen, run cases in guest domains, print the exchange and a verdict")
+    r.add_argument("cases", nargs="*", help="case files (default: cases/interdomain.evt)")
+    r.add_argument("--fresh", action="store_true", help="run every case in fresh domains")
+    sub.add_parser("fetch", help="download and unpack Xen, the dom0 kernel and toolstack")
+    b = sub.add_parser("bench", help="time the boot, domain creation and cases over several runs")
+    b.add_argument("cases", nargs="*")
+    b.add_argument("--runs", type=int, default=3)
+    pa = sub.add_parser("parse", help="parse a saved serial log")
+    pa.add_argument("log")
+    args = p.parse_args(argv)
+    try:
+        return {"run": cmd_run, "fetch": cmd_fetch, "bench": cmd_bench, "parse": cmd_parse}[args.cmd](args)
+    except HarnessError as e:
+        print(f"\nerror: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted; QEMU stopped", file=sys.stderr)
+        return 130
+
+
+__all__ = ["main", "CaseResult"]

@@ -1,0 +1,154 @@
+"""The serial console: the one way the harness reads from and writes to the machine.
+
+Every byte QEMU prints is copied to a log file as it arrives and split into
+lines that are kept for whoever waits on them: the dom0 session waits for its
+command markers, each domain handle waits for its own (prefixed) lines.  A table
+of bad patterns is checked on every line, so a Xen panic fails the run at once
+instead of at some timeout.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Protocol
+
+from .errors import HarnessError, MachineDied, XenPanic
+
+# Named patterns that mean the whole machine is lost.
+BAD_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("Xen panic", re.compile(r"\(XEN\) (?:\*+ )?Panic on CPU \d+")),
+    ("Xen fatal trap", re.compile(r"\(XEN\) FATAL TRAP")),
+    ("Xen BUG/assertion", re.compile(r"\(XEN\) (?:Xen BUG at|Assertion .* failed at)")),
+    ("dom0 kernel panic", re.compile(r"Kernel panic - not syncing")),
+    ("dom0 command shell died", re.compile(r"DOM0-FAILED: command shell exited")),
+)
+
+TAIL_LINES = 40
+
+
+class Stream(Protocol):
+    """What the console needs from the process behind it (pexpect.spawn fits)."""
+
+    def read_nonblocking(self, size: int, timeout: float | None) -> bytes: ...
+    def send(self, s: str | bytes) -> int: ...
+
+
+@dataclass(frozen=True)
+class Line:
+    index: int
+    time: float  # time.monotonic() when the line was complete
+    text: str
+
+
+class Console:
+    def __init__(self, stream: Stream, log: IO[bytes], log_path: Path) -> None:
+        self.stream = stream
+        self.log = log
+        self.log_path = log_path
+        self.lines: list[Line] = []
+        self._partial = b""
+        self.closed = False
+
+    # -- reading -----------------------------------------------------------
+
+    def pump(self, timeout: float) -> None:
+        """Read what the machine printed within `timeout` seconds into lines."""
+        import pexpect  # local: the console is also used with fake streams in unit tests
+
+        if self.closed:
+            raise MachineDied("the machine is gone", self.tail(), self.log_path)
+        try:
+            # pexpect reads *blocking* when given timeout=0: never pass it 0.
+            data = self.stream.read_nonblocking(65536, max(timeout, 0.01))
+        except pexpect.TIMEOUT:
+            return
+        except pexpect.EOF:
+            self.closed = True
+            self._flush_partial()
+            raise MachineDied("QEMU closed the serial line", self.tail(), self.log_path) from None
+        self.feed(data)
+
+    def feed(self, data: bytes, check: bool = True) -> None:
+        self.log.write(data)
+        self.log.flush()
+        chunks = (self._partial + data).split(b"\n")
+        self._partial = chunks.pop()
+        now = time.monotonic()
+        first = len(self.lines)
+        for raw in chunks:
+            text = raw.decode("utf-8", "replace").rstrip("\r")
+            self.lines.append(Line(len(self.lines), now, text))
+        if check:
+            self._check_bad(first)
+
+    def _flush_partial(self) -> None:
+        if self._partial:
+            self.feed(b"\n")
+
+    def _check_bad(self, first: int) -> None:
+        for line in self.lines[first:]:
+            for name, pattern in BAD_PATTERNS:
+                if pattern.search(line.text):
+                    # Let the machine finish printing its last words before giving up.
+                    self._drain(2.0)
+                    raise XenPanic(f"{name}: {line.text.strip()}", self.tail(), self.log_path)
+
+    def _drain(self, seconds: float) -> None:
+        import pexpect
+
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                data = self.stream.read_nonblocking(65536, 0.2)
+            except pexpect.TIMEOUT:
+                continue
+            except pexpect.EOF:
+                self.closed = True
+                return
+            self.feed(data, check=False)
+
+    def wait_for(
+        self,
+        pattern: re.Pattern[str],
+        since: int,
+        timeout: float,
+        on_timeout: Callable[[str], HarnessError],
+        accept: Callable[[Line], bool] = lambda _: True,
+    ) -> tuple[Line, re.Match[str]]:
+        """The first line at or after index `since` that matches; raises `on_timeout(...)`."""
+        deadline = time.monotonic() + timeout
+        cursor = since
+        while True:
+            while cursor < len(self.lines):
+                line = self.lines[cursor]
+                cursor += 1
+                m = pattern.search(line.text)
+                if m and accept(line):
+                    return line, m
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise on_timeout(f"no line matching /{pattern.pattern}/ within {timeout:.0f}s")
+            self.pump(min(left, 0.5))
+
+    def tail(self, n: int = TAIL_LINES) -> str:
+        texts = [line.text for line in self.lines[-n:]]
+        if self._partial:
+            texts.append(self._partial.decode("utf-8", "replace"))
+        return "\n".join(texts)
+
+    def around(self, index: int, before: int = 5, after: int = 5) -> str:
+        return "\n".join(line.text for line in self.lines[max(0, index - before) : index + after + 1])
+
+    # -- writing -----------------------------------------------------------
+
+    def send_line(self, text: str) -> int:
+        """Send a command line; returns the index of the first line printed after it."""
+        self.pump(0)
+        mark = len(self.lines)
+        self.log.write(f"\n[harness -> dom0] {text}\n".encode())
+        self.stream.send(text + "\n")
+        return mark

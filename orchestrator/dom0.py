@@ -1,0 +1,68 @@
+"""The dom0 session: a shell on the serial console, driven command by command."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from .console import Console
+from .errors import Dom0CommandFailed, Dom0NotReady
+
+READY = re.compile(r"DOM0-READY (.*)")
+FAILED = re.compile(r"DOM0-FAILED: (.*)")
+RC = re.compile(r"@@RC=(\d+)@@")
+# Lines a domain's console relay writes: "[name] text".
+RELAY = re.compile(r"^\[([\w.-]+)\] ")
+
+BOOT_TIMEOUT = 180.0
+COMMAND_TIMEOUT = 60.0
+
+
+class Dom0:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.ready_info = ""
+        self.ready_at = 0.0
+
+    def wait_ready(self, timeout: float = BOOT_TIMEOUT) -> str:
+        either = re.compile(f"{READY.pattern}|{FAILED.pattern}")
+        line, m = self.console.wait_for(
+            either, 0, timeout, lambda d: Dom0NotReady(d, self.console.tail(), self.console.log_path)
+        )
+        if m.group(2) is not None:
+            raise Dom0NotReady(f"dom0's /init: {m.group(2)}", self.console.tail(), self.console.log_path)
+        self.ready_info = m.group(1)
+        self.ready_at = line.time
+        # The shell prints its prompt after the marker; make sure it is listening.
+        self.run("true")
+        return self.ready_info
+
+    def run(self, command: str, timeout: float = COMMAND_TIMEOUT) -> str:
+        """Run `command` in dom0's shell; its output, or Dom0CommandFailed if it exits non-zero."""
+        rc, text = self.run_rc(command, timeout)
+        if rc != 0:
+            raise Dom0CommandFailed(f"`{command}` exited {rc}:\n{text}", self.console.tail(), self.console.log_path)
+        return text
+
+    def run_rc(self, command: str, timeout: float = COMMAND_TIMEOUT) -> tuple[int, str]:
+        """Run `command`; its exit code and output (relay lines left out)."""
+        # `$?` is expanded by the shell, so the echoed command line never matches RC.
+        sep = " " if command.rstrip().endswith("&") else "; "
+        start = self.console.send_line(f'{command}{sep}echo "@@RC=$?@@"')
+        line, m = self.console.wait_for(
+            RC,
+            start,
+            timeout,
+            lambda d: Dom0CommandFailed(f"`{command}`: {d}", self.console.tail(), self.console.log_path),
+        )
+        out = [
+            ln.text
+            for ln in self.console.lines[start : line.index]
+            if not RELAY.match(ln.text) and "@@RC=" not in ln.text
+        ]
+        return int(m.group(1)), "\n".join(out).strip()
+
+    def sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.console.pump(end - time.monotonic())

@@ -1,0 +1,128 @@
+"""A guest domain, created and destroyed with the real `xl` in dom0."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from .console import Console
+from .dom0 import Dom0
+from .errors import DomainCreateFailed, GuestCrashed, GuestDied, GuestSilent, HarnessError
+from .results import DomainReport, parse
+
+CONSOLE_LOG = "/var/log/xen/console/guest-{name}.log"
+XL_LOG = "/var/log/xen/xl-{name}.log"
+SHUTDOWN = re.compile(r"has shut down, reason code (\d+)")
+# SHUTDOWN_* reason codes (xen/sched.h) and what the guest means by them.
+REASONS = {0: "poweroff (all passed)", 1: "reboot (a step failed)", 2: "suspend", 3: "crash", 4: "watchdog"}
+ALIVE_CHECK_S = 20.0
+
+
+class Domain:
+    def __init__(self, dom0: Dom0, name: str, role: str, cfg_path: str) -> None:
+        self.dom0 = dom0
+        self.name = name  # xl's name, unique per run
+        self.role = role  # the name cases use (A, B)
+        self.cfg_path = cfg_path
+        self.domid = -1
+        self.created_at = 0.0
+        self.first_line_at = 0.0
+
+    @property
+    def console(self) -> Console:
+        return self.dom0.console
+
+    def create_paused(self) -> int:
+        self.created_at = time.monotonic()
+        self._since = len(self.console.lines)
+        rc, out = self.dom0.run_rc(f"xl create -p {self.cfg_path} 2>&1")
+        if rc != 0:
+            raise DomainCreateFailed(f"{self.name}: xl create exited {rc}:\n{out}", self.console.tail(), self.console.log_path)
+        self.domid = int(self.dom0.run(f"xl domid {self.name}"))
+        return self.domid
+
+    def start_relay(self) -> None:
+        """Copy the guest's console (as xenconsoled logs it) to the serial line, prefixed."""
+        log = CONSOLE_LOG.format(name=self.name)
+        self.dom0.run(
+            f"(tail -F -n +1 {log} 2>/dev/null | awk '{{print \"[{self.name}] \" $0; fflush()}}') &"
+        )
+
+    def stop_relay(self) -> None:
+        self.dom0.run_rc(f"pkill -f 'tail -F -n \\+1 {CONSOLE_LOG.format(name=self.name)}'")
+
+    def unpause(self) -> None:
+        self.dom0.run(f"xl unpause {self.name}")
+
+    def lines(self) -> list[str]:
+        prefix = f"[{self.name}] "
+        return [ln.text for ln in self.console.lines[self._since :] if ln.text.startswith(prefix)]
+
+    def report(self) -> DomainReport:
+        return parse(self.lines()).get(self.name, DomainReport(self.name))
+
+    def wait_done(self, timeout: float) -> DomainReport:
+        """Wait for the guest's EVT DONE line; fail fast on a crash or a dead domain."""
+        prefix = re.escape(f"[{self.name}] ")
+        pattern = re.compile(f"^{prefix}EVT (DONE|CRASH|BOOT)")
+        deadline = time.monotonic() + timeout
+        cursor = self._since
+        last_check = time.monotonic()
+        while True:
+            try:
+                line, m = self.console.wait_for(
+                    pattern, cursor, min(ALIVE_CHECK_S, max(deadline - time.monotonic(), 0.1)), _Tick
+                )
+            except _Tick:
+                if time.monotonic() >= deadline:
+                    raise GuestSilent(
+                        f"{self.name} (domid {self.domid}) printed no `EVT DONE` within {timeout:.0f}s",
+                        self.console.tail(), self.console.log_path,
+                    ) from None
+                if time.monotonic() - last_check >= ALIVE_CHECK_S:
+                    self._check_alive()
+                    last_check = time.monotonic()
+                continue
+            cursor = line.index + 1
+            kind = m.group(1)
+            if kind == "BOOT" and not self.first_line_at:
+                self.first_line_at = line.time
+            elif kind == "CRASH":
+                rep = self.report()
+                rip = rep.crash.rip if rep.crash else "?"
+                raise GuestCrashed(
+                    f"{self.name} (domid {self.domid}) crashed at rip={rip}: {line.text}",
+                    self.console.tail(), self.console.log_path,
+                )
+            elif kind == "DONE":
+                return self.report()
+
+    def _check_alive(self) -> None:
+        rc, out = self.dom0.run_rc(f"xl list {self.name} 2>&1")
+        reason = self.shutdown_reason()
+        if rc != 0 or reason is not None:
+            raise GuestDied(
+                f"{self.name} (domid {self.domid}) stopped before `EVT DONE`: "
+                f"{REASONS.get(reason, reason) if reason is not None else out}",
+                self.console.tail(), self.console.log_path,
+            )
+
+    def shutdown_reason(self, wait: float = 0.0) -> int | None:
+        """SHUTDOWN_* code from xl's log of the domain, once it has shut down."""
+        deadline = time.monotonic() + wait
+        while True:
+            _, out = self.dom0.run_rc(f"cat {XL_LOG.format(name=self.name)} 2>/dev/null")
+            m = SHUTDOWN.search(out)
+            if m:
+                return int(m.group(1))
+            if time.monotonic() >= deadline:
+                return None
+            self.dom0.sleep(0.5)
+
+    def destroy(self) -> None:
+        self.stop_relay()
+        self.dom0.run_rc(f"xl destroy {self.name} 2>&1")
+
+
+class _Tick(HarnessError):
+    """A slice of waiting ended; not an error."""

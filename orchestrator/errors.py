@@ -1,0 +1,65 @@
+"""Every way a run can go wrong, each with the evidence a Xen developer needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class HarnessError(Exception):
+    """A failure of the stack under test or of the harness, never of a case."""
+
+    what = "harness error"
+
+    def __init__(self, detail: str, log_tail: str = "", log_path: Path | None = None) -> None:
+        self.detail = detail
+        self.log_tail = log_tail
+        self.log_path = log_path
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        text = f"{self.what}: {self.detail}"
+        if self.log_tail:
+            text += "\n--- last lines of the serial log ---\n" + self.log_tail.rstrip()
+        if self.log_path is not None:
+            text += f"\n--- full serial log: {self.log_path}"
+        return text
+
+
+class SetupError(HarnessError):
+    what = "set-up failed"
+
+
+class CaseFileError(HarnessError):
+    what = "malformed case file"
+
+
+class XenPanic(HarnessError):
+    what = "Xen panicked"
+
+
+class MachineDied(HarnessError):
+    what = "QEMU exited"
+
+
+class Dom0NotReady(HarnessError):
+    what = "dom0 did not become ready"
+
+
+class Dom0CommandFailed(HarnessError):
+    what = "dom0 command failed"
+
+
+class DomainCreateFailed(HarnessError):
+    what = "xl create failed"
+
+
+class GuestCrashed(HarnessError):
+    what = "guest crashed"
+
+
+class GuestSilent(HarnessError):
+    what = "guest silent past its timeout"
+
+
+class GuestDied(HarnessError):
+    what = "guest domain died mid-run"

@@ -1,0 +1,126 @@
+"""The dom0 initramfs: Debian's toolstack closure, busybox, the Xen modules, our /init.
+
+Two cpio archives are concatenated at boot (the kernel unpacks both): the big
+base archive, built once per suite, and a small per-run archive with the guest
+kernel, its scripts and the xl configs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from . import log
+from .artifacts import Artifacts
+from .errors import SetupError
+
+# The dom0 kernel's Xen drivers that the toolstack needs, in the order given;
+# their own dependencies are found from each module's .modinfo.
+DOM0_MODULES = ("xen-evtchn", "xen-privcmd", "xenfs", "xen-gntdev", "xen-gntalloc")
+
+# Documentation and translations are the bulk of a Debian closure; dom0 needs none.
+PRUNE = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/lintian")
+
+
+def module_order(modules: Path, wanted: tuple[str, ...]) -> list[Path]:
+    """The .ko files for `wanted`, each after the modules it depends on."""
+    by_name = {ko.stem.replace("_", "-"): ko for ko in modules.rglob("*.ko")}
+    order: list[Path] = []
+
+    def visit(name: str, chain: tuple[str, ...]) -> None:
+        key = name.replace("_", "-")
+        if key not in by_name:
+            raise SetupError(f"dom0 kernel module {name} not found under {modules}")
+        ko = by_name[key]
+        if ko in order:
+            return
+        if key in chain:
+            raise SetupError(f"module dependency loop: {' -> '.join(chain + (key,))}")
+        m = re.search(rb"depends=([^\0]*)\0", ko.read_bytes())
+        for dep in (m.group(1).decode().split(",") if m else []):
+            if dep:
+                visit(dep, chain + (key,))
+        order.append(ko)
+
+    for name in wanted:
+        visit(name, ())
+    return order
+
+
+def _merge_usr(root: Path) -> None:
+    # trixie's packages ship /usr only; bookworm's ship both. Make either look usual.
+    for d in ("bin", "sbin", "lib", "lib64"):
+        if not (root / d).exists() and (root / "usr" / d).exists():
+            (root / d).symlink_to(f"usr/{d}")
+
+
+def write_cpio(src: Path, out: Path) -> None:
+    files = subprocess.run(
+        ["find", ".", "-mindepth", "1"], cwd=src, capture_output=True, text=True, check=True
+    ).stdout
+    with open(out, "wb") as f:
+        subprocess.run(
+            ["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0"],
+            cwd=src, input=files.encode(), stdout=f, check=True,
+        )  # fmt: skip
+
+
+def build_base(arts: Artifacts, init_script: Path, out: Path) -> Path:
+    """The suite's base initramfs, rebuilt only when its inputs change."""
+    stamp = out.with_suffix(".inputs")
+    inputs = f"{arts.describe()}\n{init_script.read_text()}"
+    if out.exists() and stamp.exists() and stamp.read_text() == inputs:
+        return out
+    with log.step(f"building the dom0 initramfs for {arts.suite}"):
+        stage = out.parent / "dom0-stage"
+        if stage.exists():
+            shutil.rmtree(stage)
+        shutil.copytree(arts.dom0_root, stage, symlinks=True)
+        for p in PRUNE:
+            shutil.rmtree(stage / p, ignore_errors=True)
+        _merge_usr(stage)
+        busybox = stage / "bin" / "busybox"
+        applets = subprocess.run([str(busybox), "--list"], capture_output=True, text=True, check=True)
+        for applet in applets.stdout.split():
+            link = stage / "bin" / applet
+            if not link.exists() and not (stage / "usr" / "bin" / applet).exists() and not link.is_symlink():
+                link.symlink_to("busybox")
+        mod_dir = stage / "lib" / "modules" / arts.modules.name
+        mod_dir.mkdir(parents=True, exist_ok=True)
+        names = []
+        for ko in module_order(arts.modules, DOM0_MODULES):
+            shutil.copy2(ko, mod_dir / ko.name)
+            names.append(ko.name)
+        (mod_dir / "load-order").write_text("\n".join(names) + "\n")
+        etc_xen = stage / "etc" / "xen"
+        etc_xen.mkdir(parents=True, exist_ok=True)
+        (etc_xen / "xl.conf").write_text("# empty: xl's defaults\n")
+        shutil.copy2(init_script, stage / "init")
+        os.chmod(stage / "init", 0o755)
+        write_cpio(stage, out)
+        shutil.rmtree(stage)
+        stamp.write_text(inputs)
+    return out
+
+
+def build_run(files: dict[str, Path | str], stage: Path, base: Path, out: Path) -> Path:
+    """Concatenate `base` with an archive holding `files` (path in dom0 -> host file or text)."""
+    if stage.exists():
+        shutil.rmtree(stage)
+    for dest, src in files.items():
+        target = stage / dest.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(src, Path):
+            shutil.copy2(src, target)
+        else:
+            target.write_text(src)
+    extra = out.with_suffix(".extra.cpio")
+    write_cpio(stage, extra)
+    with open(out, "wb") as f:
+        for part in (base, extra):
+            with open(part, "rb") as p:
+                shutil.copyfileobj(p, f)
+    return out

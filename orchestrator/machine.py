@@ -1,0 +1,112 @@
+"""The QEMU machine that runs Xen, started, watched and always torn down."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from . import log
+from .console import Console
+from .errors import SetupError
+
+
+@dataclass(frozen=True)
+class QemuConfig:
+    """How QEMU is started. TCG only: KVM does not work on these machines."""
+
+    binary: str = "qemu-system-x86_64"
+    accel: str = "tcg"
+    cpu: str = "qemu64"  # -cpu max boots Xen but kills a PV dom0 (#PF at once)
+    smp: int = 2
+    memory_mb: int = 3072
+    extra: tuple[str, ...] = ("-nodefaults", "-display", "none", "-no-reboot", "-serial", "stdio", "-monitor", "none")
+
+
+@dataclass(frozen=True)
+class BootImages:
+    xen: Path
+    xen_cmdline: str
+    dom0_kernel: Path
+    dom0_cmdline: str
+    initrd: Path
+
+
+def qemu_argv(cfg: QemuConfig, boot: BootImages) -> list[str]:
+    for p in (boot.xen, boot.dom0_kernel, boot.initrd):
+        if "," in str(p) or " " in str(p):
+            raise SetupError(f"{p}: QEMU's multiboot module list cannot take commas or spaces in paths")
+    modules = f"{boot.dom0_kernel} {boot.dom0_cmdline},{boot.initrd}"
+    return [
+        cfg.binary, "-accel", cfg.accel, "-cpu", cfg.cpu, "-smp", str(cfg.smp), "-m", str(cfg.memory_mb),
+        *cfg.extra,
+        "-kernel", str(boot.xen), "-append", boot.xen_cmdline, "-initrd", modules,
+    ]  # fmt: skip
+
+
+def qemu_version(binary: str = "qemu-system-x86_64") -> str:
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
+    except FileNotFoundError:
+        raise SetupError(f"{binary} not found: run `make setup` (installs qemu-system-x86)") from None
+    return out.splitlines()[0].removeprefix("QEMU emulator version ").strip() if out else "unknown"
+
+
+_live: set[int] = set()
+
+
+def _kill_leftovers() -> None:
+    for pid in list(_live):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+atexit.register(_kill_leftovers)
+
+
+@dataclass
+class Machine:
+    """A running QEMU with its serial console. Use as a context manager."""
+
+    cfg: QemuConfig
+    boot: BootImages
+    log_path: Path
+    console: Console = field(init=False)
+    started: float = field(init=False, default=0.0)
+
+    def __enter__(self) -> Machine:
+        import pexpect
+
+        argv = qemu_argv(self.cfg, self.boot)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "wb")
+        self._log.write(("$ " + " ".join(argv) + "\n").encode())
+        log.info(f"starting QEMU (serial log: {self.log_path})")
+        self.started = time.monotonic()
+        self._child = pexpect.spawn(argv[0], argv[1:], echo=False)
+        _live.add(self._child.pid)
+        self.console = Console(self._child, self._log, self.log_path)
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        child = getattr(self, "_child", None)
+        if child is None:
+            return
+        if child.isalive():
+            child.terminate(force=True)
+        child.close(force=True)
+        _live.discard(child.pid)
+        self._log.close()
+        self._child = None

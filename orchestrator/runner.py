@@ -1,0 +1,224 @@
+"""One Xen boot serving many cases: groups of cases run inside shared domains."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from . import log
+from .artifacts import Artifacts
+from .cases import Case, Group, compile_group
+from .dom0 import Dom0
+from .domain import REASONS, Domain
+from .errors import GuestCrashed, GuestDied, GuestSilent, HarnessError, MachineDied, XenPanic
+from .initramfs import build_base, build_run
+from .machine import BootImages, Machine, QemuConfig, qemu_version
+from .results import DomainReport, StepResult
+
+ROOT = Path(__file__).resolve().parent.parent
+XEN_CONFIG = ROOT / "xen-config"
+GUEST_DIR = "/evt"
+
+# A group of cases gets this long, plus its steps' own timeouts' worth of slack.
+GROUP_BASE_TIMEOUT_S = 90.0
+SECONDS_PER_STEP = 1.0
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    group: int
+    steps: list[StepResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # missing results, domain errors
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems and bool(self.steps) and all(s.passed for s in self.steps)
+
+
+@dataclass
+class GroupResult:
+    group: Group
+    reports: dict[str, DomainReport] = field(default_factory=dict)  # by role
+    reasons: dict[str, int | None] = field(default_factory=dict)
+    error: HarnessError | None = None
+    create_to_first_line: list[float] = field(default_factory=list)
+    run_seconds: float = 0.0
+
+    def case_results(self) -> list[CaseResult]:
+        out = []
+        for case in self.group.cases:
+            res = CaseResult(case, self.group.index)
+            for role, rep in self.reports.items():
+                res.steps += [s for s in rep.steps if s.case == case.name]
+                if case.name in rep.cases_begun and case.name not in rep.cases_ended:
+                    res.problems.append(f"{role} began the case but never ended it")
+                res.problems += [f"{role}: script error: {e}" for e in rep.script_errors]
+            for step in case.steps:
+                if not any(s.line == step.line and s.op == step.op for s in res.steps):
+                    res.problems.append(f"no result for line {step.line} ({step.domain} {step.op})")
+            if self.error is not None:
+                res.problems.append(str(self.error))
+            out.append(res)
+        return out
+
+
+def xen_config_text(name: str) -> str:
+    return (XEN_CONFIG / name).read_text().strip()
+
+
+def domain_config(name: str, kernel: str, script: str, vcpus: int, max_evtchn: int) -> str:
+    text = (XEN_CONFIG / "domU.cfg.in").read_text()
+    for key, val in {
+        "NAME": name,
+        "KERNEL": kernel,
+        "SCRIPT": script,
+        "VCPUS": str(vcpus),
+        "MAX_EVENT_CHANNELS": str(max_evtchn),
+    }.items():
+        text = text.replace(f"@{key}@", val)
+    return text
+
+
+class Session:
+    """A booted Xen with its dom0, ready to run groups of cases."""
+
+    def __init__(self, arts: Artifacts, guest: Path, groups: list[Group], out: Path, qemu: QemuConfig | None = None):
+        self.arts = arts
+        self.guest = guest
+        self.groups = groups
+        self.out = out
+        self.qemu = qemu or QemuConfig()
+        self.info: dict[str, str] = {}
+        self.machine: Machine | None = None
+        self.dom0: Dom0 | None = None
+        self.lost: HarnessError | None = None  # set once the machine is gone
+        self.ready_seconds = 0.0
+
+    def _files(self) -> dict[str, Path | str]:
+        files: dict[str, Path | str] = {f"{GUEST_DIR}/evtchn-guest": self.guest}
+        for g in self.groups:
+            for role, script in compile_group(g).items():
+                base = f"{GUEST_DIR}/g{g.index}/{role}"
+                files[f"{base}.script"] = script
+                files[f"{base}.cfg"] = domain_config(
+                    f"g{g.index}-{role}", f"{GUEST_DIR}/evtchn-guest", f"{base}.script",
+                    g.config.vcpus, g.config.max_event_channels,
+                )  # fmt: skip
+        return files
+
+    def __enter__(self) -> Session:
+        self.out.mkdir(parents=True, exist_ok=True)
+        dom0_dir = self.out.parent / "dom0"
+        dom0_dir.mkdir(parents=True, exist_ok=True)
+        base = build_base(self.arts, XEN_CONFIG / "dom0-init.sh", dom0_dir / f"base-{self.arts.suite}.cpio")
+        initrd = build_run(self._files(), self.out / "initrd-extra", base, self.out / "initrd.cpio")
+        for g in self.groups:  # kept beside the log for whoever reads a failure
+            for role, script in compile_group(g).items():
+                (self.out / f"g{g.index}-{role}.script").write_text(script)
+        boot = BootImages(
+            xen=self.arts.xen,
+            xen_cmdline=xen_config_text("xen.cmdline"),
+            dom0_kernel=self.arts.vmlinuz,
+            dom0_cmdline=xen_config_text("dom0.cmdline"),
+            initrd=initrd,
+        )
+        self.machine = Machine(self.qemu, boot, self.out / "serial.log").__enter__()
+        try:
+            self.dom0 = Dom0(self.machine.console)
+            with log.step("booting Xen and dom0"):
+                self.dom0.wait_ready()
+            self.ready_seconds = self.dom0.ready_at - self.machine.started
+            self.info = self._xen_info()
+            log.info("Xen under test: " + ", ".join(f"{k}={v}" for k, v in self.info.items()))
+        except BaseException:
+            self.machine.stop()
+            raise
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        if self.machine is not None:
+            self.machine.stop()
+
+    def _xen_info(self) -> dict[str, str]:
+        assert self.dom0 is not None
+        out = self.dom0.run("xl info")
+        fields = dict(re.findall(r"^(\w+)[ \t]*:[ \t]*(.*)$", out, re.M))
+        info = {
+            "xen_version": f"{fields.get('xen_major', '?')}.{fields.get('xen_minor', '?')}{fields.get('xen_extra', '')}",
+            "xen_changeset": fields.get("xen_changeset", "?"),
+            "build_id": fields.get("build_id", "?"),
+            "cc_compiler": fields.get("cc_compiler", "?"),
+            "dom0_kernel": fields.get("release", "?"),
+            "qemu": qemu_version(self.qemu.binary),
+            "suite": self.arts.suite,
+        }
+        return info
+
+    def run_group(self, group: Group) -> GroupResult:
+        result = GroupResult(group)
+        if self.lost is not None:
+            result.error = self.lost
+            return result
+        assert self.dom0 is not None
+        roles = group.config.domains
+        domains = [
+            Domain(self.dom0, f"g{group.index}-{r}", r, f"{GUEST_DIR}/g{group.index}/{r}.cfg") for r in roles
+        ]
+        names = ", ".join(c.name for c in group.cases)
+        start = time.monotonic()
+        try:
+            with log.step(f"group {group.index} ({' '.join(roles)}; {len(group.cases)} case(s): {names})"):
+                for d in domains:
+                    d.create_paused()
+                for d in domains:
+                    for peer in domains:
+                        self.dom0.run(
+                            f"xenstore-write /local/domain/{d.domid}/data/evtchn-test/dom/{peer.role} {peer.domid}"
+                        )
+                for d in domains:
+                    d.start_relay()
+                for d in domains:
+                    d.unpause()
+                steps = sum(len(c.steps) for c in group.cases)
+                timeout = GROUP_BASE_TIMEOUT_S + SECONDS_PER_STEP * steps
+                for d in domains:
+                    result.reports[d.role] = d.wait_done(max(timeout - (time.monotonic() - start), 1.0))
+                    if d.first_line_at:
+                        result.create_to_first_line.append(d.first_line_at - d.created_at)
+                for d in domains:
+                    result.reasons[d.role] = d.shutdown_reason(wait=15.0)
+                self._check_reasons(result, domains)
+        except (XenPanic, MachineDied) as e:
+            self.lost = e
+            result.error = e
+        except (GuestCrashed, GuestSilent, GuestDied, HarnessError) as e:
+            result.error = e
+            for d in domains:
+                result.reports.setdefault(d.role, d.report())
+        finally:
+            result.run_seconds = time.monotonic() - start
+            if self.lost is None:
+                for d in domains:
+                    if d.domid >= 0:
+                        try:
+                            d.destroy()
+                        except HarnessError as e:
+                            self.lost = e
+        return result
+
+    def _check_reasons(self, result: GroupResult, domains: list[Domain]) -> None:
+        """The shutdown reason must agree with what the guest printed."""
+        for d in domains:
+            rep, reason = result.reports[d.role], result.reasons[d.role]
+            if rep.done is None:
+                continue
+            want = 0 if rep.done[1] == 0 and not rep.script_errors else 1
+            if reason != want:
+                got = REASONS.get(reason, str(reason)) if reason is not None else "none seen"
+                raise GuestDied(
+                    f"{d.name}: printed DONE {rep.done} but shut down with {got}, expected {REASONS[want]}"
+                )

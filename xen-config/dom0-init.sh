@@ -1,0 +1,42 @@
+#!/bin/sh
+# /init of the harness's dom0: bring up Xen's toolstack, then hand the serial
+# console to the orchestrator as a shell. Any failure is reported by name.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+xenbin=$(echo /usr/lib/xen-[0-9]*/bin)
+export PATH=$xenbin:$PATH
+
+fail() {
+    echo "DOM0-FAILED: $*"
+    exec /bin/sh
+}
+
+mkdir -p /proc /sys /dev /run /tmp
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+# xenconsoled allocates a pty per guest: without devpts it fails.
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mkdir -p /var/run /var/log/xen/console /var/lib/xen /var/lib/xenstored /run/xen /run/xenstored
+[ -L /var/run ] || mount --bind /run /var/run
+
+kver=$(uname -r)
+while read -r ko; do
+    insmod "/lib/modules/$kver/$ko" || fail "insmod $ko"
+done < "/lib/modules/$kver/load-order"
+
+# xenstored needs xenfs for its dom0 event channel port.
+mount -t xenfs xenfs /proc/xen || fail "mount xenfs"
+xenstored --pid-file /run/xenstored.pid || fail "xenstored"
+xen-init-dom0 || fail "xen-init-dom0"
+xenconsoled --log=guest --log-dir=/var/log/xen/console --pid-file=/run/xenconsoled.pid || fail "xenconsoled"
+
+# A non-interactive shell that runs each line as soon as it arrives, with the
+# tty's echo off: no prompt, no line editing, so the serial log holds only what
+# the commands print. (Piping cat into sh delays each line until the next.)
+stty -echo
+echo "DOM0-READY kernel=$kver xen=$(cat /sys/hypervisor/version/major).$(cat /sys/hypervisor/version/minor)$(cat /sys/hypervisor/version/extra)"
+# Each line runs in a subshell, so a syntax error cannot end the loop (and dom0).
+exec sh -c 'while IFS= read -r line; do (eval "$line"); done; echo "DOM0-FAILED: command shell exited"'
