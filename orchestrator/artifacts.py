@@ -216,7 +216,8 @@ def fetch(suite_name: str, build: Path) -> Artifacts:
     manifest = top / "manifest.json"
     if manifest.exists():
         data = json.loads(manifest.read_text())
-        arts = Artifacts(**{k: (Path(v) if k not in ("suite", "versions") else v) for k, v in data.items()})
+        paths = {k: Path(v) for k, v in data.items() if k not in ("suite", "versions")}
+        arts = Artifacts(suite=data["suite"], versions=data["versions"], **paths)
         if all(p.exists() for p in (arts.xen, arts.vmlinuz, arts.modules, arts.include, arts.dom0_root)):
             log.info(f"{suite.name}: cached: {arts.describe()}")
             return arts

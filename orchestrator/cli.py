@@ -37,7 +37,9 @@ def load_cases(arts: Artifacts, paths: list[Path]) -> list[Case]:
     return load(paths, read_errnos(arts.include))
 
 
-def run_all(arts: Artifacts, guest: Path, cases: list[Case], out: Path, fresh: bool) -> tuple[Session, list[GroupResult]]:
+def run_all(
+    arts: Artifacts, guest: Path, cases: list[Case], out: Path, fresh: bool
+) -> tuple[Session, list[GroupResult]]:
     groups = plan(cases, fresh)
     with Session(arts, guest, groups, out) as session:
         results = [session.run_group(g) for g in groups]
@@ -181,4 +183,4 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-__all__ = ["main", "CaseResult"]
+__all__ = ["CaseResult", "main"]

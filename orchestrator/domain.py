@@ -37,7 +37,9 @@ class Domain:
         self._since = len(self.console.lines)
         rc, out = self.dom0.run_rc(f"xl create -p {self.cfg_path} 2>&1")
         if rc != 0:
-            raise DomainCreateFailed(f"{self.name}: xl create exited {rc}:\n{out}", self.console.tail(), self.console.log_path)
+            raise DomainCreateFailed(
+                f"{self.name}: xl create exited {rc}:\n{out}", self.console.tail(), self.console.log_path
+            )
         self.domid = int(self.dom0.run(f"xl domid {self.name}"))
         return self.domid
 

@@ -38,11 +38,11 @@ def module_order(modules: Path, wanted: tuple[str, ...]) -> list[Path]:
         if ko in order:
             return
         if key in chain:
-            raise SetupError(f"module dependency loop: {' -> '.join(chain + (key,))}")
+            raise SetupError(f"module dependency loop: {' -> '.join((*chain, key))}")
         m = re.search(rb"depends=([^\0]*)\0", ko.read_bytes())
         for dep in (m.group(1).decode().split(",") if m else []):
             if dep:
-                visit(dep, chain + (key,))
+                visit(dep, (*chain, key))
         order.append(ko)
 
     for name in wanted:

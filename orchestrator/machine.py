@@ -90,9 +90,12 @@ class Machine:
         self._log.write(("$ " + " ".join(argv) + "\n").encode())
         log.info(f"starting QEMU (serial log: {self.log_path})")
         self.started = time.monotonic()
-        self._child = pexpect.spawn(argv[0], argv[1:], echo=False)
-        _live.add(self._child.pid)
-        self.console = Console(self._child, self._log, self.log_path)
+        # No encoding: the console works on bytes (typeshed types spawn as str regardless).
+        child = pexpect.spawn(argv[0], argv[1:], echo=False)
+        self._child: pexpect.spawn[str] | None = child
+        assert child.pid is not None
+        _live.add(child.pid)
+        self.console = Console(child, self._log, self.log_path)  # type: ignore[arg-type]
         return self
 
     def __exit__(
@@ -107,6 +110,7 @@ class Machine:
         if child.isalive():
             child.terminate(force=True)
         child.close(force=True)
-        _live.discard(child.pid)
+        if child.pid is not None:
+            _live.discard(child.pid)
         self._log.close()
         self._child = None

@@ -148,7 +148,9 @@ class Session:
         out = self.dom0.run("xl info")
         fields = dict(re.findall(r"^(\w+)[ \t]*:[ \t]*(.*)$", out, re.M))
         info = {
-            "xen_version": f"{fields.get('xen_major', '?')}.{fields.get('xen_minor', '?')}{fields.get('xen_extra', '')}",
+            "xen_version": "{}.{}{}".format(
+                fields.get("xen_major", "?"), fields.get("xen_minor", "?"), fields.get("xen_extra", "")
+            ),
             "xen_changeset": fields.get("xen_changeset", "?"),
             "build_id": fields.get("build_id", "?"),
             "cc_compiler": fields.get("cc_compiler", "?"),
