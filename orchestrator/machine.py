@@ -80,6 +80,7 @@ class Machine:
     log_path: Path
     console: Console = field(init=False)
     started: float = field(init=False, default=0.0)
+    pid: int = field(init=False, default=-1)
 
     def __enter__(self) -> Machine:
         import pexpect
@@ -94,6 +95,7 @@ class Machine:
         child = pexpect.spawn(argv[0], argv[1:], echo=False)
         self._child: pexpect.spawn[str] | None = child
         assert child.pid is not None
+        self.pid = child.pid
         _live.add(child.pid)
         self.console = Console(child, self._log, self.log_path)  # type: ignore[arg-type]
         return self

@@ -1,0 +1,68 @@
+"""Fixtures that own the Xen machine: one boot serves the whole session."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cases import Case, load, plan, read_errnos
+from orchestrator.cli import BUILD, prepare, write_results
+from orchestrator.console import Console
+from orchestrator.runner import ROOT, CaseResult, Session
+
+CASE_FILES = sorted((ROOT / "cases").glob("*.evt"))
+SELFTEST_FILES = sorted((ROOT / "tests" / "selftest").glob("*.evt"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--suite", default="bookworm", help="Debian suite whose Xen is under test")
+    parser.addoption("--fresh", action="store_true", help="run every case in fresh domains")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A CI timeout sends SIGTERM: unwind, so the machine fixture stops QEMU.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
+def _errnos(suite: str) -> frozenset[str] | None:
+    manifest = BUILD / "debian" / suite / "manifest.json"
+    if not manifest.exists():
+        return None
+    return read_errnos(Path(json.loads(manifest.read_text())["include"]))
+
+
+def collect_cases(config: pytest.Config, files: list[Path]) -> list[Case]:
+    """Parse case files at collection: a malformed one fails before any boot."""
+    return load(files, _errnos(config.getoption("suite")))
+
+
+@dataclass
+class XenRun:
+    session: Session
+    results: dict[str, CaseResult]
+    out: Path
+
+    @property
+    def console(self) -> Console:
+        assert self.session.machine is not None
+        return self.session.machine.console
+
+
+@pytest.fixture(scope="session")
+def xen_run(pytestconfig: pytest.Config) -> Iterator[XenRun]:
+    suite = pytestconfig.getoption("suite")
+    arts, guest = prepare(suite)
+    cases = load(CASE_FILES + SELFTEST_FILES, read_errnos(arts.include))
+    groups = plan(cases, fresh=pytestconfig.getoption("fresh"))
+    out = BUILD / "test-run" / suite
+    with Session(arts, guest, groups, out) as session:
+        group_results = [session.run_group(g) for g in groups]
+    write_results(out, session, group_results)
+    results = {r.case.name: r for g in group_results for r in g.case_results()}
+    yield XenRun(session, results, out)

@@ -1,0 +1,39 @@
+"""The harness checks itself on the real machine: failures must be caught and named."""
+
+from __future__ import annotations
+
+import subprocess
+
+from orchestrator.report import failure_message
+
+from .conftest import XenRun
+
+
+def test_wrong_expectation_is_reported(xen_run: XenRun) -> None:
+    res = xen_run.results["selftest-wrong-expectation"]
+    assert not res.passed, "a deliberately wrong expectation was reported as passing"
+    failed = [s for s in res.steps if not s.passed]
+    assert [(s.op, s.args, s.expect) for s in failed] == [("close", ("1000",), "ESRCH")]
+    # Xen's answer, whatever it is, is not the wrong one the case asked for.
+    assert failed[0].got != "ESRCH"
+    msg = failure_message(res, xen_run.console.lines)
+    wanted = ("selftest-wrong-expectation", failed[0].domain, "close(1000)", "expected ESRCH", f"got {failed[0].got}")
+    for part in wanted:
+        assert part in msg, f"{part!r} missing from the failure message:\n{msg}"
+    # The rest of the case still ran and passed: one failure does not hide the others.
+    assert all(s.passed for s in res.steps if s not in failed)
+
+
+def test_guests_shut_down_with_their_verdict(xen_run: XenRun) -> None:
+    """Each guest printed DONE and its SCHEDOP_shutdown reason agrees (checked by the runner)."""
+    lines = [ln.text for ln in xen_run.console.lines]
+    done = [t for t in lines if " EVT DONE " in t]
+    assert len(done) >= 2, f"expected a DONE line from each guest, saw {done}"
+    assert not [r for r in xen_run.results.values() if any("shut down with" in p for p in r.problems)]
+
+
+def test_no_qemu_left_behind_by_the_session(xen_run: XenRun) -> None:
+    assert xen_run.session.machine is not None
+    pid = xen_run.session.machine.pid
+    out = subprocess.run(["ps", "-o", "pid=", "-p", str(pid)], capture_output=True, text=True).stdout
+    assert not out.strip(), f"QEMU (pid {pid}) still runs after its session ended"
