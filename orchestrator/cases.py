@@ -43,6 +43,7 @@ OPS: dict[str, int] = {
     "wait": 3,
     "count": 1,
     "pingpong": 4,
+    "fault": 1,  # the harness's self-test: make the guest fault on purpose
 }
 STATUS_KINDS = ("closed", "unbound", "interdomain", "pirq", "virq", "ipi")
 STATUS_FIELDS = ("dom", "port", "pirq", "virq", "vcpu")
@@ -57,6 +58,8 @@ ERRNAME = re.compile(r"^(?:E[A-Z0-9]+|ERR-?\d+)$")
 SYNC_TIMEOUT_MS = 120000
 DEFAULT_VCPUS = 1
 DEFAULT_MAX_EVENT_CHANNELS = 1023  # xl.cfg(5)'s default
+CASE_BASE_S = 10.0
+SECONDS_PER_STEP = 1.0
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,12 @@ class Case:
     domains: tuple[str, ...] = ()
     vcpus: int = DEFAULT_VCPUS
     max_event_channels: int = DEFAULT_MAX_EVENT_CHANNELS
+    timeout: int = 0  # seconds the guests get for this case; 0: from its number of steps
     steps: list[Step] = field(default_factory=list)
+
+    @property
+    def budget(self) -> float:
+        return float(self.timeout) if self.timeout else CASE_BASE_S + SECONDS_PER_STEP * len(self.steps)
 
     @property
     def config(self) -> Config:
@@ -149,7 +157,7 @@ class _Parser:
                 if not doms or bad or len(set(doms)) != len(doms):
                     raise self.error(n, "expected `domains A [B ...]`: distinct names starting upper case")
                 case.domains = doms
-            elif head in ("vcpus", "max_event_channels"):
+            elif head in ("vcpus", "max_event_channels", "timeout"):
                 if len(words) != 2 or not words[1].isdigit() or int(words[1]) < 1:
                     raise self.error(n, f"expected `{head} <positive number>`")
                 setattr(case, head, int(words[1]))

@@ -37,3 +37,18 @@ def test_no_qemu_left_behind_by_the_session(xen_run: XenRun) -> None:
     pid = xen_run.session.machine.pid
     out = subprocess.run(["ps", "-o", "pid=", "-p", str(pid)], capture_output=True, text=True).stdout
     assert not out.strip(), f"QEMU (pid {pid}) still runs after its session ended"
+
+
+def test_guest_crash_is_reported_with_rip(xen_run: XenRun) -> None:
+    problems = "\n".join(xen_run.results["selftest-guest-crash"].problems)
+    assert "guest crashed" in problems and "rip=" in problems, problems
+    assert "vec=14" in problems, f"expected a page fault report:\n{problems}"
+
+
+def test_silent_guest_is_reported_and_session_goes_on(xen_run: XenRun) -> None:
+    problems = "\n".join(xen_run.results["selftest-guest-silent"].problems)
+    assert "guest silent past its timeout" in problems, problems
+    assert "last lines of the serial log" in problems
+    # Every group after a broken one still ran (groups run in case order).
+    last = xen_run.session.groups[-1]
+    assert any(f"[g{last.index}-" in ln.text and " EVT BOOT " in ln.text for ln in xen_run.console.lines)
