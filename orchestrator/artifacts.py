@@ -100,7 +100,8 @@ def _parse_deb822(text: str) -> list[tuple[str, str, str]]:
                 continue
             key, value = line.split(":", 1)
             fields[key.strip().lower()] = value.strip()
-        if "deb" not in fields.get("types", "").split() or fields.get("enabled", "yes") == "no":
+        disabled = fields.get("enabled", "yes").lower() in ("no", "false", "off", "0")
+        if "deb" not in fields.get("types", "").split() or disabled:
             continue
         for uri in fields.get("uris", "").split():
             for suite in fields.get("suites", "").split():

@@ -9,6 +9,7 @@ A case file (``cases/*.evt``) reads as one story across domains:
 
     A alloc_unbound self @B   -> ok => pa
     B bind_interdomain @A $pa -> ok => pb
+    A close 9999              -> EINVAL spec: ESRCH   # Xen's answer, then the 3.0 guide's
 
 Each step names the domain that runs it. Steps run in file order: where the
 running domain changes, the compiler inserts a barrier (``put``/``get`` through
@@ -77,7 +78,8 @@ class Step:
     domain: str
     op: str
     args: tuple[str, ...]
-    expect: tuple[str, ...]
+    expect: tuple[str, ...]  # what the Xen under test should answer (its source decides)
+    spec: tuple[str, ...] | None  # what the 3.0 interface guide says, where it differs
     save: str | None
     concurrent: bool  # runs together with the next step
     comment: str
@@ -193,11 +195,16 @@ class _Parser:
         concurrent = bool(rest) and rest[-1] == "&"
         if concurrent:
             rest = rest[:-1]
-            prev = case.steps[-1] if case.steps else None
-            if prev is not None and prev.concurrent and prev.domain == domain:
-                raise self.error(n, "steps joined with `&` must run in different domains")
-        if case.steps and case.steps[-1].concurrent and case.steps[-1].domain == domain:
+        chain = []  # the steps of the `&` chain this step joins
+        for prev in reversed(case.steps):
+            if not prev.concurrent:
+                break
+            chain.append(prev)
+        if domain in [c.domain for c in chain]:
             raise self.error(n, "steps joined with `&` must run in different domains")
+        for c in chain:
+            if c.save and any(w == f"${c.save}" or w.endswith(f"=${c.save}") for w in rest):
+                raise self.error(n, f"${c.save} is set by a step this one runs together with (`&`)")
         save = None
         if "=>" in rest:
             i = rest.index("=>")
@@ -205,6 +212,13 @@ class _Parser:
                 raise self.error(n, "`=> <variable>` must end the step (lower-case variable name)")
             save = rest[-1]
             rest = rest[:i]
+        spec: tuple[str, ...] | None = None
+        if "spec:" in rest:
+            i = rest.index("spec:")
+            spec = tuple(rest[i + 1 :])
+            rest = rest[:i]
+            if "->" not in rest or not spec:
+                raise self.error(n, "`spec: <expectation>` follows `-> <expectation>`")
         expect: list[str] = ["ok"]
         if "->" in rest:
             i = rest.index("->")
@@ -218,9 +232,14 @@ class _Parser:
         for a in args:
             self.value(case, n, a, defined, keyword_ok=True)
         self.expectation(case, n, op, expect, defined)
+        if spec is not None:
+            self.expectation(case, n, op, list(spec), defined)
         if save is not None:
+            if save in defined:
+                # One name, one value per case: a cross-domain fetch could not tell them apart.
+                raise self.error(n, f"variable ${save} is already set earlier in this case")
             defined.add(save)
-        return Step(n, domain, op, tuple(args), tuple(expect), save, concurrent, comment)
+        return Step(n, domain, op, tuple(args), tuple(expect), spec, save, concurrent, comment)
 
     def value(self, case: Case, n: int, v: str, defined: set[str], keyword_ok: bool = False) -> None:
         if INT.match(v) or v == "self" or (keyword_ok and v in KEYWORDS):
@@ -240,7 +259,7 @@ class _Parser:
         if head != "ok":
             if rest or not ERRNAME.match(head):
                 raise self.error(n, f"bad expectation `{' '.join(expect)}`: `ok [value]` or an errno name")
-            if self.errnos is not None and not head.startswith("ERR") and head not in self.errnos:
+            if self.errnos is not None and not re.fullmatch(r"ERR-?\d+", head) and head not in self.errnos:
                 raise self.error(n, f"{head} is not an errno in Xen's xen/errno.h")
             return
         if op == "status" and rest:
@@ -357,6 +376,12 @@ def compile_case(case: Case, index: int, sync_timeout_ms: int = SYNC_TIMEOUT_MS)
                 for p in prev:
                     if p != d:
                         get(d, line, p, f"b{k}")
+        for s in run:
+            # Variables travel under their own prefix: they cannot clash with barriers.
+            for v in sorted(_uses(s)):
+                if owner[v] != s.domain and v not in fetched[s.domain]:
+                    get(s.domain, s.line, owner[v], f"v-{v}", save=v)
+                    fetched[s.domain].add(v)
         if len(run) > 1:
             # Steps that run together start together; a pingpong takes its base
             # count before the peer can send its first event.
@@ -370,16 +395,12 @@ def compile_case(case: Case, index: int, sync_timeout_ms: int = SYNC_TIMEOUT_MS)
                     if p != s.domain:
                         get(s.domain, line, p, f"s{k}")
         for s in run:
-            for v in sorted(_uses(s)):
-                if owner[v] != s.domain and v not in fetched[s.domain]:
-                    get(s.domain, s.line, owner[v], v, save=v)
-                    fetched[s.domain].add(v)
             text = f"{s.line} {s.op} {' '.join(s.args)}".rstrip() + f" -> {' '.join(s.expect)}"
             if s.save:
                 text += f" => {s.save}"
             out[s.domain].append(text)
             if s.save and s.save in foreign_users:
-                out[s.domain].append(f"{s.line} put {key}-{s.save} ${s.save}")
+                out[s.domain].append(f"{s.line} put {key}-v-{s.save} ${s.save}")
         prev = now
     for d in doms:
         out[d].append("end")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import statistics
 import sys
@@ -14,6 +13,7 @@ from . import log
 from .artifacts import SUITES, Artifacts, fetch
 from .cases import Case, load, plan, read_errnos
 from .errors import HarnessError, SetupError
+from .report import write_reports
 from .results import parse, parse_line
 from .runner import ROOT, CaseResult, GroupResult, Session
 
@@ -46,27 +46,6 @@ def run_all(
     return session, results
 
 
-def write_results(out: Path, session: Session, results: list[GroupResult]) -> Path:
-    data = {
-        "xen": session.info,
-        "cases": [
-            {
-                "case": r.case.name,
-                "file": f"{r.case.path.name}:{r.case.line}",
-                "group": r.group,
-                "passed": r.passed,
-                "problems": r.problems,
-                "steps": [s.__dict__ | {"args": list(s.args)} for s in r.steps],
-            }
-            for g in results
-            for r in g.case_results()
-        ],
-    }
-    path = out / "results.json"
-    path.write_text(json.dumps(data, indent=2) + "\n")
-    return path
-
-
 def format_exchange(lines: list[str]) -> str:
     """The guests' steps in the order the serial line saw them, one per line."""
     rows = []
@@ -97,7 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(format_exchange([ln.text for ln in session.machine.console.lines]))
     case_results = [r for g in results for r in g.case_results()]
     failed = [r for r in case_results if not r.passed]
-    path = write_results(out, session, results)
+    _, path = write_reports(out, session.header(), case_results)
     for r in failed:
         print(f"\nFAILED {r.case.name}:")
         for s in r.steps:
@@ -110,7 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(
         f"\n{verdict}: {len(case_results) - len(failed)}/{len(case_results)} case(s) passed, {steps} steps, "
         f"Xen {session.info.get('xen_version')} build-id {session.info.get('build_id')}; "
-        f"serial log {out / 'serial.log'}, results {path}"
+        f"serial log {out / 'serial.log'}, report {path}"
     )
     return 1 if failed else 0
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
 from .console import Line
 from .runner import CaseResult
 
@@ -39,3 +43,93 @@ def failure_message(res: CaseResult, lines: list[Line]) -> str:
     for p in res.problems:
         out.append(f"  {p}")
     return "\n".join(out)
+
+
+# -- the conformance report ---------------------------------------------------
+
+PASS, FAIL, DIFFERS, MISSING = "PASS", "FAIL", "DIFFERS FROM 3.0", "NO RESULT"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One step of a case as the report shows it."""
+
+    command: str
+    case: str
+    where: str  # case file:line
+    domain: str
+    call: str
+    expected: str  # what Xen's source says
+    spec: str  # what the 3.0 guide says, where it differs
+    got: str
+    verdict: str
+    source: str  # the step's citation, else the case's
+
+
+def rows(results: list[CaseResult]) -> list[Row]:
+    out = []
+    for res in results:
+        case_source = "; ".join(res.case.sources)
+        for step in res.case.steps:
+            got = next((s for s in res.steps if s.line == step.line and s.op == step.op), None)
+            if got is None:
+                verdict = MISSING
+            elif not got.passed:
+                verdict = FAIL
+            else:
+                verdict = DIFFERS if step.spec else PASS
+            out.append(
+                Row(
+                    command=step.op,
+                    case=res.case.name,
+                    where=f"{res.case.path.name}:{step.line}",
+                    domain=step.domain,
+                    call=f"{step.op}({', '.join(got.args if got else step.args)})",
+                    expected=got.expect if got else " ".join(step.expect),
+                    spec=" ".join(step.spec) if step.spec else "",
+                    got=got.got if got else "-",
+                    verdict=verdict,
+                    source=step.comment or case_source,
+                )
+            )
+    return out
+
+
+def write_reports(out: Path, header: dict[str, str], results: list[CaseResult]) -> tuple[Path, Path]:
+    """conformance.json and conformance.md in `out`; returns their paths."""
+    table = rows(results)
+    counts = {v: sum(1 for r in table if r.verdict == v) for v in (PASS, DIFFERS, FAIL, MISSING)}
+    data = {
+        "header": header,
+        "summary": {"cases": len(results), "cases_failed": sum(not r.passed for r in results), **counts},
+        "cases": [
+            {
+                "case": r.case.name,
+                "title": r.case.title,
+                "file": f"{r.case.path.name}:{r.case.line}",
+                "passed": r.passed,
+                "problems": r.problems,
+            }
+            for r in results
+        ],
+        "rows": [asdict(r) for r in table],
+    }
+    json_path = out / "conformance.json"
+    json_path.write_text(json.dumps(data, indent=2) + "\n")
+
+    md = ["# Event channel conformance report", ""]
+    md += [f"- **{k}**: {v}" for k, v in header.items()]
+    md += ["", "| verdict | count |", "|---|---|"] + [f"| {k} | {v} |" for k, v in counts.items()]
+    md += ["", "Rows that failed or differ from the Xen 3.0 interface guide come first.", ""]
+    md += ["| command | case | step | domain | call | expected (Xen) | 3.0 guide | got | verdict | source |"]
+    md += ["|---|---|---|---|---|---|---|---|---|---|"]
+    order = {FAIL: 0, MISSING: 0, DIFFERS: 1, PASS: 2}
+    for r in sorted(table, key=lambda r: order[r.verdict]):
+        cells = (r.command, r.case, r.where, r.domain, r.call, r.expected, r.spec, r.got, f"**{r.verdict}**", r.source)
+        md.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    problems = [(r.case.name, p) for r in results for p in r.problems]
+    if problems:
+        md += ["", "## Problems", ""] + [f"- `{name}`: {p.splitlines()[0]}" for name, p in problems]
+    md_path = out / "conformance.md"
+    md_path.write_text("\n".join(md) + "\n")
+    return json_path, md_path

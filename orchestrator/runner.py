@@ -142,6 +142,10 @@ class Session:
         if self.machine is not None:
             self.machine.stop()
 
+    def header(self) -> dict[str, str]:
+        """What a report says about the stack under test."""
+        return {**self.info, **{f"debian {k}": v for k, v in self.arts.versions.items()}}
+
     def _xen_info(self) -> dict[str, str]:
         assert self.dom0 is not None
         out = self.dom0.run("xl info")

@@ -8,12 +8,14 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from orchestrator.cases import Case, load, plan, read_errnos
-from orchestrator.cli import BUILD, prepare, write_results
+from orchestrator.cli import BUILD, prepare
 from orchestrator.console import Console
+from orchestrator.report import DIFFERS, rows, write_reports
 from orchestrator.runner import ROOT, CaseResult, Session
 
 CASE_FILES = sorted((ROOT / "cases").glob("*.evt"))
@@ -63,6 +65,23 @@ def xen_run(pytestconfig: pytest.Config) -> Iterator[XenRun]:
     out = BUILD / "test-run" / suite
     with Session(arts, guest, groups, out) as session:
         group_results = [session.run_group(g) for g in groups]
-    write_results(out, session, group_results)
-    results = {r.case.name: r for g in group_results for r in g.case_results()}
-    yield XenRun(session, results, out)
+    case_results = [r for g in group_results for r in g.case_results()]
+    reports = write_reports(out, session.header(), case_results)
+    pytestconfig.stash[REPORTS] = (reports, [r for r in rows(case_results) if r.verdict == DIFFERS])
+    yield XenRun(session, {r.case.name: r for r in case_results}, out)
+
+
+REPORTS = pytest.StashKey[tuple[tuple[Path, Path], list[Any]]]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Differences from the 3.0 guide are findings: always shown, never hidden in a pass."""
+    if REPORTS not in config.stash:
+        return
+    (json_path, md_path), differs = config.stash[REPORTS]
+    tr = terminalreporter
+    tr.section("event channel conformance")
+    tr.write_line(f"report: {md_path} (and {json_path.name})")
+    tr.write_line(f"{len(differs)} step(s) where Xen, as its source says, differs from the Xen 3.0 guide:")
+    for r in differs:
+        tr.write_line(f"  {r.where}: {r.call}: Xen {r.got}, 3.0 guide {r.spec}")

@@ -1,0 +1,87 @@
+"""orchestrator.initramfs.module_order: the dom0 modules, each after its dependencies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import SetupError
+from orchestrator.initramfs import DOM0_MODULES, module_order
+
+
+def ko(root: Path, rel: str, depends: str | None) -> Path:
+    """A fake module: some ELF-ish bytes around a .modinfo-like block."""
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    info = b"license=GPL\0"
+    if depends is not None:
+        info += b"depends=" + depends.encode() + b"\0"
+    info += b"intree=Y\0vermagic=6.1.0-56-amd64 SMP preempt mod_unload modversions \0"
+    path.write_bytes(b"\x7fELF\x02\x01\x01\0" + b"\0" * 32 + info + b"\0\0more data")
+    return path
+
+
+def names(paths: list[Path]) -> list[str]:
+    return [p.name for p in paths]
+
+
+def test_dependencies_come_first(tmp_path: Path) -> None:
+    ko(tmp_path, "kernel/drivers/xen/xen-evtchn.ko", "xen-common,base")
+    ko(tmp_path, "kernel/drivers/xen/xen_common.ko", "base")
+    ko(tmp_path, "kernel/lib/base.ko", "")
+    ko(tmp_path, "kernel/drivers/xen/xenfs.ko", "xen-common")
+    ko(tmp_path, "kernel/drivers/xen/unrelated.ko", None)
+    order = module_order(tmp_path, ("xen-evtchn", "xenfs"))
+    assert names(order) == ["base.ko", "xen_common.ko", "xen-evtchn.ko", "xenfs.ko"]
+    assert order[0] == tmp_path / "kernel/lib/base.ko"
+
+
+def test_each_module_once_in_wanted_order(tmp_path: Path) -> None:
+    ko(tmp_path, "a.ko", "")
+    ko(tmp_path, "b.ko", "a")
+    ko(tmp_path, "c.ko", "a,b")
+    assert names(module_order(tmp_path, ("c", "b", "a", "c"))) == ["a.ko", "b.ko", "c.ko"]
+    assert names(module_order(tmp_path, ("a",))) == ["a.ko"]
+    assert module_order(tmp_path, ()) == []
+
+
+def test_dash_and_underscore_are_the_same(tmp_path: Path) -> None:
+    ko(tmp_path, "xen_gntdev.ko", "xen-base")
+    ko(tmp_path, "xen-base.ko", None)
+    assert names(module_order(tmp_path, ("xen-gntdev",))) == ["xen-base.ko", "xen_gntdev.ko"]
+    assert names(module_order(tmp_path, ("xen_gntdev",))) == ["xen-base.ko", "xen_gntdev.ko"]
+
+
+def test_missing_module(tmp_path: Path) -> None:
+    ko(tmp_path, "a.ko", "")
+    with pytest.raises(SetupError) as exc:
+        module_order(tmp_path, ("a", "xen-privcmd"))
+    assert exc.value.detail == f"dom0 kernel module xen-privcmd not found under {tmp_path}"
+
+
+def test_missing_dependency(tmp_path: Path) -> None:
+    ko(tmp_path, "a.ko", "gone")
+    with pytest.raises(SetupError, match="dom0 kernel module gone not found"):
+        module_order(tmp_path, ("a",))
+
+
+def test_dependency_loop(tmp_path: Path) -> None:
+    ko(tmp_path, "a.ko", "b")
+    ko(tmp_path, "b.ko", "c")
+    ko(tmp_path, "c.ko", "a")
+    with pytest.raises(SetupError) as exc:
+        module_order(tmp_path, ("a",))
+    assert exc.value.detail == "module dependency loop: a -> b -> c -> a"
+
+
+def test_real_dom0_modules_if_fetched() -> None:
+    modules = Path(__file__).resolve().parents[2] / "build/debian/bookworm/kernel/lib/modules"
+    trees = sorted(modules.glob("*")) if modules.is_dir() else []
+    if not trees:
+        pytest.skip("bookworm's dom0 kernel not fetched")
+    order = module_order(trees[0], DOM0_MODULES)
+    found = [p.stem.replace("_", "-") for p in order]
+    for name in DOM0_MODULES:
+        assert name in found
+    assert len(found) == len(set(found))
