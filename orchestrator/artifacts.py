@@ -242,7 +242,10 @@ def fetch(suite_name: str, build: Path) -> Artifacts:
         kernel_root = top / "kernel"
         extract(debs[kernel_pkg], kernel_root)
         vmlinuz = next((kernel_root / "boot").glob("vmlinuz-*"))
-        modules = next((kernel_root / "lib" / "modules").iterdir())
+        # bookworm ships /lib/modules, trixie (merged /usr) /usr/lib/modules.
+        mod_tops = (kernel_root / "lib" / "modules", kernel_root / "usr" / "lib" / "modules")
+        mod_top = next(p for p in mod_tops if p.is_dir())
+        modules = next(mod_top.iterdir())
         extract(debs["libxen-dev"], top / "dev")
 
     with log.step(f"{suite.name}: downloading the dom0 userspace closure (apt resolves it)"):

@@ -7,6 +7,7 @@ kernel, its scripts and the xl configs.
 
 from __future__ import annotations
 
+import lzma
 import os
 import re
 import shutil
@@ -25,9 +26,19 @@ DOM0_MODULES = ("xen-evtchn", "xen-privcmd", "xenfs", "xen-gntdev", "xen-gntallo
 PRUNE = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/lintian")
 
 
+def _module_name(ko: Path) -> str:
+    return ko.name.split(".ko")[0].replace("_", "-")
+
+
+def module_bytes(ko: Path) -> bytes:
+    """A module's ELF image; trixie's are xz-compressed, which busybox insmod cannot load."""
+    data = ko.read_bytes()
+    return lzma.decompress(data) if ko.name.endswith(".xz") else data
+
+
 def module_order(modules: Path, wanted: tuple[str, ...]) -> list[Path]:
     """The .ko files for `wanted`, each after the modules it depends on."""
-    by_name = {ko.stem.replace("_", "-"): ko for ko in modules.rglob("*.ko")}
+    by_name = {_module_name(ko): ko for ko in [*modules.rglob("*.ko"), *modules.rglob("*.ko.xz")]}
     order: list[Path] = []
 
     def visit(name: str, chain: tuple[str, ...]) -> None:
@@ -39,7 +50,7 @@ def module_order(modules: Path, wanted: tuple[str, ...]) -> list[Path]:
             return
         if key in chain:
             raise SetupError(f"module dependency loop: {' -> '.join((*chain, key))}")
-        m = re.search(rb"depends=([^\0]*)\0", ko.read_bytes())
+        m = re.search(rb"depends=([^\0]*)\0", module_bytes(ko))
         for dep in (m.group(1).decode().split(",") if m else []):
             if dep:
                 visit(dep, (*chain, key))
@@ -92,8 +103,9 @@ def build_base(arts: Artifacts, init_script: Path, out: Path) -> Path:
         mod_dir.mkdir(parents=True, exist_ok=True)
         names = []
         for ko in module_order(arts.modules, DOM0_MODULES):
-            shutil.copy2(ko, mod_dir / ko.name)
-            names.append(ko.name)
+            name = _module_name(ko) + ".ko"
+            (mod_dir / name).write_bytes(module_bytes(ko))
+            names.append(name)
         (mod_dir / "load-order").write_text("\n".join(names) + "\n")
         etc_xen = stage / "etc" / "xen"
         etc_xen.mkdir(parents=True, exist_ok=True)
