@@ -8,7 +8,7 @@ BUILD   := $(CURDIR)/build
 INCLUDE := $(BUILD)/debian/$(SUITE)/dev/usr/include
 PYTEST_ARGS ?=
 
-.PHONY: run test unit lint setup host-deps venv fetch guest bench clean
+.PHONY: run test unit lint setup host-deps venv fetch guest bench matrix clean
 
 run: setup
 	$(PY) -m orchestrator --suite $(SUITE) run
@@ -26,6 +26,12 @@ lint: venv
 
 bench: setup
 	$(PY) -m orchestrator --suite $(SUITE) bench
+
+# The suite against each Xen in MATRIX, then a comparison (build/matrix/<time>/matrix.md).
+MATRIX ?= bookworm trixie
+matrix: host-deps venv
+	for s in $(MATRIX); do $(MAKE) --no-print-directory fetch guest SUITE=$$s || exit 1; done
+	$(PY) -m orchestrator matrix --suites $(shell echo $(MATRIX) | tr ' ' ',')
 
 setup: host-deps venv fetch guest
 

@@ -13,7 +13,9 @@ from . import log
 from .artifacts import SUITES, Artifacts, fetch
 from .cases import Case, load, plan, read_errnos
 from .errors import HarnessError, SetupError
-from .report import write_reports
+from .matrix import Column, column_from, compare
+from .matrix import write as write_matrix
+from .report import rows, write_reports
 from .results import parse, parse_line
 from .runner import ROOT, CaseResult, GroupResult, Session
 
@@ -94,6 +96,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_matrix(args: argparse.Namespace) -> int:
+    out = BUILD / "matrix" / time.strftime("%Y%m%d-%H%M%S")
+    columns: list[Column] = []
+    for suite in args.suites.split(","):
+        start = time.monotonic()
+        log.info(f"matrix: running the suite against {suite}")
+        try:
+            arts, guest = prepare(suite)
+            cases = load_cases(arts, [Path(p) for p in args.cases] or sorted((ROOT / "cases").glob("*.evt")))
+            session, results = run_all(arts, guest, cases, out / suite, False)
+            case_results = [r for g in results for r in g.case_results()]
+            _, md = write_reports(out / suite, session.header(), case_results)
+            col = column_from(suite, session.header(), rows(case_results), time.monotonic() - start, md)
+            if session.lost is not None:
+                col.error = str(session.lost)
+        except HarnessError as e:
+            # A Xen that panics or never brings up dom0 is this column's result, not the end of the matrix.
+            col = Column(suite, {"suite": suite}, error=str(e), wall_seconds=time.monotonic() - start)
+        columns.append(col)
+    _, md_path = write_matrix(out, columns)
+    print(f"\ncomparison: {md_path}")
+    for c in columns:
+        state = f"did not run: {c.error.splitlines()[0]}" if c.error else f"{len(c.cells)} steps"
+        print(f"  {c.title()}\n      wall time {c.wall_seconds:.0f} s, {state}")
+    differing = [k for k, _, d in compare(columns) if d]
+    print(f"{len(differing)} step(s) differ between the hypervisors" + (":" if differing else "."))
+    for k in differing:
+        print(f"  {k}")
+    return 1 if any(c.error for c in columns) else 0
+
+
 def cmd_fetch(args: argparse.Namespace) -> int:
     arts = fetch(args.suite, BUILD)
     print(f"include={arts.include}")
@@ -146,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("cases", nargs="*", help="case files (default: cases/interdomain.evt)")
     r.add_argument("--fresh", action="store_true", help="run every case in fresh domains")
     sub.add_parser("fetch", help="download and unpack Xen, the dom0 kernel and toolstack")
+    mx = sub.add_parser("matrix", help="run the cases against several Xens and compare the results")
+    mx.add_argument("cases", nargs="*", help="case files (default: cases/*.evt)")
+    mx.add_argument("--suites", default="bookworm,trixie", help="comma-separated Debian suites")
     b = sub.add_parser("bench", help="time the boot, domain creation and cases over several runs")
     b.add_argument("cases", nargs="*")
     b.add_argument("--runs", type=int, default=3)
@@ -153,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     pa.add_argument("log")
     args = p.parse_args(argv)
     try:
-        return {"run": cmd_run, "fetch": cmd_fetch, "bench": cmd_bench, "parse": cmd_parse}[args.cmd](args)
+        commands = {"run": cmd_run, "fetch": cmd_fetch, "bench": cmd_bench, "parse": cmd_parse, "matrix": cmd_matrix}
+        return commands[args.cmd](args)
     except HarnessError as e:
         print(f"\nerror: {e}", file=sys.stderr)
         return 2

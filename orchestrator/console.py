@@ -51,6 +51,7 @@ class Console:
         self.log_path = log_path
         self.lines: list[Line] = []
         self._partial = b""
+        self._held = ""  # the start of a dom0 line that Xen's output cut
         self.closed = False
 
     # -- reading -----------------------------------------------------------
@@ -80,10 +81,24 @@ class Console:
         now = time.monotonic()
         first = len(self.lines)
         for raw in chunks:
-            text = raw.decode("utf-8", "replace").rstrip("\r")
-            self.lines.append(Line(len(self.lines), now, text))
+            self._add(raw.decode("utf-8", "replace").rstrip("\r"), now)
         if check:
             self._check_bad(first)
+
+    def _add(self, text: str, now: float) -> None:
+        """Keep one line; undo Xen's own output cutting into a dom0 line.
+
+        Xen writes its "(XEN) ..." lines to the serial port whenever it likes, so
+        one can land in the middle of a line dom0 is printing. The Xen line is kept
+        on its own and the cut dom0 line is joined up again with its rest.
+        """
+        cut = text.find("(XEN) ")
+        if cut > 0:
+            self._held += text[:cut]
+            text = text[cut:]
+        elif self._held and not text.startswith("(XEN) "):
+            text, self._held = self._held + text, ""
+        self.lines.append(Line(len(self.lines), now, text))
 
     def _flush_partial(self) -> None:
         if self._partial:

@@ -55,6 +55,7 @@ class DomainReport:
     cases_ended: dict[str, tuple[int, int]] = field(default_factory=dict)
     case_us: dict[str, int] = field(default_factory=dict)  # guest-measured time per case
     script_errors: list[str] = field(default_factory=list)
+    garbled: list[str] = field(default_factory=list)  # guest lines that could not be read
     crash: Crash | None = None
     done: tuple[int, int] | None = None  # (pass, fail) from EVT DONE
 
@@ -98,6 +99,35 @@ def parse_result(domain: str, rest: str) -> StepResult:
     )
 
 
+def _parse_into(rep: DomainReport, kind: str, rest: str) -> None:
+    if kind == "RESULT":
+        rep.steps.append(parse_result(rep.domain, rest))
+    elif kind == "BOOT":
+        rep.boot = _keyvals(rest)
+    elif kind == "CASE-BEGIN":
+        rep.cases_begun.append(rest.split()[0] if rest else "")
+    elif kind == "CASE-END":
+        name = rest.split()[0] if rest else ""
+        rep.cases_ended[name] = _counts(rest)
+        us = _keyvals(rest).get("us", "")
+        if us.isdigit():
+            rep.case_us[name] = int(us)
+    elif kind == "DONE":
+        rep.done = _counts(rest)
+    elif kind == "SCRIPT-ERROR":
+        rep.script_errors.append(rest)
+    elif kind == "CRASH":
+        kv = _keyvals(rest)
+        words = rest.split()
+        rep.crash = Crash(
+            domain=rep.domain,
+            vector=int(kv["vec"]) if kv.get("vec", "").isdigit() else -1,
+            name=words[1] if len(words) > 1 and "=" not in words[1] else "?",
+            rip=kv.get("rip", "?"),
+            text=rest,
+        )
+
+
 def parse(lines: Iterable[str]) -> dict[str, DomainReport]:
     """Reports per domain name from console lines (others are ignored)."""
     reports: dict[str, DomainReport] = {}
@@ -107,30 +137,9 @@ def parse(lines: Iterable[str]) -> dict[str, DomainReport]:
             continue
         domain, kind, rest = parsed
         rep = reports.setdefault(domain, DomainReport(domain))
-        if kind == "RESULT":
-            rep.steps.append(parse_result(domain, rest))
-        elif kind == "BOOT":
-            rep.boot = _keyvals(rest)
-        elif kind == "CASE-BEGIN":
-            rep.cases_begun.append(rest.split()[0] if rest else "")
-        elif kind == "CASE-END":
-            name = rest.split()[0] if rest else ""
-            rep.cases_ended[name] = _counts(rest)
-            us = _keyvals(rest).get("us", "")
-            if us.isdigit():
-                rep.case_us[name] = int(us)
-        elif kind == "DONE":
-            rep.done = _counts(rest)
-        elif kind == "SCRIPT-ERROR":
-            rep.script_errors.append(rest)
-        elif kind == "CRASH":
-            kv = _keyvals(rest)
-            words = rest.split()
-            rep.crash = Crash(
-                domain=domain,
-                vector=int(kv.get("vec", "-1")),
-                name=words[1] if len(words) > 1 and "=" not in words[1] else "?",
-                rip=kv.get("rip", "?"),
-                text=rest,
-            )
+        try:
+            _parse_into(rep, kind, rest)
+        except ParseError as e:
+            # A line cut by other output on the serial line: a problem of its case, not of the run.
+            rep.garbled.append(str(e))
     return reports

@@ -56,6 +56,7 @@ class GroupResult:
                 if case.name in rep.cases_begun and case.name not in rep.cases_ended:
                     res.problems.append(f"{role} began the case but never ended it")
                 res.problems += [f"{role}: script error: {e}" for e in rep.script_errors]
+                res.problems += [f"{role}: {g}" for g in rep.garbled if f"case={case.name} " in g]
             for step in case.steps:
                 if not any(s.line == step.line and s.op == step.op for s in res.steps):
                     res.problems.append(f"no result for line {step.line} ({step.domain} {step.op})")
@@ -160,7 +161,14 @@ class Session:
             "dom0_kernel": fields.get("release", "?"),
             "qemu": qemu_version(self.qemu.binary),
             "suite": self.arts.suite,
+            "debug": "?",
         }
+        # Only the boot banner tells a debug build: "(XEN) Xen version 4.17.7 (...) debug=n ..."
+        for ln in self.dom0.console.lines:
+            m = re.search(r"\(XEN\) Xen version .* debug=([yn])", ln.text)
+            if m:
+                info["debug"] = m.group(1)
+                break
         return info
 
     def run_group(self, group: Group) -> GroupResult:

@@ -217,3 +217,13 @@ def test_around() -> None:
     console.pump(1.0)
     assert console.around(10, before=2, after=1) == "l8\nl9\nl10\nl11"
     assert console.around(0, before=5, after=0) == "l0"
+
+
+def test_xen_line_cutting_into_a_dom0_line_is_split_off_and_the_dom0_line_rejoined() -> None:
+    cut = b"[g1-A] EVT RESULT case=x li(XEN) uart interrupt\r\nne=3 verdict=PASS\r\n"
+    stream = FakeStream([cut, b"(XEN) next\r\n"])
+    console, _ = make_console(stream)
+    console.pump(0.1)
+    console.pump(0.1)
+    texts = [ln.text for ln in console.lines]
+    assert texts == ["(XEN) uart interrupt", "[g1-A] EVT RESULT case=x line=3 verdict=PASS", "(XEN) next"]

@@ -1,0 +1,71 @@
+"""The conformance report and the cross-hypervisor comparison, on made-up results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from orchestrator.cases import parse_file
+from orchestrator.matrix import Column, compare, write
+from orchestrator.report import DIFFERS, FAIL, MISSING, PASS, rows, write_reports
+from orchestrator.results import StepResult
+from orchestrator.runner import CaseResult
+
+CASE = """case c
+domains A
+source  somewhere
+A close 1000 -> EINVAL spec: ESRCH   # event_channel.c evtchn_close()
+A raw 99     -> ENOSYS
+A send 1000  -> EINVAL
+"""
+
+
+def _result(tmp_path: Path, got: dict[int, tuple[str, str]]) -> CaseResult:
+    path = tmp_path / "c.evt"
+    path.write_text(CASE)
+    case = parse_file(path)[0]
+    res = CaseResult(case, 1)
+    for step in case.steps:
+        if step.line in got:
+            value, verdict = got[step.line]
+            res.steps.append(StepResult("g1-A", "c", step.line, step.op, step.args, step.expect[0], value, verdict))
+    return res
+
+
+def test_verdicts_mark_differences_failures_and_missing(tmp_path: Path) -> None:
+    res = _result(tmp_path, {4: ("EINVAL", "PASS"), 5: ("EINVAL", "FAIL")})
+    table = rows([res])
+    assert [(r.where, r.verdict) for r in table] == [("c.evt:4", DIFFERS), ("c.evt:5", FAIL), ("c.evt:6", MISSING)]
+    assert table[0].spec == "ESRCH" and table[0].source == "event_channel.c evtchn_close()"
+    assert table[1].source == "somewhere"  # no comment: the case's source
+
+
+def test_reports_are_written_with_header_and_failures_first(tmp_path: Path) -> None:
+    res = _result(tmp_path, {4: ("EINVAL", "PASS"), 5: ("ENOSYS", "PASS"), 6: ("ESRCH", "FAIL")})
+    json_path, md_path = write_reports(tmp_path, {"xen_version": "4.17.7", "qemu": "7.2"}, [res])
+    data = json.loads(json_path.read_text())
+    assert data["header"]["xen_version"] == "4.17.7"
+    assert data["summary"][PASS] == 1 and data["summary"][DIFFERS] == 1 and data["summary"][FAIL] == 1
+    md = md_path.read_text()
+    assert "**xen_version**: 4.17.7" in md
+    body = [ln for ln in md.splitlines() if ln.startswith(("| send", "| close", "| raw"))]
+    assert [ln.split(" | ")[0] for ln in body] == ["| send", "| close", "| raw"]
+
+
+def test_compare_puts_differing_rows_first_and_marks_missing_columns() -> None:
+    a = Column("bookworm", cells={"k1": "ok:3", "k2": "EINVAL"})
+    b = Column("trixie", cells={"k1": "ok:3", "k2": "ENOENT"})
+    broken = Column("mine", error="Xen panicked: ...")
+    table = compare([a, b, broken])
+    assert table[0][0] in ("k1", "k2") and all(d for _, _, d in table)  # the broken column differs everywhere
+    assert compare([a, b]) == [("k2", ["EINVAL", "ENOENT"], True), ("k1", ["ok:3", "ok:3"], False)]
+
+
+def test_matrix_files_name_each_column(tmp_path: Path) -> None:
+    a = Column("bookworm", header={"xen_version": "4.17.7", "build_id": "abc", "debug": "n"}, cells={"k": "ok"})
+    b = Column("trixie", header={"xen_version": "4.20.5-pre"}, error="Xen panicked: boom\nmore")
+    json_path, md_path = write(tmp_path, [a, b])
+    md = md_path.read_text()
+    assert "bookworm: Xen 4.17.7" in md and "debug=n" in md
+    assert "did not run**: Xen panicked: boom" in md
+    assert json.loads(json_path.read_text())["rows"][0]["cells"] == {"bookworm": "ok", "trixie": "(no run)"}
