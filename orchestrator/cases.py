@@ -402,6 +402,16 @@ def compile_case(case: Case, index: int, sync_timeout_ms: int = SYNC_TIMEOUT_MS)
             if s.save and s.save in foreign_users:
                 out[s.domain].append(f"{s.line} put {key}-v-{s.save} ${s.save}")
         prev = now
+    # Nobody leaves before everybody is done: the next case's reset would close
+    # ports a peer may still be looking at.
+    if len(doms) > 1:
+        last = case.steps[-1].line
+        for d in doms:
+            out[d].append(f"{last} put {key}-done 1")
+        for d in doms:
+            for p in doms:
+                if p != d:
+                    get(d, last, p, "done")
     for d in doms:
         out[d].append("end")
     return out

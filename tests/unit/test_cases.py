@@ -305,6 +305,8 @@ def test_compile_barriers_and_variables(tmp_path: Path) -> None:
         "5 put c1-b2 1",  # B runs next
         "8 get B c1-b5 120000",  # A waits for B to finish
         "8 wait $pa 1 5000 -> ok 1",
+        "8 put c1-done 1",  # nobody leaves before everybody is done
+        "8 get B c1-done 120000",
         "end",
     ]
     assert out["B"] == [
@@ -317,6 +319,8 @@ def test_compile_barriers_and_variables(tmp_path: Path) -> None:
         "6 status self $pb -> ok interdomain dom=@A port=$pa",
         "7 send $pb -> ok",
         "8 put c1-b5 1",
+        "8 put c1-done 1",
+        "8 get A c1-done 120000",
         "end",
     ]
 
@@ -338,8 +342,11 @@ def test_compile_sync_key_and_timeout(tmp_path: Path) -> None:
         "4 get A c7-b1 2500",
         "4 get A c7-v-p 2500 => p",
         "4 close $p -> EINVAL",
+        "4 put c7-done 1",
+        "4 get A c7-done 2500",
         "end",
     ]
+    assert out["A"][-3:] == ["4 put c7-done 1", "4 get B c7-done 2500", "end"]
     assert "3 put c7-v-p $p" in out["A"]
 
 
@@ -350,7 +357,13 @@ def test_compile_variable_used_in_expectation_is_fetched(tmp_path: Path) -> None
     )
     out = compile_case(case, 1)
     assert "3 put c1-v-pa $pa" in out["A"]
-    assert out["B"][-3:] == ["4 get A c1-v-pa 120000 => pa", "4 count 1 -> ok $pa", "end"]
+    assert out["B"][-5:] == [
+        "4 get A c1-v-pa 120000 => pa",
+        "4 count 1 -> ok $pa",
+        "4 put c1-done 1",
+        "4 get A c1-done 120000",
+        "end",
+    ]
 
 
 def test_compile_local_variable_not_published(tmp_path: Path) -> None:
@@ -390,6 +403,8 @@ def test_compile_concurrent_pingpong(tmp_path: Path) -> None:
         "7 put c1-b3 1",  # every domain of the run signals the end of its part
         "7 get B c1-b3 120000",  # both pingpongs are over before A closes
         "7 close $pa -> ok",
+        "7 put c1-done 1",
+        "7 get B c1-done 120000",
         "end",
     ]
     assert out["B"] == [
@@ -405,6 +420,8 @@ def test_compile_concurrent_pingpong(tmp_path: Path) -> None:
         "5 get A c1-s2 120000",
         "6 pingpong $pb 10 second 1000 -> ok 10",
         "7 put c1-b3 1",
+        "7 put c1-done 1",
+        "7 get A c1-done 120000",
         "end",
     ]
 
@@ -417,7 +434,8 @@ def test_compile_concurrent_without_pingpong_has_no_mark(tmp_path: Path) -> None
         assert "3 put c1-s0 1" in out[dom]
         for p in other:
             assert f"3 get {p} c1-s0 120000" in out[dom]
-    assert out["C"][-2:] == ["5 send 3 -> ok", "end"]
+    assert out["C"][-5:] == ["5 send 3 -> ok", "5 put c1-done 1", "5 get A c1-done 120000",
+                             "5 get B c1-done 120000", "end"]  # fmt: skip
 
 
 def test_compile_three_domains_chain(tmp_path: Path) -> None:
@@ -425,11 +443,14 @@ def test_compile_three_domains_chain(tmp_path: Path) -> None:
     out = compile_case(case, 1)
     ready = ["1 put c1-ready 1"]
     assert out["A"] == ["case three", *ready, "1 get B c1-ready 120000", "1 get C c1-ready 120000",
-                        "3 send 1 -> ok", "4 put c1-b1 1", "end"]  # fmt: skip
+                        "3 send 1 -> ok", "4 put c1-b1 1",
+                        "5 put c1-done 1", "5 get B c1-done 120000", "5 get C c1-done 120000", "end"]  # fmt: skip
     assert out["B"] == ["case three", *ready, "1 get A c1-ready 120000", "1 get C c1-ready 120000",
-                        "4 get A c1-b1 120000", "4 send 2 -> ok", "5 put c1-b2 1", "end"]  # fmt: skip
+                        "4 get A c1-b1 120000", "4 send 2 -> ok", "5 put c1-b2 1",
+                        "5 put c1-done 1", "5 get A c1-done 120000", "5 get C c1-done 120000", "end"]  # fmt: skip
     assert out["C"] == ["case three", *ready, "1 get A c1-ready 120000", "1 get B c1-ready 120000",
-                        "5 get B c1-b2 120000", "5 send 3 -> ok", "end"]  # fmt: skip
+                        "5 get B c1-b2 120000", "5 send 3 -> ok",
+                        "5 put c1-done 1", "5 get A c1-done 120000", "5 get B c1-done 120000", "end"]  # fmt: skip
 
 
 def test_compile_group(tmp_path: Path) -> None:
@@ -455,7 +476,13 @@ def test_compile_group(tmp_path: Path) -> None:
         assert all("c1-" not in ln for ln in two)
         assert "5 put c2-ready 1" in two
         assert all(len(ln) <= 255 for ln in lines), dom
-    assert scripts["B"].splitlines()[-3:] == ["5 get A c2-ready 120000", "7 send 1 -> ok", "end"]
+    assert scripts["B"].splitlines()[-5:] == [
+        "5 get A c2-ready 120000",
+        "7 send 1 -> ok",
+        "7 put c2-done 1",
+        "7 get A c2-done 120000",
+        "end",
+    ]
 
 
 def test_compiled_interdomain_matches_the_logged_run() -> None:
@@ -466,13 +493,18 @@ def test_compiled_interdomain_matches_the_logged_run() -> None:
     scripts = compile_group(group)
     reports = parse((DATA / "serial-interdomain-pass.log").read_text().splitlines())
     for dom in ("A", "B"):
-        steps = [ln.split() for ln in script_lines(scripts[dom]) if ln[0].isdigit()]
+        # The log also predates the end-of-case barrier (`put c1-done` and a `get` of it from
+        # each peer after the last step): those lines are new, so they are left out here.
+        lines = scripts[dom].splitlines()
+        kept = [ln for ln in lines if ln.split()[1:2] not in (["put"], ["get"]) or "c1-done" not in ln.split()]
+        assert len(lines) - len(kept) == 2  # one put and one get (there is one peer)
+        steps = [ln.split() for ln in kept if ln[0].isdigit()]
         want = [(int(words[0]), words[1]) for words in steps]
         rep = reports[f"g1-{dom}"]
         assert [(s.line, s.op) for s in rep.steps] == want
         # The log predates the `v-` prefix of variable keys (c1-pa, now c1-v-pa); otherwise
         # the guest ran this very script: same sync keys, and the size it reported.
-        old_script = scripts[dom].replace(" c1-v-", " c1-")
+        old_script = "\n".join(kept).replace(" c1-v-", " c1-") + "\n"
         assert old_script != scripts[dom]
         keys = [words[3] if words[1] == "get" else words[2] for words in steps if words[1] in ("get", "put")]
         logged = [s.args[1] if s.op == "get" else s.args[0] for s in rep.steps if s.op in ("get", "put")]
@@ -505,6 +537,25 @@ def test_compiled_real_interdomain_is_consistent() -> None:
                 defined.add(save)
 
 
+def test_compile_end_barrier(tmp_path: Path) -> None:
+    # Nobody leaves a case before every domain is done with it: the next case's reset would
+    # close ports a peer may still be looking at.
+    case = one_case(tmp_path, "case end\ndomains A B C\nA send 1\nB send 2 &\nC send 3\nA send 4\n")
+    out = compile_case(case, 1)
+    last = case.steps[-1].line
+    assert last == 6
+    for dom, lines in out.items():
+        peers = [p for p in "ABC" if p != dom]
+        tail = [f"{last} put c1-done 1", *(f"{last} get {p} c1-done 120000" for p in peers), "end"]
+        assert lines[-len(tail) :] == tail, dom
+        # After the domain's last step: nothing of the case comes after the barrier.
+        steps = [i for i, ln in enumerate(lines) if ln[0].isdigit() and ln.split()[1] not in ("put", "get", "mark")]
+        assert steps and max(steps) < len(lines) - len(tail), dom
+        assert sum("c1-done" in ln for ln in lines) == len(tail) - 1, dom
+    solo = one_case(tmp_path, "case solo\ndomains A\nA send 1\nA send 2\n")
+    assert not any("done" in ln for ln in compile_case(solo, 1)["A"])
+
+
 # -- fixed compiler/parser bugs -------------------------------------------------------
 
 
@@ -514,7 +565,13 @@ def test_variable_named_like_a_barrier(tmp_path: Path) -> None:
     out = compile_case(case, 1)
     assert "3 put c1-v-b1 $b1" in out["A"]
     assert "4 put c1-b1 1" in out["A"]
-    assert out["B"][-3:] == ["4 get A c1-v-b1 120000 => b1", "4 bind_interdomain @A $b1 -> ok", "end"]
+    assert out["B"][-5:] == [
+        "4 get A c1-v-b1 120000 => b1",
+        "4 bind_interdomain @A $b1 -> ok",
+        "4 put c1-done 1",
+        "4 get A c1-done 120000",
+        "end",
+    ]
     for dom, lines in out.items():
         puts = [ln.split()[2] for ln in lines if ln.split()[1:2] == ["put"]]
         assert len(puts) == len(set(puts)), f"{dom} puts one key twice: {lines}"
@@ -617,19 +674,23 @@ def test_concurrent_run_fetches_before_its_start_barrier(tmp_path: Path) -> None
         "B send $pa\n",  # 6
     )
     out = compile_case(case, 1)
-    assert out["A"][-6:] == [
+    assert out["A"][-8:] == [
         "5 get B c1-b2 120000",
         "5 get B c1-v-pb 120000 => pb",
         "5 put c1-s2 1",
         "5 get B c1-s2 120000",
         "5 send $pb -> ok",
+        "6 put c1-done 1",
+        "6 get B c1-done 120000",
         "end",
     ]
-    assert out["B"][-5:] == [
+    assert out["B"][-7:] == [
         "6 get A c1-v-pa 120000 => pa",
         "5 put c1-s2 1",
         "5 get A c1-s2 120000",
         "6 send $pa -> ok",
+        "6 put c1-done 1",
+        "6 get A c1-done 120000",
         "end",
     ]
 
