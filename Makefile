@@ -1,20 +1,20 @@
 # Two commands matter: `make run` (the main job) and `make test` (the suite).
 # Both install what is missing: host packages, the Python venv, Debian's Xen.
 
-SUITE   ?= bookworm
+# XEN: a Debian suite (bookworm: Xen 4.17, trixie: Xen 4.20), debug:<suite> (that
+# suite's Xen built from Debian's source with debug=y) or a hypervisor file you built.
+XEN     ?= bookworm
 VENV    := .venv
 PY      := $(VENV)/bin/python
-BUILD   := $(CURDIR)/build
-INCLUDE := $(BUILD)/debian/$(SUITE)/dev/usr/include
 PYTEST_ARGS ?=
 
-.PHONY: run test unit lint setup host-deps venv fetch guest bench matrix clean
+.PHONY: run test unit lint setup host-deps xen-build-deps venv bench matrix xen-debug clean
 
 run: setup
-	$(PY) -m orchestrator --suite $(SUITE) run
+	$(PY) -m orchestrator --xen $(XEN) run
 
 test: setup lint
-	$(PY) -m pytest --suite=$(SUITE) $(PYTEST_ARGS)
+	$(PY) -m pytest --xen=$(XEN) $(PYTEST_ARGS)
 
 # The pure-Python tests alone: no Xen, no QEMU.
 unit: venv
@@ -25,18 +25,27 @@ lint: venv
 	$(VENV)/bin/mypy
 
 bench: setup
-	$(PY) -m orchestrator --suite $(SUITE) bench
+	$(PY) -m orchestrator --xen $(XEN) bench
 
 # The suite against each Xen in MATRIX, then a comparison (build/matrix/<time>/matrix.md).
 MATRIX ?= bookworm trixie
-matrix: host-deps venv
-	for s in $(MATRIX); do $(MAKE) --no-print-directory fetch guest SUITE=$$s || exit 1; done
-	$(PY) -m orchestrator matrix --suites $(shell echo $(MATRIX) | tr ' ' ',')
+matrix: host-deps venv $(if $(findstring debug:,$(MATRIX)),xen-build-deps)
+	$(PY) -m orchestrator matrix --xens $(shell echo $(MATRIX) | tr ' ' ',')
 
-setup: host-deps venv fetch guest
+# Debian's Xen of SUITE built from its source package with debug=y; then use XEN=debug:$(SUITE).
+SUITE ?= bookworm
+xen-debug: host-deps venv xen-build-deps
+	$(PY) -m orchestrator --xen debug:$(SUITE) prepare
+
+# Fetch the Xen under test, its dom0 kernel and toolstack; build the guest against its headers.
+setup: host-deps venv $(if $(findstring debug:,$(XEN)),xen-build-deps)
+	$(PY) -m orchestrator --xen $(XEN) prepare
 
 host-deps:
 	@tools/host-deps.sh
+
+xen-build-deps:
+	@tools/host-deps.sh flex bison dpkg-dev
 
 venv: $(VENV)/.installed
 
@@ -46,11 +55,5 @@ $(VENV)/.installed: pyproject.toml | host-deps
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	touch $@
 
-fetch: venv
-	$(PY) -m orchestrator --suite $(SUITE) fetch
-
-guest: fetch
-	$(MAKE) -C guest XEN_INCLUDE=$(INCLUDE) O=$(BUILD)/guest/$(SUITE)
-
 clean:
-	rm -rf $(BUILD)
+	rm -rf build

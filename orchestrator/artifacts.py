@@ -159,12 +159,32 @@ class Apt:
             raise SetupError(f"{' '.join(cmd[:1] + list(args))} failed:\n{proc.stderr.strip()}")
         return proc.stdout
 
-    def update(self) -> None:
+    def update(self, source_packages: bool = False) -> None:
         for d in ("lists/partial", "cache/archives/partial", "state", "sources.list.d"):
             (self.state / d).mkdir(parents=True, exist_ok=True)
         (self.state / "status").touch()
-        (self.state / "sources.list").write_text("\n".join(host_sources(self.suite)) + "\n")
+        lines = host_sources(self.suite)
+        if source_packages:
+            lines = [ln.replace("deb ", "deb-src ", 1) for ln in lines]
+        (self.state / "sources.list").write_text("\n".join(lines) + "\n")
         self._run("update")
+
+    def source(self, package: str, dest: Path) -> Path:
+        """Download a source package (newest version the mirror really has); its .dsc."""
+        dest.mkdir(parents=True, exist_ok=True)
+        out = subprocess.run(
+            ["apt-cache", *self._opts(), "showsrc", "--only-source", package], capture_output=True, text=True
+        ).stdout
+        versions = sorted(set(re.findall(r"^Version: (\S+)", out, re.M)), key=_debian_version_key, reverse=True)
+        errors = []
+        for v in versions:
+            try:
+                self._run("source", "--download-only", f"{package}={v}", cwd=dest)
+            except SetupError as e:  # a suite's security update may have no source on the mirror
+                errors.append(f"{v}: {e.detail.splitlines()[-1]}")
+                continue
+            return next(dest.glob(f"{package}_{v.split(':')[-1]}.dsc"))
+        raise SetupError(f"no source of {package} could be downloaded:\n" + "\n".join(errors))
 
     def closure(self, packages: list[str]) -> list[Path]:
         """Download `packages` and everything they depend on; return the .debs."""
@@ -189,6 +209,11 @@ class Apt:
             if line.strip().startswith("Depends:"):
                 return line.split(":", 1)[1].strip()
         raise SetupError(f"apt-cache depends {package}: no dependency found")
+
+
+def _debian_version_key(v: str) -> tuple[int, ...]:
+    # Good enough to order one package's versions: the numbers in it, in order.
+    return tuple(int(n) for n in re.findall(r"\d+", v))
 
 
 def deb_version(deb: Path) -> str:

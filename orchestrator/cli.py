@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,26 +14,40 @@ from . import log
 from .artifacts import SUITES, Artifacts, fetch
 from .cases import Case, load, plan, read_errnos
 from .errors import HarnessError, SetupError
+from .hypervisor import resolve, with_hypervisor
 from .matrix import Column, column_from, compare
 from .matrix import write as write_matrix
 from .report import rows, write_reports
 from .results import parse, parse_line
 from .runner import ROOT, CaseResult, GroupResult, Session
+from .xenbuild import build_debug
 
 BUILD = ROOT / "build"
 DEFAULT_CASES = [ROOT / "cases" / "interdomain.evt"]
 
 
-def guest_path(suite: str) -> Path:
-    return BUILD / "guest" / suite / "evtchn-guest"
+def build_guest(arts: Artifacts) -> Path:
+    """The guest kernel, built against the suite's own Xen headers (make: a no-op when current)."""
+    out = BUILD / "guest" / arts.suite
+    proc = subprocess.run(
+        ["make", "-s", "-C", str(ROOT / "guest"), f"XEN_INCLUDE={arts.include}", f"O={out}"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise SetupError(f"building the guest against {arts.include} failed:\n{proc.stdout}{proc.stderr}")
+    return out / "evtchn-guest"
 
 
-def prepare(suite: str) -> tuple[Artifacts, Path]:
+def prepare(xen: str) -> tuple[Artifacts, Path]:
+    """Xen under test (a suite, `debug:<suite>` or a hypervisor file), its dom0 pieces and our guest."""
+    if xen.startswith("debug:"):
+        xen = str(build_debug(xen.removeprefix("debug:"), BUILD))
+    suite, custom = resolve(xen)
     arts = fetch(suite, BUILD)
-    guest = guest_path(suite)
-    if not guest.exists():
-        raise SetupError(f"{guest} is missing: `make guest SUITE={suite}` builds it")
-    return arts, guest
+    if custom is not None:
+        arts = with_hypervisor(arts, custom, BUILD)
+        log.info(f"hypervisor under test: {arts.versions['xen-hypervisor']}, with the {suite} toolstack")
+    return arts, build_guest(arts)
 
 
 def load_cases(arts: Artifacts, paths: list[Path]) -> list[Case]:
@@ -69,7 +84,7 @@ def format_exchange(lines: list[str]) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    arts, guest = prepare(args.suite)
+    arts, guest = prepare(args.xen)
     cases = load_cases(arts, [Path(p) for p in args.cases] or DEFAULT_CASES)
     out = BUILD / "runs" / time.strftime("%Y%m%d-%H%M%S")
     session, results = run_all(arts, guest, cases, out, args.fresh)
@@ -99,21 +114,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_matrix(args: argparse.Namespace) -> int:
     out = BUILD / "matrix" / time.strftime("%Y%m%d-%H%M%S")
     columns: list[Column] = []
-    for suite in args.suites.split(","):
+    for xen in args.xens.split(","):
         start = time.monotonic()
-        log.info(f"matrix: running the suite against {suite}")
+        log.info(f"matrix: running the suite against {xen}")
         try:
-            arts, guest = prepare(suite)
+            arts, guest = prepare(xen)
             cases = load_cases(arts, [Path(p) for p in args.cases] or sorted((ROOT / "cases").glob("*.evt")))
-            session, results = run_all(arts, guest, cases, out / suite, False)
+            where = out / f"x{len(columns) + 1}"
+            session, results = run_all(arts, guest, cases, where, False)
             case_results = [r for g in results for r in g.case_results()]
-            _, md = write_reports(out / suite, session.header(), case_results)
-            col = column_from(suite, session.header(), rows(case_results), time.monotonic() - start, md)
+            _, md = write_reports(where, session.header(), case_results)
+            col = column_from(xen, session.header(), rows(case_results), time.monotonic() - start, md)
             if session.lost is not None:
                 col.error = str(session.lost)
         except HarnessError as e:
             # A Xen that panics or never brings up dom0 is this column's result, not the end of the matrix.
-            col = Column(suite, {"suite": suite}, error=str(e), wall_seconds=time.monotonic() - start)
+            col = Column(xen, {}, error=str(e), wall_seconds=time.monotonic() - start)
         columns.append(col)
     _, md_path = write_matrix(out, columns)
     print(f"\ncomparison: {md_path}")
@@ -127,9 +143,9 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     return 1 if any(c.error for c in columns) else 0
 
 
-def cmd_fetch(args: argparse.Namespace) -> int:
-    arts = fetch(args.suite, BUILD)
-    print(f"include={arts.include}")
+def cmd_prepare(args: argparse.Namespace) -> int:
+    arts, guest = prepare(args.xen)
+    print(f"ready: {arts.describe()}; guest {guest}")
     return 0
 
 
@@ -149,7 +165,7 @@ def _stats(values: list[float]) -> str:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    arts, guest = prepare(args.suite)
+    arts, guest = prepare(args.xen)
     cases = load_cases(arts, [Path(p) for p in args.cases] or DEFAULT_CASES)
     ready, first_line, per_case, wall = [], [], [], []
     for i in range(args.runs):
@@ -173,15 +189,20 @@ def main(argv: list[str] | None = None) -> int:
     # A CI timeout sends SIGTERM: turn it into an exception so QEMU is torn down.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     p = argparse.ArgumentParser(prog="orchestrator", description=__doc__)
-    p.add_argument("--suite", default="bookworm", choices=sorted(SUITES))
+    p.add_argument(
+        "--xen",
+        default="bookworm",
+        help=f"Xen under test: a Debian suite ({', '.join(SUITES)}), debug:<suite> (built from Debian's source "
+        "with debug=y) or a hypervisor file (xen or xen.gz)",
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="boot Xen, run cases in guest domains, print the exchange and a verdict")
     r.add_argument("cases", nargs="*", help="case files (default: cases/interdomain.evt)")
     r.add_argument("--fresh", action="store_true", help="run every case in fresh domains")
-    sub.add_parser("fetch", help="download and unpack Xen, the dom0 kernel and toolstack")
+    sub.add_parser("prepare", help="fetch Xen, the dom0 kernel and toolstack; build the guest")
     mx = sub.add_parser("matrix", help="run the cases against several Xens and compare the results")
     mx.add_argument("cases", nargs="*", help="case files (default: cases/*.evt)")
-    mx.add_argument("--suites", default="bookworm,trixie", help="comma-separated Debian suites")
+    mx.add_argument("--xens", default="bookworm,trixie", help="comma-separated suites or hypervisor files")
     b = sub.add_parser("bench", help="time the boot, domain creation and cases over several runs")
     b.add_argument("cases", nargs="*")
     b.add_argument("--runs", type=int, default=3)
@@ -189,8 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     pa.add_argument("log")
     args = p.parse_args(argv)
     try:
-        commands = {"run": cmd_run, "fetch": cmd_fetch, "bench": cmd_bench, "parse": cmd_parse, "matrix": cmd_matrix}
-        return commands[args.cmd](args)
+        commands = {"run": cmd_run, "prepare": cmd_prepare, "bench": cmd_bench, "parse": cmd_parse}
+        return {**commands, "matrix": cmd_matrix}[args.cmd](args)
     except HarnessError as e:
         print(f"\nerror: {e}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sys
 from collections.abc import Iterator
@@ -12,9 +13,12 @@ from typing import Any
 
 import pytest
 
+from orchestrator.artifacts import SUITES
 from orchestrator.cases import Case, load, plan, read_errnos
 from orchestrator.cli import BUILD, prepare
 from orchestrator.console import Console
+from orchestrator.errors import HarnessError
+from orchestrator.hypervisor import resolve
 from orchestrator.report import DIFFERS, rows, write_reports
 from orchestrator.runner import ROOT, CaseResult, Session
 
@@ -23,7 +27,9 @@ SELFTEST_FILES = sorted((ROOT / "tests" / "selftest").glob("*.evt"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--suite", default="bookworm", help="Debian suite whose Xen is under test")
+    parser.addoption(
+        "--xen", default="bookworm", help="Xen under test: a Debian suite, debug:<suite> or a hypervisor file"
+    )
     parser.addoption("--fresh", action="store_true", help="run every case in fresh domains")
 
 
@@ -32,7 +38,13 @@ def pytest_configure(config: pytest.Config) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
-def _errnos(suite: str) -> frozenset[str] | None:
+def _errnos(xen: str) -> frozenset[str] | None:
+    suite = xen.removeprefix("debug:") if xen.startswith("debug:") or xen in SUITES else None
+    if suite is None:
+        try:
+            suite = resolve(xen)[0]
+        except HarnessError:
+            return None  # the session fixture reports it
     manifest = BUILD / "debian" / suite / "manifest.json"
     if not manifest.exists():
         return None
@@ -41,7 +53,7 @@ def _errnos(suite: str) -> frozenset[str] | None:
 
 def collect_cases(config: pytest.Config, files: list[Path]) -> list[Case]:
     """Parse case files at collection: a malformed one fails before any boot."""
-    return load(files, _errnos(config.getoption("suite")))
+    return load(files, _errnos(config.getoption("xen")))
 
 
 @dataclass
@@ -58,11 +70,11 @@ class XenRun:
 
 @pytest.fixture(scope="session")
 def xen_run(pytestconfig: pytest.Config) -> Iterator[XenRun]:
-    suite = pytestconfig.getoption("suite")
-    arts, guest = prepare(suite)
+    xen = pytestconfig.getoption("xen")
+    arts, guest = prepare(xen)
     cases = load(CASE_FILES + SELFTEST_FILES, read_errnos(arts.include))
     groups = plan(cases, fresh=pytestconfig.getoption("fresh"))
-    out = BUILD / "test-run" / suite
+    out = BUILD / "test-run" / re.sub(r"[^\w.-]+", "_", xen).strip("_")
     with Session(arts, guest, groups, out) as session:
         group_results = [session.run_group(g) for g in groups]
     case_results = [r for g in group_results for r in g.case_results()]

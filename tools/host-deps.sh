@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the host's Debian packages the harness needs, if any are missing.
 set -eu
-PKGS="qemu-system-x86 nasm gcc make binutils cpio gzip python3 python3-venv debian-archive-keyring"
+# Extra package names on the command line are added (e.g. what building Xen needs).
+PKGS="qemu-system-x86 nasm gcc make binutils cpio gzip python3 python3-venv debian-archive-keyring $*"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,0 +1,64 @@
+"""orchestrator.hypervisor: which toolstack a hypervisor needs, decided before any boot."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cli import main
+from orchestrator.errors import SetupError
+from orchestrator.hypervisor import hypervisor_version, resolve
+
+
+def _build_tree(tmp_path: Path, major: int, minor: int) -> Path:
+    (tmp_path / "include" / "xen").mkdir(parents=True)
+    (tmp_path / "include" / "xen" / "compile.h").write_text(
+        f'#define XEN_VERSION\t\t{major}\n#define XEN_SUBVERSION\t\t{minor}\n#define XEN_EXTRAVERSION\t".0"\n'
+    )
+    xen = tmp_path / "xen"
+    xen.write_bytes(b"\x7fELF not really")
+    return xen
+
+
+def test_suites_resolve_to_themselves() -> None:
+    assert resolve("bookworm") == ("bookworm", None)
+    assert resolve("trixie") == ("trixie", None)
+
+
+def test_a_build_tree_hypervisor_gets_the_matching_toolstack(tmp_path: Path) -> None:
+    xen = _build_tree(tmp_path, 4, 20)
+    assert hypervisor_version(xen) == "4.20"
+    assert resolve(str(xen)) == ("trixie", xen)
+
+
+def test_a_mismatched_hypervisor_is_refused_naming_both_versions(tmp_path: Path) -> None:
+    xen = _build_tree(tmp_path, 4, 18)
+    with pytest.raises(SetupError) as info:
+        resolve(str(xen))
+    msg = str(info.value)
+    assert "Xen 4.18" in msg and "bookworm has 4.17" in msg and "trixie has 4.20" in msg
+    assert "refused before boot" in msg
+
+
+def test_the_command_line_refuses_it_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    xen = _build_tree(tmp_path, 4, 18)
+    assert main(["--xen", str(xen), "run"]) == 2
+    assert "Xen 4.18" in capsys.readouterr().err
+
+
+def test_debian_version_string_inside_a_gzipped_image(tmp_path: Path) -> None:
+    xen = tmp_path / "sub" / "xen.gz"
+    xen.parent.mkdir()
+    xen.write_bytes(gzip.compress(b"junk\x004.17.7+13-g2445b30a44-0+deb12u1\x00more"))
+    assert hypervisor_version(xen) == "4.17"
+
+
+def test_unknown_version_and_missing_file_are_clear_errors(tmp_path: Path) -> None:
+    xen = tmp_path / "xen"
+    xen.write_bytes(b"no version here")
+    with pytest.raises(SetupError, match="cannot tell which Xen version"):
+        hypervisor_version(xen)
+    with pytest.raises(SetupError, match="neither a Debian suite"):
+        resolve(str(tmp_path / "nope"))
