@@ -56,6 +56,11 @@ VAR = re.compile(r"^[a-z_][a-z0-9_]*$")
 INT = re.compile(r"^(?:\d+|0x[0-9a-fA-F]+)$")
 ERRNAME = re.compile(r"^(?:E[A-Z0-9]+|ERR-?\d+)$")
 
+# The privileged domain: its steps run through dom0's privcmd driver (dom0/evtchn-op.c),
+# which offers the hypercalls only.
+DOM0 = "Dom0"
+DOM0_OPS = ("alloc_unbound", "bind_interdomain", "status", "close", "send", "unmask", "reset")
+
 SYNC_TIMEOUT_MS = 120000
 DEFAULT_VCPUS = 1
 DEFAULT_MAX_EVENT_CHANNELS = 1023  # xl.cfg(5)'s default
@@ -191,6 +196,8 @@ class _Parser:
         op = words[1]
         if op not in OPS:
             raise self.error(n, f"unknown op `{op}`; known: {', '.join(sorted(OPS))}")
+        if domain == DOM0 and op not in DOM0_OPS:
+            raise self.error(n, f"{DOM0} runs hypercalls only ({', '.join(DOM0_OPS)}), not `{op}`")
         rest = words[2:]
         concurrent = bool(rest) and rest[-1] == "&"
         if concurrent:
@@ -277,8 +284,17 @@ class _Parser:
             self.value(case, n, v, defined)
 
 
+def read_errno_table(include: Path) -> dict[int, str]:
+    """Xen's errno numbers and names, from its public xen/errno.h (XEN_ERRNO(name, value))."""
+    text = (include / "xen" / "errno.h").read_text()
+    table: dict[int, str] = {}
+    for name, value in re.findall(r"XEN_ERRNO\((E\w+),\s*(\d+)\)", text):
+        table.setdefault(int(value), name)  # the first name of a number, as the guest prints it
+    return table
+
+
 def read_errnos(include: Path) -> frozenset[str]:
-    """Errno names from Xen's public xen/errno.h (XEN_ERRNO(name, value) lines)."""
+    """Errno names from Xen's public xen/errno.h."""
     text = (include / "xen" / "errno.h").read_text()
     return frozenset(re.findall(r"XEN_ERRNO\((E\w+),", text))
 

@@ -29,12 +29,13 @@ DEFAULT_CASES = [ROOT / "cases" / "interdomain.evt"]
 def build_guest(arts: Artifacts) -> Path:
     """The guest kernel, built against the suite's own Xen headers (make: a no-op when current)."""
     out = BUILD / "guest" / arts.suite
-    proc = subprocess.run(
-        ["make", "-s", "-C", str(ROOT / "guest"), f"XEN_INCLUDE={arts.include}", f"O={out}"],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    if proc.returncode != 0:
-        raise SetupError(f"building the guest against {arts.include} failed:\n{proc.stdout}{proc.stderr}")
+    for part in ("guest", "dom0"):  # dom0/ is the privileged steps' tool; it lands beside the guest
+        proc = subprocess.run(
+            ["make", "-s", "-C", str(ROOT / part), f"XEN_INCLUDE={arts.include}", f"O={out}"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise SetupError(f"building {part}/ against {arts.include} failed:\n{proc.stdout}{proc.stderr}")
     return out / "evtchn-guest"
 
 

@@ -10,13 +10,14 @@ from types import TracebackType
 
 from . import log
 from .artifacts import Artifacts
-from .cases import Case, Group, compile_group
+from .cases import DOM0, Case, Group, compile_group, read_errno_table
 from .dom0 import Dom0
+from .dom0script import Dom0Script
 from .domain import REASONS, Domain
 from .errors import GuestCrashed, GuestDied, GuestSilent, HarnessError, MachineDied, XenPanic
 from .initramfs import build_base, build_run
 from .machine import BootImages, Machine, QemuConfig, qemu_version
-from .results import DomainReport, StepResult
+from .results import DomainReport, StepResult, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 XEN_CONFIG = ROOT / "xen-config"
@@ -96,12 +97,18 @@ class Session:
         self.machine: Machine | None = None
         self.dom0: Dom0 | None = None
         self.lost: HarnessError | None = None  # set once the machine is gone
+        self.errnos = read_errno_table(arts.include)
         self.ready_seconds = 0.0
 
     def _files(self) -> dict[str, Path | str]:
-        files: dict[str, Path | str] = {f"{GUEST_DIR}/evtchn-guest": self.guest}
+        files: dict[str, Path | str] = {
+            f"{GUEST_DIR}/evtchn-guest": self.guest,
+            f"{GUEST_DIR}/evtchn-op": self.guest.parent / "evtchn-op",  # built beside the guest
+        }
         for g in self.groups:
             for role, script in compile_group(g).items():
+                if role == DOM0:
+                    continue  # the harness runs dom0's part itself
                 base = f"{GUEST_DIR}/g{g.index}/{role}"
                 files[f"{base}.script"] = script
                 files[f"{base}.cfg"] = domain_config(
@@ -179,23 +186,30 @@ class Session:
         assert self.dom0 is not None
         roles = group.config.domains
         domains = [
-            Domain(self.dom0, f"g{group.index}-{r}", r, f"{GUEST_DIR}/g{group.index}/{r}.cfg") for r in roles
+            Domain(self.dom0, f"g{group.index}-{r}", r, f"{GUEST_DIR}/g{group.index}/{r}.cfg")
+            for r in roles
+            if r != DOM0
         ]
+        privileged = Dom0Script(self.dom0, f"g{group.index}-{DOM0}", {DOM0: 0}, self.errnos) if DOM0 in roles else None
         names = ", ".join(c.name for c in group.cases)
         start = time.monotonic()
         try:
             with log.step(f"group {group.index} ({' '.join(roles)}; {len(group.cases)} case(s): {names})"):
                 for d in domains:
                     d.create_paused()
+                domids = {d.role: d.domid for d in domains} | ({DOM0: 0} if privileged else {})
                 for d in domains:
-                    for peer in domains:
-                        self.dom0.run(
-                            f"xenstore-write /local/domain/{d.domid}/data/evtchn-test/dom/{peer.role} {peer.domid}"
-                        )
+                    for role, domid in domids.items():
+                        self.dom0.run(f"xenstore-write /local/domain/{d.domid}/data/evtchn-test/dom/{role} {domid}")
                 for d in domains:
                     d.start_relay()
+                if privileged is not None:
+                    privileged.domids = domids
+                    privileged.prepare()
                 for d in domains:
                     d.unpause()
+                if privileged is not None:
+                    privileged.run(compile_group(group)[DOM0])
                 timeout = GROUP_BOOT_S + sum(c.budget for c in group.cases)
                 for d in domains:
                     result.reports[d.role] = d.wait_done(max(timeout - (time.monotonic() - start), 1.0))
@@ -212,6 +226,9 @@ class Session:
             for d in domains:
                 result.reports.setdefault(d.role, d.report())
         finally:
+            if privileged is not None and self.lost is None:
+                lines = [ln.text for ln in self.dom0.console.lines]
+                result.reports[DOM0] = parse(lines).get(privileged.name, DomainReport(privileged.name))
             result.run_seconds = time.monotonic() - start
             if self.lost is None:
                 for d in domains:
