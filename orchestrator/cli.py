@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import statistics
 import subprocess
@@ -114,13 +115,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_matrix(args: argparse.Namespace) -> int:
     out = BUILD / "matrix" / time.strftime("%Y%m%d-%H%M%S")
+    # Every column runs the very same cases, even if the files change meanwhile.
+    snapshot = out / "cases"
+    snapshot.mkdir(parents=True)
+    for src in [Path(p) for p in args.cases] or sorted((ROOT / "cases").glob("*.evt")):
+        shutil.copy2(src, snapshot / src.name)
     columns: list[Column] = []
     for xen in args.xens.split(","):
         start = time.monotonic()
         log.info(f"matrix: running the suite against {xen}")
         try:
             arts, guest = prepare(xen)
-            cases = load_cases(arts, [Path(p) for p in args.cases] or sorted((ROOT / "cases").glob("*.evt")))
+            cases = load_cases(arts, sorted(snapshot.glob("*.evt")))
             where = out / f"x{len(columns) + 1}"
             session, results = run_all(arts, guest, cases, where, False)
             case_results = [r for g in results for r in g.case_results()]
