@@ -25,7 +25,7 @@ lint: venv
 	$(VENV)/bin/mypy
 
 bench: setup
-	$(PY) -m orchestrator --xen $(XEN) bench
+	$(PY) -m orchestrator --xen $(XEN) bench --xens $(shell echo $(or $(BENCH_XENS),$(XEN)) | tr ' ' ',')
 
 # The suite against each Xen in MATRIX, then a comparison (build/matrix/<time>/matrix.md).
 MATRIX ?= bookworm trixie

@@ -77,7 +77,7 @@ def host_sources(suite: str) -> list[str]:
     lines = []
     for uri, host_suite, signed_by in entries:
         if host_suite == codename or host_suite.startswith(codename + "-"):
-            target = suite + host_suite[len(codename):]
+            target = suite + host_suite[len(codename) :]
             lines.append(f"deb [signed-by={signed_by or KEYRING}] {uri} {target} main")
     if not lines:
         raise SetupError(f"no Debian '{codename}' entry in the host's apt sources to take mirrors from")
@@ -202,9 +202,7 @@ class Apt:
 
     def depends(self, package: str) -> str:
         """The first hard dependency of a metapackage (linux-image-amd64 -> the real image)."""
-        out = subprocess.run(
-            ["apt-cache", *self._opts(), "depends", package], capture_output=True, text=True
-        ).stdout
+        out = subprocess.run(["apt-cache", *self._opts(), "depends", package], capture_output=True, text=True).stdout
         for line in out.splitlines():
             if line.strip().startswith("Depends:"):
                 return line.split(":", 1)[1].strip()

@@ -185,10 +185,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
             first_line += g.create_to_first_line
             for rep in g.reports.values():
                 per_case += [us / 1e6 for us in rep.case_us.values()]
+    suite_rows = []
+    for xen in args.xens.split(",") if args.xens else []:
+        # The whole conformance suite, as `make test` and each matrix column run it.
+        x_arts, x_guest = prepare(xen)
+        all_cases = load_cases(x_arts, sorted((ROOT / "cases").glob("*.evt")))
+        start = time.monotonic()
+        _, x_results = run_all(x_arts, x_guest, all_cases, BUILD / "bench" / "suite", False)
+        took = time.monotonic() - start
+        ok = sum(r.passed for g in x_results for r in g.case_results())
+        suite_rows.append(
+            f"{xen}: {took:.0f} s for {len(all_cases)} cases ({ok} passed), {len(all_cases) / took * 60:.1f} cases/min"
+        )
     print(f"QEMU start -> dom0 ready (s):        {_stats(ready)}")
     print(f"xl create -> guest's first line (s): {_stats(first_line)}")
     print(f"time per case, in the guest (s):     {_stats(per_case)}")
     print(f"whole run (s):                       {_stats(wall)}")
+    for row in suite_rows:
+        print(f"whole suite (boot included), {row}")
     return 0
 
 
@@ -213,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("bench", help="time the boot, domain creation and cases over several runs")
     b.add_argument("cases", nargs="*")
     b.add_argument("--runs", type=int, default=3)
+    b.add_argument("--xens", default="", help="also time the whole suite against each of these (matrix columns)")
     pa = sub.add_parser("parse", help="parse a saved serial log")
     pa.add_argument("log")
     args = p.parse_args(argv)

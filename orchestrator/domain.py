@@ -46,9 +46,7 @@ class Domain:
     def start_relay(self) -> None:
         """Copy the guest's console (as xenconsoled logs it) to the serial line, prefixed."""
         log = CONSOLE_LOG.format(name=self.name)
-        self.dom0.run(
-            f"(tail -F -n +1 {log} 2>/dev/null | awk '{{print \"[{self.name}] \" $0; fflush()}}') &"
-        )
+        self.dom0.run(f"(tail -F -n +1 {log} 2>/dev/null | awk '{{print \"[{self.name}] \" $0; fflush()}}') &")
 
     def stop_relay(self) -> None:
         self.dom0.run_rc(f"pkill -f 'tail -F -n \\+1 {CONSOLE_LOG.format(name=self.name)}'")
@@ -79,7 +77,8 @@ class Domain:
                 if time.monotonic() >= deadline:
                     raise GuestSilent(
                         f"{self.name} (domid {self.domid}) printed no `EVT DONE` within {timeout:.0f}s",
-                        self.console.tail(), self.console.log_path,
+                        self.console.tail(),
+                        self.console.log_path,
                     ) from None
                 if time.monotonic() - last_check >= ALIVE_CHECK_S:
                     self._check_alive()
@@ -94,7 +93,8 @@ class Domain:
                 rip = rep.crash.rip if rep.crash else "?"
                 raise GuestCrashed(
                     f"{self.name} (domid {self.domid}) crashed at rip={rip}: {line.text}",
-                    self.console.tail(), self.console.log_path,
+                    self.console.tail(),
+                    self.console.log_path,
                 )
             elif kind == "DONE":
                 return self.report()
@@ -106,7 +106,8 @@ class Domain:
             raise GuestDied(
                 f"{self.name} (domid {self.domid}) stopped before `EVT DONE`: "
                 f"{REASONS.get(reason, reason) if reason is not None else out}",
-                self.console.tail(), self.console.log_path,
+                self.console.tail(),
+                self.console.log_path,
             )
 
     def shutdown_reason(self, wait: float = 0.0) -> int | None:

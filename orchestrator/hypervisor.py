@@ -68,9 +68,7 @@ def resolve(spec: str) -> tuple[str, Path | None]:
         if suite.xen_series == version:
             return suite.name, path
     toolstacks = ", ".join(f"{s.name} has {s.xen_series}" for s in SUITES.values())
-    raise SetupError(
-        f"{path} is Xen {version}, but no toolstack matches it ({toolstacks}): refused before boot"
-    )
+    raise SetupError(f"{path} is Xen {version}, but no toolstack matches it ({toolstacks}): refused before boot")
 
 
 def with_hypervisor(arts: Artifacts, path: Path, build: Path) -> Artifacts:

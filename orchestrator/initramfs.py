@@ -51,7 +51,7 @@ def module_order(modules: Path, wanted: tuple[str, ...]) -> list[Path]:
         if key in chain:
             raise SetupError(f"module dependency loop: {' -> '.join((*chain, key))}")
         m = re.search(rb"depends=([^\0]*)\0", module_bytes(ko))
-        for dep in (m.group(1).decode().split(",") if m else []):
+        for dep in m.group(1).decode().split(",") if m else []:
             if dep:
                 visit(dep, (*chain, key))
         order.append(ko)
@@ -69,9 +69,7 @@ def _merge_usr(root: Path) -> None:
 
 
 def write_cpio(src: Path, out: Path) -> None:
-    files = subprocess.run(
-        ["find", ".", "-mindepth", "1"], cwd=src, capture_output=True, text=True, check=True
-    ).stdout
+    files = subprocess.run(["find", ".", "-mindepth", "1"], cwd=src, capture_output=True, text=True, check=True).stdout
     with open(out, "wb") as f:
         subprocess.run(
             ["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0"],

@@ -248,6 +248,4 @@ class Session:
             want = 0 if rep.done[1] == 0 and not rep.script_errors else 1
             if reason != want:
                 got = REASONS.get(reason, str(reason)) if reason is not None else "none seen"
-                raise GuestDied(
-                    f"{d.name}: printed DONE {rep.done} but shut down with {got}, expected {REASONS[want]}"
-                )
+                raise GuestDied(f"{d.name}: printed DONE {rep.done} but shut down with {got}, expected {REASONS[want]}")
