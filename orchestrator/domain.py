@@ -16,6 +16,8 @@ SHUTDOWN = re.compile(r"has shut down, reason code (\d+)")
 # SHUTDOWN_* reason codes (xen/sched.h) and what the guest means by them.
 REASONS = {0: "poweroff (all passed)", 1: "reboot (a step failed)", 2: "suspend", 3: "crash", 4: "watchdog"}
 ALIVE_CHECK_S = 20.0
+# The serial line is slow: a guest may finish long before the relay has printed its output.
+RELAY_LAG_S = 15.0
 
 
 class Domain:
@@ -46,10 +48,16 @@ class Domain:
     def start_relay(self) -> None:
         """Copy the guest's console (as xenconsoled logs it) to the serial line, prefixed."""
         log = CONSOLE_LOG.format(name=self.name)
-        self.dom0.run(f"(tail -F -n +1 {log} 2>/dev/null | awk '{{print \"[{self.name}] \" $0; fflush()}}') &")
+        # The tail writes its pid first, so stop_relay() can end it (busybox has no pkill).
+        tail = f"sh -c 'echo $$ > {self._relay_pid}; exec tail -F -n +1 {log} 2>/dev/null'"
+        self.dom0.run(f"({tail} | awk '{{print \"[{self.name}] \" $0; fflush()}}') &")
 
     def stop_relay(self) -> None:
-        self.dom0.run_rc(f"pkill -f 'tail -F -n \\+1 {CONSOLE_LOG.format(name=self.name)}'")
+        self.dom0.run_rc(f"kill $(cat {self._relay_pid}) 2>/dev/null; rm -f {self._relay_pid}")
+
+    @property
+    def _relay_pid(self) -> str:
+        return f"/run/relay-{self.name}.pid"
 
     def unpause(self) -> None:
         self.dom0.run(f"xl unpause {self.name}")
@@ -102,6 +110,9 @@ class Domain:
     def _check_alive(self) -> None:
         rc, out = self.dom0.run_rc(f"xl list {self.name} 2>&1")
         reason = self.shutdown_reason()
+        mine = [ln for ln in self.console.lines[self._since :] if ln.text.startswith(f"[{self.name}] ")]
+        if reason is not None and mine and time.monotonic() - mine[-1].time < RELAY_LAG_S:
+            return  # it has stopped, but its last lines are still on their way over the serial line
         if rc != 0 or reason is not None:
             raise GuestDied(
                 f"{self.name} (domid {self.domid}) stopped before `EVT DONE`: "
