@@ -45,6 +45,10 @@ OPS: dict[str, int] = {
     "count": 1,
     "pingpong": 4,
     "fault": 1,  # the harness's self-test: make the guest fault on purpose
+    "mask": 1,
+    "pending": 1,
+    "set_timer": 1,
+    "count_on": 2,
 }
 STATUS_KINDS = ("closed", "unbound", "interdomain", "pirq", "virq", "ipi")
 STATUS_FIELDS = ("dom", "port", "pirq", "virq", "vcpu")
@@ -75,6 +79,7 @@ class Config:
     domains: tuple[str, ...]
     vcpus: int = DEFAULT_VCPUS
     max_event_channels: int = DEFAULT_MAX_EVENT_CHANNELS
+    irqs: tuple[int, ...] = ()  # physical IRQs xl grants the domain (xl.cfg `irqs`)
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,7 @@ class Case:
     domains: tuple[str, ...] = ()
     vcpus: int = DEFAULT_VCPUS
     max_event_channels: int = DEFAULT_MAX_EVENT_CHANNELS
+    irqs: tuple[int, ...] = ()
     timeout: int = 0  # seconds the guests get for this case; 0: from its number of steps
     steps: list[Step] = field(default_factory=list)
 
@@ -109,7 +115,7 @@ class Case:
 
     @property
     def config(self) -> Config:
-        return Config(self.domains, self.vcpus, self.max_event_channels)
+        return Config(self.domains, self.vcpus, self.max_event_channels, self.irqs)
 
     @property
     def id(self) -> str:
@@ -164,6 +170,10 @@ class _Parser:
                 if not doms or bad or len(set(doms)) != len(doms):
                     raise self.error(n, "expected `domains A [B ...]`: distinct names starting upper case")
                 case.domains = doms
+            elif head == "irqs":
+                if len(words) < 2 or not all(w.isdigit() for w in words[1:]):
+                    raise self.error(n, "expected `irqs <irq> [<irq> ...]`")
+                case.irqs = tuple(int(w) for w in words[1:])
             elif head in ("vcpus", "max_event_channels", "timeout"):
                 if len(words) != 2 or not words[1].isdigit() or int(words[1]) < 1:
                     raise self.error(n, f"expected `{head} <positive number>`")

@@ -10,7 +10,7 @@ from types import TracebackType
 
 from . import log
 from .artifacts import Artifacts
-from .cases import DOM0, Case, Group, compile_group, read_errno_table
+from .cases import DOM0, Case, Config, Group, compile_group, read_errno_table
 from .dom0 import Dom0
 from .dom0script import Dom0Script
 from .domain import REASONS, Domain
@@ -71,17 +71,18 @@ def xen_config_text(name: str) -> str:
     return (XEN_CONFIG / name).read_text().strip()
 
 
-def domain_config(name: str, kernel: str, script: str, vcpus: int, max_evtchn: int) -> str:
+def domain_config(name: str, kernel: str, script: str, config: Config) -> str:
     text = (XEN_CONFIG / "domU.cfg.in").read_text()
+    extra = f"irqs = [ {', '.join(map(str, config.irqs))} ]\n" if config.irqs else ""
     for key, val in {
         "NAME": name,
         "KERNEL": kernel,
         "SCRIPT": script,
-        "VCPUS": str(vcpus),
-        "MAX_EVENT_CHANNELS": str(max_evtchn),
+        "VCPUS": str(config.vcpus),
+        "MAX_EVENT_CHANNELS": str(config.max_event_channels),
     }.items():
         text = text.replace(f"@{key}@", val)
-    return text
+    return text + extra
 
 
 class Session:
@@ -112,9 +113,8 @@ class Session:
                 base = f"{GUEST_DIR}/g{g.index}/{role}"
                 files[f"{base}.script"] = script
                 files[f"{base}.cfg"] = domain_config(
-                    f"g{g.index}-{role}", f"{GUEST_DIR}/evtchn-guest", f"{base}.script",
-                    g.config.vcpus, g.config.max_event_channels,
-                )  # fmt: skip
+                    f"g{g.index}-{role}", f"{GUEST_DIR}/evtchn-guest", f"{base}.script", g.config
+                )
         return files
 
     def __enter__(self) -> Session:

@@ -767,3 +767,15 @@ def test_variable_set_and_used_in_one_concurrent_run(tmp_path: Path) -> None:
     text = HEAD + "A alloc_unbound self @B -> ok => p &\nB send $p\n"
     with pytest.raises(CaseFileError, match=r":4: \$p is set by a step this one runs together with"):
         one_case(tmp_path, text)
+
+
+def test_irqs_config_reaches_the_xl_config(tmp_path: Path) -> None:
+    from orchestrator.runner import domain_config
+
+    case = one_case(tmp_path, "case p\ndomains A\nirqs 7 9\nA bind_pirq 7 0\n")
+    assert case.config.irqs == (7, 9)
+    cfg = domain_config("g1-A", "/evt/k", "/evt/s", case.config)
+    assert "irqs = [ 7, 9 ]" in cfg and 'name = "g1-A"' in cfg
+    assert "irqs" not in domain_config("g1-A", "/evt/k", "/evt/s", one_case(tmp_path, HEAD + "A send 1\n").config)
+    with pytest.raises(CaseFileError, match=":3: expected `irqs <irq>"):
+        one_case(tmp_path, "case p\ndomains A\nirqs seven\nA send 1\n")
