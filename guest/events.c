@@ -1,7 +1,8 @@
 /*
  * Event channels on the 2-level ABI: shared_info mapping, the upcall
- * handler that counts upcalls per port, vcpu system time, and blocking with
- * SCHEDOP_poll.  Only vcpu0 runs.
+ * handler that counts upcalls per port and per (port, vcpu), vcpu system
+ * time, and blocking with SCHEDOP_poll.  The script runs on vcpu 0; the
+ * secondary vcpus (smp.c) only take upcalls.
  */
 #include <stdint.h>
 #include "guest.h"
@@ -21,7 +22,11 @@
 
 shared_info_t *shared_info;
 static uint8_t shared_info_page[4096] __attribute__((aligned(4096)));
-static volatile uint32_t upcall_count[NR_PORTS];
+static uint32_t upcall_count[NR_PORTS];
+static uint32_t upcall_count_on[GUEST_MAX_VCPUS][NR_PORTS];
+/* The vcpu Xen notifies for each port, as EVTCHNOP_status last said. */
+static uint8_t port_vcpu[NR_PORTS];
+unsigned int nr_vcpus_up = 1;
 
 static inline vcpu_info_t *vcpu0(void)
 {
@@ -36,6 +41,25 @@ static inline int test_bit_word(const volatile xen_ulong_t *arr, unsigned int nr
 static inline void clear_bit_atomic(volatile xen_ulong_t *arr, unsigned int nr)
 {
     asm volatile ("lock btr %1, %0"
+                  : "+m" (arr[nr / BITS_PER_WORD])
+                  : "r" ((xen_ulong_t)(nr % BITS_PER_WORD)) : "memory");
+}
+
+/* Another vcpu may take the same bit: only the one that clears it counts. */
+static inline int test_and_clear_bit_atomic(volatile xen_ulong_t *arr,
+                                            unsigned int nr)
+{
+    uint8_t old;
+
+    asm volatile ("lock btr %2, %0; setc %1"
+                  : "+m" (arr[nr / BITS_PER_WORD]), "=qm" (old)
+                  : "r" ((xen_ulong_t)(nr % BITS_PER_WORD)) : "memory");
+    return old;
+}
+
+static inline void set_bit_atomic(volatile xen_ulong_t *arr, unsigned int nr)
+{
+    asm volatile ("lock bts %1, %0"
                   : "+m" (arr[nr / BITS_PER_WORD])
                   : "r" ((xen_ulong_t)(nr % BITS_PER_WORD)) : "memory");
 }
@@ -57,12 +81,70 @@ void events_init(void)
 void events_reset_counts(void)
 {
     for ( unsigned int i = 0; i < NR_PORTS; i++ )
-        upcall_count[i] = 0;
+    {
+        __atomic_store_n(&upcall_count[i], 0, __ATOMIC_RELAXED);
+        for ( unsigned int v = 0; v < GUEST_MAX_VCPUS; v++ )
+            __atomic_store_n(&upcall_count_on[v][i], 0, __ATOMIC_RELAXED);
+    }
+    mb();
 }
 
 uint32_t events_count(evtchn_port_t port)
 {
-    return port < NR_PORTS ? upcall_count[port] : 0;
+    return port < NR_PORTS ? __atomic_load_n(&upcall_count[port], __ATOMIC_SEQ_CST)
+                           : 0;
+}
+
+uint32_t events_count_on(evtchn_port_t port, unsigned int vcpu)
+{
+    if ( port >= NR_PORTS || vcpu >= GUEST_MAX_VCPUS )
+        return 0;
+    return __atomic_load_n(&upcall_count_on[vcpu][port], __ATOMIC_SEQ_CST);
+}
+
+void events_track_port(evtchn_port_t port)
+{
+    struct evtchn_status st = { .dom = DOMID_SELF, .port = port };
+
+    if ( port >= NR_PORTS )
+        return;
+    /* A closed port (or a failed query) is notified on vcpu 0 again. */
+    if ( HYPERVISOR_event_channel_op(EVTCHNOP_status, &st) ||
+         st.status == EVTCHNSTAT_closed || st.vcpu >= GUEST_MAX_VCPUS )
+        st.vcpu = 0;
+    __atomic_store_n(&port_vcpu[port], st.vcpu, __ATOMIC_SEQ_CST);
+}
+
+void events_track_reset(void)
+{
+    for ( unsigned int i = 0; i < NR_PORTS; i++ )
+        __atomic_store_n(&port_vcpu[i], 0, __ATOMIC_SEQ_CST);
+}
+
+unsigned int events_port_vcpu(evtchn_port_t port)
+{
+    return port < NR_PORTS ? __atomic_load_n(&port_vcpu[port], __ATOMIC_SEQ_CST) : 0;
+}
+
+int events_port_mask(evtchn_port_t port)
+{
+    if ( port >= NR_PORTS )
+        return -1;
+    set_bit_atomic(shared_info->evtchn_mask, port);
+    return 0;
+}
+
+int events_port_pending(evtchn_port_t port, int *pending)
+{
+    if ( port >= NR_PORTS )
+        return -1;
+    *pending = test_bit_word(shared_info->evtchn_pending, port);
+    return 0;
+}
+
+int events_port_masked(evtchn_port_t port)
+{
+    return port < NR_PORTS && test_bit_word(shared_info->evtchn_mask, port);
 }
 
 void events_mask(void)
@@ -81,11 +163,12 @@ void events_unmask(void)
         HYPERVISOR_xen_version(XENVER_version, NULL);
 }
 
-/* Called from entry.asm with upcalls masked by Xen. */
-void evtchn_do_upcall(struct trap_frame *frame);
-void evtchn_do_upcall(struct trap_frame *frame)
+/* Called from entry.asm (vcpu's own entry) with upcalls masked by Xen. */
+void evtchn_do_upcall(struct trap_frame *frame, unsigned int vcpu);
+void evtchn_do_upcall(struct trap_frame *frame, unsigned int vcpu)
 {
-    vcpu_info_t *v = vcpu0();
+    vcpu_info_t *v = &shared_info->vcpu_info[vcpu];
+    int smp = __atomic_load_n(&nr_vcpus_up, __ATOMIC_RELAXED) > 1;
     xen_ulong_t sel;
 
     (void)frame;
@@ -106,9 +189,14 @@ void evtchn_do_upcall(struct trap_frame *frame)
             unsigned int port = w * BITS_PER_WORD + b;
 
             pend &= pend - 1;
+            /* Another vcpu's port sharing this word: its own upcall takes it. */
+            if ( smp && __atomic_load_n(&port_vcpu[port], __ATOMIC_RELAXED) != vcpu )
+                continue;
             /* Clear before counting so a re-send is a new upcall. */
-            clear_bit_atomic(shared_info->evtchn_pending, port);
-            upcall_count[port]++;
+            if ( !test_and_clear_bit_atomic(shared_info->evtchn_pending, port) )
+                continue;
+            __atomic_fetch_add(&upcall_count[port], 1, __ATOMIC_SEQ_CST);
+            __atomic_fetch_add(&upcall_count_on[vcpu][port], 1, __ATOMIC_SEQ_CST);
         }
     }
 }
@@ -172,20 +260,31 @@ uint32_t wait_for_count(evtchn_port_t port, uint32_t n, uint64_t timeout_ms)
 
     for ( ;; )
     {
+        uint64_t slice;
+        int elsewhere;
+
         /* Masked: an event arriving now stays pending, so poll sees it. */
         events_mask();
-        c = upcall_count[port];
+        c = events_count(port);
         if ( c >= n || now_ns() >= deadline )
             break;
+        /*
+         * Short slices: a port notified on another vcpu is handled (and its
+         * pending bit cleared) there, perhaps before our poll looks at it.
+         */
+        elsewhere = events_port_vcpu(port) != 0;
+        slice = now_ns() + MS_TO_NS(elsewhere ? 1 : 10);
+        if ( slice > deadline )
+            slice = deadline;
         if ( test_bit_word(shared_info->evtchn_pending, port) )
         {
-            /* Pending but per-port masked: no upcall can come for it. */
-            if ( test_bit_word(shared_info->evtchn_mask, port) )
-                poll_ports(NULL, 0, deadline);
+            /* Per-port masked, or another vcpu's: no upcall here for it. */
+            if ( elsewhere || test_bit_word(shared_info->evtchn_mask, port) )
+                poll_ports(NULL, 0, slice);
             /* else: unmasking below delivers (and counts) it. */
         }
-        else if ( poll_ports(&port, 1, deadline) )
-            poll_ports(NULL, 0, deadline);      /* bad port: just sleep */
+        else if ( poll_ports(&port, 1, slice) )
+            poll_ports(NULL, 0, slice);         /* bad port: just sleep */
         events_unmask();
     }
     events_unmask();
@@ -224,7 +323,9 @@ void events_clear_all_pending(void)
 {
     for ( unsigned int w = 0; w < ARRAY_SIZE(shared_info->evtchn_pending); w++ )
         __atomic_store_n(&shared_info->evtchn_pending[w], 0, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&vcpu0()->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
+    for ( unsigned int v = 0; v < nr_vcpus_up; v++ )
+        __atomic_store_n(&shared_info->vcpu_info[v].evtchn_pending_sel, 0,
+                         __ATOMIC_SEQ_CST);
 }
 
 long evtchn_notify(evtchn_port_t port)

@@ -6,10 +6,32 @@
 #include <xen/xen.h>
 #include <xen/event_channel.h>
 
+/* Vcpus the guest can run on (and count upcalls for); more are left down. */
+#define GUEST_MAX_VCPUS 8
+
+/* Vcpus running our code (vcpu 0 and the secondaries smp_init() brought up). */
+extern unsigned int nr_vcpus_up;
+
 void events_init(void);
 /* Upcall accounting is per case: reset clears every port's counter. */
 void events_reset_counts(void);
 uint32_t events_count(evtchn_port_t port);
+/* Upcalls of port handled on vcpu (0 for a vcpu we do not run). */
+uint32_t events_count_on(evtchn_port_t port, unsigned int vcpu);
+
+/*
+ * The vcpu Xen notifies for port, re-read with EVTCHNOP_status after any op
+ * that may change it: each vcpu's upcall handles only its own ports, as
+ * several vcpus' pending_sel words can cover the same port.
+ */
+void events_track_port(evtchn_port_t port);
+void events_track_reset(void);          /* after EVTCHNOP_reset: all vcpu 0 */
+unsigned int events_port_vcpu(evtchn_port_t port);
+
+/* The port's bits in shared_info (2-level); 0 on success, -1 bad port. */
+int events_port_mask(evtchn_port_t port);
+int events_port_pending(evtchn_port_t port, int *pending);
+int events_port_masked(evtchn_port_t port);
 
 /* Mask/unmask upcall delivery on this vcpu; unmask delivers anything pending. */
 void events_mask(void);

@@ -18,6 +18,14 @@ extern char hypercall_page[4096];
 
 
 /* Arguments are passed as longs; nr must be a compile-time constant. */
+#define _hypercall1(nr, a1) ({                                          \
+    long res_, d_ = (long)(a1);                                         \
+    asm volatile ("call hypercall_page + %c[off]"                       \
+                  : "=a" (res_), "+D" (d_)                              \
+                  : [off] "i" ((nr) * 32)                               \
+                  : "memory", "rcx", "r11", "rsi", "rdx", "r10", "r8"); \
+    res_; })
+
 #define _hypercall2(nr, a1, a2) ({                                      \
     long res_, d_ = (long)(a1), s_ = (long)(a2);                         \
     asm volatile ("call hypercall_page + %c[off]"                       \
@@ -73,6 +81,12 @@ static inline long HYPERVISOR_callback_op(int cmd, const void *arg)
 static inline long HYPERVISOR_vcpu_op(int cmd, unsigned int vcpu, void *arg)
 {
     return _hypercall3(__HYPERVISOR_vcpu_op, cmd, vcpu, arg);
+}
+
+/* x86-64: one argument, the absolute system time (ns); 0 cancels. */
+static inline long HYPERVISOR_set_timer_op(uint64_t timeout)
+{
+    return _hypercall1(__HYPERVISOR_set_timer_op, timeout);
 }
 
 #endif

@@ -12,6 +12,7 @@
 #include "hypercall.h"
 #include "lib.h"
 #include "script.h"
+#include "smp.h"
 #include "traps.h"
 #include "xenstore.h"
 
@@ -53,12 +54,14 @@ void guest_main(start_info_t *si)
     xen_extraversion_t extra;
     long ver;
     struct script_totals t;
+    struct smp_info smp;
 
     start_info = si;
     traps_init();
     events_init();
     console_init();
     xs_init();
+    smp = smp_init();
     events_unmask();            /* Xen starts us with upcalls masked */
 
     self_domid = find_self_domid();
@@ -67,8 +70,15 @@ void guest_main(start_info_t *si)
     HYPERVISOR_xen_version(XENVER_extraversion, extra);
     extra[sizeof(extra) - 1] = '\0';
 
-    printf("EVT BOOT domid=%u xen=%ld.%ld%s script=%lu\n", self_domid,
-           ver >> 16, ver & 0xffff, extra, si->mod_start ? si->mod_len : 0ul);
+    printf("EVT BOOT domid=%u xen=%ld.%ld%s script=%lu vcpus=%u",
+           self_domid, ver >> 16, ver & 0xffff, extra,
+           si->mod_start ? si->mod_len : 0ul, smp.up);
+    if ( smp.up_rc )
+        printf(" vcpu-up=ERR%ld", smp.up_rc);
+    if ( smp.timer_rc )
+        printf(" periodic-timer=ERR%ld\n", smp.timer_rc);
+    else
+        printf(" periodic-timer=off\n");
 
     t = script_run((char *)si->mod_start, si->mod_start ? si->mod_len : 0);
 

@@ -49,7 +49,7 @@ enum op_id {
     OP_ALLOC_UNBOUND, OP_BIND_INTERDOMAIN, OP_BIND_VIRQ, OP_BIND_IPI,
     OP_BIND_PIRQ, OP_CLOSE, OP_SEND, OP_STATUS, OP_BIND_VCPU, OP_UNMASK,
     OP_RESET, OP_RAW, OP_WAIT, OP_COUNT, OP_MARK, OP_PINGPONG, OP_PUT, OP_GET,
-    OP_FAULT,
+    OP_FAULT, OP_MASK, OP_PENDING, OP_SET_TIMER, OP_COUNT_ON,
 };
 
 enum val_kind { VAL_NONE, VAL_NUM, VAL_STATUS };
@@ -82,6 +82,10 @@ static const struct op_def {
     { "pingpong",         OP_PINGPONG,         "nnwn", VAL_NUM },
     { "put",              OP_PUT,              "kv",   VAL_NONE },
     { "get",              OP_GET,              "Dkn",  VAL_NUM },
+    { "mask",             OP_MASK,             "n",    VAL_NONE },
+    { "pending",          OP_PENDING,          "n",    VAL_NUM },
+    { "set_timer",        OP_SET_TIMER,        "n",    VAL_NONE },
+    { "count_on",         OP_COUNT_ON,         "nn",   VAL_NUM },
     /* The harness's self-test: read from an address, to prove a crash is caught. */
     { "fault",            OP_FAULT,            "n",    VAL_NONE },
 };
@@ -576,6 +580,7 @@ static unsigned int reset_self(long *con, long *xs)
 
     events_mask();
     HYPERVISOR_event_channel_op(EVTCHNOP_reset, &r);
+    events_track_reset();
     /* Stale pending bits would count as upcalls on reused port numbers. */
     events_clear_all_pending();
     *con = console_port() ? rebind(&con_remote) : 0;
@@ -676,6 +681,8 @@ static void run_op(const struct stmt *s, const int64_t *a, struct result *r)
         struct evtchn_alloc_unbound o = { .dom = a[0], .remote_dom = a[1] };
         r->rc = evtchn_op(EVTCHNOP_alloc_unbound, &o);
         r->val = o.port;
+        if ( !r->rc && o.dom == DOMID_SELF )
+            events_track_port(o.port);
         break;
     }
     case OP_BIND_INTERDOMAIN:
@@ -683,6 +690,8 @@ static void run_op(const struct stmt *s, const int64_t *a, struct result *r)
         struct evtchn_bind_interdomain o = { .remote_dom = a[0], .remote_port = a[1] };
         r->rc = evtchn_op(EVTCHNOP_bind_interdomain, &o);
         r->val = o.local_port;
+        if ( !r->rc )
+            events_track_port(o.local_port);
         break;
     }
     case OP_BIND_VIRQ:
@@ -690,6 +699,8 @@ static void run_op(const struct stmt *s, const int64_t *a, struct result *r)
         struct evtchn_bind_virq o = { .virq = a[0], .vcpu = a[1] };
         r->rc = evtchn_op(EVTCHNOP_bind_virq, &o);
         r->val = o.port;
+        if ( !r->rc )
+            events_track_port(o.port);
         break;
     }
     case OP_BIND_IPI:
@@ -697,6 +708,8 @@ static void run_op(const struct stmt *s, const int64_t *a, struct result *r)
         struct evtchn_bind_ipi o = { .vcpu = a[0] };
         r->rc = evtchn_op(EVTCHNOP_bind_ipi, &o);
         r->val = o.port;
+        if ( !r->rc )
+            events_track_port(o.port);
         break;
     }
     case OP_BIND_PIRQ:
@@ -704,12 +717,15 @@ static void run_op(const struct stmt *s, const int64_t *a, struct result *r)
         struct evtchn_bind_pirq o = { .pirq = a[0], .flags = a[1] };
         r->rc = evtchn_op(EVTCHNOP_bind_pirq, &o);
         r->val = o.port;
+        if ( !r->rc )
+            events_track_port(o.port);
         break;
     }
     case OP_CLOSE:
     {
         struct evtchn_close o = { .port = a[0] };
         r->rc = evtchn_op(EVTCHNOP_close, &o);
+        events_track_port(o.port);
         break;
     }
     case OP_SEND:
@@ -724,7 +740,22 @@ static void run_op(const struct stmt *s, const int64_t *a, struct result *r)
     case OP_BIND_VCPU:
     {
         struct evtchn_bind_vcpu o = { .port = a[0], .vcpu = a[1] };
+        int was_masked = events_port_masked(o.port);
+
+        /*
+         * As Linux does: masked while it moves, so a pending event is not
+         * left in the old vcpu's selector; the unmask re-raises it on the
+         * new vcpu (evtchn_2l_unmask()).
+         */
+        events_port_mask(o.port);
         r->rc = evtchn_op(EVTCHNOP_bind_vcpu, &o);
+        events_track_port(o.port);
+        if ( !was_masked && o.port < EVTCHN_2L_NR_CHANNELS )
+        {
+            struct evtchn_unmask u = { .port = o.port };
+
+            evtchn_op(EVTCHNOP_unmask, &u);
+        }
         break;
     }
     case OP_UNMASK:
@@ -748,6 +779,7 @@ static void run_op(const struct stmt *s, const int64_t *a, struct result *r)
             r->rc = evtchn_op(EVTCHNOP_reset, &o);
             if ( !r->rc )
             {
+                events_track_reset();
                 events_clear_all_pending();
                 con = console_port() ? rebind(&con_remote) : 0;
                 xs = xs_port() ? rebind(&xs_remote) : 0;
@@ -833,6 +865,29 @@ static void run_op(const struct stmt *s, const int64_t *a, struct result *r)
         break;
     case OP_FAULT:
         r->val = *(volatile uint64_t *)(uintptr_t)a[0];
+        break;
+    case OP_MASK:
+        if ( a[0] < 0 || events_port_mask(a[0]) )
+            r->err = "EINVAL";          /* not a 2-level port */
+        break;
+    case OP_PENDING:
+    {
+        int p = 0;
+
+        if ( a[0] < 0 || events_port_pending(a[0], &p) )
+            r->err = "EINVAL";
+        r->val = p;
+        break;
+    }
+    case OP_SET_TIMER:
+        /* One-shot VIRQ_TIMER on this vcpu (0), ms from now. */
+        r->rc = HYPERVISOR_set_timer_op(now_ns() + MS_TO_NS(a[0] > 0 ? a[0] : 0));
+        break;
+    case OP_COUNT_ON:
+        if ( a[1] < 0 || a[1] >= GUEST_MAX_VCPUS )
+            r->err = "EINVAL";
+        else
+            r->val = events_count_on(a[0], a[1]);
         break;
     }
     if ( !r->rc && !r->err && s->op->val == VAL_NUM )

@@ -15,4 +15,9 @@ struct trap_frame {
 
 void traps_init(void);
 
+struct vcpu_guest_context;
+/* The first register state of secondary vcpu `vcpu`, entering entry(vcpu). */
+void traps_vcpu_context(struct vcpu_guest_context *c, unsigned int vcpu,
+                        void (*entry)(unsigned int), unsigned long stack_top);
+
 #endif

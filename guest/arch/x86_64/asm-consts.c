@@ -8,6 +8,7 @@
 #include <xen/xen.h>
 #include <xen/elfnote.h>
 #include <xen/features.h>
+#include "../../events.h"
 
 #define DEFINE(sym, val) \
     asm volatile ("\n.ascii \"->" #sym " %c0\"" :: "i" ((unsigned long)(val)))
@@ -26,4 +27,5 @@ void asm_consts(void)
     DEFINE(XEN_ELFNOTE_SUPPORTED_FEATURES, XEN_ELFNOTE_SUPPORTED_FEATURES);
     DEFINE(XENFEAT_dom0, XENFEAT_dom0);
     DEFINE(HYPERVISOR_iret, __HYPERVISOR_iret);
+    DEFINE(GUEST_MAX_VCPUS, GUEST_MAX_VCPUS);
 }

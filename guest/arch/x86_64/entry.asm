@@ -108,14 +108,29 @@ exc_common:
     ud2
     jmp .hang
 
-; Event upcall.  Xen has set evtchn_upcall_mask; saved RFLAGS.IF holds the
-; previous mask, which HYPERVISOR_iret restores.
-global hypervisor_callback
-hypervisor_callback:
+; Event upcalls.  Xen has set evtchn_upcall_mask; saved RFLAGS.IF holds the
+; previous mask, which HYPERVISOR_iret restores.  Each vcpu registers its own
+; entry (VCPUOP_initialise's event_callback_eip), so the handler knows which
+; vcpu_info to scan without per-cpu segment state.
+%macro UPCALL_ENTRY 1
+global hypervisor_callback_%1
+hypervisor_callback_%1:
     XEN_POP_RCX_R11
     push 0                      ; vector/error slots keep the frame layout
     push -1
     SAVE_GPRS
+    mov esi, %1                 ; evtchn_do_upcall(frame, vcpu)
+    jmp upcall_common
+%endmacro
+
+%assign i 0
+%rep GUEST_MAX_VCPUS
+UPCALL_ENTRY i
+%assign i i + 1
+%endrep
+
+upcall_common:
+    mov rdi, rsp
     mov rbx, rsp                ; rbx is callee-saved across the C call
     and rsp, -16
     call evtchn_do_upcall
@@ -127,6 +142,17 @@ hypervisor_callback:
     push 0
     jmp hypercall_page + HYPERVISOR_iret * 32
 
+section .rodata
+; Entry of vcpu n's upcall handler, for traps.c.
+global upcall_entries
+upcall_entries:
+%assign i 0
+%rep GUEST_MAX_VCPUS
+    dq hypervisor_callback_ %+ i
+%assign i i + 1
+%endrep
+
+section .text
 ; Xen could not load segment state for a return to us.  Frame:
 ; rcx, r11, ds, es, fs, gs, rip, cs, rflags, rsp, ss.  Nothing sane to do.
 global failsafe_callback

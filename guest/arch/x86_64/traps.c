@@ -10,6 +10,7 @@
 #include "../../lib.h"
 #include "../../console.h"
 #include "../../traps.h"
+#include "../../events.h"
 
 #define NR_VECTORS 20
 
@@ -18,7 +19,9 @@
 X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9)
 X(10) X(11) X(12) X(13) X(14) X(15) X(16) X(17) X(18) X(19)
 #undef X
-extern char hypervisor_callback[], failsafe_callback[];
+extern char failsafe_callback[];
+/* entry.asm: vcpu n's upcall entry (it tells the handler n) */
+extern const unsigned long upcall_entries[GUEST_MAX_VCPUS];
 
 static char *const stubs[NR_VECTORS] = {
     exc_0, exc_1, exc_2, exc_3, exc_4, exc_5, exc_6, exc_7, exc_8, exc_9,
@@ -41,7 +44,7 @@ void traps_init(void)
 {
     struct callback_register ev = {
         .type = CALLBACKTYPE_event,
-        .address = (unsigned long)hypervisor_callback,
+        .address = upcall_entries[0],
     };
     struct callback_register fs = {
         .type = CALLBACKTYPE_failsafe,
@@ -62,6 +65,33 @@ void traps_init(void)
          HYPERVISOR_callback_op(CALLBACKOP_register, &ev) ||
          HYPERVISOR_callback_op(CALLBACKOP_register, &fs) )
         guest_shutdown(SHUTDOWN_crash);
+}
+
+/*
+ * A secondary vcpu's first state for VCPUOP_initialise: our page tables,
+ * trap table and callbacks, its own stack and upcall entry, Xen's default
+ * GDT (gdt_ents 0 leaves only Xen's reserved FLAT_* descriptors).
+ */
+void traps_vcpu_context(struct vcpu_guest_context *c, unsigned int vcpu,
+                        void (*entry)(unsigned int), unsigned long stack_top)
+{
+    const xen_pfn_t *mfn_list = (const xen_pfn_t *)start_info->mfn_list;
+
+    memset(c, 0, sizeof(*c));
+    c->flags = VGCF_in_kernel;
+    c->user_regs.rip = (unsigned long)entry;
+    /* As after a call: entry's frame expects rsp + 8 to be 16-aligned. */
+    c->user_regs.rsp = (stack_top & ~15ul) - 8;
+    c->user_regs.rdi = vcpu;
+    c->user_regs.cs = FLAT_KERNEL_CS;
+    c->user_regs.ss = FLAT_KERNEL_SS;
+    c->kernel_ss = FLAT_KERNEL_SS;
+    c->kernel_sp = stack_top & ~15ul;
+    memcpy(c->trap_ctxt, trap_table, sizeof(trap_table));
+    c->event_callback_eip = upcall_entries[vcpu];
+    c->failsafe_callback_eip = (unsigned long)failsafe_callback;
+    /* VIRT_BASE 0: pt_base's pfn is its address >> 12; CR3 wants the mfn. */
+    c->ctrlreg[3] = xen_pfn_to_cr3(mfn_list[start_info->pt_base >> 12]);
 }
 
 void trap_fatal(struct trap_frame *f);

@@ -1,0 +1,15 @@
+/* Vcpu bring-up and the boot-time timer setup (smp.c). */
+#ifndef GUEST_SMP_H
+#define GUEST_SMP_H
+
+struct smp_info {
+    unsigned int vcpus;         /* vcpus the domain has */
+    unsigned int up;            /* running our code, vcpu 0 included */
+    long timer_rc;              /* first VCPUOP_stop_periodic_timer failure */
+    long up_rc;                 /* the failure that stopped bring-up, or 0 */
+};
+
+/* Stop every vcpu's periodic timer, then bring vcpus 1.. up. */
+struct smp_info smp_init(void);
+
+#endif
