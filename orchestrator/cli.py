@@ -209,6 +209,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     # A CI timeout sends SIGTERM: turn it into an exception so QEMU is torn down.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # Ctrl-C must unwind too, even when started from a shell that ignores SIGINT.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     p = argparse.ArgumentParser(prog="orchestrator", description=__doc__)
     p.add_argument(
         "--xen",
