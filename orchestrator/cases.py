@@ -49,6 +49,13 @@ OPS: dict[str, int] = {
     "pending": 1,
     "set_timer": 1,
     "count_on": 2,
+    "fifo_init": 0,
+    "init_control": 3,
+    "expand_array": 1,
+    "set_priority": 2,
+    "hold": 0,
+    "release": 0,
+    "seq": 1,
 }
 STATUS_KINDS = ("closed", "unbound", "interdomain", "pirq", "virq", "ipi")
 STATUS_FIELDS = ("dom", "port", "pirq", "virq", "vcpu")

@@ -133,10 +133,18 @@ class Console:
         timeout: float,
         on_timeout: Callable[[str], HarnessError],
         accept: Callable[[Line], bool] = lambda _: True,
+        nudge: float | None = None,
     ) -> tuple[Line, re.Match[str]]:
-        """The first line at or after index `since` that matches; raises `on_timeout(...)`."""
+        """The first line at or after index `since` that matches; raises `on_timeout(...)`.
+
+        With `nudge`, an empty line is sent whenever the machine has printed nothing for
+        that long: dom0's console output sometimes waits for the next input to arrive
+        (seen with both the 6.1 and the 6.12 kernel under TCG), and an empty command
+        line is harmless to dom0's command loop.
+        """
         deadline = time.monotonic() + timeout
         cursor = since
+        quiet_since = time.monotonic()
         while True:
             while cursor < len(self.lines):
                 line = self.lines[cursor]
@@ -144,10 +152,18 @@ class Console:
                 m = pattern.search(line.text)
                 if m and accept(line):
                     return line, m
-            left = deadline - time.monotonic()
+            now = time.monotonic()
+            left = deadline - now
             if left <= 0:
                 raise on_timeout(f"no line matching /{pattern.pattern}/ within {timeout:.0f}s")
+            seen = len(self.lines)
             self.pump(min(left, 0.5))
+            if len(self.lines) != seen or self._partial:
+                quiet_since = time.monotonic()
+            elif nudge is not None and time.monotonic() - quiet_since >= nudge:
+                self.log.write(b"\n[harness -> dom0] (empty line: nudging the console)\n")
+                self.stream.send("\n")
+                quiet_since = time.monotonic()
 
     def tail(self, n: int = TAIL_LINES) -> str:
         texts = [line.text for line in self.lines[-n:]]

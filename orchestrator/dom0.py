@@ -16,6 +16,7 @@ RELAY = re.compile(r"^\[([\w.-]+)\] ")
 
 BOOT_TIMEOUT = 180.0
 COMMAND_TIMEOUT = 60.0
+NUDGE_S = 3.0
 
 
 class Dom0:
@@ -54,6 +55,7 @@ class Dom0:
             start,
             timeout,
             lambda d: Dom0CommandFailed(f"`{command}`: {d}", self.console.tail(), self.console.log_path),
+            nudge=NUDGE_S,
         )
         out = [
             ln.text

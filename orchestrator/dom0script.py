@@ -55,7 +55,7 @@ class Dom0Script:
                 continue
             if words[0] == "case":
                 self.case, self.vars = words[1], {}
-                self._say(f"CASE-BEGIN {self.case} (dom0: no reset, it owns the toolstack's ports)")
+                self._say(f"CASE-BEGIN {self.case} (dom0 is not reset: it owns the toolstack ports)")
             elif words[0] == "end":
                 for port in self.own_ports:
                     self.dom0.run_rc(f"{TOOL} close {port}")

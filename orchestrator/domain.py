@@ -6,7 +6,7 @@ import re
 import time
 
 from .console import Console
-from .dom0 import Dom0
+from .dom0 import NUDGE_S, Dom0
 from .errors import DomainCreateFailed, GuestCrashed, GuestDied, GuestSilent, HarnessError
 from .results import DomainReport, parse
 
@@ -79,7 +79,7 @@ class Domain:
         while True:
             try:
                 line, m = self.console.wait_for(
-                    pattern, cursor, min(ALIVE_CHECK_S, max(deadline - time.monotonic(), 0.1)), _Tick
+                    pattern, cursor, min(ALIVE_CHECK_S, max(deadline - time.monotonic(), 0.1)), _Tick, nudge=NUDGE_S
                 )
             except _Tick:
                 if time.monotonic() >= deadline:

@@ -227,3 +227,20 @@ def test_xen_line_cutting_into_a_dom0_line_is_split_off_and_the_dom0_line_rejoin
     console.pump(0.1)
     texts = [ln.text for ln in console.lines]
     assert texts == ["(XEN) uart interrupt", "[g1-A] EVT RESULT case=x line=3 verdict=PASS", "(XEN) next"]
+
+
+def test_a_quiet_console_is_nudged_with_an_empty_line() -> None:
+    # dom0's output sometimes waits for the next input: an empty line brings it out.
+    stream = FakeStream(respond=lambda text: b"late output\r\n" if text == "\n" else b"")
+    console, log = make_console(stream)
+    line, _ = console.wait_for(re.compile("late output"), 0, 5.0, lambda d: GuestSilent(d), nudge=0.2)
+    assert line.text == "late output" and stream.sent == ["\n"]
+    assert b"nudging the console" in log.getvalue()
+
+
+def test_without_nudge_nothing_is_sent() -> None:
+    stream = FakeStream(respond=lambda text: b"late output\r\n")
+    console, _ = make_console(stream)
+    with pytest.raises(GuestSilent):
+        console.wait_for(re.compile("late output"), 0, 0.5, lambda d: GuestSilent(d))
+    assert stream.sent == []
