@@ -1,15 +1,19 @@
 /*
- * Event channels on the 2-level ABI: shared_info mapping, the upcall
- * handler that counts upcalls per port and per (port, vcpu), vcpu system
- * time, and blocking with SCHEDOP_poll.  The script runs on vcpu 0; the
- * secondary vcpus (smp.c) only take upcalls.
+ * Event channels: shared_info mapping, the upcall handler that counts
+ * upcalls per port and per (port, vcpu) on the 2-level ABI or, once
+ * fifo_init ran, the FIFO one (event_fifo.c), vcpu system time, and
+ * blocking with SCHEDOP_poll.  The script runs on vcpu 0; the secondary
+ * vcpus (smp.c) only take upcalls.
  */
 #include <stdint.h>
 #include "guest.h"
+#include "console.h"
 #include "events.h"
+#include "event_fifo.h"
 #include "hypercall.h"
 #include "lib.h"
 #include "traps.h"
+#include "xenstore.h"
 
 #define NR_PORTS    EVTCHN_2L_NR_CHANNELS
 #define BITS_PER_WORD (sizeof(xen_ulong_t) * 8)
@@ -27,6 +31,11 @@ static uint32_t upcall_count_on[GUEST_MAX_VCPUS][NR_PORTS];
 /* The vcpu Xen notifies for each port, as EVTCHNOP_status last said. */
 static uint8_t port_vcpu[NR_PORTS];
 unsigned int nr_vcpus_up = 1;
+/* hold: vcpu 0 stays masked until release, whatever else unmasks. */
+static int held;
+/* Delivery order since hold: the position of each port's first upcall. */
+static uint32_t deliveries;
+static int32_t first_seq[NR_PORTS];
 
 static inline vcpu_info_t *vcpu0(void)
 {
@@ -85,7 +94,9 @@ void events_reset_counts(void)
         __atomic_store_n(&upcall_count[i], 0, __ATOMIC_RELAXED);
         for ( unsigned int v = 0; v < GUEST_MAX_VCPUS; v++ )
             __atomic_store_n(&upcall_count_on[v][i], 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&first_seq[i], -1, __ATOMIC_RELAXED);
     }
+    __atomic_store_n(&deliveries, 0, __ATOMIC_RELAXED);
     mb();
 }
 
@@ -126,8 +137,46 @@ unsigned int events_port_vcpu(evtchn_port_t port)
     return port < NR_PORTS ? __atomic_load_n(&port_vcpu[port], __ATOMIC_SEQ_CST) : 0;
 }
 
+static inline int word_bit(const event_word_t *w, unsigned int bit)
+{
+    return (__atomic_load_n(w, __ATOMIC_SEQ_CST) >> bit) & 1;
+}
+
+/* PENDING of a port on the current ABI (0 for a port it cannot name). */
+static int port_test_pending(evtchn_port_t port)
+{
+    event_word_t *w;
+
+    if ( fifo_active() )
+        return (w = fifo_word(port)) && word_bit(w, EVTCHN_FIFO_PENDING);
+    return port < NR_PORTS && test_bit_word(shared_info->evtchn_pending, port);
+}
+
+static void port_clear_pending(evtchn_port_t port)
+{
+    event_word_t *w;
+
+    if ( fifo_active() )
+    {
+        /* Allowed on a LINKED word; the upcall then skips it. */
+        if ( (w = fifo_word(port)) )
+            __atomic_fetch_and(w, ~(1u << EVTCHN_FIFO_PENDING), __ATOMIC_SEQ_CST);
+    }
+    else if ( port < NR_PORTS )
+        clear_bit_atomic(shared_info->evtchn_pending, port);
+}
+
 int events_port_mask(evtchn_port_t port)
 {
+    event_word_t *w;
+
+    if ( fifo_active() )
+    {
+        if ( !(w = fifo_word(port)) )
+            return -1;
+        __atomic_fetch_or(w, 1u << EVTCHN_FIFO_MASKED, __ATOMIC_SEQ_CST);
+        return 0;
+    }
     if ( port >= NR_PORTS )
         return -1;
     set_bit_atomic(shared_info->evtchn_mask, port);
@@ -136,14 +185,18 @@ int events_port_mask(evtchn_port_t port)
 
 int events_port_pending(evtchn_port_t port, int *pending)
 {
-    if ( port >= NR_PORTS )
+    if ( fifo_active() ? !fifo_word(port) : port >= NR_PORTS )
         return -1;
-    *pending = test_bit_word(shared_info->evtchn_pending, port);
+    *pending = port_test_pending(port);
     return 0;
 }
 
 int events_port_masked(evtchn_port_t port)
 {
+    event_word_t *w;
+
+    if ( fifo_active() )
+        return (w = fifo_word(port)) && word_bit(w, EVTCHN_FIFO_MASKED);
     return port < NR_PORTS && test_bit_word(shared_info->evtchn_mask, port);
 }
 
@@ -156,11 +209,54 @@ void events_mask(void)
 void events_unmask(void)
 {
     barrier();
+    if ( __atomic_load_n(&held, __ATOMIC_SEQ_CST) )
+        return;
     vcpu0()->evtchn_upcall_mask = 0;
     mb();
     /* Xen only delivers on its way back to us: give it a cheap exit. */
     if ( vcpu0()->evtchn_upcall_pending )
         HYPERVISOR_xen_version(XENVER_version, NULL);
+}
+
+void events_hold(void)
+{
+    events_mask();
+    for ( unsigned int i = 0; i < NR_PORTS; i++ )
+        __atomic_store_n(&first_seq[i], -1, __ATOMIC_RELAXED);
+    __atomic_store_n(&deliveries, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&held, 1, __ATOMIC_SEQ_CST);
+}
+
+void events_release(void)
+{
+    __atomic_store_n(&held, 0, __ATOMIC_SEQ_CST);
+    events_unmask();
+}
+
+int32_t events_seq(evtchn_port_t port)
+{
+    return port < NR_PORTS ? __atomic_load_n(&first_seq[port], __ATOMIC_SEQ_CST) : -1;
+}
+
+/* One upcall on port, handled by vcpu: the counters every op reads. */
+static void deliver(evtchn_port_t port, unsigned int vcpu)
+{
+    int32_t none = -1;
+
+    if ( port >= NR_PORTS || vcpu >= GUEST_MAX_VCPUS )
+        return;
+    __atomic_fetch_add(&upcall_count[port], 1, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&upcall_count_on[vcpu][port], 1, __ATOMIC_SEQ_CST);
+    /* The harness's own traffic would shift every position. */
+    if ( port == console_port() || port == xs_port() )
+        return;
+    if ( __atomic_load_n(&first_seq[port], __ATOMIC_SEQ_CST) < 0 )
+    {
+        uint32_t n = __atomic_fetch_add(&deliveries, 1, __ATOMIC_SEQ_CST);
+
+        __atomic_compare_exchange_n(&first_seq[port], &none, (int32_t)n, 0,
+                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    }
 }
 
 /* Called from entry.asm (vcpu's own entry) with upcalls masked by Xen. */
@@ -173,6 +269,11 @@ void evtchn_do_upcall(struct trap_frame *frame, unsigned int vcpu)
 
     (void)frame;
     v->evtchn_upcall_pending = 0;
+    if ( fifo_active() )
+    {
+        fifo_do_upcall(vcpu, deliver);
+        return;
+    }
     /* xchg is a full barrier: the clear above is visible before we look. */
     sel = __atomic_exchange_n(&v->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
 
@@ -195,8 +296,7 @@ void evtchn_do_upcall(struct trap_frame *frame, unsigned int vcpu)
             /* Clear before counting so a re-send is a new upcall. */
             if ( !test_and_clear_bit_atomic(shared_info->evtchn_pending, port) )
                 continue;
-            __atomic_fetch_add(&upcall_count[port], 1, __ATOMIC_SEQ_CST);
-            __atomic_fetch_add(&upcall_count_on[vcpu][port], 1, __ATOMIC_SEQ_CST);
+            deliver(port, vcpu);
         }
     }
 }
@@ -276,10 +376,10 @@ uint32_t wait_for_count(evtchn_port_t port, uint32_t n, uint64_t timeout_ms)
         slice = now_ns() + MS_TO_NS(elsewhere ? 1 : 10);
         if ( slice > deadline )
             slice = deadline;
-        if ( test_bit_word(shared_info->evtchn_pending, port) )
+        if ( port_test_pending(port) )
         {
             /* Per-port masked, or another vcpu's: no upcall here for it. */
-            if ( elsewhere || test_bit_word(shared_info->evtchn_mask, port) )
+            if ( elsewhere || events_port_masked(port) )
                 poll_ports(NULL, 0, slice);
             /* else: unmasking below delivers (and counts) it. */
         }
@@ -300,8 +400,8 @@ int wait_until(evtchn_port_t port, int (*cond)(void *), void *arg,
         int ok;
 
         events_mask();
-        if ( port && port < NR_PORTS )
-            clear_bit_atomic(shared_info->evtchn_pending, port);
+        if ( port )
+            port_clear_pending(port);
         ok = cond(arg);
         now = now_ns();
         if ( ok || now >= deadline )

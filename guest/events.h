@@ -1,4 +1,4 @@
-/* Event channels (2-level ABI), upcall accounting and system time. */
+/* Event channels (2-level or FIFO ABI), upcall accounting and system time. */
 #ifndef GUEST_EVENTS_H
 #define GUEST_EVENTS_H
 
@@ -28,7 +28,11 @@ void events_track_port(evtchn_port_t port);
 void events_track_reset(void);          /* after EVTCHNOP_reset: all vcpu 0 */
 unsigned int events_port_vcpu(evtchn_port_t port);
 
-/* The port's bits in shared_info (2-level); 0 on success, -1 bad port. */
+/*
+ * The port's MASKED/PENDING state on the current ABI: bits in shared_info
+ * (2-level) or in its event word (FIFO).  0 on success, -1 for a port the
+ * ABI cannot name (>= 4096, or no FIFO array page covers it).
+ */
 int events_port_mask(evtchn_port_t port);
 int events_port_pending(evtchn_port_t port, int *pending);
 int events_port_masked(evtchn_port_t port);
@@ -36,6 +40,16 @@ int events_port_masked(evtchn_port_t port);
 /* Mask/unmask upcall delivery on this vcpu; unmask delivers anything pending. */
 void events_mask(void);
 void events_unmask(void);
+
+/*
+ * hold: vcpu 0's upcalls stay masked (events_unmask() leaves them) so events
+ * queue up; release unmasks and forces the pending upcall.  events_seq() is
+ * the 0-based position of port's first upcall since hold, -1 if none (the
+ * console and xenstore ports take no position).
+ */
+void events_hold(void);
+void events_release(void);
+int32_t events_seq(evtchn_port_t port);
 
 uint64_t now_ns(void);
 #define MS_TO_NS(ms) ((uint64_t)(ms) * 1000000ull)

@@ -11,6 +11,7 @@
 #include "guest.h"
 #include "console.h"
 #include "events.h"
+#include "event_fifo.h"
 #include "hypercall.h"
 #include "lib.h"
 #include "script.h"
@@ -50,13 +51,16 @@ enum op_id {
     OP_BIND_PIRQ, OP_CLOSE, OP_SEND, OP_STATUS, OP_BIND_VCPU, OP_UNMASK,
     OP_RESET, OP_RAW, OP_WAIT, OP_COUNT, OP_MARK, OP_PINGPONG, OP_PUT, OP_GET,
     OP_FAULT, OP_MASK, OP_PENDING, OP_SET_TIMER, OP_COUNT_ON,
+    OP_FIFO_INIT, OP_INIT_CONTROL, OP_EXPAND_ARRAY, OP_SET_PRIORITY,
+    OP_HOLD, OP_RELEASE, OP_SEQ,
 };
 
 enum val_kind { VAL_NONE, VAL_NUM, VAL_STATUS };
 
 /*
  * Argument kinds: 'n' number (literal, $var, @NAME, self), 'w' first|second,
- * 'k' xenstore key, 'v' number or plain word, 'D' domain NAME or @NAME.
+ * 'k' xenstore key, 'v' number or plain word, 'D' domain NAME or @NAME,
+ * 'g' a gfn kind: page|bad or its number (enum fifo_gfn_kind).
  */
 static const struct op_def {
     const char *name;
@@ -86,6 +90,13 @@ static const struct op_def {
     { "pending",          OP_PENDING,          "n",    VAL_NUM },
     { "set_timer",        OP_SET_TIMER,        "n",    VAL_NONE },
     { "count_on",         OP_COUNT_ON,         "nn",   VAL_NUM },
+    { "fifo_init",        OP_FIFO_INIT,        "",     VAL_NONE },
+    { "init_control",     OP_INIT_CONTROL,     "gnn",  VAL_NONE },
+    { "expand_array",     OP_EXPAND_ARRAY,     "g",    VAL_NONE },
+    { "set_priority",     OP_SET_PRIORITY,     "nn",   VAL_NONE },
+    { "hold",             OP_HOLD,             "",     VAL_NONE },
+    { "release",          OP_RELEASE,          "",     VAL_NONE },
+    { "seq",              OP_SEQ,              "n",    VAL_NUM },
     /* The harness's self-test: read from an address, to prove a crash is caught. */
     { "fault",            OP_FAULT,            "n",    VAL_NONE },
 };
@@ -392,6 +403,10 @@ static const char *parse_line(char *line, struct stmt *st)
             if ( !is_ident(a[0] == '@' ? a + 1 : a) )
                 return "bad domain name";
             break;
+        case 'g':
+            if ( strcmp(a, "page") && strcmp(a, "bad") && !is_num_token(a) )
+                return "expected 'page', 'bad' or a number";
+            break;
         }
     }
 
@@ -579,7 +594,9 @@ static unsigned int reset_self(long *con, long *xs)
     }
 
     events_mask();
-    HYPERVISOR_event_channel_op(EVTCHNOP_reset, &r);
+    /* Success also puts a FIFO domain back on 2-level (evtchn_reset()). */
+    if ( !HYPERVISOR_event_channel_op(EVTCHNOP_reset, &r) )
+        fifo_reset();
     events_track_reset();
     /* Stale pending bits would count as upcalls on reused port numbers. */
     events_clear_all_pending();
@@ -779,6 +796,8 @@ static void run_op(const struct stmt *s, const int64_t *a, struct result *r)
             r->rc = evtchn_op(EVTCHNOP_reset, &o);
             if ( !r->rc )
             {
+                /* evtchn_reset(): evtchn_fifo_destroy(), evtchn_2l_init() */
+                fifo_reset();
                 events_track_reset();
                 events_clear_all_pending();
                 con = console_port() ? rebind(&con_remote) : 0;
@@ -868,7 +887,7 @@ static void run_op(const struct stmt *s, const int64_t *a, struct result *r)
         break;
     case OP_MASK:
         if ( a[0] < 0 || events_port_mask(a[0]) )
-            r->err = "EINVAL";          /* not a 2-level port */
+            r->err = "EINVAL";          /* a port the current ABI cannot name */
         break;
     case OP_PENDING:
     {
@@ -888,6 +907,37 @@ static void run_op(const struct stmt *s, const int64_t *a, struct result *r)
             r->err = "EINVAL";
         else
             r->val = events_count_on(a[0], a[1]);
+        break;    case OP_FIFO_INIT:
+        r->rc = fifo_init();
+        if ( r->rc == FIFO_NO_PAGE )
+            r->err = "ENOBUFS";
+        break;
+    case OP_INIT_CONTROL:
+        if ( a[0] != FIFO_GFN_PAGE && a[0] != FIFO_GFN_BAD )
+            r->err = "EDOM";            /* not a gfn kind: nothing issued */
+        else
+            r->rc = fifo_init_control(a[0], a[1], a[2]);
+        break;
+    case OP_EXPAND_ARRAY:
+        if ( a[0] != FIFO_GFN_PAGE && a[0] != FIFO_GFN_BAD )
+            r->err = "EDOM";
+        else if ( (r->rc = fifo_expand_array(a[0])) == FIFO_NO_PAGE )
+            r->err = "ENOBUFS";         /* the guest's pages ran out, not Xen */
+        break;
+    case OP_SET_PRIORITY:
+    {
+        struct evtchn_set_priority o = { .port = a[0], .priority = a[1] };
+        r->rc = evtchn_op(EVTCHNOP_set_priority, &o);
+        break;
+    }
+    case OP_HOLD:
+        events_hold();
+        break;
+    case OP_RELEASE:
+        events_release();
+        break;
+    case OP_SEQ:
+        r->val = events_seq(a[0]);
         break;
     }
     if ( !r->rc && !r->err && s->op->val == VAL_NUM )
@@ -1018,7 +1068,7 @@ static void run_step(const struct stmt *s)
     {
         const char *t = s->args[i];
         char kind = s->op->args[i];
-        int numeric = kind == 'n' || (kind == 'v' && is_num_token(t)) ||
+        int numeric = kind == 'n' || ((kind == 'v' || kind == 'g') && is_num_token(t)) ||
                       (kind == 'D');
 
         if ( kind == 'D' && t[0] != '@' )
@@ -1029,6 +1079,8 @@ static void run_step(const struct stmt *s)
         }
         else if ( numeric && resolve(t, &a[i]) && !undef )
             undef = t;
+        else if ( kind == 'g' && !numeric )
+            a[i] = strcmp(t, "page") ? FIFO_GFN_BAD : FIFO_GFN_PAGE;
 
         if ( undef == t || !numeric )
             len += snprintf(args + len, sizeof(args) - len, "%s%s", i ? "," : "", t);
@@ -1074,6 +1126,7 @@ static void case_begin(const char *name)
 
     cur_case = name;
     case_start_ns = now_ns();
+    events_release();           /* a case that ended in hold */
     case_pass = case_fail = 0;
     nr_vars = 0;
     closed = reset_self(&con, &xs);
@@ -1081,8 +1134,8 @@ static void case_begin(const char *name)
     mark_port = -1;
     fmt_port(cbuf, sizeof(cbuf), console_port() || con, con);
     fmt_port(xbuf, sizeof(xbuf), xs_available(), xs);
-    printf("EVT CASE-BEGIN %s reset ports=%u rebound console=%s store=%s\n",
-           name, closed, cbuf, xbuf);
+    printf("EVT CASE-BEGIN %s reset ports=%u rebound console=%s store=%s abi=%s\n",
+           name, closed, cbuf, xbuf, fifo_active() ? "fifo" : "2l");
 }
 
 /* ---- the script ---- */

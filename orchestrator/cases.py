@@ -59,7 +59,7 @@ OPS: dict[str, int] = {
 }
 STATUS_KINDS = ("closed", "unbound", "interdomain", "pirq", "virq", "ipi")
 STATUS_FIELDS = ("dom", "port", "pirq", "virq", "vcpu")
-KEYWORDS = ("first", "second")
+KEYWORDS = ("first", "second", "page", "bad")  # pingpong roles; FIFO frame kinds
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 DOMAIN = re.compile(r"^[A-Z][A-Za-z0-9]*$")

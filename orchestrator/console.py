@@ -28,6 +28,8 @@ BAD_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 TAIL_LINES = 40
+SEND_CHUNK = 48
+SEND_PAUSE_S = 0.03
 
 
 class Stream(Protocol):
@@ -181,5 +183,16 @@ class Console:
         self.pump(0)
         mark = len(self.lines)
         self.log.write(f"\n[harness -> dom0] {text}\n".encode())
-        self.stream.send(text + "\n")
+        data = text + "\n"
+        # Xen buffers serial input for dom0 in a small ring: a long line sent at once
+        # can lose characters when dom0 is slow to read. Send it in bites.
+        for i in range(0, len(data), SEND_CHUNK):
+            if i:
+                time.sleep(SEND_PAUSE_S)
+            self.stream.send(data[i : i + SEND_CHUNK])
         return mark
+
+    def note(self, text: str) -> None:
+        """Add a line of the harness's own to the log, as if the machine had printed it."""
+        self.log.write(f"{text}\n".encode())
+        self.lines.append(Line(len(self.lines), time.monotonic(), text))

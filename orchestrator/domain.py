@@ -47,10 +47,7 @@ class Domain:
 
     def start_relay(self) -> None:
         """Copy the guest's console (as xenconsoled logs it) to the serial line, prefixed."""
-        log = CONSOLE_LOG.format(name=self.name)
-        # The tail writes its pid first, so stop_relay() can end it (busybox has no pkill).
-        tail = f"sh -c 'echo $$ > {self._relay_pid}; exec tail -F -n +1 {log} 2>/dev/null'"
-        self.dom0.run(f"({tail} | awk '{{print \"[{self.name}] \" $0; fflush()}}') &")
+        self.dom0.run(f"sh /evt/relay {self.name} &")  # xen-config/relay.sh
 
     def stop_relay(self) -> None:
         self.dom0.run_rc(f"kill $(cat {self._relay_pid}) 2>/dev/null; rm -f {self._relay_pid}")

@@ -105,6 +105,7 @@ class Session:
         files: dict[str, Path | str] = {
             f"{GUEST_DIR}/evtchn-guest": self.guest,
             f"{GUEST_DIR}/evtchn-op": self.guest.parent / "evtchn-op",  # built beside the guest
+            f"{GUEST_DIR}/relay": XEN_CONFIG / "relay.sh",
         }
         for g in self.groups:
             for role, script in compile_group(g).items():

@@ -244,3 +244,14 @@ def test_without_nudge_nothing_is_sent() -> None:
     with pytest.raises(GuestSilent):
         console.wait_for(re.compile("late output"), 0, 0.5, lambda d: GuestSilent(d))
     assert stream.sent == []
+
+
+def test_long_lines_are_sent_in_bites() -> None:
+    from orchestrator.console import SEND_CHUNK
+
+    stream = FakeStream()
+    console, _ = make_console(stream)
+    text = "x" * (SEND_CHUNK * 2 + 5)
+    console.send_line(text)
+    assert "".join(stream.sent) == text + "\n"
+    assert len(stream.sent) == 3 and all(len(s) <= SEND_CHUNK for s in stream.sent)

@@ -1,0 +1,196 @@
+/*
+ * The FIFO event channel ABI: a control block per vcpu (ready bitmap and
+ * one queue head per priority) and event-array pages of event words, all
+ * guest pages that Xen maps (xen/common/event_fifo.c).  The upcall walks
+ * the queues as Linux's drivers/xen/events/events_fifo.c does.
+ */
+#include <stdint.h>
+#include "guest.h"
+#include "events.h"
+#include "event_fifo.h"
+#include "hypercall.h"
+#include "lib.h"
+
+#define PAGE_SIZE 4096
+#define WORDS_PER_PAGE (PAGE_SIZE / sizeof(event_word_t))
+
+static uint8_t cb_pages[GUEST_MAX_VCPUS][PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+static uint8_t array_pages[FIFO_ARRAY_PAGES][PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+
+/* Xen's view, as far as it accepted our hypercalls. */
+static evtchn_fifo_control_block_t *control_block[GUEST_MAX_VCPUS];
+static unsigned int nr_array_pages;
+static int active;
+/* Linux's per-cpu q->head: where each queue's walk stopped last time. */
+static uint32_t local_head[GUEST_MAX_VCPUS][EVTCHN_FIFO_MAX_QUEUES];
+
+/* PV: a gfn is the machine frame; VIRT_BASE 0 makes va >> 12 the pfn. */
+static uint64_t page_gfn(const void *va)
+{
+    const xen_pfn_t *mfn_list = (const xen_pfn_t *)start_info->mfn_list;
+
+    return mfn_list[(unsigned long)va >> 12];
+}
+
+static uint64_t gfn_of(enum fifo_gfn_kind kind, const void *page)
+{
+    return kind == FIFO_GFN_PAGE ? page_gfn(page) : ~0ull;
+}
+
+int fifo_active(void)
+{
+    return __atomic_load_n(&active, __ATOMIC_SEQ_CST);
+}
+
+long fifo_init_control(enum fifo_gfn_kind kind, uint32_t offset, uint32_t vcpu)
+{
+    /* A vcpu we do not run still needs some page: Xen checks vcpu first. */
+    unsigned int idx = vcpu < GUEST_MAX_VCPUS ? vcpu : 0;
+    struct evtchn_init_control ic = {
+        .control_gfn = gfn_of(kind, cb_pages[idx]),
+        .offset = offset,
+        .vcpu = vcpu,
+    };
+    int fresh = vcpu < GUEST_MAX_VCPUS && !control_block[vcpu];
+    long rc;
+
+    /* Never scribble over a block Xen is using (the "twice" case). */
+    if ( fresh && kind == FIFO_GFN_PAGE )
+        memset(cb_pages[idx], 0, PAGE_SIZE);
+
+    events_mask();
+    rc = HYPERVISOR_event_channel_op(EVTCHNOP_init_control, &ic);
+    if ( !rc && fresh && offset < PAGE_SIZE )
+    {
+        memset(local_head[vcpu], 0, sizeof(local_head[vcpu]));
+        __atomic_store_n(&control_block[vcpu],
+                         (evtchn_fifo_control_block_t *)(cb_pages[idx] + offset),
+                         __ATOMIC_SEQ_CST);
+    }
+    /* The first accepted block switches the whole domain (evtchn_fifo_init_control()). */
+    if ( !rc )
+        __atomic_store_n(&active, 1, __ATOMIC_SEQ_CST);
+    events_unmask();
+    return rc;
+}
+
+long fifo_expand_array(enum fifo_gfn_kind kind)
+{
+    struct evtchn_expand_array ea;
+    unsigned int slot = nr_array_pages;
+    long rc;
+
+    if ( kind == FIFO_GFN_PAGE && slot >= FIFO_ARRAY_PAGES )
+        return FIFO_NO_PAGE;
+    ea.array_gfn = kind == FIFO_GFN_PAGE ? page_gfn(array_pages[slot]) : ~0ull;
+    if ( kind == FIFO_GFN_PAGE )
+    {
+        /* Zero words: unmasked, like 2-level ports after a bind. */
+        memset(array_pages[slot], 0, PAGE_SIZE);
+        /*
+         * Counted before the call: add_page_to_event_array() re-raises
+         * pending events at once, and another vcpu's upcall must find them.
+         */
+        __atomic_store_n(&nr_array_pages, slot + 1, __ATOMIC_SEQ_CST);
+    }
+    rc = HYPERVISOR_event_channel_op(EVTCHNOP_expand_array, &ea);
+    if ( rc && kind == FIFO_GFN_PAGE )
+        __atomic_store_n(&nr_array_pages, slot, __ATOMIC_SEQ_CST);
+    return rc;
+}
+
+long fifo_init(void)
+{
+    long rc = 0;
+
+    for ( unsigned int v = 0; v < nr_vcpus_up && !rc; v++ )
+        rc = fifo_init_control(FIFO_GFN_PAGE, 0, v);
+    if ( !rc )
+        rc = fifo_expand_array(FIFO_GFN_PAGE);
+    return rc;
+}
+
+void fifo_reset(void)
+{
+    /* evtchn_reset(): evtchn_fifo_destroy() unmapped every page. */
+    __atomic_store_n(&active, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&nr_array_pages, 0, __ATOMIC_SEQ_CST);
+    for ( unsigned int v = 0; v < GUEST_MAX_VCPUS; v++ )
+        __atomic_store_n(&control_block[v], NULL, __ATOMIC_SEQ_CST);
+}
+
+event_word_t *fifo_word(evtchn_port_t port)
+{
+    unsigned int page = port / WORDS_PER_PAGE;
+
+    if ( page >= __atomic_load_n(&nr_array_pages, __ATOMIC_SEQ_CST) )
+        return NULL;
+    return (event_word_t *)array_pages[page] + port % WORDS_PER_PAGE;
+}
+
+/* Unlink the head event; its LINK is the next one (0: queue now empty). */
+static uint32_t clear_linked(event_word_t *word)
+{
+    event_word_t old = __atomic_load_n(word, __ATOMIC_SEQ_CST), new;
+
+    do {
+        new = old & ~((1u << EVTCHN_FIFO_LINKED) | EVTCHN_FIFO_LINK_MASK);
+    } while ( !__atomic_compare_exchange_n(word, &old, new, 0, __ATOMIC_SEQ_CST,
+                                           __ATOMIC_SEQ_CST) );
+    return old & EVTCHN_FIFO_LINK_MASK;
+}
+
+static void consume_one(unsigned int vcpu, evtchn_fifo_control_block_t *cb,
+                        unsigned int q, uint32_t *ready,
+                        void (*deliver)(evtchn_port_t, unsigned int))
+{
+    uint32_t head = local_head[vcpu][q];
+    evtchn_port_t port;
+    event_word_t *word;
+
+    /* Reached the tail last time: Xen may have set a new head since. */
+    if ( !head )
+        head = __atomic_load_n(&cb->head[q], __ATOMIC_SEQ_CST);
+    port = head;
+    word = fifo_word(port);
+    if ( !word )
+    {
+        /* A head we have no page for: nothing sane to walk. */
+        *ready &= ~(1u << q);
+        local_head[vcpu][q] = 0;
+        return;
+    }
+
+    head = clear_linked(word);
+    if ( !head )
+        *ready &= ~(1u << q);
+
+    /* Masked: left PENDING (unlinked); EVTCHNOP_unmask relinks it. */
+    if ( !(__atomic_load_n(word, __ATOMIC_SEQ_CST) & (1u << EVTCHN_FIFO_MASKED)) &&
+         (__atomic_fetch_and(word, ~(1u << EVTCHN_FIFO_PENDING), __ATOMIC_SEQ_CST) &
+          (1u << EVTCHN_FIFO_PENDING)) )
+        deliver(port, vcpu);
+
+    local_head[vcpu][q] = head;
+}
+
+void fifo_do_upcall(unsigned int vcpu,
+                    void (*deliver)(evtchn_port_t port, unsigned int vcpu))
+{
+    evtchn_fifo_control_block_t *cb;
+    uint32_t ready;
+
+    if ( vcpu >= GUEST_MAX_VCPUS ||
+         !(cb = __atomic_load_n(&control_block[vcpu], __ATOMIC_SEQ_CST)) )
+        return;
+
+    ready = __atomic_exchange_n(&cb->ready, 0, __ATOMIC_SEQ_CST);
+    while ( ready )
+    {
+        /* Queue 0 is EVTCHN_FIFO_PRIORITY_MAX: lowest set bit first. */
+        unsigned int q = __builtin_ctz(ready);
+
+        consume_one(vcpu, cb, q, &ready, deliver);
+        ready |= __atomic_exchange_n(&cb->ready, 0, __ATOMIC_SEQ_CST);
+    }
+}

@@ -1,0 +1,40 @@
+/* The FIFO event channel ABI (EVTCHNOP_init_control and friends). */
+#ifndef GUEST_EVENT_FIFO_H
+#define GUEST_EVENT_FIFO_H
+
+#include <stdint.h>
+#include <xen/xen.h>
+#include <xen/event_channel.h>
+
+/* Event-array pages the guest keeps: ports below FIFO_ARRAY_PAGES * 1024. */
+#define FIFO_ARRAY_PAGES 4
+
+/* Which frame an init_control/expand_array step hands to Xen. */
+enum fifo_gfn_kind {
+    FIFO_GFN_PAGE = 0,          /* a good, page-aligned guest page (its mfn) */
+    FIFO_GFN_BAD = 1,           /* ~0: no frame at all */
+};
+
+/* Guest-side failure of expand_array: all our array pages are in use. */
+#define FIFO_NO_PAGE 1
+
+/* Nonzero once Xen accepted a control block (the domain is on FIFO). */
+int fifo_active(void);
+
+/* EVTCHNOP_init_control; records the control block on success. */
+long fifo_init_control(enum fifo_gfn_kind kind, uint32_t offset, uint32_t vcpu);
+/* EVTCHNOP_expand_array; FIFO_NO_PAGE if the guest has no page left. */
+long fifo_expand_array(enum fifo_gfn_kind kind);
+/* init_control for every vcpu that is up, then the first array page. */
+long fifo_init(void);
+/* After a successful EVTCHNOP_reset: Xen is back on 2-level. */
+void fifo_reset(void);
+
+/* The port's event word, or NULL if no array page covers it. */
+event_word_t *fifo_word(evtchn_port_t port);
+
+/* Consume vcpu's ready queues, highest priority first. */
+void fifo_do_upcall(unsigned int vcpu,
+                    void (*deliver)(evtchn_port_t port, unsigned int vcpu));
+
+#endif
