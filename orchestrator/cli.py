@@ -20,7 +20,7 @@ from .matrix import Column, column_from, compare
 from .matrix import write as write_matrix
 from .report import rows, write_reports
 from .results import parse, parse_line
-from .runner import ROOT, CaseResult, GroupResult, Session
+from .runner import ROOT, GroupResult, Session
 from .xenbuild import build_debug
 
 BUILD = ROOT / "build"
@@ -243,5 +243,3 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted; QEMU stopped", file=sys.stderr)
         return 130
 
-
-__all__ = ["CaseResult", "main"]

@@ -47,7 +47,7 @@ def compare(columns: list[Column]) -> list[tuple[str, list[str], bool]]:
         keys += [k for k in c.cells if k not in keys]
     out = []
     for k in keys:
-        cells = [(c.error and "(no run)") or c.cells.get(k, "-") for c in columns]
+        cells = ["(no run)" if c.error else c.cells.get(k, "-") for c in columns]
         out.append((k, cells, len(set(cells)) > 1))
     return sorted(out, key=lambda row: not row[2])
 
