@@ -67,6 +67,19 @@ class GroupResult:
         return out
 
 
+def describe(config: Config) -> str:
+    """A group's domains and whatever in its xl config differs from the defaults."""
+    parts = [" ".join(config.domains)]
+    defaults = Config(config.domains)
+    if config.vcpus != defaults.vcpus:
+        parts.append(f"vcpus={config.vcpus}")
+    if config.max_event_channels != defaults.max_event_channels:
+        parts.append(f"max_event_channels={config.max_event_channels}")
+    if config.irqs:
+        parts.append(f"irqs={','.join(map(str, config.irqs))}")
+    return ", ".join(parts)
+
+
 def xen_config_text(name: str) -> str:
     return (XEN_CONFIG / name).read_text().strip()
 
@@ -195,7 +208,7 @@ class Session:
         names = ", ".join(c.name for c in group.cases)
         start = time.monotonic()
         try:
-            with log.step(f"group {group.index} ({' '.join(roles)}; {len(group.cases)} case(s): {names})"):
+            with log.step(f"group {group.index} ({describe(group.config)}; {len(group.cases)} case(s): {names})"):
                 for d in domains:
                     d.create_paused()
                 domids = {d.role: d.domid for d in domains} | ({DOM0: 0} if privileged else {})

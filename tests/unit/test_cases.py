@@ -779,3 +779,11 @@ def test_irqs_config_reaches_the_xl_config(tmp_path: Path) -> None:
     assert "irqs" not in domain_config("g1-A", "/evt/k", "/evt/s", one_case(tmp_path, HEAD + "A send 1\n").config)
     with pytest.raises(CaseFileError, match=":3: expected `irqs <irq>"):
         one_case(tmp_path, "case p\ndomains A\nirqs seven\nA send 1\n")
+
+
+def test_group_description_names_what_differs_from_the_defaults() -> None:
+    from orchestrator.cases import Config
+    from orchestrator.runner import describe
+
+    assert describe(Config(("A", "B"))) == "A B"
+    assert describe(Config(("A",), 2, 4, (7, 9))) == "A, vcpus=2, max_event_channels=4, irqs=7,9"
