@@ -57,7 +57,16 @@ OPS: dict[str, int] = {
     "release": 0,
     "seq": 1,
 }
-STATUS_KINDS = ("closed", "unbound", "interdomain", "pirq", "virq", "ipi")
+# What EVTCHNOP_status reports for each kind (xen/event_channel.h), besides the vcpu.
+STATUS_FIELDS_OF: dict[str, tuple[str, ...]] = {
+    "closed": (),
+    "unbound": ("dom",),
+    "interdomain": ("dom", "port"),
+    "pirq": ("pirq",),
+    "virq": ("virq",),
+    "ipi": (),
+}
+STATUS_KINDS = tuple(STATUS_FIELDS_OF)
 STATUS_FIELDS = ("dom", "port", "pirq", "virq", "vcpu")
 KEYWORDS = ("first", "second", "page", "bad")  # pingpong roles; FIFO frame kinds
 
@@ -308,6 +317,14 @@ def read_errno_table(include: Path) -> dict[int, str]:
     for name, value in re.findall(r"XEN_ERRNO\((E\w+),\s*(\d+)\)", text):
         table.setdefault(int(value), name)  # the first name of a number, as the guest prints it
     return table
+
+
+def read_domid_self(include: Path) -> int:
+    """DOMID_SELF from Xen's public xen/xen.h."""
+    m = re.search(r"#define\s+DOMID_SELF\s+\w*\(?(0x[0-9a-fA-F]+)", (include / "xen" / "xen.h").read_text())
+    if m is None:
+        raise ValueError(f"no DOMID_SELF in {include / 'xen' / 'xen.h'}")
+    return int(m.group(1), 16)
 
 
 def read_errnos(include: Path) -> frozenset[str]:

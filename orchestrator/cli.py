@@ -9,6 +9,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import log
@@ -20,7 +21,7 @@ from .matrix import Column, column_from, compare
 from .matrix import write as write_matrix
 from .report import rows, write_reports
 from .results import parse, parse_line
-from .runner import ROOT, GroupResult, Session
+from .runner import ROOT, CaseResult, GroupResult, Session
 from .xenbuild import build_debug
 
 BUILD = ROOT / "build"
@@ -63,6 +64,23 @@ def run_all(
     with Session(arts, guest, groups, out) as session:
         results = [session.run_group(g) for g in groups]
     return session, results
+
+
+@dataclass
+class SuiteRun:
+    """One Xen under test, the given case files run against it."""
+
+    session: Session
+    results: list[CaseResult]
+    seconds: float  # boot and cases, set-up excluded
+
+
+def run_suite(xen: str, case_files: list[Path], out: Path) -> SuiteRun:
+    arts, guest = prepare(xen)
+    cases = load_cases(arts, case_files)
+    start = time.monotonic()
+    session, groups = run_all(arts, guest, cases, out, False)
+    return SuiteRun(session, [r for g in groups for r in g.case_results()], time.monotonic() - start)
 
 
 def format_exchange(lines: list[str]) -> str:
@@ -125,15 +143,13 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         start = time.monotonic()
         log.info(f"matrix: running the suite against {xen}")
         try:
-            arts, guest = prepare(xen)
-            cases = load_cases(arts, sorted(snapshot.glob("*.evt")))
             where = out / f"x{len(columns) + 1}"
-            session, results = run_all(arts, guest, cases, where, False)
-            case_results = [r for g in results for r in g.case_results()]
-            _, md = write_reports(where, session.header(), case_results)
-            col = column_from(xen, session.header(), rows(case_results), time.monotonic() - start, md)
-            if session.lost is not None:
-                col.error = str(session.lost)
+            run = run_suite(xen, sorted(snapshot.glob("*.evt")), where)
+            header = run.session.header()
+            _, md = write_reports(where, header, run.results)
+            col = column_from(xen, header, rows(run.results), time.monotonic() - start, md)
+            if run.session.lost is not None:
+                col.error = str(run.session.lost)
         except HarnessError as e:
             # A Xen that panics or never brings up dom0 is this column's result, not the end of the matrix.
             col = Column(xen, {}, error=str(e), wall_seconds=time.monotonic() - start)
@@ -188,14 +204,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     suite_rows = []
     for xen in args.xens.split(",") if args.xens else []:
         # The whole conformance suite, as `make test` and each matrix column run it.
-        x_arts, x_guest = prepare(xen)
-        all_cases = load_cases(x_arts, sorted((ROOT / "cases").glob("*.evt")))
-        start = time.monotonic()
-        _, x_results = run_all(x_arts, x_guest, all_cases, BUILD / "bench" / "suite", False)
-        took = time.monotonic() - start
-        ok = sum(r.passed for g in x_results for r in g.case_results())
+        run = run_suite(xen, sorted((ROOT / "cases").glob("*.evt")), BUILD / "bench" / "suite")
+        n, ok = len(run.results), sum(r.passed for r in run.results)
         suite_rows.append(
-            f"{xen}: {took:.0f} s for {len(all_cases)} cases ({ok} passed), {len(all_cases) / took * 60:.1f} cases/min"
+            f"{xen}: {run.seconds:.0f} s for {n} cases ({ok} passed), {n / run.seconds * 60:.1f} cases/min"
         )
     print(f"QEMU start -> dom0 ready (s):        {_stats(ready)}")
     print(f"xl create -> guest's first line (s): {_stats(first_line)}")
@@ -242,4 +254,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted; QEMU stopped", file=sys.stderr)
         return 130
-

@@ -14,30 +14,22 @@ import re
 import shlex
 import time
 
+from .cases import STATUS_FIELDS_OF
 from .dom0 import Dom0
 from .errors import HarnessError
 
-DOM0 = "Dom0"
 PUB = "/local/domain/0/data/evtchn-test/pub"
 TOOL = "/evt/evtchn-op"
-DOMID_SELF = 0x7FF0  # xen.h; also what `self` means in a guest script
 GET_POLL_S = 0.2
-STATUS_FIELDS_OF = {  # what EVTCHNOP_status reports for each kind (xen/event_channel.h)
-    "closed": (),
-    "unbound": ("dom",),
-    "interdomain": ("dom", "port"),
-    "pirq": ("pirq",),
-    "virq": ("virq",),
-    "ipi": (),
-}
 
 
 class Dom0Script:
-    def __init__(self, dom0: Dom0, name: str, domids: dict[str, int], errnos: dict[int, str]) -> None:
+    def __init__(self, dom0: Dom0, name: str, domids: dict[str, int], errnos: dict[int, str], domid_self: int) -> None:
         self.dom0 = dom0
         self.name = name  # e.g. g3-Dom0: the prefix of its console lines
         self.domids = domids
         self.errnos = errnos
+        self.domid_self = domid_self  # what `self` means, as in a guest script
         self.case = ""
         self.vars: dict[str, int] = {}
         self.own_ports: list[int] = []  # ports opened in dom0 itself, closed at the end of a case
@@ -74,7 +66,7 @@ class Dom0Script:
 
     def value(self, token: str) -> int:
         if token == "self":
-            return DOMID_SELF
+            return self.domid_self
         if token.startswith("@"):
             return self.domids[token[1:]]
         if token.startswith("$"):
@@ -106,7 +98,7 @@ class Dom0Script:
         if rc == 0 and "port" in fields and op in ("alloc_unbound", "bind_interdomain"):
             if save:
                 self.vars[save] = int(fields["port"])
-            if op == "bind_interdomain" or nums[0] in (0, DOMID_SELF):
+            if op == "bind_interdomain" or nums[0] in (0, self.domid_self):
                 self.own_ports.append(int(fields["port"]))
         self._report(line, op, [str(n) for n in nums], want, got, ok)
 

@@ -10,7 +10,7 @@ from types import TracebackType
 
 from . import log
 from .artifacts import Artifacts
-from .cases import DOM0, Case, Config, Group, compile_group, read_errno_table
+from .cases import DOM0, Case, Config, Group, compile_group, read_domid_self, read_errno_table
 from .dom0 import Dom0
 from .dom0script import Dom0Script
 from .domain import REASONS, Domain
@@ -112,6 +112,8 @@ class Session:
         self.dom0: Dom0 | None = None
         self.lost: HarnessError | None = None  # set once the machine is gone
         self.errnos = read_errno_table(arts.include)
+        self.domid_self = read_domid_self(arts.include)
+        self.scripts = {g.index: compile_group(g) for g in groups}  # role -> script, per group
         self.ready_seconds = 0.0
 
     def _files(self) -> dict[str, Path | str]:
@@ -121,7 +123,7 @@ class Session:
             f"{GUEST_DIR}/relay": XEN_CONFIG / "relay.sh",
         }
         for g in self.groups:
-            for role, script in compile_group(g).items():
+            for role, script in self.scripts[g.index].items():
                 if role == DOM0:
                     continue  # the harness runs dom0's part itself
                 base = f"{GUEST_DIR}/g{g.index}/{role}"
@@ -138,7 +140,7 @@ class Session:
         base = build_base(self.arts, XEN_CONFIG / "dom0-init.sh", dom0_dir / f"base-{self.arts.suite}.cpio")
         initrd = build_run(self._files(), self.out / "initrd-extra", base, self.out / "initrd.cpio")
         for g in self.groups:  # kept beside the log for whoever reads a failure
-            for role, script in compile_group(g).items():
+            for role, script in self.scripts[g.index].items():
                 (self.out / f"g{g.index}-{role}.script").write_text(script)
         boot = BootImages(
             xen=self.arts.xen,
@@ -204,26 +206,26 @@ class Session:
             for r in roles
             if r != DOM0
         ]
-        privileged = Dom0Script(self.dom0, f"g{group.index}-{DOM0}", {DOM0: 0}, self.errnos) if DOM0 in roles else None
+        privileged: Dom0Script | None = None
         names = ", ".join(c.name for c in group.cases)
         start = time.monotonic()
         try:
             with log.step(f"group {group.index} ({describe(group.config)}; {len(group.cases)} case(s): {names})"):
                 for d in domains:
                     d.create_paused()
-                domids = {d.role: d.domid for d in domains} | ({DOM0: 0} if privileged else {})
+                domids = {d.role: d.domid for d in domains} | ({DOM0: 0} if DOM0 in roles else {})
                 for d in domains:
                     for role, domid in domids.items():
                         self.dom0.run(f"xenstore-write /local/domain/{d.domid}/data/evtchn-test/dom/{role} {domid}")
                 for d in domains:
                     d.start_relay()
-                if privileged is not None:
-                    privileged.domids = domids
+                if DOM0 in roles:
+                    privileged = Dom0Script(self.dom0, f"g{group.index}-{DOM0}", domids, self.errnos, self.domid_self)
                     privileged.prepare()
                 for d in domains:
                     d.unpause()
                 if privileged is not None:
-                    privileged.run(compile_group(group)[DOM0])
+                    privileged.run(self.scripts[group.index][DOM0])
                 timeout = GROUP_BOOT_S + sum(c.budget for c in group.cases)
                 for d in domains:
                     result.reports[d.role] = d.wait_done(max(timeout - (time.monotonic() - start), 1.0))
