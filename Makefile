@@ -8,7 +8,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test unit lint setup host-deps xen-build-deps venv bench matrix xen-debug clean
+.PHONY: run test unit lint setup host-deps xen-build-deps venv bench matrix compare xen-debug clean
 
 run: setup
 	$(PY) -m orchestrator --xen $(XEN) run
@@ -31,6 +31,12 @@ bench: setup
 MATRIX ?= bookworm trixie
 matrix: host-deps venv $(if $(findstring debug:,$(MATRIX)),xen-build-deps)
 	$(PY) -m orchestrator matrix --xens $(shell echo $(MATRIX) | tr ' ' ',')
+
+# Does a verdict depend on what ran before? The cases (CASES, default cases/*.evt) warm in
+# each order of ORDERS and in fresh domains, on one boot; lists every step that differs.
+ORDERS ?= file,random
+compare: setup
+	$(PY) -m orchestrator --xen $(XEN) compare --orders $(ORDERS) $(CASES)
 
 # Debian's Xen of SUITE built from its source package with debug=y; then use XEN=debug:$(SUITE).
 SUITE ?= bookworm

@@ -428,6 +428,42 @@ void events_clear_all_pending(void)
                          __ATOMIC_SEQ_CST);
 }
 
+unsigned int events_clear_all_masks(void)
+{
+    unsigned int n = 0;
+
+    for ( unsigned int w = 0; w < ARRAY_SIZE(shared_info->evtchn_mask); w++ )
+        for ( xen_ulong_t m = __atomic_exchange_n(&shared_info->evtchn_mask[w], 0,
+                                                  __ATOMIC_SEQ_CST); m; m &= m - 1 )
+            n++;
+    return n;
+}
+
+/* Deadline of the one-shot timer we armed; Xen keeps it across EVTCHNOP_reset. */
+static uint64_t timer_deadline;
+
+long events_set_timer(uint64_t deadline)
+{
+    long rc = HYPERVISOR_set_timer_op(deadline);
+
+    timer_deadline = rc ? 0 : deadline;
+    return rc;
+}
+
+int events_cancel_timer(void)
+{
+    int armed = timer_deadline && now_ns() < timer_deadline;
+
+    HYPERVISOR_set_timer_op(0);     /* do_set_timer_op(): 0 stops it */
+    timer_deadline = 0;
+    return armed;
+}
+
+int events_held(void)
+{
+    return __atomic_load_n(&held, __ATOMIC_SEQ_CST);
+}
+
 long evtchn_notify(evtchn_port_t port)
 {
     struct evtchn_send s = { .port = port };

@@ -68,6 +68,22 @@ void sleep_ms(uint64_t ms);
 
 /* Clear stale pending bits of every port (used after EVTCHNOP_reset). */
 void events_clear_all_pending(void);
+
+/*
+ * 2-level mask bits live in our shared_info page: EVTCHNOP_reset and
+ * evtchn_free() leave them alone, so a port masked by one case would stay
+ * masked under the same number in the next.  Clears them all; returns how
+ * many were set.
+ */
+unsigned int events_clear_all_masks(void);
+
+/* One-shot VIRQ_TIMER on vcpu 0 at deadline (set_timer_op); 0 cancels. */
+long events_set_timer(uint64_t deadline);
+/* Cancel a one-shot timer that has not fired yet; 1 if there was one. */
+int events_cancel_timer(void);
+
+/* Nonzero while a hold is in force. */
+int events_held(void);
 long evtchn_notify(evtchn_port_t port);
 
 #endif

@@ -900,7 +900,7 @@ static void run_op(const struct stmt *s, const int64_t *a, struct result *r)
     }
     case OP_SET_TIMER:
         /* One-shot VIRQ_TIMER on this vcpu (0), ms from now. */
-        r->rc = HYPERVISOR_set_timer_op(now_ns() + MS_TO_NS(a[0] > 0 ? a[0] : 0));
+        r->rc = events_set_timer(now_ns() + MS_TO_NS(a[0] > 0 ? a[0] : 0));
         break;
     case OP_COUNT_ON:
         if ( a[1] < 0 || a[1] >= GUEST_MAX_VCPUS )
@@ -1118,24 +1118,55 @@ static void run_step(const struct stmt *s)
 
 static uint64_t case_start_ns;
 
+/*
+ * The state every case starts from (docs/guest-script.md, "What a case may
+ * assume"): whatever the previous case left behind that a case could
+ * observe is undone here, and named in `cleaned` ("none" if nothing was).
+ * Returns the number of ports the reset closed.
+ */
+static unsigned int case_clean(long *con, long *xs, char *cleaned, size_t size)
+{
+    int held = events_held(), fifo = fifo_active(), timer;
+    unsigned int closed, masked;
+    size_t len = 0;
+
+    events_release();                   /* a case that ended in hold */
+    timer = events_cancel_timer();      /* Xen keeps it across the reset */
+    closed = reset_self(con, xs);       /* also back to 2-level */
+    masked = events_clear_all_masks();  /* reset leaves shared_info's mask bits */
+    events_reset_counts();
+
+    /* A comma-separated list: what had to be undone, or "none". */
+    len = snprintf(cleaned, size, "%s", masked || timer || held || fifo ? "" : "none");
+    if ( masked )
+        len += snprintf(cleaned + len, size - len, "masked:%u,", masked);
+    if ( timer )
+        len += snprintf(cleaned + len, size - len, "timer,");
+    if ( held )
+        len += snprintf(cleaned + len, size - len, "hold,");
+    if ( fifo )
+        len += snprintf(cleaned + len, size - len, "fifo,");
+    if ( len && cleaned[len - 1] == ',' )
+        cleaned[len - 1] = '\0';
+    return closed;
+}
+
 static void case_begin(const char *name)
 {
     long con = 0, xs = 0;
     unsigned int closed;
-    char cbuf[24], xbuf[24];
+    char cbuf[24], xbuf[24], cleaned[64];
 
     cur_case = name;
     case_start_ns = now_ns();
-    events_release();           /* a case that ended in hold */
     case_pass = case_fail = 0;
     nr_vars = 0;
-    closed = reset_self(&con, &xs);
-    events_reset_counts();
     mark_port = -1;
+    closed = case_clean(&con, &xs, cleaned, sizeof(cleaned));
     fmt_port(cbuf, sizeof(cbuf), console_port() || con, con);
     fmt_port(xbuf, sizeof(xbuf), xs_available(), xs);
-    printf("EVT CASE-BEGIN %s reset ports=%u rebound console=%s store=%s abi=%s\n",
-           name, closed, cbuf, xbuf, fifo_active() ? "fifo" : "2l");
+    printf("EVT CASE-BEGIN %s reset ports=%u rebound console=%s store=%s abi=%s cleaned=%s\n",
+           name, closed, cbuf, xbuf, fifo_active() ? "fifo" : "2l", cleaned);
 }
 
 /* ---- the script ---- */

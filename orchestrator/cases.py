@@ -20,6 +20,7 @@ runs at the same time as the next one (in another domain).
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -361,13 +362,39 @@ class Group:
     cases: tuple[Case, ...]
 
 
-def plan(cases: list[Case], fresh: bool = False) -> list[Group]:
-    """Group cases by domain configuration (or one group per case when `fresh`)."""
+ORDERS = ("file", "reverse", "random", "random:<seed>")
+
+
+def order(cases: list[Case], spec: str) -> tuple[list[Case], str]:
+    """The cases in the order `spec` asks for, and that order spelled so it can be replayed.
+
+    `file` keeps the case files' order, `reverse` turns it round, `random` draws a seed
+    and `random:<seed>` shuffles with it.
+    """
+    if spec == "file":
+        return list(cases), spec
+    if spec == "reverse":
+        return cases[::-1], spec
+    kind, colon, seed = spec.partition(":")
+    if kind != "random" or (colon and not (seed.isascii() and seed.isdigit())):
+        raise ValueError(f"unknown order `{spec}`: one of {', '.join(ORDERS)}")
+    n = int(seed) if seed else random.SystemRandom().randrange(1 << 32)
+    shuffled = list(cases)
+    random.Random(n).shuffle(shuffled)
+    return shuffled, f"random:{n}"
+
+
+def plan(cases: list[Case], fresh: bool = False, first: int = 1) -> list[Group]:
+    """Group cases by domain configuration (or one group per case when `fresh`).
+
+    Within a group the cases keep the order they are given in; groups are numbered
+    from `first`, so plans made for one machine do not share domain names.
+    """
     groups: dict[object, list[Case]] = {}
     for i, case in enumerate(cases):
         key: object = (i, case.config) if fresh else case.config
         groups.setdefault(key, []).append(case)
-    return [Group(n, cs[0].config, tuple(cs)) for n, cs in enumerate(groups.values(), start=1)]
+    return [Group(n, cs[0].config, tuple(cs)) for n, cs in enumerate(groups.values(), start=first)]
 
 
 def _uses(step: Step) -> set[str]:

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from . import log
 from .artifacts import SUITES, Artifacts, fetch
-from .cases import Case, load, plan, read_errnos
+from .cases import ORDERS, Case, load, order, plan, read_errnos
+from .compare import arms, differences, format_differences
+from .compare import write as write_compare
 from .errors import HarnessError, SetupError
 from .hypervisor import resolve, with_hypervisor
 from .matrix import Column, column_from, compare
@@ -58,9 +60,12 @@ def load_cases(arts: Artifacts, paths: list[Path]) -> list[Case]:
 
 
 def run_all(
-    arts: Artifacts, guest: Path, cases: list[Case], out: Path, fresh: bool
+    arts: Artifacts, guest: Path, cases: list[Case], out: Path, fresh: bool, spec: str = "file"
 ) -> tuple[Session, list[GroupResult]]:
-    groups = plan(cases, fresh)
+    ordered, spelled = order(cases, spec)
+    if spec != "file":
+        log.info(f"cases in {spelled} order")
+    groups = plan(ordered, fresh)
     with Session(arts, guest, groups, out) as session:
         results = [session.run_group(g) for g in groups]
     return session, results
@@ -107,7 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     arts, guest = prepare(args.xen)
     cases = load_cases(arts, [Path(p) for p in args.cases] or DEFAULT_CASES)
     out = BUILD / "runs" / time.strftime("%Y%m%d-%H%M%S")
-    session, results = run_all(arts, guest, cases, out, args.fresh)
+    session, results = run_all(arts, guest, cases, out, args.fresh, args.order)
     assert session.machine is not None
     print(f"\nXen {session.info.get('xen_version')} ({arts.describe()})")
     print(format_exchange([ln.text for ln in session.machine.console.lines]))
@@ -166,6 +171,30 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     return 1 if any(c.error for c in columns) else 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    arts, guest = prepare(args.xen)
+    cases = load_cases(arts, [Path(p) for p in args.cases] or sorted((ROOT / "cases").glob("*.evt")))
+    planned = arms(cases, args.orders.split(","))
+    out = BUILD / "compare" / time.strftime("%Y%m%d-%H%M%S")
+    runs = []
+    # One boot serves every arm: their groups have distinct numbers, so distinct domains.
+    with Session(arts, guest, [g for a in planned for g in a.groups], out) as session:
+        for arm in planned:
+            log.info(f"compare: {len(cases)} cases {arm.label}")
+            results = [session.run_group(g) for g in arm.groups]
+            runs.append((arm, [r for g in results for r in g.case_results()]))
+    labels = [a.label for a in planned]
+    diffs = differences(runs)
+    path = write_compare(out, labels, len(cases), diffs)
+    if diffs:
+        print(format_differences(labels, diffs))
+    print(f"\ncompare: {len(cases)} cases, {len(diffs)} step(s) differ between {'; '.join(labels)}; report {path}")
+    if session.lost is not None:
+        print(f"error: the machine was lost, later runs are incomplete: {session.lost}", file=sys.stderr)
+        return 2
+    return 1 if diffs else 0
+
+
 def cmd_prepare(args: argparse.Namespace) -> int:
     arts, guest = prepare(args.xen)
     print(f"ready: {arts.describe()}; guest {guest}")
@@ -218,6 +247,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _order(spec: str) -> str:
+    try:
+        order([], spec)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return spec
+
+
+def _orders(specs: str) -> str:
+    for spec in specs.split(","):
+        _order(spec)
+    return specs
+
+
 def main(argv: list[str] | None = None) -> int:
     # A CI timeout sends SIGTERM: turn it into an exception so QEMU is torn down.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -234,6 +277,10 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("run", help="boot Xen, run cases in guest domains, print the exchange and a verdict")
     r.add_argument("cases", nargs="*", help="case files (default: cases/interdomain.evt)")
     r.add_argument("--fresh", action="store_true", help="run every case in fresh domains")
+    r.add_argument("--order", default="file", type=_order, help=f"order of the cases: {', '.join(ORDERS)}")
+    c = sub.add_parser("compare", help="run cases warm in two orders and fresh; list every step that differs")
+    c.add_argument("cases", nargs="*", help="case files (default: cases/*.evt)")
+    c.add_argument("--orders", default="file,random", type=_orders, help="the warm runs' orders, comma-separated")
     sub.add_parser("prepare", help="fetch Xen, the dom0 kernel and toolstack; build the guest")
     mx = sub.add_parser("matrix", help="run the cases against several Xens and compare the results")
     mx.add_argument("cases", nargs="*", help="case files (default: cases/*.evt)")
@@ -246,7 +293,13 @@ def main(argv: list[str] | None = None) -> int:
     pa.add_argument("log")
     args = p.parse_args(argv)
     try:
-        commands = {"run": cmd_run, "prepare": cmd_prepare, "bench": cmd_bench, "parse": cmd_parse}
+        commands = {
+            "run": cmd_run,
+            "prepare": cmd_prepare,
+            "bench": cmd_bench,
+            "parse": cmd_parse,
+            "compare": cmd_compare,
+        }
         return {**commands, "matrix": cmd_matrix}[args.cmd](args)
     except HarnessError as e:
         print(f"\nerror: {e}", file=sys.stderr)

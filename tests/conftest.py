@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from orchestrator.artifacts import SUITES
-from orchestrator.cases import Case, load, plan, read_errnos
+from orchestrator.cases import ORDERS, Case, load, order, plan, read_errnos
 from orchestrator.cli import BUILD, prepare
 from orchestrator.console import Console
 from orchestrator.errors import HarnessError
@@ -31,9 +31,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--xen", default="bookworm", help="Xen under test: a Debian suite, debug:<suite> or a hypervisor file"
     )
     parser.addoption("--fresh", action="store_true", help="run every case in fresh domains")
+    parser.addoption("--order", default="file", help=f"order the cases run in: {', '.join(ORDERS)}")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    try:
+        order([], config.getoption("order"))
+    except ValueError as e:
+        raise pytest.UsageError(f"--order: {e}") from None
     # A CI timeout sends SIGTERM: unwind, so the machine fixture stops QEMU.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -73,6 +78,8 @@ def xen_run(pytestconfig: pytest.Config) -> Iterator[XenRun]:
     xen = pytestconfig.getoption("xen")
     arts, guest = prepare(xen)
     cases = load(CASE_FILES + SELFTEST_FILES, read_errnos(arts.include))
+    cases, spelled = order(cases, pytestconfig.getoption("order"))
+    pytestconfig.stash[ORDER] = spelled
     groups = plan(cases, fresh=pytestconfig.getoption("fresh"))
     out = BUILD / "test-run" / re.sub(r"[^\w.-]+", "_", xen).strip("_")
     with Session(arts, guest, groups, out) as session:
@@ -86,6 +93,7 @@ def xen_run(pytestconfig: pytest.Config) -> Iterator[XenRun]:
 
 
 REPORTS = pytest.StashKey[tuple[tuple[Path, Path], list[Any]]]()
+ORDER = pytest.StashKey[str]()
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -95,6 +103,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     (json_path, md_path), differs = config.stash[REPORTS]
     tr = terminalreporter
     tr.section("event channel conformance")
+    tr.write_line(
+        f"cases ran in {config.stash[ORDER]} order"
+        + (", fresh domains" if config.getoption("fresh") else "")
+    )
     tr.write_line(f"report: {md_path} (and {json_path.name})")
     tr.write_line(f"{len(differs)} step(s) where Xen, as its source says, differs from the Xen 3.0 guide:")
     for r in differs:

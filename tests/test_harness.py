@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
+from itertools import pairwise
+
+import pytest
 
 from orchestrator.report import failure_message
 
@@ -52,3 +56,27 @@ def test_silent_guest_is_reported_and_session_goes_on(xen_run: XenRun) -> None:
     # Every group after a broken one still ran (groups run in case order).
     last = xen_run.session.groups[-1]
     assert any(f"[g{last.index}-" in ln.text and " EVT BOOT " in ln.text for ln in xen_run.console.lines)
+
+
+# tests/selftest/leaks.evt: each pair's first case leaves state its twin must not see.
+LEAKS = {"mask": "masked", "timer": "timer", "hold": "hold", "fifo": "fifo"}
+CASE_BEGIN = re.compile(r"^\[g\d+-Leak\] EVT CASE-BEGIN (\S+) .* cleaned=(\S+)$")
+
+
+def test_each_case_starts_clean_whatever_ran_before(xen_run: XenRun, pytestconfig: pytest.Config) -> None:
+    for what in LEAKS:
+        for half in ("left", "fresh"):
+            res = xen_run.results[f"selftest-leak-{what}-{half}"]
+            assert res.passed, failure_message(res, xen_run.console.lines)
+    begins = [m.groups() for ln in xen_run.console.lines if (m := CASE_BEGIN.match(ln.text))]
+    adjacent = 0
+    for (prev, _), (case, cleaned) in pairwise(begins):
+        for what, token in LEAKS.items():
+            if (prev, case) == (f"selftest-leak-{what}-left", f"selftest-leak-{what}-fresh"):
+                adjacent += 1
+                assert token in [
+                    c.split(":")[0] for c in cleaned.split(",")
+                ], f"{case} ran right after {prev} but CASE-BEGIN says cleaned={cleaned}, expected {token}"
+    if not pytestconfig.getoption("fresh"):
+        # In file order each pair runs back to back in one domain: the clean-up was really needed.
+        assert adjacent == len(LEAKS), f"only {adjacent} leak pair(s) ran back to back: {begins}"

@@ -1,0 +1,109 @@
+"""Does a verdict depend on what ran before it?
+
+The same cases run warm (sharing domains, as `make test` runs them) in two orders, and
+fresh (each case in domains of its own), all on one booted Xen. Every step whose
+result differs between the runs is listed with the case that ran before it in each:
+a difference means some state outlived its case (docs/guest-script.md, "What a case
+may assume").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .cases import Case, Group, order, plan
+from .report import rows
+from .runner import CaseResult
+
+FIRST = "(first in its domains)"
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One way of running the cases: warm in some order, or fresh."""
+
+    label: str
+    groups: list[Group]
+
+    def before(self) -> dict[str, str]:
+        """For each case, the case that ran before it in the same domains."""
+        out = {}
+        for g in self.groups:
+            prev = FIRST
+            for case in g.cases:
+                out[case.name] = prev
+                prev = case.name
+        return out
+
+
+def arms(cases: list[Case], orders: list[str]) -> list[Arm]:
+    """A warm arm per order and a fresh one, numbered apart so one machine runs them all."""
+    out: list[Arm] = []
+    first = 1
+    for spec in orders:
+        ordered, spelled = order(cases, spec)
+        groups = plan(ordered, first=first)
+        out.append(Arm(f"warm, {spelled} order", groups))
+        first += len(groups)
+    out.append(Arm("fresh", plan(cases, fresh=True, first=first)))
+    return out
+
+
+@dataclass(frozen=True)
+class Cell:
+    result: str  # verdict, call and Xen's answer
+    after: str  # the case that ran before, in the same domains
+
+
+@dataclass(frozen=True)
+class Difference:
+    where: str  # case file:line
+    case: str
+    domain: str
+    cells: dict[str, Cell]  # by arm label
+
+
+def differences(runs: list[tuple[Arm, list[CaseResult]]]) -> list[Difference]:
+    """Every case-file step whose verdict, resolved call or result is not the same in all runs."""
+    seen: dict[tuple[str, str], dict[str, Cell]] = {}
+    domain: dict[tuple[str, str], str] = {}
+    for arm, results in runs:
+        before = arm.before()
+        for r in rows(results):
+            key = (r.case, r.where)
+            domain[key] = r.domain
+            seen.setdefault(key, {})[arm.label] = Cell(f"{r.verdict}: {r.call} -> {r.got}", before.get(r.case, FIRST))
+    out = []
+    for (case, where), cells in seen.items():
+        values = {c.result for c in cells.values()}
+        if len(values) > 1 or len(cells) != len(runs):
+            out.append(Difference(where, case, domain[(case, where)], cells))
+    return out
+
+
+def format_differences(labels: list[str], diffs: list[Difference]) -> str:
+    lines = []
+    width = max(len(label) for label in labels)
+    for d in diffs:
+        lines.append(f"{d.where} ({d.case}, domain {d.domain}):")
+        for label in labels:
+            cell = d.cells.get(label)
+            text = f"{cell.result}   [after {cell.after}]" if cell else "(did not run)"
+            lines.append(f"    {label:<{width}}  {text}")
+    return "\n".join(lines)
+
+
+def write(out: Path, labels: list[str], ncases: int, diffs: list[Difference]) -> Path:
+    """compare.json and compare.md in `out`; returns the Markdown's path."""
+    data = {"runs": labels, "cases": ncases, "differences": [asdict(d) for d in diffs]}
+    (out / "compare.json").write_text(json.dumps(data, indent=2) + "\n")
+    md = ["# Warm in two orders against fresh domains", ""]
+    md += [f"- {label}" for label in labels]
+    md += ["", f"{ncases} cases, **{len(diffs)} step(s) differ**.", ""]
+    if diffs:
+        md += ["```", format_differences(labels, diffs), "```"]
+    path = out / "compare.md"
+    path.write_text("\n".join(md) + "\n")
+    return path

@@ -1,0 +1,115 @@
+"""Case order and the warm/fresh comparison: orchestrator.cases.order, orchestrator.compare."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cases import Case, load, order, plan
+from orchestrator.compare import FIRST, arms, differences, format_differences
+from orchestrator.results import StepResult
+from orchestrator.runner import CaseResult
+
+CASES = """case one
+domains A
+source  here
+A close 1000 -> EINVAL
+
+case two
+domains A
+source  here
+A close 2000 -> EINVAL
+
+case other-config
+domains A B
+source  here
+A close 3000 -> EINVAL
+
+case three
+domains A
+source  here
+A close 4000 -> EINVAL
+"""
+
+
+@pytest.fixture
+def cases(tmp_path: Path) -> list[Case]:
+    path = tmp_path / "c.evt"
+    path.write_text(CASES)
+    return load([path])
+
+
+def names(cs: list[Case]) -> list[str]:
+    return [c.name for c in cs]
+
+
+def test_file_and_reverse_orders(cases: list[Case]) -> None:
+    assert order(cases, "file") == (cases, "file")
+    assert names(order(cases, "reverse")[0]) == ["three", "other-config", "two", "one"]
+
+
+def test_random_order_is_replayable_from_its_spelling(cases: list[Case]) -> None:
+    shuffled, spelled = order(cases, "random")
+    assert spelled.startswith("random:") and sorted(names(shuffled)) == sorted(names(cases))
+    again, same = order(cases, spelled)
+    assert (names(again), same) == (names(shuffled), spelled)
+    # Different seeds give different orders for some seed: the option really shuffles.
+    assert len({tuple(names(order(cases, f"random:{n}")[0])) for n in range(20)}) > 1
+
+
+@pytest.mark.parametrize("spec", ["shuffle", "random:", "random:x", "random:-1", "random:١٢"])
+def test_bad_order_is_named(cases: list[Case], spec: str) -> None:
+    with pytest.raises(ValueError, match="unknown order"):
+        order(cases, spec)
+
+
+def test_plan_keeps_the_given_order_within_a_group(cases: list[Case]) -> None:
+    groups = plan(order(cases, "reverse")[0], first=5)
+    assert [(g.index, names(list(g.cases))) for g in groups] == [
+        (5, ["three", "two", "one"]),
+        (6, ["other-config"]),
+    ]
+
+
+def test_arms_are_numbered_apart_and_know_what_ran_before(cases: list[Case]) -> None:
+    planned = arms(cases, ["file", "reverse"])
+    assert [a.label for a in planned] == ["warm, file order", "warm, reverse order", "fresh"]
+    indices = [g.index for a in planned for g in a.groups]
+    assert indices == list(range(1, len(indices) + 1))
+    assert planned[0].before() == {"one": FIRST, "two": "one", "three": "two", "other-config": FIRST}
+    assert planned[1].before()["one"] == "two"
+    assert set(planned[2].before().values()) == {FIRST}
+
+
+def _run(case: Case, got: str) -> CaseResult:
+    res = CaseResult(case, 1)
+    step = case.steps[0]
+    verdict = "PASS" if got == "EINVAL" else "FAIL"
+    res.steps.append(StepResult("g1-A", case.name, step.line, step.op, step.args, "EINVAL", got, verdict))
+    return res
+
+
+def test_differences_name_each_run_and_the_case_before(cases: list[Case]) -> None:
+    planned = arms(cases, ["file", "reverse"])
+    same = [_run(c, "EINVAL") for c in cases]
+    leaky = [_run(c, "ok" if c.name == "two" else "EINVAL") for c in cases]
+    assert differences([(a, same) for a in planned]) == []
+    diffs = differences([(planned[0], leaky), (planned[1], same), (planned[2], same)])
+    assert [(d.case, d.where, d.domain) for d in diffs] == [("two", "c.evt:9", "A")]
+    cells = diffs[0].cells
+    assert cells["warm, file order"].result == "FAIL: close(2000) -> ok"
+    assert cells["warm, file order"].after == "one"
+    assert cells["warm, reverse order"].after == "three"
+    assert cells["fresh"].after == FIRST
+    text = format_differences([a.label for a in planned], diffs)
+    assert "c.evt:9 (two, domain A)" in text and "[after one]" in text
+
+
+def test_a_step_missing_from_one_run_is_a_difference(cases: list[Case]) -> None:
+    planned = arms(cases, ["file"])
+    full = [_run(c, "EINVAL") for c in cases]
+    short = [CaseResult(c, 1) if c.name == "three" else _run(c, "EINVAL") for c in cases]
+    diffs = differences([(planned[0], full), (planned[1], short)])
+    assert [d.case for d in diffs] == ["three"]
+    assert diffs[0].cells["fresh"].result.startswith("NO RESULT")
