@@ -179,7 +179,7 @@ def test_malformed_result_is_kept_as_garbled(rest: str) -> None:
 @pytest.mark.parametrize("rest", ["pass=1", "pass=x fail=0", ""])
 def test_malformed_done_is_kept_as_garbled(rest: str) -> None:
     rep = parse([f"[g1-A] EVT DONE {rest}"])["g1-A"]
-    assert rep.done is None and "bad pass/fail counts" in rep.garbled[0]
+    assert rep.done is None and "bad pass/fail counts" in rep.garbled[0].message
 
 
 def test_truncated_log_has_no_done() -> None:
