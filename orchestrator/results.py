@@ -26,7 +26,8 @@ GUEST_LINE = re.compile(r"^\[(?P<domain>[\w.-]+)\] EVT (?P<kind>[A-Z-]+)\s?(?P<r
 # The fields of a RESULT line, each once, in this order.
 RESULT_FIELDS = ("case", "line", "op", "args", "expect", "got", "verdict")
 VERDICTS = ("PASS", "FAIL")
-POSITIVE = re.compile(r"[1-9][0-9]*")  # ASCII only: \d would take any Unicode digit
+DECIMAL = re.compile(r"[0-9]+")  # ASCII only: \d would take any Unicode digit
+POSITIVE = re.compile(r"[1-9][0-9]*")
 # Far longer than any line a guest (512-byte printf buffer) or dom0's script prints:
 # a longer guest line is two lines run together, and is not worth a regex's time.
 MAX_LINE_CHARS = 4096
@@ -197,7 +198,7 @@ def _parse_into(rep: DomainReport, kind: str, rest: str) -> None:
         name = rest.split()[0] if rest else ""
         rep.cases_ended[name] = _counts(rest)
         us = _keyvals(rest).get("us", "")
-        if POSITIVE.fullmatch(us):
+        if DECIMAL.fullmatch(us):
             rep.case_us[name] = int(us)
     elif kind == "DONE":
         if rep.done is not None:
@@ -210,7 +211,7 @@ def _parse_into(rep: DomainReport, kind: str, rest: str) -> None:
         words = rest.split()
         rep.crash = Crash(
             domain=rep.domain,
-            vector=int(kv["vec"]) if POSITIVE.fullmatch(kv.get("vec", "")) else -1,
+            vector=int(kv["vec"]) if DECIMAL.fullmatch(kv.get("vec", "")) else -1,
             name=words[1] if len(words) > 1 and "=" not in words[1] else "?",
             rip=kv.get("rip", "?"),
             text=rest,
@@ -280,10 +281,9 @@ def domain_problems(rep: DomainReport) -> list[Problem]:
 
 def log_outcome(reports: dict[str, DomainReport]) -> tuple[Outcome, list[Problem]]:
     """A saved log judged without its case files: the worst of every domain's steps and problems."""
-    if not any(rep.steps for rep in reports.values()):
-        nothing = Problem(Outcome.ERROR, "no guest RESULT lines: nothing ran, or this is not a serial log")
-        return Outcome.ERROR, [nothing]
     problems = [p for rep in reports.values() for p in domain_problems(rep)]
+    if not any(rep.steps for rep in reports.values()):
+        problems.append(Problem(Outcome.ERROR, "no guest RESULT lines: nothing ran, or this is not a serial log"))
     failed = any(not s.passed for rep in reports.values() for s in rep.steps)
     return worst([*(p.outcome for p in problems), Outcome.FAIL if failed else Outcome.PASS]), problems
 
