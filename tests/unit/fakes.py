@@ -127,9 +127,9 @@ class FakeDom0Shell:
         words = command.split()
         if command.startswith("xl create -p "):
             name = words[3].removeprefix("/evt/").removesuffix(".cfg").replace("/", "-")
-            guest = self.guests.setdefault(name, FakeGuest(reason=None))
-            if guest.create_rc:
-                return [f"Parsing config from {words[3]}", "libxl: error: out of memory"], guest.create_rc, []
+            created = self.guests.setdefault(name, FakeGuest(reason=None))
+            if created.create_rc:
+                return [f"Parsing config from {words[3]}", "libxl: error: out of memory"], created.create_rc, []
             self.domids[name] = len(self.domids) + 1
             return [f"Parsing config from {words[3]}"], 0, []
         if words[:2] == ["xl", "domid"]:
