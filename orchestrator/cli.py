@@ -1,139 +1,70 @@
-"""Command line: fetch, run, bench, parse."""
+"""Command line: prepare, run, matrix, bench, parse.
+
+`run` and `parse` exit with the worst outcome of their cases (orchestrator/outcome.py,
+README "Exit codes"): 0 all passed, 4 ERROR, 5 FAIL, 6 CRASH; 2 for a bad command
+line or an unreadable log, 130 on Ctrl-C, 143 on SIGTERM.
+"""
 
 from __future__ import annotations
 
 import argparse
 import shutil
 import signal
-import statistics
-import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import log
-from .artifacts import SUITES, Artifacts, fetch
-from .cases import ORDERS, Case, load, order, plan, read_errnos
+from .artifacts import SUITES
+from .bench import bench
+from .cases import ORDERS, order
 from .compare import arms, differences, format_differences
 from .compare import write as write_compare
-from .errors import HarnessError, SetupError
-from .hypervisor import resolve, with_hypervisor
+from .errors import HarnessError
 from .matrix import Column, column_from, compare
 from .matrix import write as write_matrix
-from .report import rows, write_reports
-from .results import parse, parse_line
-from .runner import ROOT, CaseResult, GroupResult, Session
-from .xenbuild import build_debug
+from .outcome import Outcome
+from .pipeline import ALL_CASES, BUILD, DEFAULT_CASES, load_cases, prepare, run_all, run_suite
+from .report import format_exchange, rows, write_reports
+from .results import CaseResult, LogError, log_outcome, parse, read_log
+from .runner import ROOT, Session
 
-BUILD = ROOT / "build"
-DEFAULT_CASES = [ROOT / "cases" / "interdomain.evt"]
-
-
-def build_guest(arts: Artifacts) -> Path:
-    """The guest kernel, built against the suite's own Xen headers (make: a no-op when current)."""
-    out = BUILD / "guest" / arts.suite
-    for part in ("guest", "dom0"):  # dom0/ is the privileged steps' tool; it lands beside the guest
-        proc = subprocess.run(
-            ["make", "-s", "-C", str(ROOT / part), f"XEN_INCLUDE={arts.include}", f"O={out}"],
-            capture_output=True, text=True,
-        )  # fmt: skip
-        if proc.returncode != 0:
-            raise SetupError(f"building {part}/ against {arts.include} failed:\n{proc.stdout}{proc.stderr}")
-    return out / "evtchn-guest"
-
-
-def prepare(xen: str) -> tuple[Artifacts, Path]:
-    """Xen under test (a suite, `debug:<suite>` or a hypervisor file), its dom0 pieces and our guest."""
-    if xen.startswith("debug:"):
-        xen = str(build_debug(xen.removeprefix("debug:"), BUILD))
-    suite, custom = resolve(xen)
-    arts = fetch(suite, BUILD)
-    if custom is not None:
-        arts = with_hypervisor(arts, custom, BUILD)
-        log.info(f"hypervisor under test: {arts.versions['xen-hypervisor']}, with the {suite} toolstack")
-    return arts, build_guest(arts)
-
-
-def load_cases(arts: Artifacts, paths: list[Path]) -> list[Case]:
-    return load(paths, read_errnos(arts.include))
-
-
-def run_all(
-    arts: Artifacts, guest: Path, cases: list[Case], out: Path, fresh: bool, spec: str = "file"
-) -> tuple[Session, list[GroupResult]]:
-    ordered, spelled = order(cases, spec)
-    if spec != "file":
-        log.info(f"cases in {spelled} order")
-    groups = plan(ordered, fresh)
-    with Session(arts, guest, groups, out) as session:
-        results = [session.run_group(g) for g in groups]
-    return session, results
-
-
-@dataclass
-class SuiteRun:
-    """One Xen under test, the given case files run against it."""
-
-    session: Session
-    results: list[CaseResult]
-    seconds: float  # boot and cases, set-up excluded
-
-
-def run_suite(xen: str, case_files: list[Path], out: Path) -> SuiteRun:
-    arts, guest = prepare(xen)
-    cases = load_cases(arts, case_files)
-    start = time.monotonic()
-    session, groups = run_all(arts, guest, cases, out, False)
-    return SuiteRun(session, [r for g in groups for r in g.case_results()], time.monotonic() - start)
-
-
-def format_exchange(lines: list[str]) -> str:
-    """The guests' steps in the order the serial line saw them, one per line."""
-    rows = []
-    for text in lines:
-        parsed = parse_line(text)
-        if parsed is None:
-            continue
-        dom, kind, rest = parsed
-        if kind == "RESULT":
-            step = parse([text])[dom].steps[0]
-            if step.op in ("put", "get", "mark"):
-                continue  # the harness's own rendezvous
-            mark = "ok  " if step.passed else "FAIL"
-            call = f"{step.op}({', '.join(step.args)})"
-            rows.append(f"  {mark} {dom:<6} {call:<34} expect {step.expect:<34} got {step.got}")
-        elif kind in ("BOOT", "CASE-BEGIN", "CASE-END", "DONE", "CRASH", "SCRIPT-ERROR"):
-            rows.append(f"       {dom:<6} {kind} {rest}")
-    return "\n".join(rows)
+# Exit code of a command line argparse refuses, and of a log that cannot be read.
+EXIT_USAGE = 2
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     arts, guest = prepare(args.xen)
     cases = load_cases(arts, [Path(p) for p in args.cases] or DEFAULT_CASES)
     out = BUILD / "runs" / time.strftime("%Y%m%d-%H%M%S")
-    session, results = run_all(arts, guest, cases, out, args.fresh, args.order)
+    run = run_all(arts, guest, cases, out, args.fresh, args.order)
+    session = run.session
     assert session.machine is not None
     print(f"\nXen {session.info.get('xen_version')} ({arts.describe()})")
     print(format_exchange([ln.text for ln in session.machine.console.lines]))
-    case_results = [r for g in results for r in g.case_results()]
-    failed = [r for r in case_results if not r.passed]
-    _, path = write_reports(out, session.header(), case_results)
-    for r in failed:
-        print(f"\nFAILED {r.case.name}:")
+    _, path = write_reports(out, session.header(), run.results)
+    for r in run.results:
+        if r.passed:
+            continue
+        print(f"\n{r.outcome.name} {r.case.name}:")
         for s in r.steps:
             if not s.passed:
                 print(f"  line {s.line}: {s.describe()}")
         for p in r.problems:
-            print(f"  {p}")
-    steps = sum(len(r.steps) for r in case_results)
-    verdict = "FAIL" if failed else "PASS"
+            print(f"  {p.outcome.name}: {p.text}")
+    steps = sum(len(r.steps) for r in run.results)
+    passed = sum(r.passed for r in run.results)
+    others = ", ".join(f"{n} {o.name}" for o in Outcome if o is not Outcome.PASS and (n := _count(run.results, o)))
     print(
-        f"\n{verdict}: {len(case_results) - len(failed)}/{len(case_results)} case(s) passed, {steps} steps, "
-        f"Xen {session.info.get('xen_version')} build-id {session.info.get('build_id')}; "
+        f"\n{run.outcome.name}: {passed}/{len(run.results)} case(s) passed{f' ({others})' if others else ''}, "
+        f"{steps} steps, Xen {session.info.get('xen_version')} build-id {session.info.get('build_id')}; "
         f"serial log {out / 'serial.log'}, report {path}"
     )
-    return 1 if failed else 0
+    return run.outcome.exit_code
+
+
+def _count(results: list[CaseResult], outcome: Outcome) -> int:
+    return sum(1 for r in results if r.outcome is outcome)
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
@@ -173,7 +104,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     arts, guest = prepare(args.xen)
-    cases = load_cases(arts, [Path(p) for p in args.cases] or sorted((ROOT / "cases").glob("*.evt")))
+    cases = load_cases(arts, [Path(p) for p in args.cases] or ALL_CASES)
     planned = arms(cases, args.orders.split(","))
     out = BUILD / "compare" / time.strftime("%Y%m%d-%H%M%S")
     runs = []
@@ -190,61 +121,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(format_differences(labels, diffs))
     print(f"\ncompare: {len(cases)} cases, {len(diffs)} step(s) differ between {'; '.join(labels)}; report {path}")
     if session.lost is not None:
-        print(f"error: the machine was lost, later runs are incomplete: {session.lost}", file=sys.stderr)
-        return 2
-    return 1 if diffs else 0
-
-
-def cmd_prepare(args: argparse.Namespace) -> int:
-    arts, guest = prepare(args.xen)
-    print(f"ready: {arts.describe()}; guest {guest}")
-    return 0
-
-
-def cmd_parse(args: argparse.Namespace) -> int:
-    text = Path(args.log).read_text(errors="replace")
-    print(format_exchange(text.splitlines()))
-    reports = parse(text.splitlines())
-    bad = [s for r in reports.values() for s in r.steps if not s.passed]
-    print(f"{len(reports)} domain(s), {sum(len(r.steps) for r in reports.values())} steps, {len(bad)} failed")
-    return 1 if bad else 0
-
-
-def _stats(values: list[float]) -> str:
-    if not values:
-        return "no data"
-    return f"min {min(values):.3f}  median {statistics.median(values):.3f}  max {max(values):.3f}  (n={len(values)})"
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    arts, guest = prepare(args.xen)
-    cases = load_cases(arts, [Path(p) for p in args.cases] or DEFAULT_CASES)
-    ready, first_line, per_case, wall = [], [], [], []
-    for i in range(args.runs):
-        log.info(f"bench run {i + 1}/{args.runs}")
-        start = time.monotonic()
-        session, results = run_all(arts, guest, cases, BUILD / "bench" / f"run{i + 1}", False)
-        wall.append(time.monotonic() - start)
-        ready.append(session.ready_seconds)
-        for g in results:
-            first_line += g.create_to_first_line
-            for rep in g.reports.values():
-                per_case += [us / 1e6 for us in rep.case_us.values()]
-    suite_rows = []
-    for xen in args.xens.split(",") if args.xens else []:
-        # The whole conformance suite, as `make test` and each matrix column run it.
-        run = run_suite(xen, sorted((ROOT / "cases").glob("*.evt")), BUILD / "bench" / "suite")
-        n, ok = len(run.results), sum(r.passed for r in run.results)
-        suite_rows.append(
-            f"{xen}: {run.seconds:.0f} s for {n} cases ({ok} passed), {n / run.seconds * 60:.1f} cases/min"
-        )
-    print(f"QEMU start -> dom0 ready (s):        {_stats(ready)}")
-    print(f"xl create -> guest's first line (s): {_stats(first_line)}")
-    print(f"time per case, in the guest (s):     {_stats(per_case)}")
-    print(f"whole run (s):                       {_stats(wall)}")
-    for row in suite_rows:
-        print(f"whole suite (boot included), {row}")
-    return 0
+        print(f"ERROR: the machine was lost, later runs are incomplete: {session.lost}", file=sys.stderr)
+        return Outcome.ERROR.exit_code
+    return Outcome.FAIL.exit_code if diffs else 0
 
 
 def _order(spec: str) -> str:
@@ -259,6 +138,34 @@ def _orders(specs: str) -> str:
     for spec in specs.split(","):
         _order(spec)
     return specs
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    arts, guest = prepare(args.xen)
+    print(f"ready: {arts.describe()}; guest {guest}")
+    return 0
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    """Re-read a saved serial log: the exchange, each problem as LOG:line: message, and a verdict."""
+    lines = read_log(Path(args.log))
+    print(format_exchange(lines))
+    reports = parse(lines)
+    outcome, problems = log_outcome(reports)
+    for p in problems:
+        where = f"{args.log}:{p.lineno}" if p.lineno else args.log
+        print(f"{where}: {p.outcome.name}: {p.text}", file=sys.stderr)
+    steps = [s for r in reports.values() for s in r.steps]
+    failed = sum(not s.passed for s in steps)
+    print(f"{outcome.name}: {len(reports)} domain(s), {len(steps)} steps, {failed} failed, {len(problems)} problem(s)")
+    return outcome.exit_code
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    xens = args.xens.split(",") if args.xens else []
+    for line in bench(args.xen, [Path(p) for p in args.cases] or DEFAULT_CASES, args.runs, xens):
+        print(line)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,18 +199,23 @@ def main(argv: list[str] | None = None) -> int:
     pa = sub.add_parser("parse", help="parse a saved serial log")
     pa.add_argument("log")
     args = p.parse_args(argv)
+    commands = {
+        "run": cmd_run,
+        "prepare": cmd_prepare,
+        "bench": cmd_bench,
+        "parse": cmd_parse,
+        "matrix": cmd_matrix,
+        "compare": cmd_compare,
+    }
     try:
-        commands = {
-            "run": cmd_run,
-            "prepare": cmd_prepare,
-            "bench": cmd_bench,
-            "parse": cmd_parse,
-            "compare": cmd_compare,
-        }
-        return {**commands, "matrix": cmd_matrix}[args.cmd](args)
+        return commands[args.cmd](args)
+    except LogError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     except HarnessError as e:
-        print(f"\nerror: {e}", file=sys.stderr)
-        return 2
+        # Before any case could run (set-up, boot): an ERROR, or a CRASH when Xen itself went down.
+        print(f"\n{e.outcome.name}: {e}", file=sys.stderr)
+        return e.outcome.exit_code
     except KeyboardInterrupt:
         print("\ninterrupted; QEMU stopped", file=sys.stderr)
         return 130

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .cases import Case, Group, order, plan
 from .report import rows
-from .runner import CaseResult
+from .results import CaseResult
 
 FIRST = "(first in its domains)"
 

@@ -16,9 +16,10 @@ import time
 
 from .cases import STATUS_FIELDS_OF
 from .dom0 import Dom0
+from .domain import xs_path
 from .errors import HarnessError
 
-PUB = "/local/domain/0/data/evtchn-test/pub"
+PUB = xs_path(0, "pub")
 TOOL = "/evt/evtchn-op"
 GET_POLL_S = 0.2
 
@@ -116,7 +117,7 @@ class Dom0Script:
             return shlex.quote(token)
 
     def _get(self, peer: str, key: str, timeout: float) -> int:
-        path = f"/local/domain/{self.domids[peer]}/data/evtchn-test/pub/{key}"
+        path = xs_path(self.domids[peer], "pub", key)
         deadline = time.monotonic() + timeout
         while True:
             rc, out = self.dom0.run_rc(f"xenstore-read {path} 2>/dev/null")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 from .console import Console
 from .dom0 import NUDGE_S, Dom0
@@ -13,22 +15,57 @@ from .results import DomainReport, parse
 CONSOLE_LOG = "/var/log/xen/console/guest-{name}.log"
 XL_LOG = "/var/log/xen/xl-{name}.log"
 SHUTDOWN = re.compile(r"has shut down, reason code (\d+)")
-# SHUTDOWN_* reason codes (xen/sched.h) and what the guest means by them.
-REASONS = {0: "poweroff (all passed)", 1: "reboot (a step failed)", 2: "suspend", 3: "crash", 4: "watchdog"}
+# What our guest means by the SHUTDOWN_* reasons it uses (docs/guest-script.md).
+GUEST_MEANS = {"poweroff": "all passed", "reboot": "a step failed", "crash": "the guest faulted"}
+# The harness's folder in each domain's xenstore home; guest/script.c uses the same.
+XS_DIR = "data/evtchn-test"
 ALIVE_CHECK_S = 20.0
 # The serial line is slow: a guest may finish long before the relay has printed its output.
 RELAY_LAG_S = 15.0
 
 
+def xs_path(domid: int, *parts: str) -> str:
+    """A path in the harness's folder of a domain's xenstore home."""
+    return "/".join([f"/local/domain/{domid}", XS_DIR, *parts])
+
+
+@dataclass(frozen=True)
+class ShutdownReasons:
+    """SHUTDOWN_* codes, as the public xen/sched.h of the Xen under test defines them."""
+
+    names: dict[int, str]  # 0 -> "poweroff", ...
+
+    def code(self, name: str) -> int:
+        return next(c for c, n in self.names.items() if n == name)
+
+    def describe(self, code: int | None) -> str:
+        if code is None:
+            return "none seen"
+        name = self.names.get(code, f"unknown reason {code}")
+        return f"{name} ({GUEST_MEANS[name]})" if name in GUEST_MEANS else name
+
+
+def read_shutdown_reasons(include: Path) -> ShutdownReasons:
+    path = include / "xen" / "sched.h"
+    found = re.findall(r"#define\s+SHUTDOWN_(\w+)\s+(\d+)\b", path.read_text())
+    names = {int(v): n for n, v in found if n != "MAX"}  # SHUTDOWN_MAX repeats the last
+    if not all(n in names.values() for n in GUEST_MEANS):
+        raise ValueError(f"{path} lacks SHUTDOWN_{{{','.join(GUEST_MEANS)}}}")
+    return ShutdownReasons(names)
+
+
 class Domain:
-    def __init__(self, dom0: Dom0, name: str, role: str, cfg_path: str) -> None:
+    def __init__(self, dom0: Dom0, name: str, role: str, cfg_path: str, reasons: ShutdownReasons) -> None:
         self.dom0 = dom0
         self.name = name  # xl's name, unique per run
         self.role = role  # the name cases use (A, B)
         self.cfg_path = cfg_path
+        self.reasons = reasons
         self.domid = -1
-        self.created_at = 0.0
+        self.created_at = 0.0  # 0: `xl create` was never tried
         self.first_line_at = 0.0
+        self._since: int | None = None  # first console line that can be this domain's
+        self._relay = False
 
     @property
     def console(self) -> Console:
@@ -42,12 +79,18 @@ class Domain:
             raise DomainCreateFailed(
                 f"{self.name}: xl create exited {rc}:\n{out}", self.console.tail(), self.console.log_path
             )
-        self.domid = int(self.dom0.run(f"xl domid {self.name}"))
+        out = self.dom0.run(f"xl domid {self.name}")
+        if not out.strip().isdigit():
+            raise DomainCreateFailed(
+                f"{self.name}: `xl domid` answered {out!r}", self.console.tail(), self.console.log_path
+            )
+        self.domid = int(out)
         return self.domid
 
     def start_relay(self) -> None:
         """Copy the guest's console (as xenconsoled logs it) to the serial line, prefixed."""
         self.dom0.run(f"sh /evt/relay {self.name} &")  # xen-config/relay.sh
+        self._relay = True
 
     def stop_relay(self) -> None:
         self.dom0.run_rc(f"kill $(cat {self._relay_pid}) 2>/dev/null; rm -f {self._relay_pid}")
@@ -60,6 +103,9 @@ class Domain:
         self.dom0.run(f"xl unpause {self.name}")
 
     def lines(self) -> list[str]:
+        """This domain's console lines so far; none before `xl create` was tried."""
+        if self._since is None:
+            return []
         prefix = f"[{self.name}] "
         return [ln.text for ln in self.console.lines[self._since :] if ln.text.startswith(prefix)]
 
@@ -71,6 +117,7 @@ class Domain:
         prefix = re.escape(f"[{self.name}] ")
         pattern = re.compile(f"^{prefix}EVT (DONE|CRASH|BOOT)")
         deadline = time.monotonic() + timeout
+        assert self._since is not None, "wait_done before create_paused"
         cursor = self._since
         last_check = time.monotonic()
         while True:
@@ -107,13 +154,14 @@ class Domain:
     def _check_alive(self) -> None:
         rc, out = self.dom0.run_rc(f"xl list {self.name} 2>&1")
         reason = self.shutdown_reason()
-        mine = [ln for ln in self.console.lines[self._since :] if ln.text.startswith(f"[{self.name}] ")]
+        since = self._since or 0
+        mine = [ln for ln in self.console.lines[since:] if ln.text.startswith(f"[{self.name}] ")]
         if reason is not None and mine and time.monotonic() - mine[-1].time < RELAY_LAG_S:
             return  # it has stopped, but its last lines are still on their way over the serial line
         if rc != 0 or reason is not None:
             raise GuestDied(
                 f"{self.name} (domid {self.domid}) stopped before `EVT DONE`: "
-                f"{REASONS.get(reason, reason) if reason is not None else out}",
+                f"{self.reasons.describe(reason) if reason is not None else out}",
                 self.console.tail(),
                 self.console.log_path,
             )
@@ -131,8 +179,12 @@ class Domain:
             self.dom0.sleep(0.5)
 
     def destroy(self) -> None:
-        self.stop_relay()
-        self.dom0.run_rc(f"xl destroy {self.name} 2>&1")
+        """Gone, whatever state it reached: a failed `xl create` can leave a domain behind."""
+        if self._relay:
+            self.stop_relay()
+            self._relay = False
+        if self.created_at:
+            self.dom0.run_rc(f"xl destroy {self.name} 2>&1")
 
 
 class _Tick(HarnessError):

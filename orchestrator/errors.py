@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .outcome import Outcome
+
 
 class HarnessError(Exception):
     """A failure of the stack under test or of the harness, never of a case."""
 
     what = "harness error"
+    outcome = Outcome.ERROR  # nothing is known about Xen's answer; a crash says more
 
     def __init__(self, detail: str, log_tail: str = "", log_path: Path | None = None) -> None:
         self.detail = detail
@@ -35,6 +38,7 @@ class CaseFileError(HarnessError):
 
 class XenPanic(HarnessError):
     what = "Xen panicked"
+    outcome = Outcome.CRASH
 
 
 class MachineDied(HarnessError):
@@ -55,6 +59,7 @@ class DomainCreateFailed(HarnessError):
 
 class GuestCrashed(HarnessError):
     what = "guest crashed"
+    outcome = Outcome.CRASH
 
 
 class GuestSilent(HarnessError):

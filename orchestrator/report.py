@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .console import Line
-from .runner import CaseResult
+from .outcome import Outcome, worst
+from .results import CaseResult, parse, parse_line
 
 CONTEXT_LINES = 4
 
@@ -28,8 +29,10 @@ def _serial_context(lines: list[Line], needle: str) -> str:
 
 
 def failure_message(res: CaseResult, lines: list[Line]) -> str:
-    """Names the case, each failing step's domain, op and arguments, expected and got."""
-    out = [f"case {res.case.name} ({res.case.path.name}:{res.case.line}) failed"]
+    """Names the case and its outcome, each failing step's domain, op and arguments, expected and got."""
+    what = {Outcome.FAIL: "failed", Outcome.ERROR: "ERROR (of the harness, not a verdict on Xen)"}
+    head = what.get(res.outcome, res.outcome.name)
+    out = [f"case {res.case.name} ({res.case.path.name}:{res.case.line}): {head}"]
     for s in res.steps:
         if s.passed:
             continue
@@ -41,7 +44,31 @@ def failure_message(res: CaseResult, lines: list[Line]) -> str:
         out.append("      serial log around it:")
         out.append(_serial_context(lines, f"[{s.domain}] EVT RESULT case={res.case.name} line={s.line} op={s.op} "))
     for p in res.problems:
-        out.append(f"  {p}")
+        out.append(f"  {p.outcome.name}: {p.text}")
+    return "\n".join(out)
+
+
+def format_exchange(lines: list[str]) -> str:
+    """The guests' steps in the order the serial line saw them, one per line."""
+    out = []
+    for text in lines:
+        parsed = parse_line(text)
+        if parsed is None:
+            continue
+        dom, kind, rest = parsed
+        if kind == "RESULT":
+            rep = parse([text])[dom]
+            if rep.garbled:
+                out.append(f"  ???  {dom:<6} {rep.garbled[0].message}")
+                continue
+            step = rep.steps[0]
+            if step.op in ("put", "get", "mark"):
+                continue  # the harness's own rendezvous
+            mark = "ok  " if step.passed else "FAIL"
+            call = f"{step.op}({', '.join(step.args)})"
+            out.append(f"  {mark} {dom:<6} {call:<34} expect {step.expect:<34} got {step.got}")
+        elif kind in ("BOOT", "CASE-BEGIN", "CASE-END", "DONE", "CRASH", "SCRIPT-ERROR"):
+            out.append(f"       {dom:<6} {kind} {rest[:200]}")
     return "\n".join(out)
 
 
@@ -99,16 +126,24 @@ def write_reports(out: Path, header: dict[str, str], results: list[CaseResult]) 
     """conformance.json and conformance.md in `out`; returns their paths."""
     table = rows(results)
     counts = {v: sum(1 for r in table if r.verdict == v) for v in (PASS, DIFFERS, FAIL, MISSING)}
+    outcomes = {o.name: sum(1 for r in results if r.outcome is o) for o in Outcome}
     data = {
         "header": header,
-        "summary": {"cases": len(results), "cases_failed": sum(not r.passed for r in results), **counts},
+        "summary": {
+            "cases": len(results),
+            "cases_failed": sum(not r.passed for r in results),
+            "outcome": worst(r.outcome for r in results).name,
+            "case_outcomes": outcomes,  # PASS, SKIP, ERROR, FAIL, CRASH: see orchestrator/outcome.py
+            **counts,
+        },
         "cases": [
             {
                 "case": r.case.name,
                 "title": r.case.title,
                 "file": f"{r.case.path.name}:{r.case.line}",
+                "outcome": r.outcome.name,
                 "passed": r.passed,
-                "problems": r.problems,
+                "problems": [{"outcome": p.outcome.name, "text": p.text} for p in r.problems],
             }
             for r in results
         ],
@@ -119,7 +154,8 @@ def write_reports(out: Path, header: dict[str, str], results: list[CaseResult]) 
 
     md = ["# Event channel conformance report", ""]
     md += [f"- **{k}**: {v}" for k, v in header.items()]
-    md += ["", "| verdict | count |", "|---|---|"] + [f"| {k} | {v} |" for k, v in counts.items()]
+    md += ["", "| case outcome | cases |", "|---|---|"] + [f"| {k} | {v} |" for k, v in outcomes.items()]
+    md += ["", "| step verdict | steps |", "|---|---|"] + [f"| {k} | {v} |" for k, v in counts.items()]
     md += ["", "Rows that failed or differ from the Xen 3.0 interface guide come first.", ""]
     md += ["| command | case | step | domain | call | expected (Xen) | 3.0 guide | got | verdict | source |"]
     md += ["|---|---|---|---|---|---|---|---|---|---|"]
@@ -129,7 +165,8 @@ def write_reports(out: Path, header: dict[str, str], results: list[CaseResult]) 
         md.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     problems = [(r.case.name, p) for r in results for p in r.problems]
     if problems:
-        md += ["", "## Problems", ""] + [f"- `{name}`: {p.splitlines()[0]}" for name, p in problems]
+        md += ["", "## Problems", ""]
+        md += [f"- `{name}`: **{p.outcome.name}** {p.text.splitlines()[0]}" for name, p in problems]
     md_path = out / "conformance.md"
     md_path.write_text("\n".join(md) + "\n")
     return json_path, md_path

@@ -1,7 +1,14 @@
-"""Parse the guests' console lines into results: one object per operation.
+"""Parse the guests' console lines into results, and judge them.
 
 Works on the live console and on a saved serial log alike: every guest line
-reaches the serial line through dom0's relay as ``[<domain>] EVT ...``.
+reaches the serial line through dom0's relay as ``[<domain>] EVT ...``
+(docs/guest-script.md, "Results on the console"). The parser is strict about
+the RESULT format, but one unreadable line never stops it: Xen's own output can
+cut into a guest line on the serial port, so such a line is kept as `Garbled`,
+a problem of its case, and the rest of the log is still read.
+
+Then the judgement: each case gets an `Outcome` (outcome.py) from its steps and
+its problems, a group of cases sharing domains a `GroupResult`.
 """
 
 from __future__ import annotations
@@ -9,9 +16,25 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from .cases import Case, Group
+from .errors import HarnessError
+from .outcome import Outcome, worst
 
 GUEST_LINE = re.compile(r"^\[(?P<domain>[\w.-]+)\] EVT (?P<kind>[A-Z-]+)\s?(?P<rest>.*)$")
-KEYVAL = re.compile(r"(\w+)=(\S*)")
+# The fields of a RESULT line, each once, in this order.
+RESULT_FIELDS = ("case", "line", "op", "args", "expect", "got", "verdict")
+VERDICTS = ("PASS", "FAIL")
+DECIMAL = re.compile(r"[0-9]+")  # ASCII only: \d would take any Unicode digit
+POSITIVE = re.compile(r"[1-9][0-9]*")
+# Far longer than any line a guest (512-byte printf buffer) or dom0's script prints:
+# a longer guest line is two lines run together, and is not worth a regex's time.
+MAX_LINE_CHARS = 4096
+
+
+class ParseError(ValueError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -44,6 +67,19 @@ class Crash:
     text: str
 
 
+@dataclass(frozen=True)
+class Garbled:
+    """A guest line that could not be read."""
+
+    lineno: int  # 1-based, among the lines given to parse()
+    domain: str
+    case: str  # the case it names, else the one its domain was running; "" before any
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
 @dataclass
 class DomainReport:
     """Everything one domain printed, parsed."""
@@ -55,13 +91,13 @@ class DomainReport:
     cases_ended: dict[str, tuple[int, int]] = field(default_factory=dict)
     case_us: dict[str, int] = field(default_factory=dict)  # guest-measured time per case
     script_errors: list[str] = field(default_factory=list)
-    garbled: list[str] = field(default_factory=list)  # guest lines that could not be read
+    garbled: list[Garbled] = field(default_factory=list)
     crash: Crash | None = None
     done: tuple[int, int] | None = None  # (pass, fail) from EVT DONE
 
-
-class ParseError(ValueError):
-    pass
+    @property
+    def current_case(self) -> str:
+        return self.cases_begun[-1] if self.cases_begun else ""
 
 
 def parse_line(text: str) -> tuple[str, str, str] | None:
@@ -70,8 +106,22 @@ def parse_line(text: str) -> tuple[str, str, str] | None:
     return (m["domain"], m["kind"], m["rest"]) if m else None
 
 
+def _quote(text: str, limit: int = 160) -> str:
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
+
+
 def _keyvals(rest: str) -> dict[str, str]:
-    return dict(KEYVAL.findall(rest))
+    """The key=value words of a line (others are names and flags); a repeated key is an error."""
+    out: dict[str, str] = {}
+    for word in rest.split():
+        key, eq, value = word.partition("=")
+        if not eq:
+            continue
+        if key in out:
+            # Two lines run together, most likely: neither value can be trusted.
+            raise ParseError(f"repeated field {key}: {_quote(rest)}")
+        out[key] = value
+    return out
 
 
 def _counts(rest: str) -> tuple[int, int]:
@@ -79,14 +129,48 @@ def _counts(rest: str) -> tuple[int, int]:
     try:
         return int(kv["pass"]), int(kv["fail"])
     except (KeyError, ValueError):
-        raise ParseError(f"bad pass/fail counts: {rest!r}") from None
+        raise ParseError(f"bad pass/fail counts: {_quote(rest)}") from None
+
+
+def _result_fields(rest: str) -> dict[str, str]:
+    """The seven fields of a RESULT line, or why they are not there."""
+    words = rest.split()
+    if not words:
+        return {}
+    pairs = []
+    for word in words:
+        key, eq, value = word.partition("=")
+        if not eq or not key:
+            raise ParseError(f"not a key=value field: {_quote(word, 40)}")
+        pairs.append((key, value))
+    keys = [k for k, _ in pairs]
+    for k in keys:
+        if keys.count(k) > 1:
+            raise ParseError(f"repeated field {k}")
+        if k not in RESULT_FIELDS:
+            raise ParseError(f"unknown field {k}")
+    missing = [k for k in RESULT_FIELDS if k not in keys]
+    if missing:
+        raise ParseError(f"missing field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+    if tuple(keys) != RESULT_FIELDS:
+        raise ParseError(f"fields out of order: {' '.join(keys)}")
+    return dict(pairs)
 
 
 def parse_result(domain: str, rest: str) -> StepResult:
-    kv = _keyvals(rest)
-    missing = [k for k in ("case", "line", "op", "args", "expect", "got", "verdict") if k not in kv]
-    if missing or kv["verdict"] not in ("PASS", "FAIL") or not kv["line"].isdigit():
-        raise ParseError(f"malformed RESULT line from {domain}: {rest!r}")
+    try:
+        kv = _result_fields(rest)
+        if not kv:
+            raise ParseError("no fields")
+        empty = [k for k in RESULT_FIELDS if k != "args" and not kv[k]]
+        if empty:
+            raise ParseError(f"empty field {empty[0]}")
+        if kv["verdict"] not in VERDICTS:
+            raise ParseError(f"verdict must be PASS or FAIL, not {_quote(kv['verdict'], 20)}")
+        if not POSITIVE.fullmatch(kv["line"]):
+            raise ParseError(f"line must be a positive decimal, not {_quote(kv['line'], 20)}")
+    except ParseError as e:
+        raise ParseError(f"malformed RESULT line from {domain}: {e}: {_quote(rest)}") from None
     return StepResult(
         domain=domain,
         case=kv["case"],
@@ -100,19 +184,25 @@ def parse_result(domain: str, rest: str) -> StepResult:
 
 
 def _parse_into(rep: DomainReport, kind: str, rest: str) -> None:
+    if rep.done is not None and kind != "DONE":
+        # Nothing follows DONE but the shutdown: a late line is another run's, or spliced.
+        raise ParseError(f"EVT {kind} after EVT DONE: {_quote(rest)}")
     if kind == "RESULT":
         rep.steps.append(parse_result(rep.domain, rest))
     elif kind == "BOOT":
         rep.boot = _keyvals(rest)
     elif kind == "CASE-BEGIN":
+        _keyvals(rest)  # only for its check of repeated fields
         rep.cases_begun.append(rest.split()[0] if rest else "")
     elif kind == "CASE-END":
         name = rest.split()[0] if rest else ""
         rep.cases_ended[name] = _counts(rest)
         us = _keyvals(rest).get("us", "")
-        if us.isdigit():
+        if DECIMAL.fullmatch(us):
             rep.case_us[name] = int(us)
     elif kind == "DONE":
+        if rep.done is not None:
+            raise ParseError(f"a second EVT DONE: {_quote(rest)}")
         rep.done = _counts(rest)
     elif kind == "SCRIPT-ERROR":
         rep.script_errors.append(rest)
@@ -121,25 +211,168 @@ def _parse_into(rep: DomainReport, kind: str, rest: str) -> None:
         words = rest.split()
         rep.crash = Crash(
             domain=rep.domain,
-            vector=int(kv["vec"]) if kv.get("vec", "").isdigit() else -1,
+            vector=int(kv["vec"]) if DECIMAL.fullmatch(kv.get("vec", "")) else -1,
             name=words[1] if len(words) > 1 and "=" not in words[1] else "?",
             rip=kv.get("rip", "?"),
             text=rest,
         )
+    else:
+        raise ParseError(f"unknown line kind EVT {kind}")
+
+
+def _case_named(rest: str) -> str:
+    m = re.search(r"(?:^|\s)case=(\S+)", rest[:MAX_LINE_CHARS])
+    return m.group(1) if m else ""
 
 
 def parse(lines: Iterable[str]) -> dict[str, DomainReport]:
     """Reports per domain name from console lines (others are ignored)."""
     reports: dict[str, DomainReport] = {}
-    for text in lines:
-        parsed = parse_line(text)
+    for lineno, text in enumerate(lines, start=1):
+        head = text if len(text) <= MAX_LINE_CHARS else text[:MAX_LINE_CHARS]
+        parsed = parse_line(head)
         if parsed is None:
             continue
         domain, kind, rest = parsed
         rep = reports.setdefault(domain, DomainReport(domain))
         try:
+            if len(text) > MAX_LINE_CHARS:
+                raise ParseError(f"a line of {len(text)} characters, longer than any a guest prints: {_quote(rest)}")
             _parse_into(rep, kind, rest)
         except ParseError as e:
             # A line cut by other output on the serial line: a problem of its case, not of the run.
-            rep.garbled.append(str(e))
+            rep.garbled.append(Garbled(lineno, domain, _case_named(rest) or rep.current_case, str(e)))
     return reports
+
+
+# -- judging ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something other than a step's own verdict that decides a case's outcome."""
+
+    outcome: Outcome
+    text: str
+    lineno: int = 0  # where in the log, when it is about one line
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def domain_problems(rep: DomainReport) -> list[Problem]:
+    """What is wrong with one domain's output as a whole, apart from failed steps."""
+    out = [Problem(Outcome.ERROR, f"{rep.domain}: {g.message}", g.lineno) for g in rep.garbled]
+    out += [Problem(Outcome.ERROR, f"{rep.domain}: script error: {e}") for e in rep.script_errors]
+    if rep.crash is not None:
+        out.append(Problem(Outcome.CRASH, f"{rep.domain}: guest crashed: {rep.crash.text}"))
+    elif rep.done is None:
+        out.append(Problem(Outcome.ERROR, f"{rep.domain}: no EVT DONE (the guest stopped, or the log is cut)"))
+    elif rep.done != (sum(s.passed for s in rep.steps), sum(not s.passed for s in rep.steps)):
+        out.append(
+            Problem(
+                Outcome.ERROR,
+                f"{rep.domain}: EVT DONE counts {rep.done[0]} passed, {rep.done[1]} failed, "
+                f"but {len(rep.steps)} RESULT lines were read",
+            )
+        )
+    return out
+
+
+def log_outcome(reports: dict[str, DomainReport]) -> tuple[Outcome, list[Problem]]:
+    """A saved log judged without its case files: the worst of every domain's steps and problems."""
+    problems = [p for rep in reports.values() for p in domain_problems(rep)]
+    if not any(rep.steps for rep in reports.values()):
+        problems.append(Problem(Outcome.ERROR, "no guest RESULT lines: nothing ran, or this is not a serial log"))
+    failed = any(not s.passed for rep in reports.values() for s in rep.steps)
+    return worst([*(p.outcome for p in problems), Outcome.FAIL if failed else Outcome.PASS]), problems
+
+
+class LogError(Exception):
+    """A saved serial log that cannot be read at all."""
+
+
+# The first bytes git looks at to tell binary from text; a serial log starts with Xen's banner.
+BINARY_PROBE = 8000
+
+
+def read_log(path: Path) -> list[str]:
+    """The lines of a saved serial log (QEMU's \\r\\r\\n ends and stray bytes are fine)."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise LogError(f"{path}: cannot read: {e.strerror or e}") from None
+    if b"\0" in data[:BINARY_PROBE]:
+        raise LogError(f"{path}: a binary file (NUL bytes), not a serial log")
+    return data.decode("utf-8", "replace").splitlines()
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    group: int
+    steps: list[StepResult] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # missing results, domain errors
+
+    @property
+    def outcome(self) -> Outcome:
+        """The worst of its problems and its steps; a case without a single result is an error."""
+        failed = any(not s.passed for s in self.steps)
+        found = [p.outcome for p in self.problems] + [Outcome.FAIL if failed else Outcome.PASS]
+        if not self.steps:
+            found.append(Outcome.ERROR)
+        return worst(found)
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome is Outcome.PASS
+
+
+@dataclass
+class GroupResult:
+    """Cases that shared domains, and what became of the domains."""
+
+    group: Group
+    reports: dict[str, DomainReport] = field(default_factory=dict)  # by role
+    reasons: dict[str, int | None] = field(default_factory=dict)
+    error: HarnessError | None = None
+    create_to_first_line: list[float] = field(default_factory=list)
+    run_seconds: float = 0.0
+
+    def case_results(self) -> list[CaseResult]:
+        out = []
+        for case in self.group.cases:
+            res = CaseResult(case, self.group.index)
+            complete = True
+            for role in case.domains:
+                rep = self.reports.get(role)
+                if rep is None or case.name not in rep.cases_ended:
+                    complete = False
+                if rep is None:
+                    continue
+                res.steps += [s for s in rep.steps if s.case == case.name]
+                if case.name in rep.cases_begun and case.name not in rep.cases_ended:
+                    res.problems.append(Problem(Outcome.ERROR, f"{role} began the case but never ended it"))
+                if rep.crash is not None and rep.current_case == case.name:
+                    res.problems.append(Problem(Outcome.CRASH, f"{role}: guest crashed: {rep.crash.text}"))
+                # A script error has no case to blame: every case of the domain shares it.
+                res.problems += [Problem(Outcome.ERROR, f"{role}: script error: {e}") for e in rep.script_errors]
+                res.problems += [
+                    Problem(Outcome.ERROR, f"{role}: {g.message}", g.lineno)
+                    for g in rep.garbled
+                    if g.case in (case.name, "")
+                ]
+            for step in case.steps:
+                if not any(s.line == step.line and s.op == step.op for s in res.steps):
+                    complete = False
+                    res.problems.append(
+                        Problem(Outcome.ERROR, f"no result for line {step.line} ({step.domain} {step.op})")
+                    )
+            out.append((res, complete))
+        if self.error is not None:
+            # The error belongs to the cases it kept from finishing; with none of those
+            # (a wrong shutdown reason after the last case), to all of them.
+            hit = [res for res, complete in out if not complete] or [res for res, _ in out]
+            for res in hit:
+                res.problems.append(Problem(self.error.outcome, str(self.error)))
+        return [res for res, _ in out]

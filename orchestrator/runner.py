@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+import traceback
 from pathlib import Path
 from types import TracebackType
 
 from . import log
 from .artifacts import Artifacts
-from .cases import DOM0, Case, Config, Group, compile_group, read_domid_self, read_errno_table
+from .cases import DOM0, Config, Group, compile_group, read_domid_self, read_errno_table
 from .dom0 import Dom0
 from .dom0script import Dom0Script
-from .domain import REASONS, Domain
-from .errors import GuestCrashed, GuestDied, GuestSilent, HarnessError, MachineDied, XenPanic
+from .domain import Domain, read_shutdown_reasons, xs_path
+from .errors import GuestDied, HarnessError, MachineDied, XenPanic
 from .initramfs import build_base, build_run
 from .machine import BootImages, Machine, QemuConfig, qemu_version
-from .results import DomainReport, StepResult, parse
+from .results import DomainReport, GroupResult, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 XEN_CONFIG = ROOT / "xen-config"
@@ -25,46 +25,6 @@ GUEST_DIR = "/evt"
 
 # Time for the guests of a group to boot, on top of their cases' own budgets.
 GROUP_BOOT_S = 20.0
-
-
-@dataclass
-class CaseResult:
-    case: Case
-    group: int
-    steps: list[StepResult] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)  # missing results, domain errors
-
-    @property
-    def passed(self) -> bool:
-        return not self.problems and bool(self.steps) and all(s.passed for s in self.steps)
-
-
-@dataclass
-class GroupResult:
-    group: Group
-    reports: dict[str, DomainReport] = field(default_factory=dict)  # by role
-    reasons: dict[str, int | None] = field(default_factory=dict)
-    error: HarnessError | None = None
-    create_to_first_line: list[float] = field(default_factory=list)
-    run_seconds: float = 0.0
-
-    def case_results(self) -> list[CaseResult]:
-        out = []
-        for case in self.group.cases:
-            res = CaseResult(case, self.group.index)
-            for role, rep in self.reports.items():
-                res.steps += [s for s in rep.steps if s.case == case.name]
-                if case.name in rep.cases_begun and case.name not in rep.cases_ended:
-                    res.problems.append(f"{role} began the case but never ended it")
-                res.problems += [f"{role}: script error: {e}" for e in rep.script_errors]
-                res.problems += [f"{role}: {g}" for g in rep.garbled if f"case={case.name} " in g]
-            for step in case.steps:
-                if not any(s.line == step.line and s.op == step.op for s in res.steps):
-                    res.problems.append(f"no result for line {step.line} ({step.domain} {step.op})")
-            if self.error is not None:
-                res.problems.append(str(self.error))
-            out.append(res)
-        return out
 
 
 def describe(config: Config) -> str:
@@ -113,6 +73,7 @@ class Session:
         self.lost: HarnessError | None = None  # set once the machine is gone
         self.errnos = read_errno_table(arts.include)
         self.domid_self = read_domid_self(arts.include)
+        self.reasons = read_shutdown_reasons(arts.include)
         self.scripts = {g.index: compile_group(g) for g in groups}  # role -> script, per group
         self.ready_seconds = 0.0
 
@@ -195,6 +156,11 @@ class Session:
         return info
 
     def run_group(self, group: Group) -> GroupResult:
+        """Run one group's cases; whatever goes wrong ends up in the result, never raised.
+
+        A lost machine (Xen panic, QEMU gone) is kept in `self.lost` and becomes the
+        error of every later group.
+        """
         result = GroupResult(group)
         if self.lost is not None:
             result.error = self.lost
@@ -202,7 +168,7 @@ class Session:
         assert self.dom0 is not None
         roles = group.config.domains
         domains = [
-            Domain(self.dom0, f"g{group.index}-{r}", r, f"{GUEST_DIR}/g{group.index}/{r}.cfg")
+            Domain(self.dom0, f"g{group.index}-{r}", r, f"{GUEST_DIR}/g{group.index}/{r}.cfg", self.reasons)
             for r in roles
             if r != DOM0
         ]
@@ -216,7 +182,7 @@ class Session:
                 domids = {d.role: d.domid for d in domains} | ({DOM0: 0} if DOM0 in roles else {})
                 for d in domains:
                     for role, domid in domids.items():
-                        self.dom0.run(f"xenstore-write /local/domain/{d.domid}/data/evtchn-test/dom/{role} {domid}")
+                        self.dom0.run(f"xenstore-write {xs_path(d.domid, 'dom', role)} {domid}")
                 for d in domains:
                     d.start_relay()
                 if DOM0 in roles:
@@ -237,22 +203,30 @@ class Session:
         except (XenPanic, MachineDied) as e:
             self.lost = e
             result.error = e
-        except (GuestCrashed, GuestSilent, GuestDied, HarnessError) as e:
+        except HarnessError as e:
             result.error = e
+        except Exception as e:
+            # A bug of the harness: an error of this group, with the evidence, not the end of the run.
+            result.error = HarnessError(
+                f"harness bug in group {group.index}: {e!r}\n{traceback.format_exc().rstrip()}",
+                self.dom0.console.tail(),
+                self.dom0.console.log_path,
+            )
+        finally:
+            # Whatever the guests printed before things went wrong still counts (pure parsing: cannot fail).
             for d in domains:
                 result.reports.setdefault(d.role, d.report())
-        finally:
-            if privileged is not None and self.lost is None:
+            if privileged is not None:
                 lines = [ln.text for ln in self.dom0.console.lines]
                 result.reports[DOM0] = parse(lines).get(privileged.name, DomainReport(privileged.name))
             result.run_seconds = time.monotonic() - start
             if self.lost is None:
                 for d in domains:
-                    if d.domid >= 0:
-                        try:
-                            d.destroy()
-                        except HarnessError as e:
-                            self.lost = e
+                    try:
+                        d.destroy()
+                    except HarnessError as e:
+                        self.lost = e
+                        break
         return result
 
     def _check_reasons(self, result: GroupResult, domains: list[Domain]) -> None:
@@ -261,7 +235,9 @@ class Session:
             rep, reason = result.reports[d.role], result.reasons[d.role]
             if rep.done is None:
                 continue
-            want = 0 if rep.done[1] == 0 and not rep.script_errors else 1
+            want = self.reasons.code("poweroff" if rep.done[1] == 0 and not rep.script_errors else "reboot")
             if reason != want:
-                got = REASONS.get(reason, str(reason)) if reason is not None else "none seen"
-                raise GuestDied(f"{d.name}: printed DONE {rep.done} but shut down with {got}, expected {REASONS[want]}")
+                raise GuestDied(
+                    f"{d.name}: printed DONE {rep.done} but shut down with {self.reasons.describe(reason)}, "
+                    f"expected {self.reasons.describe(want)}"
+                )

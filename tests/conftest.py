@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 
 from orchestrator.artifacts import SUITES
-from orchestrator.cases import ORDERS, Case, load, order, plan, read_errnos
-from orchestrator.cli import BUILD, prepare
+from orchestrator.cases import ORDERS, Case, load, order, read_errnos
 from orchestrator.console import Console
 from orchestrator.errors import HarnessError
 from orchestrator.hypervisor import resolve
+from orchestrator.pipeline import BUILD, load_cases, prepare, run_all
 from orchestrator.report import DIFFERS, rows, write_reports
-from orchestrator.runner import ROOT, CaseResult, Session
+from orchestrator.results import CaseResult
+from orchestrator.runner import ROOT, Session
 
 CASE_FILES = sorted((ROOT / "cases").glob("*.evt"))
 SELFTEST_FILES = sorted((ROOT / "tests" / "selftest").glob("*.evt"))
@@ -77,19 +78,15 @@ class XenRun:
 def xen_run(pytestconfig: pytest.Config) -> Iterator[XenRun]:
     xen = pytestconfig.getoption("xen")
     arts, guest = prepare(xen)
-    cases = load(CASE_FILES + SELFTEST_FILES, read_errnos(arts.include))
-    cases, spelled = order(cases, pytestconfig.getoption("order"))
-    pytestconfig.stash[ORDER] = spelled
-    groups = plan(cases, fresh=pytestconfig.getoption("fresh"))
+    cases = load_cases(arts, CASE_FILES + SELFTEST_FILES)
     out = BUILD / "test-run" / re.sub(r"[^\w.-]+", "_", xen).strip("_")
-    with Session(arts, guest, groups, out) as session:
-        group_results = [session.run_group(g) for g in groups]
-    case_results = [r for g in group_results for r in g.case_results()]
+    run = run_all(arts, guest, cases, out, fresh=pytestconfig.getoption("fresh"), spec=pytestconfig.getoption("order"))
+    pytestconfig.stash[ORDER] = run.order
     # The report is about Xen: the harness's own self-tests (which fail on purpose) stay out.
-    conformance = [r for r in case_results if r.case.path in CASE_FILES]
-    reports = write_reports(out, session.header(), conformance)
+    conformance = [r for r in run.results if r.case.path in CASE_FILES]
+    reports = write_reports(out, run.session.header(), conformance)
     pytestconfig.stash[REPORTS] = (reports, [r for r in rows(conformance) if r.verdict == DIFFERS])
-    yield XenRun(session, {r.case.name: r for r in case_results}, out)
+    yield XenRun(run.session, {r.case.name: r for r in run.results}, out)
 
 
 REPORTS = pytest.StashKey[tuple[tuple[Path, Path], list[Any]]]()
@@ -103,10 +100,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     (json_path, md_path), differs = config.stash[REPORTS]
     tr = terminalreporter
     tr.section("event channel conformance")
-    tr.write_line(
-        f"cases ran in {config.stash[ORDER]} order"
-        + (", fresh domains" if config.getoption("fresh") else "")
-    )
+    fresh = ", fresh domains" if config.getoption("fresh") else ""
+    tr.write_line(f"cases ran in {config.stash[ORDER]} order{fresh}")
     tr.write_line(f"report: {md_path} (and {json_path.name})")
     tr.write_line(f"{len(differs)} step(s) where Xen, as its source says, differs from the Xen 3.0 guide:")
     for r in differs:

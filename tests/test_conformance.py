@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from orchestrator.outcome import Outcome
 from orchestrator.report import failure_message
 
 from .conftest import CASE_FILES, XenRun, collect_cases
@@ -17,5 +18,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def test_case(case_name: str, xen_run: XenRun) -> None:
     res = xen_run.results[case_name]
-    if not res.passed:
-        pytest.fail(failure_message(res, xen_run.console.lines), pytrace=False)
+    # Every outcome but PASS fails the test; the message names which (FAIL: Xen answered
+    # otherwise; ERROR: the harness could not tell; CRASH: a guest or Xen crashed). Never a
+    # skip: a case that did not run must not look like one that had nothing to check.
+    if res.outcome is not Outcome.PASS:
+        pytest.fail(f"{res.outcome.name}: {failure_message(res, xen_run.console.lines)}", pytrace=False)

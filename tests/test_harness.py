@@ -8,6 +8,7 @@ from itertools import pairwise
 
 import pytest
 
+from orchestrator.outcome import Outcome
 from orchestrator.report import failure_message
 
 from .conftest import XenRun
@@ -15,7 +16,7 @@ from .conftest import XenRun
 
 def test_wrong_expectation_is_reported(xen_run: XenRun) -> None:
     res = xen_run.results["selftest-wrong-expectation"]
-    assert not res.passed, "a deliberately wrong expectation was reported as passing"
+    assert res.outcome is Outcome.FAIL, "a deliberately wrong expectation was not reported as a failure"
     failed = [s for s in res.steps if not s.passed]
     assert [(s.op, s.args, s.expect) for s in failed] == [("close", ("1000",), "ESRCH")]
     # Xen's answer, whatever it is, is not the wrong one the case asked for.
@@ -33,7 +34,7 @@ def test_guests_shut_down_with_their_verdict(xen_run: XenRun) -> None:
     lines = [ln.text for ln in xen_run.console.lines]
     done = [t for t in lines if " EVT DONE " in t]
     assert len(done) >= 2, f"expected a DONE line from each guest, saw {done}"
-    assert not [r for r in xen_run.results.values() if any("shut down with" in p for p in r.problems)]
+    assert not [r for r in xen_run.results.values() if any("shut down with" in p.text for p in r.problems)]
 
 
 def test_no_qemu_left_behind_by_the_session(xen_run: XenRun) -> None:
@@ -44,13 +45,17 @@ def test_no_qemu_left_behind_by_the_session(xen_run: XenRun) -> None:
 
 
 def test_guest_crash_is_reported_with_rip(xen_run: XenRun) -> None:
-    problems = "\n".join(xen_run.results["selftest-guest-crash"].problems)
+    res = xen_run.results["selftest-guest-crash"]
+    assert res.outcome is Outcome.CRASH, res.outcome
+    problems = "\n".join(p.text for p in res.problems)
     assert "guest crashed" in problems and "rip=" in problems, problems
     assert "vec=14" in problems, f"expected a page fault report:\n{problems}"
 
 
 def test_silent_guest_is_reported_and_session_goes_on(xen_run: XenRun) -> None:
-    problems = "\n".join(xen_run.results["selftest-guest-silent"].problems)
+    res = xen_run.results["selftest-guest-silent"]
+    assert res.outcome is Outcome.ERROR, res.outcome
+    problems = "\n".join(p.text for p in res.problems)
     assert "guest silent past its timeout" in problems, problems
     assert "last lines of the serial log" in problems
     # Every group after a broken one still ran (groups run in case order).

@@ -11,6 +11,7 @@ from pathlib import Path
 import pexpect
 
 from orchestrator.console import Console
+from orchestrator.dom0 import Dom0
 
 
 class FakeStream:
@@ -59,3 +60,103 @@ class FakeStream:
 def make_console(stream: FakeStream, log_path: Path = Path("/nonexistent/serial.log")) -> tuple[Console, io.BytesIO]:
     log = io.BytesIO()
     return Console(stream, log, log_path), log
+
+
+# -- a whole dom0 for the runner: xl, xenstore, relays and the guests behind them --
+
+SUFFIXES = ('; echo "@@RC=$?@@"\n', ' echo "@@RC=$?@@"\n')
+CRLF = b"\r\r\r\n"  # what dom0's console looks like on QEMU's serial line
+
+# The few lines of Xen's public headers the harness reads (the real ones are libxen-dev's).
+HEADERS = {
+    "xen/errno.h": "XEN_ERRNO(EPERM, 1)\nXEN_ERRNO(ENOENT, 2)\nXEN_ERRNO(ESRCH, 3)\nXEN_ERRNO(EINVAL, 22)\n",
+    "xen/xen.h": "#define DOMID_SELF           xen_mk_uint(0x7FF0)\n",
+    "xen/sched.h": "".join(
+        f"#define SHUTDOWN_{name:<10} {code}  /* ... */\n"
+        for code, name in enumerate(("poweroff", "reboot", "suspend", "crash", "watchdog", "soft_reset"))
+    )
+    + "#define SHUTDOWN_MAX        5  /* Maximum valid shutdown reason.             */\n",
+}
+
+
+def write_headers(include: Path) -> Path:
+    for rel, text in HEADERS.items():
+        (include / rel).parent.mkdir(parents=True, exist_ok=True)
+        (include / rel).write_text(text)
+    return include
+
+
+class FakeGuest:
+    """What one domain prints once unpaused, and how xl sees it end."""
+
+    def __init__(self, lines: list[str] | None = None, reason: int | None = 0, create_rc: int = 0) -> None:
+        self.lines = lines or []
+        self.reason = reason  # SHUTDOWN_* code in xl's log; None: still running
+        self.create_rc = create_rc
+
+
+class FakeDom0Shell:
+    """dom0's command loop as the runner drives it; answers each command line like busybox would.
+
+    Guests are looked up by xl name (g1-A); a name with no FakeGuest is created and
+    prints nothing. `xenstore` is a dict, so a dom0 script's put/get meet here too.
+    """
+
+    def __init__(self, guests: dict[str, FakeGuest] | None = None, tool: Callable[[list[str]], str] | None = None):
+        self.guests = guests or {}
+        self.tool = tool  # answers `/evt/evtchn-op <op> <args>`
+        self.xenstore: dict[str, str] = {}
+        self.commands: list[str] = []
+        self.domids: dict[str, int] = {}
+        self._buf = ""
+
+    def __call__(self, chunk: str) -> bytes:
+        self._buf += chunk
+        if not self._buf.endswith("\n"):
+            return b""  # the console sends long lines in bites
+        sent, self._buf = self._buf, ""
+        if sent == "\n":
+            return b""  # a nudge: an empty command line
+        command = next(sent.removesuffix(s) for s in SUFFIXES if sent.endswith(s))
+        self.commands.append(command)
+        out, rc, after = self.answer(command)
+        return b"".join(ln.encode() + CRLF for ln in [*out, f"@@RC={rc}@@", *after])
+
+    def answer(self, command: str) -> tuple[list[str], int, list[str]]:
+        """(output, exit code, lines printed after the prompt returns)."""
+        words = command.split()
+        if command.startswith("xl create -p "):
+            name = words[3].removeprefix("/evt/").removesuffix(".cfg").replace("/", "-")
+            created = self.guests.setdefault(name, FakeGuest(reason=None))
+            if created.create_rc:
+                return [f"Parsing config from {words[3]}", "libxl: error: out of memory"], created.create_rc, []
+            self.domids[name] = len(self.domids) + 1
+            return [f"Parsing config from {words[3]}"], 0, []
+        if words[:2] == ["xl", "domid"]:
+            return ([str(self.domids[words[2]])], 0, []) if words[2] in self.domids else ([], 1, [])
+        if words[:2] == ["xl", "unpause"]:
+            return [], 0, [f"[{words[2]}] {ln}" for ln in self.guests[words[2]].lines]
+        if words[:2] == ["xl", "list"]:
+            guest = self.guests.get(words[2])
+            return ([], 0, []) if guest and guest.reason is None else ([f"{words[2]} is an invalid domain"], 1, [])
+        if words[0] == "cat" and "/var/log/xen/xl-" in words[1]:
+            name = words[1].removeprefix("/var/log/xen/xl-").removesuffix(".log")
+            guest = self.guests.get(name)
+            if guest is None or guest.reason is None:
+                return [], 0, []
+            domid = self.domids.get(name, 0)
+            return [f"Domain {domid} has shut down, reason code {guest.reason} 0x0"], 0, []
+        if words[0] == "xenstore-write" and len(words) == 3:
+            self.xenstore[words[1]] = words[2]
+            return [], 0, []
+        if words[0] == "xenstore-read":
+            return ([self.xenstore[words[1]]], 0, []) if words[1] in self.xenstore else ([], 1, [])
+        if words[0] == "/evt/evtchn-op" and self.tool is not None:
+            return [self.tool(words[1:])], 0, []
+        # xenstore-rm/-chmod, the relay, kill, xl destroy: nothing to say.
+        return [], 0, []
+
+
+def make_dom0(shell: FakeDom0Shell) -> Dom0:
+    console, _ = make_console(FakeStream(respond=shell))
+    return Dom0(console)

@@ -8,8 +8,7 @@ import pytest
 
 from orchestrator.cases import Case, load, order, plan
 from orchestrator.compare import FIRST, arms, differences, format_differences
-from orchestrator.results import StepResult
-from orchestrator.runner import CaseResult
+from orchestrator.results import CaseResult, StepResult
 
 CASES = """case one
 domains A

@@ -8,8 +8,7 @@ from pathlib import Path
 from orchestrator.cases import parse_file
 from orchestrator.matrix import Column, compare, write
 from orchestrator.report import DIFFERS, FAIL, MISSING, PASS, rows, write_reports
-from orchestrator.results import StepResult
-from orchestrator.runner import CaseResult
+from orchestrator.results import CaseResult, StepResult
 
 CASE = """case c
 domains A

@@ -6,7 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.results import Crash, ParseError, StepResult, parse, parse_line, parse_result
+from orchestrator.outcome import Outcome
+from orchestrator.results import (
+    Crash,
+    LogError,
+    ParseError,
+    StepResult,
+    log_outcome,
+    parse,
+    parse_line,
+    parse_result,
+    read_log,
+)
 
 DATA = Path(__file__).parent / "data"
 PASS_LOG = DATA / "serial-interdomain-pass.log"
@@ -179,7 +190,7 @@ def test_malformed_result_is_kept_as_garbled(rest: str) -> None:
 @pytest.mark.parametrize("rest", ["pass=1", "pass=x fail=0", ""])
 def test_malformed_done_is_kept_as_garbled(rest: str) -> None:
     rep = parse([f"[g1-A] EVT DONE {rest}"])["g1-A"]
-    assert rep.done is None and "bad pass/fail counts" in rep.garbled[0]
+    assert rep.done is None and "bad pass/fail counts" in rep.garbled[0].message
 
 
 def test_truncated_log_has_no_done() -> None:
@@ -207,3 +218,163 @@ def test_two_cases_and_time_without_us() -> None:
     assert rep.cases_begun == ["one", "two"]
     assert rep.cases_ended == {"one": (1, 0), "two": (0, 1)}
     assert rep.case_us == {"one": 10}
+
+
+# -- strictness: every malformed line is named, none is half-read --------------
+
+GOOD = "case=c line=3 op=send args=1 expect=ok got=ok verdict=PASS"
+
+
+@pytest.mark.parametrize(
+    ("rest", "why"),
+    [
+        (GOOD + " verdict=FAIL", "repeated field verdict"),
+        ("case=c line=3 op=send args=1 expect=ok got=ok verdict=PASS line=4", "repeated field line"),
+        ("case=c line=3 op=bind_inter[g1-B] EVT RESULT case=c line=4", "not a key=value field: 'EVT'"),
+        ("case=c line=3 op=send args=1 expect=ok got=o", "missing field verdict"),
+        ("case=c line=3 op=send", "missing fields args, expect, got, verdict"),
+        ("line=3 case=c op=send args=1 expect=ok got=ok verdict=PASS", "fields out of order"),
+        (GOOD + " extra=1", "unknown field extra"),
+        ("case=c line=3 op= args=1 expect=ok got=ok verdict=PASS", "empty field op"),
+        ("case=c line=0 op=send args=1 expect=ok got=ok verdict=PASS", "line must be a positive decimal"),
+        ("case=c line=-3 op=send args=1 expect=ok got=ok verdict=PASS", "line must be a positive decimal"),
+        ("case=c line=\u0663 op=send args=1 expect=ok got=ok verdict=PASS", "line must be a positive decimal"),
+        ("case=c line=3 op=send args=1 expect=ok got=ok verdict=pass", "verdict must be PASS or FAIL"),
+        ("", "no fields"),
+    ],
+)
+def test_malformed_result_names_what_is_wrong(rest: str, why: str) -> None:
+    with pytest.raises(ParseError) as exc:
+        parse_result("g1-A", rest)
+    assert str(exc.value).startswith(f"malformed RESULT line from g1-A: {why}")
+
+
+def test_a_well_formed_result_still_reads() -> None:
+    assert parse_result("g1-A", GOOD).line == 3
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "[d] EVT DONE pass=1 fail=0 pass=2",
+        "[d] EVT CASE-END c pass=1 fail=0 fail=1 us=3",
+        "[d] EVT BOOT domid=1 domid=2",
+    ],
+)
+def test_a_repeated_key_in_any_line_is_garbled_not_last_wins(line: str) -> None:
+    rep = parse([line])["d"]
+    assert rep.done is None and rep.cases_ended == {} and rep.boot == {}
+    assert "repeated field" in rep.garbled[0].message
+
+
+def test_a_two_megabyte_line_is_garbled_quickly() -> None:
+    huge = f"[g1-A] EVT RESULT {GOOD} " + "x" * 2_000_000
+    rep = parse(["[g1-A] EVT CASE-BEGIN c reset", huge, f"[g1-A] EVT RESULT {GOOD}"])["g1-A"]
+    assert len(rep.steps) == 1
+    (g,) = rep.garbled
+    assert (g.lineno, g.case) == (2, "c")
+    assert "2000" in g.message and len(g.message) < 400
+
+
+def test_garbled_lines_keep_their_line_number_and_case() -> None:
+    rep = parse(
+        [
+            "(XEN) something",
+            "[d] EVT CASE-BEGIN one reset",
+            "[d] EVT RESULT case=two line=3 op=send",  # names its case
+            "[d] EVT RESULT cas",  # cut before its case: the one running
+        ]
+    )["d"]
+    assert [(g.lineno, g.case) for g in rep.garbled] == [(3, "two"), (4, "one")]
+
+
+def test_lines_after_done_and_a_second_done_are_garbled() -> None:
+    rep = parse(["[d] EVT DONE pass=0 fail=0", f"[d] EVT RESULT {GOOD}", "[d] EVT DONE pass=1 fail=0"])["d"]
+    assert rep.done == (0, 0) and rep.steps == []
+    assert ["after EVT DONE" in g.message or "second EVT DONE" in g.message for g in rep.garbled] == [True, True]
+
+
+def test_crash_vector_zero_and_failsafe() -> None:
+    rep = parse(["[x] EVT CRASH vec=0 divide-error err=0 rip=1 cr2=0 rsp=0"])["x"]
+    assert rep.crash is not None and rep.crash.vector == 0
+    rep = parse(["[x] EVT CRASH vec=-1 FAILSAFE err=0 rip=1 cr2=0 rsp=0"])["x"]
+    assert rep.crash is not None and (rep.crash.vector, rep.crash.name) == (-1, "FAILSAFE")
+
+
+# -- saved logs of things going wrong, judged without their case files --------
+
+
+def test_saved_log_of_a_guest_crash() -> None:
+    reports = parse(read_log(DATA / "serial-guest-crash.log"))
+    rep = reports["g1-Crash"]
+    assert rep.crash is not None and rep.crash.vector == 14 and rep.crash.rip == "ffffffff80003a1c"
+    assert rep.cases_begun == ["selftest-guest-crash"] and rep.done is None
+    outcome, problems = log_outcome(reports)
+    # Nothing else to read: the crash alone would be "no results"; the crash is what counts.
+    assert outcome is Outcome.CRASH
+    assert any(p.outcome is Outcome.CRASH and "rip=ffffffff80003a1c" in p.text for p in problems)
+
+
+def test_saved_log_of_a_script_error() -> None:
+    reports = parse(read_log(DATA / "serial-script-error.log"))
+    rep = reports["g1-A"]
+    assert rep.script_errors == ["line=3 unknown op frob", "line=4 bad number 12x"]
+    assert rep.done == (0, 0) and rep.steps == []
+    outcome, problems = log_outcome(reports)
+    assert outcome is Outcome.ERROR
+    assert any("script error: line=3 unknown op frob" in p.text for p in problems)
+
+
+def test_saved_log_with_garbled_lines() -> None:
+    lines = read_log(DATA / "serial-garbled.log")
+    reports = parse(lines)
+    a, b = reports["g1-A"], reports["g1-B"]
+    assert [s.line for s in a.steps] == [9] and [s.line for s in b.steps] == [18]
+    assert [g.lineno for g in b.garbled] == [next(i for i, t in enumerate(lines, 1) if "bind_inter[" in t)]
+    assert "not a key=value field" in b.garbled[0].message and b.garbled[0].case == "interdomain-exchange"
+    assert "missing field verdict" in a.garbled[0].message
+    outcome, problems = log_outcome(reports)
+    assert outcome is Outcome.ERROR
+    assert sorted(p.lineno for p in problems if p.lineno) == sorted(g.lineno for g in a.garbled + b.garbled)
+    # DONE says more steps passed than could be read: said, not hidden.
+    assert any("EVT DONE counts 3 passed" in p.text for p in problems)
+
+
+def test_saved_pass_log_is_a_pass() -> None:
+    assert log_outcome(parse(log_lines())) == (Outcome.PASS, [])
+
+
+def test_no_results_at_all_is_an_error() -> None:
+    outcome, problems = log_outcome(parse(["(XEN) Xen version 4.17.7", "DOM0-READY"]))
+    assert outcome is Outcome.ERROR and "no guest RESULT lines" in problems[0].text
+
+
+def test_a_domain_without_done_is_an_error() -> None:
+    lines = log_lines()
+    outcome, problems = log_outcome(parse(lines[: next(i for i, t in enumerate(lines) if "[g1-A] EVT DONE" in t)]))
+    assert outcome is Outcome.ERROR
+    assert [p.text for p in problems] == [
+        f"g1-{d}: no EVT DONE (the guest stopped, or the log is cut)" for d in ("A", "B")
+    ]
+
+
+def test_a_failed_step_is_a_fail() -> None:
+    lines = [
+        "[d] EVT RESULT case=c line=7 op=close args=5 expect=ok got=EINVAL verdict=FAIL",
+        "[d] EVT DONE pass=0 fail=1",
+    ]
+    assert log_outcome(parse(lines)) == (Outcome.FAIL, [])
+
+
+def test_read_log_refuses_what_is_not_a_log(tmp_path: Path) -> None:
+    with pytest.raises(LogError, match="cannot read: No such file"):
+        read_log(tmp_path / "absent.log")
+    with pytest.raises(LogError, match="cannot read: Is a directory"):
+        read_log(tmp_path)
+    binary = tmp_path / "vmlinuz"
+    binary.write_bytes(b"MZ\x00\x01\x02" * 100)
+    with pytest.raises(LogError, match="binary file"):
+        read_log(binary)
+    odd = tmp_path / "odd.log"
+    odd.write_bytes(b"\xff\xfe[d] EVT DONE pass=0 fail=0\r\r\n")
+    assert read_log(odd)[0] == "\ufffd\ufffd[d] EVT DONE pass=0 fail=0"

@@ -1,0 +1,180 @@
+"""runner.Session.run_group when things go wrong: every failure ends up in the result, named.
+
+No QEMU: the session gets a dom0 whose shell is tests/unit/fakes.py's FakeDom0Shell.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator import domain, runner
+from orchestrator.artifacts import Artifacts
+from orchestrator.cases import load, plan
+from orchestrator.errors import DomainCreateFailed, GuestCrashed, GuestDied, GuestSilent, HarnessError, XenPanic
+from orchestrator.outcome import Outcome
+from orchestrator.results import CaseResult, GroupResult
+from orchestrator.runner import Session
+
+from .fakes import FakeDom0Shell, FakeGuest, make_dom0, write_headers
+
+CASES = """case first
+domains A B
+timeout 1
+source  somewhere
+A alloc_unbound self @B -> ok => p
+B send 1                -> EINVAL
+
+case second
+domains Solo
+timeout 1
+source  somewhere
+Solo send 1 -> EINVAL
+"""
+
+
+def _result(case: str, line: int, op: str, args: str, got: str = "EINVAL", verdict: str = "PASS") -> str:
+    expect = "ok" if op == "alloc_unbound" else "EINVAL"
+    return f"EVT RESULT case={case} line={line} op={op} args={args} expect={expect} got={got} verdict={verdict}"
+
+
+def _passing(case: str, lines: list[str], done: tuple[int, int]) -> list[str]:
+    return [
+        "EVT BOOT domid=1 xen=4.17.7 script=10 vcpus=1 periodic-timer=off",
+        f"EVT CASE-BEGIN {case} reset ports=2 rebound console=1 store=2 abi=2l",
+        *lines,
+        f"EVT CASE-END {case} pass={done[0]} fail={done[1]} us=10",
+        f"EVT DONE pass={done[0]} fail={done[1]}",
+    ]
+
+
+A_OK = _passing("first", [_result("first", 5, "alloc_unbound", "32752,2", got="ok:3")], (1, 0))
+B_OK = _passing("first", [_result("first", 6, "send", "1")], (1, 0))
+SOLO_OK = _passing("second", [_result("second", 12, "send", "1")], (1, 0))
+
+
+@pytest.fixture(autouse=True)
+def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The real budgets are for TCG; the fakes answer at once.
+    monkeypatch.setattr(runner, "GROUP_BOOT_S", 0.0)
+    monkeypatch.setattr(domain, "ALIVE_CHECK_S", 0.2)
+    monkeypatch.setattr(domain, "RELAY_LAG_S", 0.0)
+
+
+def _session(tmp_path: Path, shell: FakeDom0Shell) -> Session:
+    path = tmp_path / "c.evt"
+    path.write_text(CASES)
+    include = write_headers(tmp_path / "include")
+    arts = Artifacts("bookworm", tmp_path / "xen", tmp_path / "vmlinuz", tmp_path, include, tmp_path, {})
+    session = Session(arts, tmp_path / "evtchn-guest", plan(load([path])), tmp_path / "out")
+    session.dom0 = make_dom0(shell)  # instead of booting: __enter__ is not called
+    return session
+
+
+def _run(tmp_path: Path, guests: dict[str, FakeGuest]) -> tuple[Session, FakeDom0Shell, list[GroupResult]]:
+    shell = FakeDom0Shell(guests)
+    session = _session(tmp_path, shell)
+    return session, shell, [session.run_group(g) for g in session.groups]
+
+
+def _cases(results: list[GroupResult]) -> dict[str, CaseResult]:
+    return {r.case.name: r for g in results for r in g.case_results()}
+
+
+def test_all_pass(tmp_path: Path) -> None:
+    _, shell, results = _run(
+        tmp_path, {"g1-A": FakeGuest(A_OK), "g1-B": FakeGuest(B_OK), "g2-Solo": FakeGuest(SOLO_OK)}
+    )
+    assert [g.error for g in results] == [None, None]
+    assert {n: r.outcome for n, r in _cases(results).items()} == {"first": Outcome.PASS, "second": Outcome.PASS}
+    # Each domain learns every domain's id under the harness's xenstore folder.
+    assert "xenstore-write /local/domain/1/data/evtchn-test/dom/B 2" in shell.commands
+    assert {"xl destroy g1-A 2>&1", "xl destroy g1-B 2>&1", "xl destroy g2-Solo 2>&1"} <= set(shell.commands)
+
+
+def test_first_create_fails_and_the_report_still_comes(tmp_path: Path) -> None:
+    session, shell, results = _run(tmp_path, {"g1-A": FakeGuest(create_rc=3), "g2-Solo": FakeGuest(SOLO_OK)})
+    first = results[0]
+    assert isinstance(first.error, DomainCreateFailed)
+    assert "xl create exited 3" in str(first.error) and "out of memory" in str(first.error)
+    assert set(first.reports) == {"A", "B"} and first.reports["B"].steps == []  # B was never created
+    res = _cases(results)
+    assert res["first"].outcome is Outcome.ERROR
+    assert any("xl create failed" in p.text for p in res["first"].problems)
+    # Nothing was left running, and the next group did not notice.
+    assert "xl destroy g1-A 2>&1" in shell.commands
+    assert session.lost is None and res["second"].outcome is Outcome.PASS
+
+
+def test_second_create_fails_after_the_first_succeeded(tmp_path: Path) -> None:
+    _, shell, results = _run(tmp_path, {"g1-B": FakeGuest(create_rc=1), "g2-Solo": FakeGuest(SOLO_OK)})
+    assert isinstance(results[0].error, DomainCreateFailed)
+    assert "xl destroy g1-A 2>&1" in shell.commands  # the one that was created is gone again
+    assert not any(c.startswith("kill ") for c in shell.commands[: shell.commands.index("xl destroy g1-A 2>&1")])
+
+
+def test_guest_crash_is_a_crash_of_its_case_only(tmp_path: Path) -> None:
+    crash = [*A_OK[:2], "EVT CRASH vec=14 page-fault err=0 rip=ffffffff80003a1c cr2=0 rsp=0"]
+    _, _, results = _run(
+        tmp_path, {"g1-A": FakeGuest(crash, reason=3), "g1-B": FakeGuest(B_OK), "g2-Solo": FakeGuest(SOLO_OK)}
+    )
+    assert isinstance(results[0].error, GuestCrashed)
+    res = _cases(results)
+    assert res["first"].outcome is Outcome.CRASH
+    assert any("rip=ffffffff80003a1c" in p.text for p in res["first"].problems)
+    assert res["second"].outcome is Outcome.PASS
+
+
+def test_silent_guest_is_an_error(tmp_path: Path) -> None:
+    _, _, results = _run(
+        tmp_path, {"g1-A": FakeGuest(A_OK[:2], reason=None), "g1-B": FakeGuest(B_OK), "g2-Solo": FakeGuest(SOLO_OK)}
+    )
+    assert isinstance(results[0].error, GuestSilent)
+    res = _cases(results)
+    assert res["first"].outcome is Outcome.ERROR
+    assert res["first"].steps[0].op == "send"  # what B said still counts
+    assert res["second"].outcome is Outcome.PASS
+
+
+def test_domain_that_dies_before_done(tmp_path: Path) -> None:
+    _, _, results = _run(
+        tmp_path, {"g1-A": FakeGuest(A_OK[:2], reason=3), "g1-B": FakeGuest(B_OK), "g2-Solo": FakeGuest(SOLO_OK)}
+    )
+    assert isinstance(results[0].error, GuestDied)
+    assert "stopped before `EVT DONE`: crash (the guest faulted)" in str(results[0].error)
+    assert _cases(results)["first"].outcome is Outcome.ERROR
+
+
+def test_shutdown_reason_must_agree_with_done(tmp_path: Path) -> None:
+    _, _, results = _run(
+        tmp_path, {"g1-A": FakeGuest(A_OK, reason=1), "g1-B": FakeGuest(B_OK), "g2-Solo": FakeGuest(SOLO_OK)}
+    )
+    assert isinstance(results[0].error, GuestDied)
+    msg = str(results[0].error)
+    assert "shut down with reboot (a step failed), expected poweroff (all passed)" in msg
+    assert _cases(results)["first"].outcome is Outcome.ERROR
+
+
+def test_xen_panic_mid_group_reaches_every_later_group(tmp_path: Path) -> None:
+    panic = [*A_OK[:2], "(XEN) ****************************************", "(XEN) Panic on CPU 0:"]
+    session, shell, results = _run(
+        tmp_path, {"g1-A": FakeGuest(panic, reason=None), "g1-B": FakeGuest(B_OK), "g2-Solo": FakeGuest(SOLO_OK)}
+    )
+    assert isinstance(results[0].error, XenPanic) and session.lost is results[0].error
+    assert results[1].error is session.lost
+    res = _cases(results)
+    assert res["first"].outcome is Outcome.CRASH and res["second"].outcome is Outcome.CRASH
+    assert not any(c.startswith("xl create -p /evt/g2/") for c in shell.commands)  # no use trying
+
+
+def test_a_harness_bug_is_an_error_of_its_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: domain.Domain) -> None:
+        raise KeyError("oops")
+
+    monkeypatch.setattr(domain.Domain, "unpause", broken)
+    session, _, results = _run(tmp_path, {"g1-A": FakeGuest(A_OK), "g1-B": FakeGuest(B_OK)})
+    assert isinstance(results[0].error, HarnessError)
+    assert "harness bug in group 1: KeyError('oops')" in str(results[0].error)
+    assert session.lost is None
+    assert all(r.outcome is Outcome.ERROR for r in _cases(results).values())
