@@ -112,8 +112,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     with Session(arts, guest, [g for a in planned for g in a.groups], out) as session:
         for arm in planned:
             log.info(f"compare: {len(cases)} cases {arm.label}")
-            results = [session.run_group(g) for g in arm.groups]
-            runs.append((arm, [r for g in results for r in g.case_results()]))
+            runs.append((arm, [session.run_group(g) for g in arm.groups]))
     labels = [a.label for a in planned]
     diffs = differences(runs)
     path = write_compare(out, labels, len(cases), diffs)

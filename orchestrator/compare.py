@@ -10,14 +10,16 @@ may assume").
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .cases import Case, Group, order, plan
 from .report import rows
-from .results import CaseResult
+from .results import GroupResult
 
 FIRST = "(first in its domains)"
+DOMID_FIELD = re.compile(r"\bdom=(\d+)")
 
 
 @dataclass(frozen=True)
@@ -65,19 +67,33 @@ class Difference:
     cells: dict[str, Cell]  # by arm label
 
 
-def differences(runs: list[tuple[Arm, list[CaseResult]]]) -> list[Difference]:
-    """Every case-file step whose verdict, resolved call or result is not the same in all runs."""
+def _by_role(text: str, roles: dict[int, str]) -> str:
+    """Xen's answer with each domain id as the role it names: ids differ between runs."""
+    return DOMID_FIELD.sub(lambda m: f"dom=@{roles[int(m[1])]}" if int(m[1]) in roles else m[0], text)
+
+
+def differences(runs: list[tuple[Arm, list[GroupResult]]]) -> list[Difference]:
+    """Every case-file step whose verdict or answer is not the same in all runs.
+
+    Resolved calls are shown but not compared: they carry domain ids and ports, and a
+    port that differs shows in the answer of the step that allocated it.
+    """
     seen: dict[tuple[str, str], dict[str, Cell]] = {}
     domain: dict[tuple[str, str], str] = {}
-    for arm, results in runs:
+    answer: dict[tuple[str, str, str], str] = {}
+    for arm, groups in runs:
         before = arm.before()
-        for r in rows(results):
-            key = (r.case, r.where)
-            domain[key] = r.domain
-            seen.setdefault(key, {})[arm.label] = Cell(f"{r.verdict}: {r.call} -> {r.got}", before.get(r.case, FIRST))
+        for g in groups:
+            roles = g.roles()
+            for r in rows(g.case_results()):
+                key = (r.case, r.where)
+                domain[key] = r.domain
+                answer[(*key, arm.label)] = f"{r.verdict}: {_by_role(r.got, roles)}"
+                cell = Cell(f"{r.verdict}: {r.call} -> {r.got}", before.get(r.case, FIRST))
+                seen.setdefault(key, {})[arm.label] = cell
     out = []
     for (case, where), cells in seen.items():
-        values = {c.result for c in cells.values()}
+        values = {answer[(case, where, label)] for label in cells}
         if len(values) > 1 or len(cells) != len(runs):
             out.append(Difference(where, case, domain[(case, where)], cells))
     return out

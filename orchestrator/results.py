@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cases import Case, Group
+from .cases import DOM0, Case, Group
 from .errors import HarnessError
 from .outcome import Outcome, worst
 
@@ -338,6 +338,15 @@ class GroupResult:
     error: HarnessError | None = None
     create_to_first_line: list[float] = field(default_factory=list)
     run_seconds: float = 0.0
+
+    def roles(self) -> dict[int, str]:
+        """The domain ids of this group's domains, each to its role (from their BOOT lines)."""
+        out = {0: DOM0} if DOM0 in self.group.config.domains else {}
+        for role, rep in self.reports.items():
+            domid = rep.boot.get("domid", "")
+            if domid.isascii() and domid.isdigit():
+                out[int(domid)] = role
+        return out
 
     def case_results(self) -> list[CaseResult]:
         out = []

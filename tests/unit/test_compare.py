@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.cases import Case, load, order, plan
-from orchestrator.compare import FIRST, arms, differences, format_differences
-from orchestrator.results import CaseResult, StepResult
+from orchestrator.compare import FIRST, Arm, arms, differences, format_differences
+from orchestrator.results import DomainReport, GroupResult, StepResult
 
 CASES = """case one
 domains A
@@ -81,20 +81,30 @@ def test_arms_are_numbered_apart_and_know_what_ran_before(cases: list[Case]) -> 
     assert set(planned[2].before().values()) == {FIRST}
 
 
-def _run(case: Case, got: str) -> CaseResult:
-    res = CaseResult(case, 1)
-    step = case.steps[0]
-    verdict = "PASS" if got == "EINVAL" else "FAIL"
-    res.steps.append(StepResult("g1-A", case.name, step.line, step.op, step.args, "EINVAL", got, verdict))
-    return res
+def _group_results(arm: Arm, got: dict[str, str], domid: int = 5, missing: str = "") -> list[GroupResult]:
+    """What the guests of each group of `arm` would have reported: `got` by case (default EINVAL)."""
+    out = []
+    for g in arm.groups:
+        reports = {role: DomainReport(f"g{g.index}-{role}", boot={"domid": str(domid)}) for role in g.config.domains}
+        for case in g.cases:
+            if case.name == missing:
+                continue
+            step = case.steps[0]
+            answer = got.get(case.name, "EINVAL")
+            verdict = "PASS" if answer == "EINVAL" else "FAIL"
+            rep = reports[step.domain]
+            rep.steps.append(
+                StepResult(rep.domain, case.name, step.line, step.op, step.args, "EINVAL", answer, verdict)
+            )
+        out.append(GroupResult(g, reports))
+    return out
 
 
 def test_differences_name_each_run_and_the_case_before(cases: list[Case]) -> None:
     planned = arms(cases, ["file", "reverse"])
-    same = [_run(c, "EINVAL") for c in cases]
-    leaky = [_run(c, "ok" if c.name == "two" else "EINVAL") for c in cases]
-    assert differences([(a, same) for a in planned]) == []
-    diffs = differences([(planned[0], leaky), (planned[1], same), (planned[2], same)])
+    assert differences([(a, _group_results(a, {})) for a in planned]) == []
+    leaky = _group_results(planned[0], {"two": "ok"})
+    diffs = differences([(planned[0], leaky), *((a, _group_results(a, {})) for a in planned[1:])])
     assert [(d.case, d.where, d.domain) for d in diffs] == [("two", "c.evt:9", "A")]
     cells = diffs[0].cells
     assert cells["warm, file order"].result == "FAIL: close(2000) -> ok"
@@ -105,10 +115,21 @@ def test_differences_name_each_run_and_the_case_before(cases: list[Case]) -> Non
     assert "c.evt:9 (two, domain A)" in text and "[after one]" in text
 
 
+def test_domain_ids_are_compared_as_the_roles_they_name(cases: list[Case]) -> None:
+    planned = arms(cases, ["file"])
+    # Each run's domains have other ids; a status naming its own domain is still the same answer.
+    ids = zip(planned, (5, 9), strict=True)
+    same = [(a, _group_results(a, {"one": f"ok:unbound,dom={n}"}, domid=n)) for a, n in ids]
+    assert differences(same) == []
+    other = [(planned[0], _group_results(planned[0], {"one": "ok:unbound,dom=5"}, domid=5))]
+    other.append((planned[1], _group_results(planned[1], {"one": "ok:unbound,dom=7"}, domid=9)))
+    assert [d.case for d in differences(other)] == ["one"]
+
+
 def test_a_step_missing_from_one_run_is_a_difference(cases: list[Case]) -> None:
     planned = arms(cases, ["file"])
-    full = [_run(c, "EINVAL") for c in cases]
-    short = [CaseResult(c, 1) if c.name == "three" else _run(c, "EINVAL") for c in cases]
-    diffs = differences([(planned[0], full), (planned[1], short)])
+    diffs = differences(
+        [(planned[0], _group_results(planned[0], {})), (planned[1], _group_results(planned[1], {}, missing="three"))]
+    )
     assert [d.case for d in diffs] == ["three"]
     assert diffs[0].cells["fresh"].result.startswith("NO RESULT")
