@@ -15,6 +15,7 @@ from pathlib import Path
 from . import log
 from .artifacts import SUITES, Artifacts, fetch
 from .cases import Case, load, plan, read_errnos
+from .check import cmd_check
 from .errors import HarnessError, SetupError
 from .hypervisor import resolve, with_hypervisor
 from .matrix import Column, column_from, compare
@@ -244,9 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--xens", default="", help="also time the whole suite against each of these (matrix columns)")
     pa = sub.add_parser("parse", help="parse a saved serial log")
     pa.add_argument("log")
+    ck = sub.add_parser("check", help="check case files as the guests will read them, without booting")
+    ck.add_argument("files", nargs="+", help="case files")
     args = p.parse_args(argv)
     try:
-        commands = {"run": cmd_run, "prepare": cmd_prepare, "bench": cmd_bench, "parse": cmd_parse}
+        commands = {"run": cmd_run, "prepare": cmd_prepare, "bench": cmd_bench, "parse": cmd_parse, "check": cmd_check}
         return {**commands, "matrix": cmd_matrix}[args.cmd](args)
     except HarnessError as e:
         print(f"\nerror: {e}", file=sys.stderr)
