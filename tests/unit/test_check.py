@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,9 @@ def test_dom0_refuses_a_script_the_guest_would_refuse() -> None:
 
 def test_config_of_a_case() -> None:
     assert Case("x", Path("x.evt"), 1, domains=("A",)).config == Config(("A",))
+
+
+def test_the_docs_list_exactly_the_ops_of_the_header() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "guest-script.md").read_text()
+    rows = set(re.findall(r"^\| `(\w+)` \|", docs, re.M)) - set(lang.LIMITS) - {"ok"}  # ok: an expectation
+    assert rows == set(lang.OPS)
