@@ -77,7 +77,10 @@ class Dom0Script:
             if token[1:] not in self.vars:
                 raise KeyError(token)
             return self.vars[token[1:]]
-        return int(token, 0)
+        v = lang.parse_num(token)  # as the guest reads it: int(token, 0) refuses 007
+        if v is None:
+            raise ValueError(token)
+        return v
 
     def step(self, line: int, op: str, words: list[str]) -> None:
         save = words[-1] if len(words) >= 2 and words[-2] == "=>" else None

@@ -197,3 +197,8 @@ def test_the_docs_list_exactly_the_ops_of_the_header() -> None:
     docs = (Path(__file__).resolve().parents[2] / "docs" / "guest-script.md").read_text()
     rows = set(re.findall(r"^\| `(\w+)` \|", docs, re.M)) - set(lang.LIMITS) - {"ok"}  # ok: an expectation
     assert rows == set(lang.OPS)
+
+
+def test_dom0_reads_numbers_as_the_guest_does() -> None:
+    script = Dom0Script(RecordingDom0(), "g1-Dom0", {"A": 1}, {}, 0x7FF0)  # type: ignore[arg-type]
+    assert [script.value(t) for t in ("007", "0x1f", "self", "@A")] == [7, 31, 0x7FF0, 1]
