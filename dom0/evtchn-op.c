@@ -7,7 +7,8 @@
  *   evtchn-op status <dom> <port>                -> rc=0 status=interdomain dom=1 port=3 vcpu=0
  *   evtchn-op close|send|unmask <port>, reset <dom>, bind_interdomain <rdom> <rport>
  *
- * Layouts and numbers come from Xen's public headers of the suite under test.
+ * Its ops are the DOM0 ones of guest/script-lang.h.  Layouts and numbers come
+ * from Xen's public headers of the suite under test.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,9 +52,8 @@ static uint32_t num(const char *s)
 }
 
 static const char *const kinds[] = {
-    [EVTCHNSTAT_closed] = "closed",           [EVTCHNSTAT_unbound] = "unbound",
-    [EVTCHNSTAT_interdomain] = "interdomain", [EVTCHNSTAT_pirq] = "pirq",
-    [EVTCHNSTAT_virq] = "virq",               [EVTCHNSTAT_ipi] = "ipi",
+#define SCRIPT_STATUS_KIND(name, stat, fields) [stat] = #name,
+#include "script-lang.h"
 };
 
 static void print_status(const struct evtchn_status *st)
@@ -80,68 +80,102 @@ static void print_status(const struct evtchn_status *st)
     printf(" vcpu=%u", st->vcpu);
 }
 
+/* Issue the op and print Xen's answer: "rc=<rc>", then the op's values. */
+static long call(unsigned int cmd, void *arg)
+{
+    long rc = event_channel_op(cmd, arg);
+
+    printf("rc=%ld", rc);
+    return rc;
+}
+
+/* One function per DOM0 op of script-lang.h; a: its arguments. */
+static void dom0_alloc_unbound(const uint32_t *a)
+{
+    struct evtchn_alloc_unbound o = { .dom = a[0], .remote_dom = a[1] };
+
+    if ( !call(EVTCHNOP_alloc_unbound, &o) )
+        printf(" port=%u", o.port);
+}
+
+static void dom0_bind_interdomain(const uint32_t *a)
+{
+    struct evtchn_bind_interdomain o = { .remote_dom = a[0], .remote_port = a[1] };
+
+    if ( !call(EVTCHNOP_bind_interdomain, &o) )
+        printf(" port=%u", o.local_port);
+}
+
+static void dom0_status(const uint32_t *a)
+{
+    struct evtchn_status o = { .dom = a[0], .port = a[1] };
+
+    if ( !call(EVTCHNOP_status, &o) )
+        print_status(&o);
+}
+
+static void dom0_close(const uint32_t *a)
+{
+    struct evtchn_close o = { .port = a[0] };
+
+    call(EVTCHNOP_close, &o);
+}
+
+static void dom0_send(const uint32_t *a)
+{
+    struct evtchn_send o = { .port = a[0] };
+
+    call(EVTCHNOP_send, &o);
+}
+
+static void dom0_unmask(const uint32_t *a)
+{
+    struct evtchn_unmask o = { .port = a[0] };
+
+    call(EVTCHNOP_unmask, &o);
+}
+
+static void dom0_reset(const uint32_t *a)
+{
+    struct evtchn_reset o = { .dom = a[0] };
+
+    call(EVTCHNOP_reset, &o);
+}
+
+static const struct dom0_op {
+    const char *name;
+    int nargs;
+    void (*run)(const uint32_t *a);
+} ops[] = {
+#define SCRIPT_OP(name, args, value, who) SCRIPT_OP_##who(name, args)
+#define SCRIPT_OP_GUEST(name, args)
+#define SCRIPT_OP_HARNESS(name, args)
+#define SCRIPT_OP_DOM0(name, args) { #name, sizeof(args) - 1, dom0_##name },
+#include "script-lang.h"
+};
+
 int main(int argc, char **argv)
 {
-    const char *op = argc > 1 ? argv[1] : "";
+    const char *name = argc > 1 ? argv[1] : "";
     int nargs = argc - 2;
-    long rc;
+    uint32_t a[4];
 
-    privcmd = open("/dev/xen/privcmd", O_RDWR);
-    if ( privcmd < 0 )
+    for ( unsigned int i = 0; i < sizeof(ops) / sizeof(ops[0]); i++ )
     {
-        perror("evtchn-op: /dev/xen/privcmd");
-        return 2;
+        if ( strcmp(ops[i].name, name) || ops[i].nargs != nargs )
+            continue;
+        for ( int j = 0; j < nargs && j < 4; j++ )
+            a[j] = num(argv[2 + j]);
+        privcmd = open("/dev/xen/privcmd", O_RDWR);
+        if ( privcmd < 0 )
+        {
+            perror("evtchn-op: /dev/xen/privcmd");
+            return 2;
+        }
+        ops[i].run(a);
+        printf("\n");
+        return 0;
     }
-
-    if ( !strcmp(op, "alloc_unbound") && nargs == 2 )
-    {
-        struct evtchn_alloc_unbound a = { .dom = num(argv[2]), .remote_dom = num(argv[3]) };
-
-        rc = event_channel_op(EVTCHNOP_alloc_unbound, &a);
-        printf("rc=%ld", rc);
-        if ( !rc )
-            printf(" port=%u", a.port);
-    }
-    else if ( !strcmp(op, "bind_interdomain") && nargs == 2 )
-    {
-        struct evtchn_bind_interdomain b = { .remote_dom = num(argv[2]), .remote_port = num(argv[3]) };
-
-        rc = event_channel_op(EVTCHNOP_bind_interdomain, &b);
-        printf("rc=%ld", rc);
-        if ( !rc )
-            printf(" port=%u", b.local_port);
-    }
-    else if ( !strcmp(op, "status") && nargs == 2 )
-    {
-        struct evtchn_status st = { .dom = num(argv[2]), .port = num(argv[3]) };
-
-        rc = event_channel_op(EVTCHNOP_status, &st);
-        printf("rc=%ld", rc);
-        if ( !rc )
-            print_status(&st);
-    }
-    else if ( (!strcmp(op, "close") || !strcmp(op, "send") || !strcmp(op, "unmask")) && nargs == 1 )
-    {
-        /* evtchn_close, evtchn_send and evtchn_unmask are all { evtchn_port_t port; }. */
-        struct evtchn_close c = { .port = num(argv[2]) };
-        unsigned int cmd = !strcmp(op, "close") ? EVTCHNOP_close
-                           : !strcmp(op, "send") ? EVTCHNOP_send : EVTCHNOP_unmask;
-
-        rc = event_channel_op(cmd, &c);
-        printf("rc=%ld", rc);
-    }
-    else if ( !strcmp(op, "reset") && nargs == 1 )
-    {
-        struct evtchn_reset r = { .dom = num(argv[2]) };
-
-        rc = event_channel_op(EVTCHNOP_reset, &r);
-        printf("rc=%ld", rc);
-    }
-    else
-    {
-        fprintf(stderr, "evtchn-op: unknown op or wrong arguments: %s\n", op);
-        return 2;
-    }
-    printf("\n");
-    return 0;
+    fprintf(stderr, "evtchn-op: unknown op or wrong arguments: %s\n", name);
+    return 2;
 }

@@ -26,61 +26,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import lang
 from .errors import CaseFileError
 
-# Ops a case may use, with their number of arguments (docs/guest-script.md).
-OPS: dict[str, int] = {
-    "alloc_unbound": 2,
-    "bind_interdomain": 2,
-    "bind_virq": 2,
-    "bind_ipi": 1,
-    "bind_pirq": 2,
-    "close": 1,
-    "send": 1,
-    "status": 2,
-    "bind_vcpu": 2,
-    "unmask": 1,
-    "reset": 1,
-    "raw": 1,
-    "wait": 3,
-    "count": 1,
-    "pingpong": 4,
-    "fault": 1,  # the harness's self-test: make the guest fault on purpose
-    "mask": 1,
-    "pending": 1,
-    "set_timer": 1,
-    "count_on": 2,
-    "fifo_init": 0,
-    "init_control": 3,
-    "expand_array": 1,
-    "set_priority": 2,
-    "hold": 0,
-    "release": 0,
-    "seq": 1,
-}
-# What EVTCHNOP_status reports for each kind (xen/event_channel.h), besides the vcpu.
-STATUS_FIELDS_OF: dict[str, tuple[str, ...]] = {
-    "closed": (),
-    "unbound": ("dom",),
-    "interdomain": ("dom", "port"),
-    "pirq": ("pirq",),
-    "virq": ("virq",),
-    "ipi": (),
-}
-STATUS_KINDS = tuple(STATUS_FIELDS_OF)
-STATUS_FIELDS = ("dom", "port", "pirq", "virq", "vcpu")
-KEYWORDS = ("first", "second", "page", "bad")  # pingpong roles; FIFO frame kinds
-
-NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # the forms of lang.py, with friendlier messages here
 DOMAIN = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 VAR = re.compile(r"^[a-z_][a-z0-9_]*$")
-INT = re.compile(r"^(?:\d+|0x[0-9a-fA-F]+)$")
-ERRNAME = re.compile(r"^(?:E[A-Z0-9]+|ERR-?\d+)$")
 
 # The privileged domain: its steps run through dom0's privcmd driver (dom0/evtchn-op.c),
-# which offers the hypercalls only.
+# which offers the hypercalls marked DOM0 in guest/script-lang.h only.
 DOM0 = "Dom0"
-DOM0_OPS = ("alloc_unbound", "bind_interdomain", "status", "close", "send", "unmask", "reset")
+
+# The index compile_case() gets in the checks: longer than any real group's, so if
+# its keys fit the guest's limits, every real one does.
+CHECK_INDEX = 99999
 
 SYNC_TIMEOUT_MS = 120000
 DEFAULT_VCPUS = 1
@@ -143,88 +102,154 @@ def _fail(path: Path, line: int, msg: str) -> CaseFileError:
     return CaseFileError(f"{path}:{line}: {msg}")
 
 
+class _LineError(Exception):
+    """One line's problem; the parser notes it and goes on with the next line."""
+
+    def __init__(self, line: int, msg: str) -> None:
+        super().__init__(msg)
+        self.line = line
+        self.msg = msg
+
+
 class _Parser:
     def __init__(self, path: Path, errnos: frozenset[str] | None) -> None:
         self.path = path
         self.errnos = errnos
         self.cases: list[Case] = []
+        self.problems: list[str] = []  # `file:line: message`, in file order
 
-    def error(self, line: int, msg: str) -> CaseFileError:
-        return _fail(self.path, line, msg)
+    def error(self, line: int, msg: str) -> _LineError:
+        return _LineError(line, msg)
+
+    def note(self, e: _LineError) -> None:
+        self.problems.append(f"{self.path}:{e.line}: {e.msg}")
 
     def parse(self, text: str) -> list[Case]:
         case: Case | None = None
         defined: set[str] = set()
-        for n, raw in enumerate(text.splitlines(), start=1):
+        self.case_start = 0  # problems noted before the current case
+        # "\n" only: str.splitlines() also breaks at form feeds and the like, which editors do not.
+        for n, raw in enumerate(text.split("\n"), start=1):
             body, _, comment = raw.partition("#")
             words = body.split()
             if not words:
                 continue
-            head = words[0]
-            if head == "case":
-                if case is not None:
-                    self.finish(case)
-                if len(words) != 2 or not NAME.match(words[1]):
-                    raise self.error(n, "expected `case <name>` (lower case, digits and dashes)")
-                if any(c.name == words[1] for c in self.cases):
-                    raise self.error(n, f"case {words[1]} defined twice")
-                case = Case(words[1], self.path, n)
-                defined = set()
-                continue
-            if case is None:
-                raise self.error(n, f"`{head}` before the first `case` line")
-            if head == "title":
-                case.title = body.split(None, 1)[1].strip() if len(words) > 1 else ""
-            elif head == "source":
-                if len(words) < 2:
-                    raise self.error(n, "`source` needs a citation")
-                case.sources.append(body.split(None, 1)[1].strip())
-            elif head == "domains":
-                if case.steps:
-                    raise self.error(n, "`domains` must come before the steps")
-                doms = tuple(words[1:])
-                bad = [d for d in doms if not DOMAIN.match(d)]
-                if not doms or bad or len(set(doms)) != len(doms):
-                    raise self.error(n, "expected `domains A [B ...]`: distinct names starting upper case")
-                case.domains = doms
-            elif head == "irqs":
-                if len(words) < 2 or not all(w.isdigit() for w in words[1:]):
-                    raise self.error(n, "expected `irqs <irq> [<irq> ...]`")
-                case.irqs = tuple(int(w) for w in words[1:])
-            elif head in ("vcpus", "max_event_channels", "timeout"):
-                if len(words) != 2 or not words[1].isdigit() or int(words[1]) < 1:
-                    raise self.error(n, f"expected `{head} <positive number>`")
-                setattr(case, head, int(words[1]))
-            elif DOMAIN.match(head):
-                case.steps.append(self.step(case, n, words, comment.strip(), defined))
-            else:
-                raise self.error(n, f"unknown keyword or domain `{head}`")
+            try:
+                if words[0] == "case":
+                    if case is not None:
+                        self.finish(case)
+                    case, defined = Case(words[1] if len(words) > 1 else "", self.path, n), set()
+                    self.case_start = len(self.problems)
+                    self.case_line(n, words)
+                    continue
+                if case is None:
+                    raise self.error(n, f"`{words[0]}` before the first `case` line")
+                self.line(case, n, words, body, comment, defined)
+            except _LineError as e:
+                self.note(e)
         if case is not None:
             self.finish(case)
-        if not self.cases:
-            raise _fail(self.path, 1, "no `case` in file")
+        if not self.cases and not self.problems:
+            self.problems.append(f"{self.path}:1: no `case` in file")
         return self.cases
 
-    def finish(self, case: Case) -> None:
-        if not case.domains:
-            raise self.error(case.line, f"case {case.name} has no `domains` line")
-        if not case.steps:
-            raise self.error(case.line, f"case {case.name} has no steps")
-        if case.steps[-1].concurrent:
-            raise self.error(case.steps[-1].line, "the last step cannot end in `&`")
-        self.cases.append(case)
+    def case_line(self, n: int, words: list[str]) -> None:
+        if len(words) != 2 or not NAME.match(words[1]) or len(words[1]) >= lang.NAME_LEN:
+            raise self.error(
+                n, f"expected `case <name>` (lower case, digits and dashes, under {lang.NAME_LEN} characters)"
+            )
+        if any(c.name == words[1] for c in self.cases):
+            raise self.error(n, f"case {words[1]} defined twice")
 
-    def step(self, case: Case, n: int, words: list[str], comment: str, defined: set[str]) -> Step:
+    def line(self, case: Case, n: int, words: list[str], body: str, comment: str, defined: set[str]) -> None:
+        head = words[0]
+        if head == "title":
+            case.title = body.split(None, 1)[1].strip() if len(words) > 1 else ""
+        elif head == "source":
+            if len(words) < 2:
+                raise self.error(n, "`source` needs a citation")
+            case.sources.append(body.split(None, 1)[1].strip())
+        elif head == "domains":
+            if case.steps:
+                raise self.error(n, "`domains` must come before the steps")
+            doms = tuple(words[1:])
+            bad = [d for d in doms if not DOMAIN.match(d) or len(d) >= lang.NAME_LEN]
+            if not doms or bad or len(set(doms)) != len(doms):
+                raise self.error(
+                    n,
+                    f"expected `domains A [B ...]`: distinct names starting upper case, "
+                    f"letters and digits, under {lang.NAME_LEN} characters",
+                )
+            case.domains = doms
+        elif head == "irqs":
+            irqs = [lang.parse_num(w, hex_ok=False) for w in words[1:]]
+            if not irqs or None in irqs:
+                raise self.error(n, "expected `irqs <irq> [<irq> ...]`")
+            case.irqs = tuple(i for i in irqs if i is not None)
+        elif head in ("vcpus", "max_event_channels", "timeout"):
+            v = lang.parse_num(words[1], hex_ok=False) if len(words) == 2 else None
+            if not v:
+                raise self.error(n, f"expected `{head} <positive number>`")
+            setattr(case, head, v)
+        elif DOMAIN.match(head):
+            step = self.step(case, n, words, comment.strip(), defined)
+            if step is not None:
+                case.steps.append(step)
+        else:
+            raise self.error(n, f"unknown keyword or domain `{head}`")
+
+    def finish(self, case: Case) -> None:
+        bad = len(self.problems)
+        if bad > self.case_start:
+            return  # already broken: what follows from its bad lines would be noise
+        try:
+            if not case.domains:
+                raise self.error(case.line, f"case {case.name} has no `domains` line")
+            if not case.steps:
+                raise self.error(case.line, f"case {case.name} has no steps")
+            if case.steps[-1].concurrent:
+                raise self.error(case.steps[-1].line, "the last step cannot end in `&`")
+        except _LineError as e:
+            self.note(e)
+        if len(self.problems) == bad:
+            self.compiled(case)
+        if len(self.problems) == bad:
+            self.cases.append(case)
+
+    def compiled(self, case: Case) -> None:
+        """What the guests will read must pass the guest's own parser (lang.check_script)."""
+        for dom, lines in compile_case(case, CHECK_INDEX).items():
+            text = "\n".join(lines) + "\n"
+            for k, err in lang.check_script(text.encode(), self.errnos):
+                if err is None:
+                    continue
+                src = lines[k - 1] if k <= len(lines) else "end"
+                first = src.split(" ", 1)[0]
+                line = int(first) if first.isdecimal() and first.isascii() else case.line
+                self.note(self.error(line, f"the guest would refuse {dom}'s script: {err}"))
+                return
+
+    def step(self, case: Case, n: int, words: list[str], comment: str, defined: set[str]) -> Step | None:
+        save = words[-1] if len(words) >= 4 and words[-2] == "=>" else None
+        try:
+            return self._step(case, n, words, comment, defined)
+        except _LineError:
+            if save is not None:
+                defined.add(save)  # the rest of the case is checked as if the step had set it
+            raise
+
+    def _step(self, case: Case, n: int, words: list[str], comment: str, defined: set[str]) -> Step:
         domain = words[0]
         if domain not in case.domains:
             raise self.error(n, f"domain {domain} is not in `domains {' '.join(case.domains)}`")
         if len(words) < 2:
             raise self.error(n, "a step needs an op")
-        op = words[1]
-        if op not in OPS:
-            raise self.error(n, f"unknown op `{op}`; known: {', '.join(sorted(OPS))}")
-        if domain == DOM0 and op not in DOM0_OPS:
-            raise self.error(n, f"{DOM0} runs hypercalls only ({', '.join(DOM0_OPS)}), not `{op}`")
+        name = words[1]
+        op = lang.CASE_OPS.get(name)
+        if op is None:
+            raise self.error(n, f"unknown op `{name}`; known: {', '.join(sorted(lang.CASE_OPS))}")
+        if domain == DOM0 and name not in lang.DOM0_OPS:
+            raise self.error(n, f"{DOM0} runs hypercalls only ({', '.join(lang.DOM0_OPS)}), not `{name}`")
         rest = words[2:]
         concurrent = bool(rest) and rest[-1] == "&"
         if concurrent:
@@ -242,8 +267,12 @@ class _Parser:
         save = None
         if "=>" in rest:
             i = rest.index("=>")
-            if i != len(rest) - 2 or not VAR.match(rest[-1]):
-                raise self.error(n, "`=> <variable>` must end the step (lower-case variable name)")
+            if i != len(rest) - 2 or not VAR.match(rest[-1]) or len(rest[-1]) >= lang.NAME_LEN:
+                raise self.error(
+                    n, f"`=> <variable>` must end the step (lower-case variable name, under {lang.NAME_LEN} characters)"
+                )
+            if op.value != "NUM":
+                raise self.error(n, f"{name} has no value to save with `=>`")
             save = rest[-1]
             rest = rest[:i]
         spec: tuple[str, ...] | None = None
@@ -261,10 +290,10 @@ class _Parser:
             if not expect:
                 raise self.error(n, "`->` needs an expectation")
         args = rest
-        if len(args) != OPS[op]:
-            raise self.error(n, f"{op} takes {OPS[op]} argument(s), got {len(args)}")
-        for a in args:
-            self.value(case, n, a, defined, keyword_ok=True)
+        if len(args) != len(op.args):
+            raise self.error(n, f"{name} takes {len(op.args)} argument(s), got {len(args)}")
+        for kind, a in zip(op.args, args, strict=True):
+            self.argument(case, n, name, kind, a, defined)
         self.expectation(case, n, op, expect, defined)
         if spec is not None:
             self.expectation(case, n, op, list(spec), defined)
@@ -273,10 +302,20 @@ class _Parser:
                 # One name, one value per case: a cross-domain fetch could not tell them apart.
                 raise self.error(n, f"variable ${save} is already set earlier in this case")
             defined.add(save)
-        return Step(n, domain, op, tuple(args), tuple(expect), spec, save, concurrent, comment)
+        return Step(n, domain, name, tuple(args), tuple(expect), spec, save, concurrent, comment)
 
-    def value(self, case: Case, n: int, v: str, defined: set[str], keyword_ok: bool = False) -> None:
-        if INT.match(v) or v == "self" or (keyword_ok and v in KEYWORDS):
+    def argument(self, case: Case, n: int, op: str, kind: str, a: str, defined: set[str]) -> None:
+        words = sorted(w for w, k in lang.KEYWORDS.items() if k == kind)
+        if kind == "w":
+            if a not in words:
+                raise self.error(n, f"{op}: expected {' or '.join(f'`{w}`' for w in words)}, got `{a}`")
+        elif kind == "g" and a in words:
+            return
+        else:
+            self.value(case, n, a, defined)
+
+    def value(self, case: Case, n: int, v: str, defined: set[str]) -> None:
+        if v == "self" or lang.parse_num(v) is not None:
             return
         if v.startswith("$"):
             if v[1:] not in defined:
@@ -286,37 +325,96 @@ class _Parser:
             if v[1:] not in case.domains:
                 raise self.error(n, f"{v}: no domain {v[1:]} in this case")
             return
-        raise self.error(n, f"bad value `{v}`: expected a number, $variable, @DOMAIN or self")
+        if re.fullmatch(r"[0-9]+|0x[0-9a-fA-F]+", v, re.ASCII):
+            raise self.error(n, f"number `{v}` is out of range: at most {lang.INT64_MAX} (signed 64-bit)")
+        raise self.error(n, f"bad value `{v}`: expected a number (ASCII decimal or 0x hex), $variable, @DOMAIN or self")
 
-    def expectation(self, case: Case, n: int, op: str, expect: list[str], defined: set[str]) -> None:
+    def expectation(self, case: Case, n: int, op: lang.Op, expect: list[str], defined: set[str]) -> None:
         head, rest = expect[0], expect[1:]
         if head != "ok":
-            if rest or not ERRNAME.match(head):
+            if rest or not (head.startswith("ERR") or lang.ERRNO_FORM.fullmatch(head)):
                 raise self.error(n, f"bad expectation `{' '.join(expect)}`: `ok [value]` or an errno name")
-            if self.errnos is not None and not re.fullmatch(r"ERR-?\d+", head) and head not in self.errnos:
+            if re.fullmatch(r"ERR-?[0-9]+", head, re.ASCII):
+                if lang.check_err(head, None):
+                    raise self.error(n, f"bad expectation `{head}`: ERR<n> or ERR-<n>, n decimal and not 0")
+            elif lang.check_err(head, self.errnos):
                 raise self.error(n, f"{head} is not an errno in Xen's xen/errno.h")
             return
-        if op == "status" and rest:
-            if rest[0] not in STATUS_KINDS:
-                raise self.error(n, f"status kind `{rest[0]}`: one of {', '.join(STATUS_KINDS)}")
+        if not rest:
+            return
+        if op.value == "NONE":
+            raise self.error(n, f"{op.name} has no value to expect: `ok` alone or an errno name")
+        if op.value == "STATUS":
+            kinds = lang.STATUS_KINDS
+            if rest[0] not in kinds:
+                raise self.error(n, f"status kind `{rest[0]}`: one of {', '.join(kinds)}")
+            fields = kinds[rest[0]]
+            seen: set[str] = set()
             for kv in rest[1:]:
                 key, eq, val = kv.partition("=")
-                if not eq or key not in STATUS_FIELDS:
-                    raise self.error(n, f"status field `{kv}`: one of {', '.join(STATUS_FIELDS)}=<value>")
+                if not eq or key not in fields:
+                    one_of = ", ".join(fields) if fields else "none"
+                    raise self.error(n, f"status field `{kv}`: {rest[0]} reports {one_of} (<field>=<value>)")
+                if key in seen:
+                    raise self.error(n, f"status field `{key}` given twice")
+                seen.add(key)
                 self.value(case, n, val, defined)
             return
         if len(rest) > 1:
             raise self.error(n, f"bad expectation `{' '.join(expect)}`: `ok` takes one value")
-        for v in rest:
-            self.value(case, n, v, defined)
+        self.value(case, n, rest[0], defined)
+
+
+def read_text(path: Path) -> str:
+    """A case file's text; CaseFileError (`file: ...`) if it cannot be one."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise CaseFileError(f"{path}: cannot read: {e.strerror or e}") from None
+    if b"\0" in data:
+        raise CaseFileError(f"{path}: a binary file, not a case file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise CaseFileError(f"{path}:{line}: not UTF-8 text") from None
+
+
+def check_file(path: Path, errnos: frozenset[str] | None = None) -> tuple[list[Case], list[str]]:
+    """A case file's cases and every problem found in it (`file:line: message`)."""
+    try:
+        text = read_text(path)
+    except CaseFileError as e:
+        return [], [e.detail]
+    parser = _Parser(path, errnos)
+    found = parser.parse(text)
+    return found, parser.problems
+
+
+def _guest_errnos(include: Path) -> list[tuple[str, int]]:
+    """xen/errno.h's XEN_ERRNO(name, value) lines a guest sees: not those under `#ifdef __XEN__`."""
+    out: list[tuple[str, int]] = []
+    hidden = 0  # depth inside #ifdef __XEN__ (nested conditionals counted while hidden)
+    for line in (include / "xen" / "errno.h").read_text().splitlines():
+        d = line.strip()
+        if hidden:
+            hidden += d.startswith("#if")
+            hidden -= d.startswith("#endif")
+            continue
+        if re.match(r"#\s*ifdef\s+__XEN__\b", d):
+            hidden = 1
+            continue
+        m = re.match(r"XEN_ERRNO\((E\w+),\s*(\d+)\)", d)
+        if m:
+            out.append((m.group(1), int(m.group(2))))
+    return out
 
 
 def read_errno_table(include: Path) -> dict[int, str]:
-    """Xen's errno numbers and names, from its public xen/errno.h (XEN_ERRNO(name, value))."""
-    text = (include / "xen" / "errno.h").read_text()
+    """Xen's errno numbers and names, from its public xen/errno.h (as the guest, built without __XEN__)."""
     table: dict[int, str] = {}
-    for name, value in re.findall(r"XEN_ERRNO\((E\w+),\s*(\d+)\)", text):
-        table.setdefault(int(value), name)  # the first name of a number, as the guest prints it
+    for name, value in _guest_errnos(include):
+        table.setdefault(value, name)  # the first name of a number, as the guest prints it
     return table
 
 
@@ -329,24 +427,38 @@ def read_domid_self(include: Path) -> int:
 
 
 def read_errnos(include: Path) -> frozenset[str]:
-    """Errno names from Xen's public xen/errno.h."""
-    text = (include / "xen" / "errno.h").read_text()
-    return frozenset(re.findall(r"XEN_ERRNO\((E\w+),", text))
+    """Errno names from Xen's public xen/errno.h, those the guest knows."""
+    return frozenset(name for name, _ in _guest_errnos(include))
 
 
 def parse_file(path: Path, errnos: frozenset[str] | None = None) -> list[Case]:
-    return _Parser(path, errnos).parse(path.read_text())
+    found, problems = check_file(path, errnos)
+    if problems:
+        raise CaseFileError("\n".join(problems))
+    return found
+
+
+def check_files(paths: Iterable[Path], errnos: frozenset[str] | None = None) -> tuple[list[Case], list[str]]:
+    """The cases of several files, and every problem in any of them (case names are unique across files)."""
+    cases: list[Case] = []
+    problems: list[str] = []
+    seen: dict[str, Path] = {}
+    for path in sorted(paths):
+        found, bad = check_file(path, errnos)
+        problems += bad
+        for case in found:
+            if case.name in seen:
+                problems.append(f"{path}:{case.line}: case {case.name} also defined in {seen[case.name]}")
+                continue
+            seen[case.name] = path
+            cases.append(case)
+    return cases, problems
 
 
 def load(paths: Iterable[Path], errnos: frozenset[str] | None = None) -> list[Case]:
-    cases: list[Case] = []
-    seen: dict[str, Path] = {}
-    for path in sorted(paths):
-        for case in parse_file(path, errnos):
-            if case.name in seen:
-                raise _fail(path, case.line, f"case {case.name} also defined in {seen[case.name]}")
-            seen[case.name] = path
-            cases.append(case)
+    cases, problems = check_files(paths, errnos)
+    if problems:
+        raise CaseFileError("\n".join(problems))
     return cases
 
 
@@ -498,7 +610,14 @@ def compile_group(group: Group) -> dict[str, str]:
     """The whole script of each domain of a group."""
     scripts: dict[str, list[str]] = {d: [] for d in group.config.domains}
     for i, case in enumerate(group.cases, start=1):
-        src = f"# {case.name}: {case.path.name}:{case.line}"
+        # A file name is not a token: whatever it holds must not become a line of the script.
+        src = f"# {case.name}: {re.sub(r'[^A-Za-z0-9._-]', '?', case.path.name)}:{case.line}"
         for dom, lines in compile_case(case, i).items():
             scripts[dom] += [src, *lines]
-    return {d: "\n".join(lines) + "\n" for d, lines in scripts.items()}
+    out = {d: "\n".join(lines) + "\n" for d, lines in scripts.items()}
+    for dom, text in out.items():
+        # The cases passed these checks (CHECK_INDEX); this only guards the promise.
+        bad = [f"line {n}: {err}" for n, err in lang.check_script(text.encode()) if err]
+        if bad:
+            raise CaseFileError(f"group {group.index}: {dom}'s script would be refused: {'; '.join(bad[:3])}")
+    return out

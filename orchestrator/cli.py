@@ -18,6 +18,7 @@ from . import log
 from .artifacts import SUITES
 from .bench import bench
 from .cases import ORDERS, order
+from .check import cmd_check
 from .compare import arms, differences, format_differences
 from .compare import write as write_compare
 from .errors import HarnessError
@@ -197,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--xens", default="", help="also time the whole suite against each of these (matrix columns)")
     pa = sub.add_parser("parse", help="parse a saved serial log")
     pa.add_argument("log")
+    ck = sub.add_parser("check", help="check case files as the guests will read them, without booting")
+    ck.add_argument("files", nargs="+", help="case files")
     args = p.parse_args(argv)
     commands = {
         "run": cmd_run,
@@ -205,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         "parse": cmd_parse,
         "matrix": cmd_matrix,
         "compare": cmd_compare,
+        "check": cmd_check,
     }
     try:
         return commands[args.cmd](args)

@@ -14,7 +14,7 @@ import re
 import shlex
 import time
 
-from .cases import STATUS_FIELDS_OF
+from . import lang
 from .dom0 import Dom0
 from .domain import xs_path
 from .errors import HarnessError
@@ -42,7 +42,11 @@ class Dom0Script:
         self.dom0.run(f"xenstore-rm {PUB} 2>/dev/null; xenstore-write {PUB} '' && xenstore-chmod {PUB} r0")
 
     def run(self, script: str) -> None:
-        for text in script.splitlines():
+        # The guest's own checks first: only their tokens reach dom0's shell.
+        bad = [f"line {n}: {err}" for n, err in lang.check_script(script.encode()) if err]
+        if bad:
+            raise HarnessError(f"{self.name}: refusing a bad script: {'; '.join(bad[:3])}")
+        for text in script.split("\n"):
             words = text.split("#", 1)[0].split()
             if not words:
                 continue
@@ -74,7 +78,10 @@ class Dom0Script:
             if token[1:] not in self.vars:
                 raise KeyError(token)
             return self.vars[token[1:]]
-        return int(token, 0)
+        v = lang.parse_num(token)  # as the guest reads it: int(token, 0) refuses 007
+        if v is None:
+            raise ValueError(token)
+        return v
 
     def step(self, line: int, op: str, words: list[str]) -> None:
         save = words[-1] if len(words) >= 2 and words[-2] == "=>" else None
@@ -82,7 +89,8 @@ class Dom0Script:
             words = words[:-2]
         args, expect = (words[: words.index("->")], words[words.index("->") + 1 :]) if "->" in words else (words, [])
         if op == "put":
-            self.dom0.run(f"xenstore-write {PUB}/{args[0]} {self._resolve_text(args[1])}")
+            # The key is a checked token (lang.is_key); the value a number or quoted.
+            self.dom0.run(f"xenstore-write {PUB}/{shlex.quote(args[0])} {self._resolve_text(args[1])}")
             return
         if op == "get":
             self.vars[save or "_"] = self._get(args[0].lstrip("@"), args[1], int(args[2]) / 1000)
@@ -117,7 +125,7 @@ class Dom0Script:
             return shlex.quote(token)
 
     def _get(self, peer: str, key: str, timeout: float) -> int:
-        path = xs_path(self.domids[peer], "pub", key)
+        path = shlex.quote(xs_path(self.domids[peer], "pub", key))
         deadline = time.monotonic() + timeout
         while True:
             rc, out = self.dom0.run_rc(f"xenstore-read {path} 2>/dev/null")
@@ -128,6 +136,8 @@ class Dom0Script:
             self.dom0.sleep(GET_POLL_S)
 
     def _call(self, op: str, nums: list[int]) -> tuple[int, dict[str, str]]:
+        if op not in lang.DOM0_OPS:  # the case checker allows no other; the shell gets no other
+            raise HarnessError(f"{self.name}: {op} is not an op of {TOOL}")
         out = self.dom0.run(f"{TOOL} {op} {' '.join(map(str, nums))}")
         fields = dict(re.findall(r"(\w+)=(\S+)", out))
         if "rc" not in fields:
@@ -139,7 +149,7 @@ class Dom0Script:
             return self.errnos.get(-rc, f"ERR{rc}")
         if "status" in fields:
             kind = fields["status"]
-            parts = [f"{k}={fields[k]}" for k in (*STATUS_FIELDS_OF.get(kind, ()), "vcpu") if k in fields]
+            parts = [f"{k}={fields[k]}" for k in lang.STATUS_KINDS.get(kind, ()) if k in fields]
             return ",".join([f"ok:{kind}", *parts])
         return f"ok:{fields['port']}" if "port" in fields else "ok"
 
@@ -149,7 +159,7 @@ class Dom0Script:
             return head
         if not rest:
             return "ok"
-        if rest[0] in STATUS_FIELDS_OF:
+        if rest[0] in lang.STATUS_KINDS:
             parts = [f"{k}={self.value(v)}" for k, _, v in (kv.partition("=") for kv in rest[1:])]
             return ",".join([f"ok:{rest[0]}", *parts])
         return f"ok:{self.value(rest[0])}"

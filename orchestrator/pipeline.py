@@ -18,7 +18,8 @@ from pathlib import Path
 
 from . import log
 from .artifacts import Artifacts, fetch
-from .cases import Case, load, order, plan, read_errnos
+from .cases import Case, order, plan, read_errnos
+from .check import load_checked
 from .errors import SetupError
 from .hypervisor import resolve, with_hypervisor
 from .outcome import Outcome, worst
@@ -57,7 +58,8 @@ def prepare(xen: str) -> tuple[Artifacts, Path]:
 
 
 def load_cases(arts: Artifacts, paths: list[Path]) -> list[Case]:
-    return load(paths, read_errnos(arts.include))
+    """The cases, checked as `orchestrator check` checks them: every problem named before a boot."""
+    return load_checked(paths, read_errnos(arts.include))
 
 
 @dataclass

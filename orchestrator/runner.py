@@ -8,7 +8,7 @@ import traceback
 from pathlib import Path
 from types import TracebackType
 
-from . import log
+from . import lang, log
 from .artifacts import Artifacts
 from .cases import DOM0, Config, Group, compile_group, read_domid_self, read_errno_table
 from .dom0 import Dom0
@@ -87,6 +87,8 @@ class Session:
             for role, script in self.scripts[g.index].items():
                 if role == DOM0:
                     continue  # the harness runs dom0's part itself
+                if not lang.is_domain(role):  # it names files and xl domains in dom0's shell
+                    raise HarnessError(f"domain name {role!r} is not a token")
                 base = f"{GUEST_DIR}/g{g.index}/{role}"
                 files[f"{base}.script"] = script
                 files[f"{base}.cfg"] = domain_config(

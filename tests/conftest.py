@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import signal
 import sys
@@ -13,11 +12,9 @@ from typing import Any
 
 import pytest
 
-from orchestrator.artifacts import SUITES
-from orchestrator.cases import ORDERS, Case, load, order, read_errnos
+from orchestrator.cases import ORDERS, Case, order
+from orchestrator.check import errnos_for, load_checked
 from orchestrator.console import Console
-from orchestrator.errors import HarnessError
-from orchestrator.hypervisor import resolve
 from orchestrator.pipeline import BUILD, load_cases, prepare, run_all
 from orchestrator.report import DIFFERS, rows, write_reports
 from orchestrator.results import CaseResult
@@ -44,22 +41,9 @@ def pytest_configure(config: pytest.Config) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
-def _errnos(xen: str) -> frozenset[str] | None:
-    suite = xen.removeprefix("debug:") if xen.startswith("debug:") or xen in SUITES else None
-    if suite is None:
-        try:
-            suite = resolve(xen)[0]
-        except HarnessError:
-            return None  # the session fixture reports it
-    manifest = BUILD / "debian" / suite / "manifest.json"
-    if not manifest.exists():
-        return None
-    return read_errnos(Path(json.loads(manifest.read_text())["include"]))
-
-
 def collect_cases(config: pytest.Config, files: list[Path]) -> list[Case]:
-    """Parse case files at collection: a malformed one fails before any boot."""
-    return load(files, _errnos(config.getoption("xen")))
+    """Parse case files at collection, as `orchestrator check` does: a malformed one fails before any boot."""
+    return load_checked(files, errnos_for(config.getoption("xen")))
 
 
 @dataclass

@@ -89,7 +89,7 @@ def test_parse_details(tmp_path: Path) -> None:
         "max_event_channels 64\n"
         "source xen/common/event_channel.c: evtchn_send()\n"
         "Front alloc_unbound self @Back -> ok => port   # allocate\n"
-        "Back  status 0x7FF0 3 -> ok unbound dom=@Front port=7 vcpu=0\n"
+        "Back  status 0x7FF0 3 -> ok interdomain dom=@Front port=7 vcpu=0\n"
         "Front send $port -> ESRCH\n"
         "Front close 17 -> ERR-5\n"
         "Front count $port -> ok 0\n",
@@ -103,7 +103,7 @@ def test_parse_details(tmp_path: Path) -> None:
     assert case.steps[0].comment == "allocate"
     assert case.steps[0].save == "port"
     assert case.steps[1].args == ("0x7FF0", "3")
-    assert case.steps[1].expect == ("ok", "unbound", "dom=@Front", "port=7", "vcpu=0")
+    assert case.steps[1].expect == ("ok", "interdomain", "dom=@Front", "port=7", "vcpu=0")
     assert case.steps[2].expect == ("ESRCH",)
     assert case.steps[3].expect == ("ERR-5",)
     assert case.steps[4].expect == ("ok", "0")
@@ -159,7 +159,8 @@ def test_read_errnos(tmp_path: Path) -> None:
         "#endif\n"
         "#undef XEN_ERRNO\n"
     )
-    assert cases.read_errnos(tmp_path / "include") == frozenset({"EPERM", "ENOENT", "EINVAL", "ENOSYS"})
+    # Names under __XEN__ are Xen's own: the guest, built without it, does not know them.
+    assert cases.read_errnos(tmp_path / "include") == frozenset({"EPERM", "ENOENT", "EINVAL"})
 
 
 # -- malformed input ----------------------------------------------------------
@@ -172,12 +173,13 @@ MALFORMED = [
     pytest.param(HEAD + "A close\n", 3, "close takes 1 argument(s), got 0", id="too-few-args"),
     pytest.param(HEAD + "A send 1 2\n", 3, "send takes 1 argument(s), got 2", id="too-many-args"),
     pytest.param(HEAD + "A send 1\nA close $nope\n", 4, "variable $nope is used before", id="undefined-var"),
-    pytest.param(HEAD + "A send 1 -> ok $nope\n", 3, "variable $nope", id="undefined-var-in-expect"),
-    pytest.param(HEAD + "A close 1 => p\nB send $p\nB send $q\n", 5, "variable $q", id="undefined-var-later"),
+    pytest.param(HEAD + "A count 1 -> ok $nope\n", 3, "variable $nope", id="undefined-var-in-expect"),
+    pytest.param(HEAD + "A count 1 => p\nB send $p\nB send $q\n", 5, "variable $q", id="undefined-var-later"),
     pytest.param(HEAD + "C send 1\n", 3, "domain C is not in `domains A B`", id="unknown-domain"),
     pytest.param(HEAD + "A alloc_unbound self @C\n", 3, "@C: no domain C", id="unknown-domain-ref"),
     pytest.param(HEAD + "A send port\n", 3, "bad value `port`", id="bad-value"),
-    pytest.param(HEAD + "A send first\nA send 1 -> ok first\n", 4, "bad value `first`", id="keyword-as-value"),
+    pytest.param(HEAD + "A send first\n", 3, "bad value `first`", id="keyword-as-value"),
+    pytest.param(HEAD + "A count 1 -> ok first\n", 3, "bad value `first`", id="keyword-as-expected-value"),
     pytest.param(HEAD + "A send 1 -> maybe\n", 3, "bad expectation `maybe`", id="bad-expectation"),
     pytest.param(HEAD + "A send 1 -> EINVAL 3\n", 3, "bad expectation `EINVAL 3`", id="errno-with-value"),
     pytest.param(HEAD + "A count 1 -> ok 1 2\n", 3, "`ok` takes one value", id="ok-two-values"),
@@ -185,7 +187,7 @@ MALFORMED = [
     pytest.param(HEAD + "A status self 1 -> ok bound\n", 3, "status kind `bound`", id="status-kind"),
     pytest.param(HEAD + "A status self 1 -> ok virq irq=3\n", 3, "status field `irq=3`", id="status-field"),
     pytest.param(HEAD + "A status self 1 -> ok virq virq\n", 3, "status field `virq`", id="status-field-no-eq"),
-    pytest.param(HEAD + "A status self 1 -> ok virq dom=$x\n", 3, "variable $x", id="status-field-var"),
+    pytest.param(HEAD + "A status self 1 -> ok virq virq=$x\n", 3, "variable $x", id="status-field-var"),
     pytest.param(HEAD + "A send 1 -> EAGAIN\n", 3, "EAGAIN is not an errno in Xen's", id="errno-not-in-set"),
     pytest.param(HEAD + "A alloc_unbound self @B => Pa\n", 3, "`=> <variable>` must end", id="bad-var-name"),
     pytest.param(HEAD + "A alloc_unbound self @B => p -> ok\n", 3, "`=> <variable>` must end", id="save-not-last"),
@@ -639,7 +641,7 @@ def test_amp_chains_may_reuse_domains_after_they_end(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("name", ["ERRNOPE", "ERR", "ERRX5", "ERR5X", "ERR--5"])
+@pytest.mark.parametrize("name", ["ERRNOPE", "ERR", "ERRX5", "ERR5X", "ERR--5", "ERR-0", "ERR0", "ERR0x5"])
 def test_err_prefixed_name_checked_against_errnos(tmp_path: Path, name: str) -> None:
     path = write(tmp_path, HEAD + f"A send 1 -> {name}\n")
     with pytest.raises(CaseFileError) as exc:
@@ -647,7 +649,7 @@ def test_err_prefixed_name_checked_against_errnos(tmp_path: Path, name: str) -> 
     assert exc.value.detail.startswith(f"{path}:3: ")
 
 
-@pytest.mark.parametrize("name", ["ERR5", "ERR-5", "ERR22", "ERR-0"])
+@pytest.mark.parametrize("name", ["ERR5", "ERR-5", "ERR22", "ERR-9223372036854775807"])
 def test_numeric_err_names_skip_the_errno_check(tmp_path: Path, name: str) -> None:
     case = one_case(tmp_path, HEAD + f"A send 1 -> {name}\n")
     assert case.steps[0].expect == (name,)

@@ -1,0 +1,280 @@
+"""The guest-script language, read from its one definition: guest/script-lang.h.
+
+The guest's parser (guest/script_parse.c) is built from the same header. This
+module mirrors that parser rule for rule (`check_script`), so the orchestrator
+refuses before any boot every script the guest would refuse after it;
+tests/unit/test_parity.py runs both over the same lines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+HEADER = Path(__file__).resolve().parent.parent / "guest" / "script-lang.h"
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    args: str  # one kind letter per argument (script-lang.h)
+    value: str  # NONE, NUM or STATUS
+    who: str  # GUEST, DOM0 (guests and Dom0) or HARNESS (the compiler's own)
+
+
+_Tables = tuple[dict[str, int], dict[str, Op], tuple[str, ...], dict[str, tuple[str, ...]], dict[str, str]]
+
+
+def _read(text: str) -> _Tables:
+    limits = {n: int(v) for n, v in re.findall(r"^SCRIPT_LIMIT\((\w+), (\d+)\)$", text, re.M)}
+    ops = {n: Op(n, a, v, w) for n, a, v, w in re.findall(r'^SCRIPT_OP\((\w+), "(\w*)", (\w+), (\w+)\)$', text, re.M)}
+    fields = tuple(re.findall(r"^SCRIPT_STATUS_FIELD\((\w+)\)$", text, re.M))
+    kinds = {
+        n: tuple(f for f in fields if f in re.findall(r"SF\((\w+)\)", fl))
+        for n, fl in re.findall(r"^SCRIPT_STATUS_KIND\((\w+), \w+, (.+)\)$", text, re.M)
+    }
+    keywords = dict(re.findall(r"^SCRIPT_KEYWORD\((\w+), '(\w)'\)$", text, re.M))
+    if not (limits and ops and fields and kinds and keywords):
+        raise ValueError(f"{HEADER}: no SCRIPT_* lines in the expected form")
+    return limits, ops, fields, kinds, keywords
+
+
+LIMITS, OPS, STATUS_FIELDS, STATUS_KINDS, KEYWORDS = _read(HEADER.read_text())
+MAX_LINE = LIMITS["MAX_LINE"]
+MAX_TOKS = LIMITS["MAX_TOKS"]
+MAX_VARS = LIMITS["MAX_VARS"]
+NAME_LEN = LIMITS["NAME_LEN"]
+KEY_LEN = LIMITS["KEY_LEN"]
+# Ops a case file may give to a domain, and to Dom0 (dom0/evtchn-op).
+CASE_OPS = {n: op for n, op in OPS.items() if op.who != "HARNESS"}
+DOM0_OPS = tuple(n for n, op in OPS.items() if op.who == "DOM0")
+
+INT64_MAX = (1 << 63) - 1
+_VAR = re.compile(r"[a-z_][a-z0-9_]*")
+_DOMAIN = re.compile(r"[A-Z][A-Za-z0-9]*")
+_CASE = re.compile(r"[a-z0-9][a-z0-9-]*")
+_KEY = re.compile(r"[A-Za-z0-9_.-]+")
+_DEC = re.compile(r"[0-9]+")
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+ERRNO_FORM = re.compile(r"E[A-Z0-9]+")
+
+
+def _word(pattern: re.Pattern[str], s: str, limit: int) -> bool:
+    return len(s) < limit and pattern.fullmatch(s) is not None
+
+
+def is_var(s: str) -> bool:
+    return _word(_VAR, s, NAME_LEN)
+
+
+def is_domain(s: str) -> bool:
+    return _word(_DOMAIN, s, NAME_LEN)
+
+
+def is_case_name(s: str) -> bool:
+    return _word(_CASE, s, NAME_LEN)
+
+
+def is_key(s: str) -> bool:
+    return _word(_KEY, s, KEY_LEN)
+
+
+def parse_num(s: str, hex_ok: bool = True) -> int | None:
+    """A number literal as the guest reads it: ASCII decimal or 0x hex, 0..INT64_MAX."""
+    if hex_ok and _HEX.fullmatch(s):
+        v = int(s, 16)
+    elif _DEC.fullmatch(s):
+        v = int(s)
+    else:
+        return None
+    return v if v <= INT64_MAX else None
+
+
+def is_num_token(s: str) -> bool:
+    """A literal, $var, @NAME or self."""
+    if s.startswith("$"):
+        return is_var(s[1:])
+    if s.startswith("@"):
+        return is_domain(s[1:])
+    return s == "self" or parse_num(s) is not None
+
+
+def is_keyword(s: str, kind: str) -> bool:
+    return KEYWORDS.get(s) == kind
+
+
+def check_arg(kind: str, a: str) -> str | None:
+    """What is wrong with an argument of that kind letter, or None."""
+    if kind == "n":
+        return None if is_num_token(a) else "bad number argument"
+    if kind == "w":
+        return None if is_keyword(a, "w") else "expected 'first' or 'second'"
+    if kind == "k":
+        return None if is_key(a) else "bad key"
+    if kind == "v":
+        return None if is_num_token(a) or is_key(a) else "bad value"
+    if kind == "D":
+        return None if is_domain(a[1:] if a.startswith("@") else a) else "bad domain name"
+    if kind == "g":
+        return None if is_keyword(a, "g") or is_num_token(a) else "expected 'page', 'bad' or a number"
+    return "bad argument kind"
+
+
+def check_err(tok: str, errnos: frozenset[str] | None) -> str | None:
+    """An error expectation: ERR<n>/ERR-<n> (decimal, not 0) or an errno name."""
+    if tok.startswith("ERR"):
+        num = tok[3:]
+        v = parse_num(num[1:] if num.startswith("-") else num, hex_ok=False)
+        return None if v else "bad ERR<n> expectation"
+    known = tok in errnos if errnos is not None else ERRNO_FORM.fullmatch(tok) is not None
+    return None if known else "unknown expectation (not ok, an errno name or ERR<n>)"
+
+
+@dataclass
+class Stmt:
+    kind: str  # empty, case, end, step
+    name: str = ""  # case name
+    var: str | None = None  # => var
+
+
+class ScriptError(Exception):
+    def __init__(self, msg: str, tok: str | None = None) -> None:
+        super().__init__(f"{msg}: '{tok}'" if tok is not None else msg)
+
+
+def _expect(op: Op, tok: list[str], errnos: frozenset[str] | None) -> None:
+    if not tok:
+        raise ScriptError("'->' without an expectation")
+    if tok[0] != "ok":
+        if len(tok) != 1:
+            raise ScriptError("an error expectation takes no value", tok[0])
+        err = check_err(tok[0], errnos)
+        if err:
+            raise ScriptError(err, tok[0])
+        return
+    if len(tok) == 1:
+        return
+    if op.value == "NONE":
+        raise ScriptError("this op has no value to expect")
+    if op.value == "NUM":
+        if len(tok) != 2:
+            raise ScriptError("'ok' takes one value")
+        if not is_num_token(tok[1]):
+            raise ScriptError("bad expected value", tok[1])
+        return
+    if tok[1] not in STATUS_KINDS:
+        raise ScriptError("unknown status kind", tok[1])
+    seen: set[str] = set()
+    for t in tok[2:]:
+        field, eq, val = t.partition("=")
+        if not eq:
+            raise ScriptError("status field must be <field>=<value>", t)
+        if field not in STATUS_FIELDS:
+            raise ScriptError("unknown status field", t)
+        if field not in STATUS_KINDS[tok[1]]:
+            raise ScriptError("status field not reported for this kind", t)
+        if field in seen:
+            raise ScriptError("status field given twice", t)
+        if not is_num_token(val):
+            raise ScriptError("bad status field value", t)
+        seen.add(field)
+
+
+def parse_line(line: str, errnos: frozenset[str] | None = None) -> Stmt:
+    """One script line (ASCII, at most MAX_LINE): its statement, or ScriptError as the guest words it."""
+    tok = [t for t in re.split(r"[ \t\r]+", line.split("#", 1)[0]) if t]
+    if len(tok) > MAX_TOKS:
+        raise ScriptError("too many tokens")
+    if not tok:
+        return Stmt("empty")
+    if tok[0] == "case":
+        if len(tok) != 2:
+            raise ScriptError("'case' takes exactly one name")
+        if not is_case_name(tok[1]):
+            raise ScriptError("bad case name", tok[1])
+        return Stmt("case", name=tok[1])
+    if tok[0] == "end":
+        if len(tok) != 1:
+            raise ScriptError("'end' takes no arguments")
+        return Stmt("end")
+    n = parse_num(tok[0], hex_ok=False)
+    if not n:
+        raise ScriptError("expected a line number, 'case' or 'end'", tok[0])
+    if len(tok) < 2:
+        raise ScriptError("missing op", tok[0])
+    op = OPS.get(tok[1])
+    if op is None:
+        raise ScriptError("unknown op", tok[1])
+    arrow = fat = 0
+    for i in range(2, len(tok)):
+        if tok[i] == "->":
+            if arrow or fat:
+                raise ScriptError("misplaced '->'", tok[1])
+            arrow = i
+        elif tok[i] == "=>":
+            if fat:
+                raise ScriptError("more than one '=>'", tok[1])
+            fat = i
+    end_args = arrow or fat or len(tok)
+    if end_args - 2 != len(op.args):
+        raise ScriptError("wrong number of arguments", tok[1])
+    for kind, a in zip(op.args, tok[2:end_args], strict=True):
+        err = check_arg(kind, a)
+        if err:
+            raise ScriptError(err, a)
+    if arrow:
+        _expect(op, tok[arrow + 1 : fat or len(tok)], errnos)
+    var = None
+    if fat:
+        if fat + 2 != len(tok):
+            raise ScriptError("'=>' takes exactly one variable name")
+        if op.value != "NUM":
+            raise ScriptError("this op has no value to store")
+        if not is_var(tok[fat + 1]):
+            raise ScriptError("bad variable name", tok[fat + 1])
+        var = tok[fat + 1]
+    return Stmt("step", var=var)
+
+
+def check_script(data: bytes, errnos: frozenset[str] | None = None) -> list[tuple[int, str | None]]:
+    """Each line's verdict as the guest's script_next() gives it: (line, None) or (line, error)."""
+    data = data.split(b"\0", 1)[0]  # the ramdisk's padding is not part of the script
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    out: list[tuple[int, str | None]] = []
+    in_case = False
+    variables: set[str] = set()
+    for n, raw in enumerate(lines, start=1):
+        err: str | None = None
+        if len(raw) > MAX_LINE:
+            err = f"line longer than {MAX_LINE} characters"
+        elif any(c >= 0x80 or (c < 0x20 and c not in b"\t\r") for c in raw):
+            err = "non-ASCII or control character"
+        else:
+            try:
+                st = parse_line(raw.decode("ascii"), errnos)
+            except ScriptError as e:
+                st, err = Stmt("empty"), str(e)
+            if st.kind == "case":
+                if in_case:
+                    err = f"'case {st.name}' before 'end' of the previous case"
+                else:
+                    in_case, variables = True, set()
+            elif st.kind == "end":
+                if not in_case:
+                    err = "'end' outside a case"
+                in_case = False
+            elif st.kind == "step":
+                if not in_case:
+                    err = "step outside a case"
+                elif st.var is not None and st.var not in variables:
+                    if len(variables) == MAX_VARS:
+                        err = f"more than {MAX_VARS} variables in one case: '{st.var}'"
+                    else:
+                        variables.add(st.var)
+        out.append((n, err))
+    if in_case:
+        out.append((len(lines) + 1, "missing 'end' at end of script"))
+    return out

@@ -1,0 +1,204 @@
+"""`orchestrator check`: case files refused before any boot exactly where a guest would refuse them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from orchestrator import lang
+from orchestrator.cases import Case, Config, Group, check_file, compile_group, parse_file
+from orchestrator.cli import main
+from orchestrator.dom0script import Dom0Script
+from orchestrator.errors import HarnessError
+
+HEAD = "case bad\ndomains A B\n"  # steps start on line 3
+LONG = "v" * (lang.NAME_LEN - 1)
+
+
+@pytest.fixture(autouse=True)
+def no_headers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A small xen/errno.h of our own: the tests do not depend on a fetched Xen."""
+    inc = tmp_path / "include"
+    (inc / "xen").mkdir(parents=True)
+    (inc / "xen" / "errno.h").write_text("XEN_ERRNO(EPERM,\t 1)\nXEN_ERRNO(EINVAL,\t22)\n")
+    monkeypatch.setenv("EVT_XEN_INCLUDE", str(inc))
+
+
+def write(tmp_path: Path, text: str | bytes, name: str = "t.evt") -> Path:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def many_vars(n: int) -> str:
+    return "".join(f"A count 1 => v{i}\n" for i in range(n))
+
+
+# Each was accepted before and refused by the guest only after Xen had booted.
+REFUSED = [
+    pytest.param(HEAD + "A send first\n", 3, "bad value `first`", id="keyword-for-a-number"),
+    pytest.param(HEAD + "A pingpong 1 1 third 10\n", 3, "expected `first` or `second`, got `third`", id="role"),
+    pytest.param(HEAD + "A close 1 => x\n", 3, "close has no value to save with `=>`", id="save-without-value"),
+    pytest.param(HEAD + "A close 1 -> ok 5\n", 3, "close has no value to expect", id="value-without-value"),
+    pytest.param(HEAD + "A send \u0663\n", 3, "bad value `\u0663`", id="arabic-digit"),
+    pytest.param(HEAD + "A send \uff11\n", 3, "bad value `\uff11`", id="fullwidth-digit"),
+    pytest.param(HEAD + "A send 18446744073709551616\n", 3, "out of range", id="over-64-bits"),
+    pytest.param(HEAD + "A send 9223372036854775808\n", 3, "out of range", id="over-int64"),
+    pytest.param(HEAD + "A send 0x8000000000000000\n", 3, "out of range", id="hex-over-int64"),
+    pytest.param(HEAD + "A send -1\n", 3, "bad value `-1`", id="negative"),
+    pytest.param(HEAD + "A send 1 -> ERR-0\n", 3, "bad expectation `ERR-0`", id="err-zero"),
+    pytest.param(
+        HEAD + "A status self 1 -> ok interdomain dom=1 dom=2 dom=3 dom=4 dom=5 dom=6\n",
+        3,
+        "status field `dom` given twice",
+        id="repeated-status-field",
+    ),
+    pytest.param(HEAD + "A status self 1 -> ok closed vcpu=0\n", 3, "closed reports none", id="field-of-closed"),
+    pytest.param(f"case {'c' * lang.NAME_LEN}\ndomains A\nA send 1\n", 1, "expected `case <name>`", id="case-name"),
+    pytest.param(f"case x\ndomains A{'b' * 63}\n", 2, "expected `domains A [B ...]`", id="domain-name"),
+    pytest.param(HEAD + f"A count 1 => {LONG}v\n", 3, "`=> <variable>` must end the step", id="variable-name"),
+    pytest.param(
+        "case x\ndomains A\n"
+        + "".join(f"A count 1 => {c}{LONG[1:]}\n" for c in "abcde")
+        + f"A wait $a{LONG[1:]} $b{LONG[1:]} $c{LONG[1:]} -> ok $d{LONG[1:]} => f{LONG[1:]}\n",
+        8,
+        "the guest would refuse A's script: line longer than 255 characters",
+        id="compiled-line-too-long",
+    ),
+    pytest.param(
+        "case x\ndomains A\n" + many_vars(lang.MAX_VARS + 1),
+        3 + lang.MAX_VARS,
+        f"more than {lang.MAX_VARS} variables in one case",
+        id="too-many-variables",
+    ),
+    pytest.param(
+        # B fetches A's variables: they count in B's script too.
+        "case x\ndomains A B\n"
+        + many_vars(lang.MAX_VARS)
+        + "".join(f"B send $v{i}\n" for i in range(lang.MAX_VARS))
+        + "B count 1 => w\n",
+        3 + 2 * lang.MAX_VARS,
+        "the guest would refuse B's script: more than",
+        id="too-many-variables-fetched",
+    ),
+    pytest.param(HEAD + "A send 1 -> ENOSYS\n", 3, "ENOSYS is not an errno in Xen's", id="errno-from-headers"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "fragment"), REFUSED)
+def test_refused_with_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, line: int, fragment: str
+) -> None:
+    path = write(tmp_path, text)
+    assert main(["check", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{path}:{line}: "), out
+    assert fragment in out[0]
+
+
+def test_within_the_limits_is_accepted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(
+        tmp_path,
+        f"case {'c' * (lang.NAME_LEN - 1)}\ndomains A B{'b' * 62}\n"
+        + many_vars(lang.MAX_VARS)
+        + f"A count 1 -> ok {lang.INT64_MAX}\nA count 0x7fffffffffffffff\nA send 1 -> ERR-5\n"
+        + f"B{'b' * 62} count 1 => {LONG}\nB{'b' * 62} status self 1 -> ok interdomain dom=@A port=2 vcpu=${LONG}\n",
+    )
+    assert main(["check", str(path)]) == 0
+    assert "1 file(s), 1 case(s): ok" in capsys.readouterr().out
+
+
+def test_every_problem_of_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = write(tmp_path, HEAD + "A send first\nA close 1 => x\nB send 1\nA frob\n", "a.evt")
+    b = write(tmp_path, "case good\ndomains A\nA send 1\ncase other\ndomains A\nA send 1 -> ok 1\n", "b.evt")
+    c = write(tmp_path, "case fine\ndomains A\nA send 1\n", "c.evt")
+    assert main(["check", str(a), str(b), str(c)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert [ln.split(": ", 1)[0] for ln in out] == [f"{a}:3", f"{a}:4", f"{a}:6", f"{b}:6"]
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        pytest.param(b"case x\ndomains A\n\x00\x01\x02", ": a binary file, not a case file", id="binary"),
+        pytest.param(b"case x\ndomains A\nA send 1 # caf\xe9\n", ":3: not UTF-8 text", id="latin-1"),
+    ],
+)
+def test_unreadable_files(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, fragment: str) -> None:
+    path = write(tmp_path, content)
+    assert main(["check", str(path)]) == 1
+    assert capsys.readouterr().out == f"{path}{fragment}\n"
+    assert check_file(path) == ([], [f"{path}{fragment}"])
+
+
+def test_missing_file_and_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope.evt"
+    assert main(["check", str(missing), str(tmp_path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert sorted(out) == sorted(
+        [f"{missing}: cannot read: No such file or directory", f"{tmp_path}: cannot read: Is a directory"]
+    )
+
+
+def test_without_headers_errno_names_are_not_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVT_XEN_INCLUDE", "")
+    monkeypatch.setattr("orchestrator.check.BUILD", tmp_path / "no-build")
+    path = write(tmp_path, HEAD + "A send 1 -> ENOSYS\n")
+    assert main(["check", str(path)]) == 0
+    assert "errno names were not checked" in capsys.readouterr().err
+
+
+def test_the_real_cases_pass(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("EVT_XEN_INCLUDE", "")
+    monkeypatch.setattr("orchestrator.check.BUILD", tmp_path / "no-build")
+    repo = Path(__file__).resolve().parents[2]
+    files = sorted((repo / "cases").glob("*.evt")) + sorted((repo / "tests" / "selftest").glob("*.evt"))
+    assert main(["check", *map(str, files)]) == 0
+
+
+def test_a_file_name_never_becomes_a_script_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "case x\ndomains A\nA send 1\n", "evil\n1 fault 0\n'$(reboot)'.evt")
+    (case,) = parse_file(path)
+    (script,) = compile_group(Group(1, case.config, (case,))).values()
+    assert script.splitlines()[1:] == ["case x", "3 send 1 -> ok", "end"]
+    assert script.splitlines()[0] == "# x: evil?1?fault?0????reboot??.evt:1"  # a comment, whatever it reads
+    assert all(err is None for _, err in lang.check_script(script.encode()))
+
+
+class RecordingDom0:
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+
+    def run(self, cmd: str) -> str:
+        self.commands.append(cmd)
+        return "rc=0"
+
+
+def test_dom0_refuses_a_script_the_guest_would_refuse() -> None:
+    dom0 = RecordingDom0()
+    script = Dom0Script(dom0, "g1-Dom0", {"A": 1}, {}, 0x7FF0)  # type: ignore[arg-type]
+    with pytest.raises(HarnessError, match="refusing a bad script"):
+        script.run("case x\n1 put a;reboot 1\nend\n")
+    assert dom0.commands == []
+
+
+def test_config_of_a_case() -> None:
+    assert Case("x", Path("x.evt"), 1, domains=("A",)).config == Config(("A",))
+
+
+def test_the_docs_list_exactly_the_ops_of_the_header() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "guest-script.md").read_text()
+    rows = set(re.findall(r"^\| `(\w+)` \|", docs, re.M)) - set(lang.LIMITS) - {"ok"}  # ok: an expectation
+    assert rows == set(lang.OPS)
+
+
+def test_dom0_reads_numbers_as_the_guest_does() -> None:
+    script = Dom0Script(RecordingDom0(), "g1-Dom0", {"A": 1}, {}, 0x7FF0)  # type: ignore[arg-type]
+    assert [script.value(t) for t in ("007", "0x1f", "self", "@A")] == [7, 31, 0x7FF0, 1]
