@@ -98,8 +98,14 @@ class Case:
         return self.name
 
 
+def shown(path: Path) -> str:
+    """A path as messages print it: one line, whatever characters its name holds."""
+    text = str(path)
+    return text if text.isprintable() else ascii(text)
+
+
 def _fail(path: Path, line: int, msg: str) -> CaseFileError:
-    return CaseFileError(f"{path}:{line}: {msg}")
+    return CaseFileError(f"{shown(path)}:{line}: {msg}")
 
 
 class _LineError(Exception):
@@ -122,7 +128,7 @@ class _Parser:
         return _LineError(line, msg)
 
     def note(self, e: _LineError) -> None:
-        self.problems.append(f"{self.path}:{e.line}: {e.msg}")
+        self.problems.append(f"{shown(self.path)}:{e.line}: {e.msg}")
 
     def parse(self, text: str) -> list[Case]:
         case: Case | None = None
@@ -150,7 +156,7 @@ class _Parser:
         if case is not None:
             self.finish(case)
         if not self.cases and not self.problems:
-            self.problems.append(f"{self.path}:1: no `case` in file")
+            self.problems.append(f"{shown(self.path)}:1: no `case` in file")
         return self.cases
 
     def case_line(self, n: int, words: list[str]) -> None:
@@ -370,14 +376,14 @@ def read_text(path: Path) -> str:
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise CaseFileError(f"{path}: cannot read: {e.strerror or e}") from None
+        raise CaseFileError(f"{shown(path)}: cannot read: {e.strerror or e}") from None
     if b"\0" in data:
-        raise CaseFileError(f"{path}: a binary file, not a case file")
+        raise CaseFileError(f"{shown(path)}: a binary file, not a case file")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        raise CaseFileError(f"{path}:{line}: not UTF-8 text") from None
+        raise CaseFileError(f"{shown(path)}:{line}: not UTF-8 text") from None
 
 
 def check_file(path: Path, errnos: frozenset[str] | None = None) -> tuple[list[Case], list[str]]:
@@ -448,7 +454,7 @@ def check_files(paths: Iterable[Path], errnos: frozenset[str] | None = None) -> 
         problems += bad
         for case in found:
             if case.name in seen:
-                problems.append(f"{path}:{case.line}: case {case.name} also defined in {seen[case.name]}")
+                problems.append(f"{shown(path)}:{case.line}: case {case.name} also defined in {shown(seen[case.name])}")
                 continue
             seen[case.name] = path
             cases.append(case)

@@ -202,3 +202,11 @@ def test_the_docs_list_exactly_the_ops_of_the_header() -> None:
 def test_dom0_reads_numbers_as_the_guest_does() -> None:
     script = Dom0Script(RecordingDom0(), "g1-Dom0", {"A": 1}, {}, 0x7FF0)  # type: ignore[arg-type]
     assert [script.value(t) for t in ("007", "0x1f", "self", "@A")] == [7, 31, 0x7FF0, 1]
+
+
+def test_a_file_name_with_a_newline_is_shown_on_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "two\nlines.evt"
+    path.write_text("case a\ndomains A\nA send first\n")
+    assert main(["check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "two\\nlines.evt':3: bad value `first`" in out
