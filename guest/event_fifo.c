@@ -10,8 +10,8 @@
 #include "event_fifo.h"
 #include "hypercall.h"
 #include "lib.h"
+#include "page.h"
 
-#define PAGE_SIZE 4096
 #define WORDS_PER_PAGE (PAGE_SIZE / sizeof(event_word_t))
 
 static uint8_t cb_pages[GUEST_MAX_VCPUS][PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
@@ -24,12 +24,12 @@ static int active;
 /* Linux's per-cpu q->head: where each queue's walk stopped last time. */
 static uint32_t local_head[GUEST_MAX_VCPUS][EVTCHN_FIFO_MAX_QUEUES];
 
-/* PV: a gfn is the machine frame; VIRT_BASE 0 makes va >> 12 the pfn. */
+/* PV: a gfn is the machine frame; VIRT_BASE 0 makes va >> PAGE_SHIFT the pfn. */
 static uint64_t page_gfn(const void *va)
 {
     const xen_pfn_t *mfn_list = (const xen_pfn_t *)start_info->mfn_list;
 
-    return mfn_list[(unsigned long)va >> 12];
+    return mfn_list[(unsigned long)va >> PAGE_SHIFT];
 }
 
 static uint64_t gfn_of(enum fifo_gfn_kind kind, const void *page)

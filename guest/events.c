@@ -14,18 +14,14 @@
 #include "lib.h"
 #include "traps.h"
 #include "xenstore.h"
+#include "bitops.h"
+#include "page.h"
+#include "tsc.h"
 
 #define NR_PORTS    EVTCHN_2L_NR_CHANNELS
-#define BITS_PER_WORD (sizeof(xen_ulong_t) * 8)
-
-/* x86 PTE bits (architectural, not Xen ABI). */
-#define PTE_PRESENT  0x001ull
-#define PTE_RW       0x002ull
-#define PTE_ACCESSED 0x020ull
-#define PTE_DIRTY    0x040ull
 
 shared_info_t *shared_info;
-static uint8_t shared_info_page[4096] __attribute__((aligned(4096)));
+static uint8_t shared_info_page[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
 static uint32_t upcall_count[NR_PORTS];
 static uint32_t upcall_count_on[GUEST_MAX_VCPUS][NR_PORTS];
 /* The vcpu Xen notifies for each port, as EVTCHNOP_status last said. */
@@ -45,32 +41,6 @@ static inline vcpu_info_t *vcpu0(void)
 static inline int test_bit_word(const volatile xen_ulong_t *arr, unsigned int nr)
 {
     return (arr[nr / BITS_PER_WORD] >> (nr % BITS_PER_WORD)) & 1;
-}
-
-static inline void clear_bit_atomic(volatile xen_ulong_t *arr, unsigned int nr)
-{
-    asm volatile ("lock btr %1, %0"
-                  : "+m" (arr[nr / BITS_PER_WORD])
-                  : "r" ((xen_ulong_t)(nr % BITS_PER_WORD)) : "memory");
-}
-
-/* Another vcpu may take the same bit: only the one that clears it counts. */
-static inline int test_and_clear_bit_atomic(volatile xen_ulong_t *arr,
-                                            unsigned int nr)
-{
-    uint8_t old;
-
-    asm volatile ("lock btr %2, %0; setc %1"
-                  : "+m" (arr[nr / BITS_PER_WORD]), "=qm" (old)
-                  : "r" ((xen_ulong_t)(nr % BITS_PER_WORD)) : "memory");
-    return old;
-}
-
-static inline void set_bit_atomic(volatile xen_ulong_t *arr, unsigned int nr)
-{
-    asm volatile ("lock bts %1, %0"
-                  : "+m" (arr[nr / BITS_PER_WORD])
-                  : "r" ((xen_ulong_t)(nr % BITS_PER_WORD)) : "memory");
 }
 
 void events_init(void)
@@ -305,9 +275,8 @@ uint64_t now_ns(void)
 {
     volatile struct vcpu_time_info *t = &vcpu0()->time;
     uint32_t ver, mul;
-    uint64_t tsc_ts, sys, delta;
+    uint64_t tsc_ts, sys, tsc, delta;
     int8_t shift;
-    uint32_t lo, hi;
 
     do {
         ver = t->version;
@@ -316,11 +285,11 @@ uint64_t now_ns(void)
         sys = t->system_time;
         mul = t->tsc_to_system_mul;
         shift = t->tsc_shift;
-        asm volatile ("lfence; rdtsc" : "=a" (lo), "=d" (hi));
+        tsc = rdtsc_ordered();
         rmb();
     } while ( (ver & 1) || ver != t->version );
 
-    delta = (((uint64_t)hi << 32) | lo) - tsc_ts;
+    delta = tsc - tsc_ts;
     if ( shift < 0 )
         delta >>= -shift;
     else
