@@ -7,11 +7,12 @@
 #include <stdint.h>
 #include "guest.h"
 #include "events.h"
+#include "event_abi.h"
 #include "event_fifo.h"
 #include "hypercall.h"
 #include "lib.h"
+#include "page.h"
 
-#define PAGE_SIZE 4096
 #define WORDS_PER_PAGE (PAGE_SIZE / sizeof(event_word_t))
 
 static uint8_t cb_pages[GUEST_MAX_VCPUS][PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
@@ -20,16 +21,15 @@ static uint8_t array_pages[FIFO_ARRAY_PAGES][PAGE_SIZE] __attribute__((aligned(P
 /* Xen's view, as far as it accepted our hypercalls. */
 static evtchn_fifo_control_block_t *control_block[GUEST_MAX_VCPUS];
 static unsigned int nr_array_pages;
-static int active;
 /* Linux's per-cpu q->head: where each queue's walk stopped last time. */
 static uint32_t local_head[GUEST_MAX_VCPUS][EVTCHN_FIFO_MAX_QUEUES];
 
-/* PV: a gfn is the machine frame; VIRT_BASE 0 makes va >> 12 the pfn. */
+/* PV: a gfn is the machine frame; VIRT_BASE 0 makes va >> PAGE_SHIFT the pfn. */
 static uint64_t page_gfn(const void *va)
 {
     const xen_pfn_t *mfn_list = (const xen_pfn_t *)start_info->mfn_list;
 
-    return mfn_list[(unsigned long)va >> 12];
+    return mfn_list[(unsigned long)va >> PAGE_SHIFT];
 }
 
 static uint64_t gfn_of(enum fifo_gfn_kind kind, const void *page)
@@ -39,7 +39,7 @@ static uint64_t gfn_of(enum fifo_gfn_kind kind, const void *page)
 
 int fifo_active(void)
 {
-    return __atomic_load_n(&active, __ATOMIC_SEQ_CST);
+    return events_abi() == &evtchn_fifo;
 }
 
 long fifo_init_control(enum fifo_gfn_kind kind, uint32_t offset, uint32_t vcpu)
@@ -69,7 +69,7 @@ long fifo_init_control(enum fifo_gfn_kind kind, uint32_t offset, uint32_t vcpu)
     }
     /* The first accepted block switches the whole domain (evtchn_fifo_init_control()). */
     if ( !rc )
-        __atomic_store_n(&active, 1, __ATOMIC_SEQ_CST);
+        events_set_abi(&evtchn_fifo);
     events_unmask();
     return rc;
 }
@@ -113,13 +113,14 @@ long fifo_init(void)
 void fifo_reset(void)
 {
     /* evtchn_reset(): evtchn_fifo_destroy() unmapped every page. */
-    __atomic_store_n(&active, 0, __ATOMIC_SEQ_CST);
+    events_set_abi(&evtchn_2l);
     __atomic_store_n(&nr_array_pages, 0, __ATOMIC_SEQ_CST);
     for ( unsigned int v = 0; v < GUEST_MAX_VCPUS; v++ )
         __atomic_store_n(&control_block[v], NULL, __ATOMIC_SEQ_CST);
 }
 
-event_word_t *fifo_word(evtchn_port_t port)
+/* The port's event word, or NULL if no array page covers it. */
+static event_word_t *fifo_word(evtchn_port_t port)
 {
     unsigned int page = port / WORDS_PER_PAGE;
 
@@ -141,8 +142,7 @@ static uint32_t clear_linked(event_word_t *word)
 }
 
 static void consume_one(unsigned int vcpu, evtchn_fifo_control_block_t *cb,
-                        unsigned int q, uint32_t *ready,
-                        void (*deliver)(evtchn_port_t, unsigned int))
+                        unsigned int q, uint32_t *ready, evtchn_deliver_t deliver)
 {
     uint32_t head = local_head[vcpu][q];
     evtchn_port_t port;
@@ -174,8 +174,8 @@ static void consume_one(unsigned int vcpu, evtchn_fifo_control_block_t *cb,
     local_head[vcpu][q] = head;
 }
 
-void fifo_do_upcall(unsigned int vcpu,
-                    void (*deliver)(evtchn_port_t port, unsigned int vcpu))
+/* Consume vcpu's ready queues, highest priority first. */
+static void evtchn_fifo_handle_upcall(unsigned int vcpu, evtchn_deliver_t deliver)
 {
     evtchn_fifo_control_block_t *cb;
     uint32_t ready;
@@ -194,3 +194,56 @@ void fifo_do_upcall(unsigned int vcpu,
         ready |= __atomic_exchange_n(&cb->ready, 0, __ATOMIC_SEQ_CST);
     }
 }
+
+static inline int word_bit(const event_word_t *w, unsigned int bit)
+{
+    return (__atomic_load_n(w, __ATOMIC_SEQ_CST) >> bit) & 1;
+}
+
+static int evtchn_fifo_covers(evtchn_port_t port)
+{
+    return fifo_word(port) != NULL;
+}
+
+static int evtchn_fifo_is_pending(evtchn_port_t port)
+{
+    event_word_t *w;
+
+    return (w = fifo_word(port)) && word_bit(w, EVTCHN_FIFO_PENDING);
+}
+
+static int evtchn_fifo_is_masked(evtchn_port_t port)
+{
+    event_word_t *w;
+
+    return (w = fifo_word(port)) && word_bit(w, EVTCHN_FIFO_MASKED);
+}
+
+static void evtchn_fifo_clear_pending(evtchn_port_t port)
+{
+    event_word_t *w;
+
+    /* Allowed on a LINKED word; the upcall then skips it. */
+    if ( (w = fifo_word(port)) )
+        __atomic_fetch_and(w, ~(1u << EVTCHN_FIFO_PENDING), __ATOMIC_SEQ_CST);
+}
+
+static int evtchn_fifo_mask(evtchn_port_t port)
+{
+    event_word_t *w;
+
+    if ( !(w = fifo_word(port)) )
+        return -1;
+    __atomic_fetch_or(w, 1u << EVTCHN_FIFO_MASKED, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+const struct evtchn_abi evtchn_fifo = {
+    .name = "fifo",
+    .covers = evtchn_fifo_covers,
+    .is_pending = evtchn_fifo_is_pending,
+    .is_masked = evtchn_fifo_is_masked,
+    .clear_pending = evtchn_fifo_clear_pending,
+    .mask = evtchn_fifo_mask,
+    .handle_upcall = evtchn_fifo_handle_upcall,
+};

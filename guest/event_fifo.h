@@ -18,7 +18,7 @@ enum fifo_gfn_kind {
 /* Guest-side failure of expand_array: all our array pages are in use. */
 #define FIFO_NO_PAGE 1
 
-/* Nonzero once Xen accepted a control block (the domain is on FIFO). */
+/* Nonzero once Xen accepted a control block (the domain is on FIFO: evtchn_fifo). */
 int fifo_active(void);
 
 /* EVTCHNOP_init_control; records the control block on success. */
@@ -29,12 +29,5 @@ long fifo_expand_array(enum fifo_gfn_kind kind);
 long fifo_init(void);
 /* After a successful EVTCHNOP_reset: Xen is back on 2-level. */
 void fifo_reset(void);
-
-/* The port's event word, or NULL if no array page covers it. */
-event_word_t *fifo_word(evtchn_port_t port);
-
-/* Consume vcpu's ready queues, highest priority first. */
-void fifo_do_upcall(unsigned int vcpu,
-                    void (*deliver)(evtchn_port_t port, unsigned int vcpu));
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * Event channels: shared_info mapping, the upcall handler that counts
- * upcalls per port and per (port, vcpu) on the 2-level ABI or, once
- * fifo_init ran, the FIFO one (event_fifo.c), vcpu system time, and
+ * upcalls per port and per (port, vcpu) on the ABI the domain is on
+ * (event_2l.c, or once fifo_init ran event_fifo.c), vcpu system time, and
  * blocking with SCHEDOP_poll.  The script runs on vcpu 0; the secondary
  * vcpus (smp.c) only take upcalls.
  */
@@ -9,68 +9,34 @@
 #include "guest.h"
 #include "console.h"
 #include "events.h"
-#include "event_fifo.h"
+#include "event_abi.h"
 #include "hypercall.h"
 #include "lib.h"
 #include "traps.h"
 #include "xenstore.h"
+#include "page.h"
+#include "tsc.h"
 
 #define NR_PORTS    EVTCHN_2L_NR_CHANNELS
-#define BITS_PER_WORD (sizeof(xen_ulong_t) * 8)
-
-/* x86 PTE bits (architectural, not Xen ABI). */
-#define PTE_PRESENT  0x001ull
-#define PTE_RW       0x002ull
-#define PTE_ACCESSED 0x020ull
-#define PTE_DIRTY    0x040ull
 
 shared_info_t *shared_info;
-static uint8_t shared_info_page[4096] __attribute__((aligned(4096)));
+static uint8_t shared_info_page[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
 static uint32_t upcall_count[NR_PORTS];
 static uint32_t upcall_count_on[GUEST_MAX_VCPUS][NR_PORTS];
 /* The vcpu Xen notifies for each port, as EVTCHNOP_status last said. */
-static uint8_t port_vcpu[NR_PORTS];
+uint8_t port_vcpu[NR_PORTS];
 unsigned int nr_vcpus_up = 1;
 /* hold: vcpu 0 stays masked until release, whatever else unmasks. */
 static int held;
 /* Delivery order since hold: the position of each port's first upcall. */
 static uint32_t deliveries;
 static int32_t first_seq[NR_PORTS];
+/* The event channel ABI the domain is on. */
+static const struct evtchn_abi *abi = &evtchn_2l;
 
 static inline vcpu_info_t *vcpu0(void)
 {
     return &shared_info->vcpu_info[0];
-}
-
-static inline int test_bit_word(const volatile xen_ulong_t *arr, unsigned int nr)
-{
-    return (arr[nr / BITS_PER_WORD] >> (nr % BITS_PER_WORD)) & 1;
-}
-
-static inline void clear_bit_atomic(volatile xen_ulong_t *arr, unsigned int nr)
-{
-    asm volatile ("lock btr %1, %0"
-                  : "+m" (arr[nr / BITS_PER_WORD])
-                  : "r" ((xen_ulong_t)(nr % BITS_PER_WORD)) : "memory");
-}
-
-/* Another vcpu may take the same bit: only the one that clears it counts. */
-static inline int test_and_clear_bit_atomic(volatile xen_ulong_t *arr,
-                                            unsigned int nr)
-{
-    uint8_t old;
-
-    asm volatile ("lock btr %2, %0; setc %1"
-                  : "+m" (arr[nr / BITS_PER_WORD]), "=qm" (old)
-                  : "r" ((xen_ulong_t)(nr % BITS_PER_WORD)) : "memory");
-    return old;
-}
-
-static inline void set_bit_atomic(volatile xen_ulong_t *arr, unsigned int nr)
-{
-    asm volatile ("lock bts %1, %0"
-                  : "+m" (arr[nr / BITS_PER_WORD])
-                  : "r" ((xen_ulong_t)(nr % BITS_PER_WORD)) : "memory");
 }
 
 void events_init(void)
@@ -137,67 +103,40 @@ unsigned int events_port_vcpu(evtchn_port_t port)
     return port < NR_PORTS ? __atomic_load_n(&port_vcpu[port], __ATOMIC_SEQ_CST) : 0;
 }
 
-static inline int word_bit(const event_word_t *w, unsigned int bit)
+const struct evtchn_abi *events_abi(void)
 {
-    return (__atomic_load_n(w, __ATOMIC_SEQ_CST) >> bit) & 1;
+    /* Read by every vcpu's upcall; vcpu 0 switches it. */
+    return __atomic_load_n(&abi, __ATOMIC_SEQ_CST);
 }
 
-/* PENDING of a port on the current ABI (0 for a port it cannot name). */
-static int port_test_pending(evtchn_port_t port)
+void events_set_abi(const struct evtchn_abi *new)
 {
-    event_word_t *w;
-
-    if ( fifo_active() )
-        return (w = fifo_word(port)) && word_bit(w, EVTCHN_FIFO_PENDING);
-    return port < NR_PORTS && test_bit_word(shared_info->evtchn_pending, port);
+    __atomic_store_n(&abi, new, __ATOMIC_SEQ_CST);
 }
 
-static void port_clear_pending(evtchn_port_t port)
+const char *events_abi_name(void)
 {
-    event_word_t *w;
-
-    if ( fifo_active() )
-    {
-        /* Allowed on a LINKED word; the upcall then skips it. */
-        if ( (w = fifo_word(port)) )
-            __atomic_fetch_and(w, ~(1u << EVTCHN_FIFO_PENDING), __ATOMIC_SEQ_CST);
-    }
-    else if ( port < NR_PORTS )
-        clear_bit_atomic(shared_info->evtchn_pending, port);
+    return events_abi()->name;
 }
 
 int events_port_mask(evtchn_port_t port)
 {
-    event_word_t *w;
-
-    if ( fifo_active() )
-    {
-        if ( !(w = fifo_word(port)) )
-            return -1;
-        __atomic_fetch_or(w, 1u << EVTCHN_FIFO_MASKED, __ATOMIC_SEQ_CST);
-        return 0;
-    }
-    if ( port >= NR_PORTS )
-        return -1;
-    set_bit_atomic(shared_info->evtchn_mask, port);
-    return 0;
+    return events_abi()->mask(port);
 }
 
 int events_port_pending(evtchn_port_t port, int *pending)
 {
-    if ( fifo_active() ? !fifo_word(port) : port >= NR_PORTS )
+    const struct evtchn_abi *a = events_abi();
+
+    if ( !a->covers(port) )
         return -1;
-    *pending = port_test_pending(port);
+    *pending = a->is_pending(port);
     return 0;
 }
 
 int events_port_masked(evtchn_port_t port)
 {
-    event_word_t *w;
-
-    if ( fifo_active() )
-        return (w = fifo_word(port)) && word_bit(w, EVTCHN_FIFO_MASKED);
-    return port < NR_PORTS && test_bit_word(shared_info->evtchn_mask, port);
+    return events_abi()->is_masked(port);
 }
 
 void events_mask(void)
@@ -263,51 +202,17 @@ static void deliver(evtchn_port_t port, unsigned int vcpu)
 void evtchn_do_upcall(struct trap_frame *frame, unsigned int vcpu);
 void evtchn_do_upcall(struct trap_frame *frame, unsigned int vcpu)
 {
-    vcpu_info_t *v = &shared_info->vcpu_info[vcpu];
-    int smp = __atomic_load_n(&nr_vcpus_up, __ATOMIC_RELAXED) > 1;
-    xen_ulong_t sel;
-
     (void)frame;
-    v->evtchn_upcall_pending = 0;
-    if ( fifo_active() )
-    {
-        fifo_do_upcall(vcpu, deliver);
-        return;
-    }
-    /* xchg is a full barrier: the clear above is visible before we look. */
-    sel = __atomic_exchange_n(&v->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
-
-    while ( sel )
-    {
-        unsigned int w = __builtin_ctzl(sel);
-        xen_ulong_t pend;
-
-        sel &= sel - 1;
-        pend = shared_info->evtchn_pending[w] & ~shared_info->evtchn_mask[w];
-        while ( pend )
-        {
-            unsigned int b = __builtin_ctzl(pend);
-            unsigned int port = w * BITS_PER_WORD + b;
-
-            pend &= pend - 1;
-            /* Another vcpu's port sharing this word: its own upcall takes it. */
-            if ( smp && __atomic_load_n(&port_vcpu[port], __ATOMIC_RELAXED) != vcpu )
-                continue;
-            /* Clear before counting so a re-send is a new upcall. */
-            if ( !test_and_clear_bit_atomic(shared_info->evtchn_pending, port) )
-                continue;
-            deliver(port, vcpu);
-        }
-    }
+    shared_info->vcpu_info[vcpu].evtchn_upcall_pending = 0;
+    events_abi()->handle_upcall(vcpu, deliver);
 }
 
 uint64_t now_ns(void)
 {
     volatile struct vcpu_time_info *t = &vcpu0()->time;
     uint32_t ver, mul;
-    uint64_t tsc_ts, sys, delta;
+    uint64_t tsc_ts, sys, tsc, delta;
     int8_t shift;
-    uint32_t lo, hi;
 
     do {
         ver = t->version;
@@ -316,11 +221,11 @@ uint64_t now_ns(void)
         sys = t->system_time;
         mul = t->tsc_to_system_mul;
         shift = t->tsc_shift;
-        asm volatile ("lfence; rdtsc" : "=a" (lo), "=d" (hi));
+        tsc = rdtsc_ordered();
         rmb();
     } while ( (ver & 1) || ver != t->version );
 
-    delta = (((uint64_t)hi << 32) | lo) - tsc_ts;
+    delta = tsc - tsc_ts;
     if ( shift < 0 )
         delta >>= -shift;
     else
@@ -376,7 +281,7 @@ uint32_t wait_for_count(evtchn_port_t port, uint32_t n, uint64_t timeout_ms)
         slice = now_ns() + MS_TO_NS(elsewhere ? 1 : 10);
         if ( slice > deadline )
             slice = deadline;
-        if ( port_test_pending(port) )
+        if ( events_abi()->is_pending(port) )
         {
             /* Per-port masked, or another vcpu's: no upcall here for it. */
             if ( elsewhere || events_port_masked(port) )
@@ -401,7 +306,7 @@ int wait_until(evtchn_port_t port, int (*cond)(void *), void *arg,
 
         events_mask();
         if ( port )
-            port_clear_pending(port);
+            events_abi()->clear_pending(port);
         ok = cond(arg);
         now = now_ns();
         if ( ok || now >= deadline )
@@ -417,26 +322,6 @@ int wait_until(evtchn_port_t port, int (*cond)(void *), void *arg,
             poll_ports(NULL, 0, slice);
         events_unmask();
     }
-}
-
-void events_clear_all_pending(void)
-{
-    for ( unsigned int w = 0; w < ARRAY_SIZE(shared_info->evtchn_pending); w++ )
-        __atomic_store_n(&shared_info->evtchn_pending[w], 0, __ATOMIC_SEQ_CST);
-    for ( unsigned int v = 0; v < nr_vcpus_up; v++ )
-        __atomic_store_n(&shared_info->vcpu_info[v].evtchn_pending_sel, 0,
-                         __ATOMIC_SEQ_CST);
-}
-
-unsigned int events_clear_all_masks(void)
-{
-    unsigned int n = 0;
-
-    for ( unsigned int w = 0; w < ARRAY_SIZE(shared_info->evtchn_mask); w++ )
-        for ( xen_ulong_t m = __atomic_exchange_n(&shared_info->evtchn_mask[w], 0,
-                                                  __ATOMIC_SEQ_CST); m; m &= m - 1 )
-            n++;
-    return n;
 }
 
 /* Deadline of the one-shot timer we armed; Xen keeps it across EVTCHNOP_reset. */

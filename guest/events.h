@@ -37,6 +37,9 @@ int events_port_mask(evtchn_port_t port);
 int events_port_pending(evtchn_port_t port, int *pending);
 int events_port_masked(evtchn_port_t port);
 
+/* The ABI the domain is on, as CASE-BEGIN prints it: "2l" or "fifo". */
+const char *events_abi_name(void);
+
 /* Mask/unmask upcall delivery on this vcpu; unmask delivers anything pending. */
 void events_mask(void);
 void events_unmask(void);
@@ -66,7 +69,7 @@ int wait_until(evtchn_port_t port, int (*cond)(void *), void *arg,
                uint64_t deadline);
 void sleep_ms(uint64_t ms);
 
-/* Clear stale pending bits of every port (used after EVTCHNOP_reset). */
+/* Clear stale pending bits of every port (used after EVTCHNOP_reset; event_2l.c). */
 void events_clear_all_pending(void);
 
 /*

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <xen/xen.h>
+#include "page.h"
 
 extern start_info_t *start_info;
 extern shared_info_t *shared_info;       /* NULL until events_init() */
@@ -17,11 +18,11 @@ static inline int is_dom0(void)
 /*
  * Machine frame -> our virtual address.  VIRT_BASE is 0 (head.asm), and
  * Xen's initial mapping covers every frame the builder gave us (kernel,
- * ramdisk, start_info, xenstore and console pages), so pfn << 12 works.
+ * ramdisk, start_info, xenstore and console pages), so pfn << PAGE_SHIFT works.
  */
 static inline void *mfn_to_virt(xen_pfn_t mfn)
 {
-    return (void *)(machine_to_phys_mapping[mfn] << 12);
+    return (void *)(machine_to_phys_mapping[mfn] << PAGE_SHIFT);
 }
 
 __attribute__((noreturn)) void guest_shutdown(unsigned int reason);

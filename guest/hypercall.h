@@ -13,8 +13,9 @@
 #include <xen/callback.h>
 #include <xen/version.h>
 #include <xen/vcpu.h>
+#include "page.h"
 
-extern char hypercall_page[4096];
+extern char hypercall_page[PAGE_SIZE];
 
 
 /* Arguments are passed as longs; nr must be a compile-time constant. */

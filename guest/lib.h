@@ -4,13 +4,7 @@
 
 #include <stdint.h>
 #include "lib-host.h"
-
-#define barrier() asm volatile ("" ::: "memory")
-/* x86 is TSO; ring protocols only need compiler ordering plus mfence for
- * the store->load cases. */
-#define mb()  asm volatile ("mfence" ::: "memory")
-#define rmb() barrier()
-#define wmb() barrier()
+#include "barrier.h"            /* barrier(), mb(), rmb(), wmb(): arch/ */
 
 /* Parse a decimal or 0x-hex integer, optional leading '-'. 0 on success. */
 int parse_int(const char *s, int64_t *out);

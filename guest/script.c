@@ -81,7 +81,7 @@ static void var_set(const char *name, int64_t v)
     vars[i].val = v;
 }
 
-/* @NAME: our own home's data/evtchn-test/dom/<NAME>, cached for the run. */
+/* @NAME: our own home's XS_DIR/dom/<NAME>, cached for the run. */
 static int dom_lookup(const char *name, int64_t *v)
 {
     char path[128], buf[32];
@@ -92,7 +92,7 @@ static int dom_lookup(const char *name, int64_t *v)
             return *v = doms[i].domid, 0;
     if ( !xs_available() || strlen(name) >= NAME_LEN )
         return -1;
-    snprintf(path, sizeof(path), "data/evtchn-test/dom/%s", name);
+    snprintf(path, sizeof(path), XS_DIR "/dom/%s", name);
     if ( xs_read(path, buf, sizeof(buf)) || parse_int(buf, &id) )
         return -1;
     if ( nr_doms < ARRAY_SIZE(doms) )
@@ -229,7 +229,7 @@ static unsigned int count_open_ports(void)
 
 static int pub_ready;
 
-/* Create data/evtchn-test/pub owned by us, readable by every peer. */
+/* Create XS_DIR/pub owned by us, readable by every peer. */
 static const char *pub_setup(void)
 {
     static char list[1024], perms[1024];
@@ -238,8 +238,8 @@ static const char *pub_setup(void)
 
     if ( pub_ready )
         return NULL;
-    if ( (err = xs_write("data/evtchn-test/pub", "")) ||
-         (err = xs_directory("data/evtchn-test/dom", list, sizeof(list), &len)) )
+    if ( (err = xs_write(XS_DIR "/pub", "")) ||
+         (err = xs_directory(XS_DIR "/dom", list, sizeof(list), &len)) )
         return err;
 
     plen = snprintf(perms, sizeof(perms), "n%u", self_domid) + 1;
@@ -254,7 +254,7 @@ static const char *pub_setup(void)
         plen += snprintf(perms + plen, sizeof(perms) - plen, "r%u",
                          (unsigned int)id) + 1;
     }
-    if ( (err = xs_set_perms("data/evtchn-test/pub", perms, plen)) )
+    if ( (err = xs_set_perms(XS_DIR "/pub", perms, plen)) )
         return err;
     pub_ready = 1;
     return NULL;
@@ -269,7 +269,7 @@ static void get_published(int64_t domid, const char *key, int64_t timeout_ms,
     char path[160];
     const char *err;
 
-    snprintf(path, sizeof(path), "/local/domain/%u/data/evtchn-test/pub/%s",
+    snprintf(path, sizeof(path), "/local/domain/%u/" XS_DIR "/pub/%s",
              (unsigned int)domid, key);
     for ( ;; )
     {
@@ -566,7 +566,7 @@ OP(put)
         snprintf(val, sizeof(val), "%ld", (long)a[1]);
         v = val;
     }
-    snprintf(path, sizeof(path), "data/evtchn-test/pub/%s", s->args[0]);
+    snprintf(path, sizeof(path), XS_DIR "/pub/%s", s->args[0]);
     if ( !(r->err = pub_setup()) )
         r->err = xs_write(path, v);
     r->val = 0;

@@ -4,6 +4,12 @@
 
 #include <stddef.h>
 
+/*
+ * The harness's folder in a domain's xenstore home (orchestrator/domain.py's
+ * XS_DIR): dom/<NAME> holds each domain's id, pub/<KEY> what put publishes.
+ */
+#define XS_DIR "data/evtchn-test"
+
 struct script_totals {
     unsigned int pass, fail;
     int bad_script;

@@ -90,8 +90,8 @@ void traps_vcpu_context(struct vcpu_guest_context *c, unsigned int vcpu,
     memcpy(c->trap_ctxt, trap_table, sizeof(trap_table));
     c->event_callback_eip = upcall_entries[vcpu];
     c->failsafe_callback_eip = (unsigned long)failsafe_callback;
-    /* VIRT_BASE 0: pt_base's pfn is its address >> 12; CR3 wants the mfn. */
-    c->ctrlreg[3] = xen_pfn_to_cr3(mfn_list[start_info->pt_base >> 12]);
+    /* VIRT_BASE 0: pt_base's pfn is its address >> PAGE_SHIFT; CR3 wants the mfn. */
+    c->ctrlreg[3] = xen_pfn_to_cr3(mfn_list[start_info->pt_base >> PAGE_SHIFT]);
 }
 
 void trap_fatal(struct trap_frame *f);
