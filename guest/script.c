@@ -804,7 +804,7 @@ static void case_begin(const char *name)
     fmt_port(cbuf, sizeof(cbuf), console_port() || con, con);
     fmt_port(xbuf, sizeof(xbuf), xs_available(), xs);
     printf("EVT CASE-BEGIN %s reset ports=%u rebound console=%s store=%s abi=%s cleaned=%s\n",
-           name, closed, cbuf, xbuf, fifo_active() ? "fifo" : "2l", cleaned);
+           name, closed, cbuf, xbuf, events_abi_name(), cleaned);
 }
 
 /* ---- the script ---- */
