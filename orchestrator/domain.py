@@ -20,6 +20,8 @@ GUEST_MEANS = {"poweroff": "all passed", "reboot": "a step failed", "crash": "th
 # The harness's folder in each domain's xenstore home; guest/script.c uses the same.
 XS_DIR = "data/evtchn-test"
 ALIVE_CHECK_S = 20.0
+# The guest shuts down right after its DONE line: its reason is in xl's log at once.
+SHUTDOWN_POLL_S = 0.1
 # The serial line is slow: a guest may finish long before the relay has printed its output.
 RELAY_LAG_S = 15.0
 
@@ -72,8 +74,11 @@ class Domain:
         return self.dom0.console
 
     def create_paused(self) -> int:
+        """`xl create -p`, its console relay in place first (xenconsoled opens the log at creation)."""
         self.created_at = time.monotonic()
         self._since = len(self.console.lines)
+        self.dom0.run(f"sh /evt/relay {self.name}")  # xen-config/relay.sh
+        self._relay = True
         rc, out = self.dom0.run_rc(f"xl create -p {self.cfg_path} 2>&1")
         if rc != 0:
             raise DomainCreateFailed(
@@ -86,11 +91,6 @@ class Domain:
             )
         self.domid = int(out)
         return self.domid
-
-    def start_relay(self) -> None:
-        """Copy the guest's console (as xenconsoled logs it) to the serial line, prefixed."""
-        self.dom0.run(f"sh /evt/relay {self.name} &")  # xen-config/relay.sh
-        self._relay = True
 
     def stop_relay(self) -> None:
         self.dom0.run_rc(f"kill $(cat {self._relay_pid}) 2>/dev/null; rm -f {self._relay_pid}")
@@ -176,15 +176,18 @@ class Domain:
                 return int(m.group(1))
             if time.monotonic() >= deadline:
                 return None
-            self.dom0.sleep(0.5)
+            self.dom0.sleep(SHUTDOWN_POLL_S)
 
     def destroy(self) -> None:
-        """Gone, whatever state it reached: a failed `xl create` can leave a domain behind."""
+        """Gone, whatever state it reached: a failed `xl create` can leave a domain behind.
+
+        The domain goes first: its relay then ends by itself, and xenconsoled never
+        writes to a pipe whose reader is gone."""
+        if self.created_at:
+            self.dom0.run_rc(f"xl destroy {self.name} 2>&1")
         if self._relay:
             self.stop_relay()
             self._relay = False
-        if self.created_at:
-            self.dom0.run_rc(f"xl destroy {self.name} 2>&1")
 
 
 class _Tick(HarnessError):

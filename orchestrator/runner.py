@@ -185,8 +185,6 @@ class Session:
                 for d in domains:
                     for role, domid in domids.items():
                         self.dom0.run(f"xenstore-write {xs_path(d.domid, 'dom', role)} {domid}")
-                for d in domains:
-                    d.start_relay()
                 if DOM0 in roles:
                     privileged = Dom0Script(self.dom0, f"g{group.index}-{DOM0}", domids, self.errnos, self.domid_self)
                     privileged.prepare()

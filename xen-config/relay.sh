@@ -1,7 +1,16 @@
 #!/bin/sh
-# relay NAME: copy a guest's console (as xenconsoled logs it) to the serial line,
-# each line prefixed "[NAME] ". The tail's pid goes to /run/relay-NAME.pid, so
-# the harness can stop it (busybox has no pkill).
+# relay NAME: copy a guest's console to the serial line as xenconsoled writes it,
+# each line prefixed "[NAME] ". Run it before `xl create`: it makes xenconsoled's
+# log of the guest a named pipe, so every line travels the moment it is written
+# (no polling of a file), and it returns once the reader is in place. The reader
+# ends by itself when xenconsoled closes the log (the domain is gone); its pid is
+# in /run/relay-NAME.pid for the harness to stop it otherwise (busybox has no pkill).
+# Destroy the domain before stopping the relay: a write to a pipe nobody reads
+# would kill xenconsoled (SIGPIPE).
 name=$1
-sh -c "echo \$\$ > /run/relay-$name.pid; exec tail -F -n +1 /var/log/xen/console/guest-$name.log 2>/dev/null" |
-    awk -v p="[$name] " '{ print p $0; fflush() }'
+log=/var/log/xen/console/guest-$name.log
+pid=/run/relay-$name.pid
+rm -f "$log" "$pid"
+mkfifo "$log" || exit 1
+sh -c "echo \$\$ > $pid; exec cat $log" | awk -v p="[$name] " '{ print p $0; fflush() }' &
+while [ ! -s "$pid" ]; do usleep 1000; done
