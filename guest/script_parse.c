@@ -13,7 +13,7 @@
 #include <xen/errno.h>              /* the XEN_E* enum */
 
 const struct op_def script_ops[NR_OPS] = {
-#define SCRIPT_OP(name, args, value, who) [OP_##name] = { #name, args, VAL_##value },
+#define SCRIPT_OP(name, args, value, who) [OP_##name] = { #name, args, VAL_##value, WHO_##who },
 #include "script-lang.h"
 };
 

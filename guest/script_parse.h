@@ -26,6 +26,7 @@ struct op_def {
     const char *name;
     const char *args;           /* kind letters, see script-lang.h */
     enum val_kind val;
+    enum op_who who;
 };
 extern const struct op_def script_ops[NR_OPS];
 

@@ -112,8 +112,12 @@ class Domain:
     def report(self) -> DomainReport:
         return parse(self.lines()).get(self.name, DomainReport(self.name))
 
-    def wait_done(self, timeout: float) -> DomainReport:
-        """Wait for the guest's EVT DONE line; fail fast on a crash or a dead domain."""
+    def wait_done(self, timeout: float, after_boot: float | None = None) -> DomainReport:
+        """Wait for the guest's EVT DONE line; fail fast on a crash or a dead domain.
+
+        `timeout` counts from now; once the guest's BOOT line is seen, it has at most
+        `after_boot` seconds more (its cases' budget), however long booting took.
+        """
         prefix = re.escape(f"[{self.name}] ")
         pattern = re.compile(f"^{prefix}EVT (DONE|CRASH|BOOT)")
         deadline = time.monotonic() + timeout
@@ -128,7 +132,7 @@ class Domain:
             except _Tick:
                 if time.monotonic() >= deadline:
                     raise GuestSilent(
-                        f"{self.name} (domid {self.domid}) printed no `EVT DONE` within {timeout:.0f}s",
+                        f"{self.name} (domid {self.domid}) printed no `EVT DONE` within {timeout:.0f}s of its creation",
                         self.console.tail(),
                         self.console.log_path,
                     ) from None
@@ -140,6 +144,9 @@ class Domain:
             kind = m.group(1)
             if kind == "BOOT" and not self.first_line_at:
                 self.first_line_at = line.time
+                if after_boot is not None:
+                    deadline = min(deadline, line.time + after_boot)
+                    timeout = deadline - self.created_at
             elif kind == "CRASH":
                 rep = self.report()
                 rip = rep.crash.rip if rep.crash else "?"

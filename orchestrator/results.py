@@ -91,6 +91,7 @@ class DomainReport:
     cases_ended: dict[str, tuple[int, int]] = field(default_factory=dict)
     case_us: dict[str, int] = field(default_factory=dict)  # guest-measured time per case
     script_errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # EVT NOTE: what the guest wants a reader to know
     garbled: list[Garbled] = field(default_factory=list)
     crash: Crash | None = None
     done: tuple[int, int] | None = None  # (pass, fail) from EVT DONE
@@ -204,6 +205,8 @@ def _parse_into(rep: DomainReport, kind: str, rest: str) -> None:
         if rep.done is not None:
             raise ParseError(f"a second EVT DONE: {_quote(rest)}")
         rep.done = _counts(rest)
+    elif kind == "NOTE":
+        rep.notes.append(rest)
     elif kind == "SCRIPT-ERROR":
         rep.script_errors.append(rest)
     elif kind == "CRASH":
