@@ -29,8 +29,10 @@ lint: venv
 	$(VENV)/bin/ruff check orchestrator tests
 	$(VENV)/bin/mypy
 
+# Timings of XEN (README "Benchmark"), written to build/bench/bench.json; BENCH_XENS: also
+# the whole suite's time against each of these.
 bench: setup
-	$(PY) -m orchestrator --xen $(XEN) bench --xens $(shell echo $(or $(BENCH_XENS),$(XEN)) | tr ' ' ',')
+	$(PY) -m orchestrator --xen $(XEN) bench $(if $(BENCH_XENS),--xens $(shell echo $(BENCH_XENS) | tr ' ' ','))
 
 # The suite against each Xen in MATRIX, then a comparison (build/matrix/<time>/matrix.md).
 MATRIX ?= bookworm trixie
