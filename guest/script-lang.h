@@ -12,12 +12,14 @@
  *     MAX_LINE: characters per script line; MAX_TOKS: tokens per line;
  *     MAX_ARGS: arguments per op; MAX_VARS: variables one case may set;
  *     NAME_LEN: case, domain and variable names are shorter than this;
- *     KEY_LEN: xenstore keys (put/get) are shorter than this.
+ *     KEY_LEN: xenstore keys (put/get) are shorter than this;
+ *     RTT_MAX: round trips one rtt step may time (a literal n above it is
+ *     refused when the script is read; a $var above it at run time).
  *
  * SCRIPT_OP(name, args, value, who)
  *     args, one letter per argument:
  *       n  a number: literal (17, 0x1f), $var, @NAME or self
- *       w  a pingpong role: a `w` keyword (first, second)
+ *       w  a pingpong/rtt role: a `w` keyword (first, second)
  *       g  a gfn kind: a `g` keyword (page, bad) or a number
  *       k  a xenstore key
  *       v  a number or a key (put's value)
@@ -56,6 +58,7 @@ SCRIPT_LIMIT(MAX_ARGS, 4)
 SCRIPT_LIMIT(MAX_VARS, 64)
 SCRIPT_LIMIT(NAME_LEN, 64)
 SCRIPT_LIMIT(KEY_LEN, 96)
+SCRIPT_LIMIT(RTT_MAX, 10000)
 
 /* EVTCHNOP_<name>: arguments in the field order of struct evtchn_<name>. */
 SCRIPT_OP(alloc_unbound, "nn", NUM, DOM0)
@@ -77,6 +80,7 @@ SCRIPT_OP(set_priority, "nn", NONE, GUEST)
 SCRIPT_OP(wait, "nnn", NUM, GUEST)
 SCRIPT_OP(count, "n", NUM, GUEST)
 SCRIPT_OP(pingpong, "nnwn", NUM, GUEST)
+SCRIPT_OP(rtt, "nnwn", NUM, GUEST)
 SCRIPT_OP(fault, "n", NONE, GUEST)
 SCRIPT_OP(mask, "n", NONE, GUEST)
 SCRIPT_OP(pending, "n", NUM, GUEST)
@@ -86,7 +90,7 @@ SCRIPT_OP(fifo_init, "", NONE, GUEST)
 SCRIPT_OP(hold, "", NONE, GUEST)
 SCRIPT_OP(release, "", NONE, GUEST)
 SCRIPT_OP(seq, "n", NUM, GUEST)
-/* Written by the compiler only: rendezvous through xenstore, pingpong's base. */
+/* Written by the compiler only: rendezvous through xenstore, pingpong's and rtt's base. */
 SCRIPT_OP(mark, "n", NUM, HARNESS)
 SCRIPT_OP(put, "kv", NONE, HARNESS)
 SCRIPT_OP(get, "Dkn", NUM, HARNESS)

@@ -475,6 +475,87 @@ OP(pingpong)
     r->val = done;
 }
 
+/* rtt's samples, sorted in place once the step is over. */
+static uint64_t rtt_ns[RTT_MAX];
+
+/* Heap sort: no recursion, no allocation, n log n for RTT_MAX samples. */
+static void sift_down(uint64_t *v, size_t root, size_t n)
+{
+    for ( size_t child; (child = 2 * root + 1) < n; root = child )
+    {
+        uint64_t t;
+
+        if ( child + 1 < n && v[child + 1] > v[child] )
+            child++;
+        if ( v[root] >= v[child] )
+            return;
+        t = v[root], v[root] = v[child], v[child] = t;
+    }
+}
+
+static void sort_u64(uint64_t *v, size_t n)
+{
+    for ( size_t i = n / 2; i-- > 0; )
+        sift_down(v, i, n);
+    for ( size_t end = n; end-- > 1; )
+    {
+        uint64_t t = v[0];
+
+        v[0] = v[end], v[end] = t;
+        sift_down(v, 0, end);
+    }
+}
+
+/* Nearest rank: the smallest sample with at least pct percent at or below it. */
+static uint64_t rank_pct(const uint64_t *sorted, size_t n, unsigned int pct)
+{
+    size_t rank = (n * pct + 99) / 100;
+
+    return sorted[rank ? rank - 1 : 0];
+}
+
+/*
+ * pingpong, timed: `first` times each round trip (its send to the reply's
+ * upcall being counted) and prints one EVT RTT line; `second` only answers.
+ */
+OP(rtt)
+{
+    uint32_t base = mark_port == a[0] ? mark_base : events_count(a[0]);
+    int first = !strcmp(s->args[2], "first");
+    int64_t done = 0;
+
+    if ( a[1] > RTT_MAX )
+    {
+        r->err = "E2BIG";           /* a $var past what the parser lets through */
+        return;
+    }
+    for ( int64_t i = 0; i < a[1]; i++ )
+    {
+        uint32_t want = base + i + 1;
+        uint64_t t0 = now_ns();
+
+        if ( first && (r->rc = evtchn_notify(a[0])) )
+            break;
+        if ( wait_for_count(a[0], want, a[3] > 0 ? a[3] : 0) < want )
+            break;
+        if ( first )
+            rtt_ns[done] = now_ns() - t0;
+        if ( !first && (r->rc = evtchn_notify(a[0])) )
+            break;
+        done++;
+    }
+    r->val = done;
+    if ( first && done )
+    {
+        sort_u64(rtt_ns, done);
+        printf("EVT RTT case=%s line=%ld n=%ld min_ns=%lu median_ns=%lu p99_ns=%lu max_ns=%lu\n",
+               cur_case, (long)s->line, (long)done, (unsigned long)rtt_ns[0],
+               (unsigned long)rank_pct(rtt_ns, done, 50),
+               (unsigned long)rank_pct(rtt_ns, done, 99),
+               (unsigned long)rtt_ns[done - 1]);
+    }
+}
+
 OP(fault)
 {
     (void)s;
@@ -544,7 +625,7 @@ OP(mark)
 {
     (void)s;
     /*
-     * The count a following pingpong starts from. Taken before the barrier
+     * The count a following pingpong or rtt starts from. Taken before the barrier
      * that releases the peer, so the peer's first event cannot slip in.
      */
     mark_port = a[0];

@@ -288,6 +288,7 @@ static const char *parse_line(char *line, struct stmt *st, const char **bad)
     char *tok[MAX_TOKS];
     unsigned int n = 0, arrow = 0, fat = 0, end_args;
     const char *err;
+    int64_t n_rtt;
     char *p;
     int op;
 
@@ -370,6 +371,12 @@ static const char *parse_line(char *line, struct stmt *st, const char **bad)
         *bad = tok[2 + i];
         if ( (err = check_arg(script_ops[op].args[i], tok[2 + i])) )
             return err;
+    }
+    /* rtt keeps a sample per round trip, RTT_MAX at most: refuse what cannot run. */
+    if ( op == OP_rtt && !parse_num(st->args[1], 1, &n_rtt) && n_rtt > RTT_MAX )
+    {
+        *bad = st->args[1];
+        return "more round trips than RTT_MAX";
     }
 
     *bad = NULL;

@@ -1,48 +1,246 @@
-"""Timings: boot, domain creation and cases over several runs, and the whole suite per Xen."""
+"""Timings: the whole suite, boot and domain creation, time per case, fresh against warm
+domains, and the event round trips of bench/rtt.evt; written to build/bench/bench.json.
+
+`bench()` runs things; everything it reports is computed by the pure functions below
+from `Sample`s (what one run gives), so they are tested without QEMU.
+"""
 
 from __future__ import annotations
 
+import json
 import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import log
-from .pipeline import ALL_CASES, BUILD, load_cases, prepare, run_all, run_suite
+from .pipeline import BUILD, SuiteRun, load_cases, prepare, run_all, run_suite
+from .results import GroupResult, Rtt
+from .runner import ROOT
+
+RTT_CASES = sorted((ROOT / "bench").glob("*.evt"))
+RTT_STATS = ("min_ns", "median_ns", "p99_ns", "max_ns")
 
 
-def stats(values: list[float]) -> str:
-    if not values:
-        return "no data"
-    return f"min {min(values):.3f}  median {statistics.median(values):.3f}  max {max(values):.3f}  (n={len(values)})"
+@dataclass(frozen=True)
+class Spread:
+    """Several samples of one figure."""
+
+    min: float
+    median: float
+    max: float
+    n: int
 
 
-def bench(xen: str, case_files: list[Path], runs: int, suite_xens: list[str]) -> list[str]:
-    """The lines `orchestrator bench` prints."""
-    arts, guest = prepare(xen)
-    cases = load_cases(arts, case_files)
-    ready: list[float] = []
-    first_line: list[float] = []
-    per_case: list[float] = []
-    wall: list[float] = []
-    for i in range(runs):
-        log.info(f"bench run {i + 1}/{runs}")
-        run = run_all(arts, guest, cases, BUILD / "bench" / f"run{i + 1}")
-        wall.append(run.seconds)
-        ready.append(run.session.ready_seconds)
-        for g in run.groups:
-            first_line += g.create_to_first_line
+def spread(values: Sequence[float]) -> Spread | None:
+    return Spread(min(values), statistics.median(values), max(values), len(values)) if values else None
+
+
+@dataclass
+class Sample:
+    """What one boot (run_all) gives the figures: plain data, no Session."""
+
+    seconds: float  # boot and cases
+    ready_seconds: float  # QEMU start to dom0 ready
+    groups: list[GroupResult]
+    not_passed: list[str] = field(default_factory=list)  # cases whose outcome was not PASS
+
+
+def sample(run: SuiteRun) -> Sample:
+    bad = [f"{r.case.name}: {r.outcome.name}" for r in run.results if not r.passed]
+    return Sample(run.seconds, run.session.ready_seconds, run.groups, bad)
+
+
+@dataclass(frozen=True)
+class RttFigure:
+    """One rtt case over the runs: each of the guest's summaries as a spread across runs."""
+
+    min_ns: Spread | None
+    median_ns: Spread | None
+    p99_ns: Spread | None
+    max_ns: Spread | None
+    round_trips: int  # timed in all runs together
+
+
+@dataclass(frozen=True)
+class XenSuite:
+    """The whole suite once against another Xen (a matrix column's time)."""
+
+    seconds: float
+    cases: int
+    passed: int
+
+
+@dataclass
+class Figures:
+    """bench.json: every figure a {min, median, max, n}, or null without samples."""
+
+    date: str
+    xen: str  # as given to --xen
+    header: dict[str, str]  # Session.header(): Xen version, build id, dom0 kernel, ...
+    runs: int
+    suite_cases: int
+    suite_seconds: Spread | None
+    dom0_ready_s: Spread | None
+    create_to_first_line_s: Spread | None
+    case_median_s: Spread | None
+    case_guest_s: Spread | None
+    fresh_seconds: Spread | None
+    fresh_ratio: float | None
+    rtt_ns: dict[str, RttFigure]
+    not_passed: list[str]
+    suite_by_xen: dict[str, XenSuite] = field(default_factory=dict)
+
+
+def first_line_seconds(samples: Iterable[Sample]) -> list[float]:
+    """`xl create` to the guest's first console line, every domain of every group."""
+    return [t for s in samples for g in s.groups for t in g.create_to_first_line]
+
+
+def case_wall_seconds(samples: Iterable[Sample]) -> list[float]:
+    """Each case's share of its group's wall time (creation and shutdown included), one value
+    per case; groups the harness lost are left out, their time says nothing about the cases."""
+    out: list[float] = []
+    for s in samples:
+        for g in s.groups:
+            if g.error is None and g.group.cases:
+                out += [g.run_seconds / len(g.group.cases)] * len(g.group.cases)
+    return out
+
+
+def case_guest_seconds(samples: Iterable[Sample]) -> list[float]:
+    """Each case's time as its slowest domain measured it (CASE-END us=), reset included."""
+    out: list[float] = []
+    for s in samples:
+        for g in s.groups:
+            for case in g.group.cases:
+                us = [rep.case_us[case.name] for rep in g.reports.values() if case.name in rep.case_us]
+                if us:
+                    out.append(max(us) / 1e6)
+    return out
+
+
+def rtt_figures(samples: Iterable[Sample]) -> dict[str, RttFigure]:
+    """Per case, each of min/median/p99/max as a spread over the runs' EVT RTT lines."""
+    by_case: dict[str, list[Rtt]] = {}
+    for s in samples:
+        for g in s.groups:
             for rep in g.reports.values():
-                per_case += [us / 1e6 for us in rep.case_us.values()]
-    suite_rows = []
-    for x in suite_xens:
-        # The whole conformance suite, as `make test` and each matrix column run it.
-        srun = run_suite(x, ALL_CASES, BUILD / "bench" / "suite")
-        n, ok = len(srun.results), sum(r.passed for r in srun.results)
-        rate = n / srun.seconds * 60
-        suite_rows.append(f"{x}: {srun.seconds:.0f} s for {n} cases ({ok} passed), {rate:.1f} cases/min")
-    return [
-        f"QEMU start -> dom0 ready (s):        {stats(ready)}",
-        f"xl create -> guest's first line (s): {stats(first_line)}",
-        f"time per case, in the guest (s):     {stats(per_case)}",
-        f"whole run (s):                       {stats(wall)}",
-        *(f"whole suite (boot included), {row}" for row in suite_rows),
+                for r in rep.rtts:
+                    by_case.setdefault(r.case, []).append(r)
+    return {
+        case: RttFigure(
+            min_ns=spread([r.min_ns for r in rtts]),
+            median_ns=spread([r.median_ns for r in rtts]),
+            p99_ns=spread([r.p99_ns for r in rtts]),
+            max_ns=spread([r.max_ns for r in rtts]),
+            round_trips=sum(r.n for r in rtts),
+        )
+        for case, rtts in by_case.items()
+    }
+
+
+def figures(
+    xen: str,
+    header: dict[str, str],
+    date: str,
+    suite_cases: int,
+    warm: list[Sample],
+    fresh: list[Sample],
+    rtt: list[Sample],
+    suite_by_xen: dict[str, XenSuite] | None = None,
+) -> Figures:
+    """Every figure of a bench run. Boot and domain creation count every boot and domain of
+    every run (warm, fresh and rtt); times per case come from the warm runs only."""
+    everything = [*warm, *fresh, *rtt]
+    warm_s = spread([s.seconds for s in warm])
+    fresh_s = spread([s.seconds for s in fresh])
+    ratio = fresh_s.median / warm_s.median if fresh_s and warm_s and warm_s.median > 0 else None
+    not_passed = sorted({p for s in everything for p in s.not_passed})
+    return Figures(
+        date=date,
+        xen=xen,
+        header=header,
+        runs=len(warm),
+        suite_cases=suite_cases,
+        suite_seconds=warm_s,
+        dom0_ready_s=spread([s.ready_seconds for s in everything]),
+        create_to_first_line_s=spread(first_line_seconds(everything)),
+        case_median_s=spread(case_wall_seconds(warm)),
+        case_guest_s=spread(case_guest_seconds(warm)),
+        fresh_seconds=fresh_s,
+        fresh_ratio=ratio,
+        rtt_ns=rtt_figures(rtt),
+        not_passed=not_passed,
+        suite_by_xen=dict(suite_by_xen or {}),
+    )
+
+
+def show(s: Spread | None, digits: int = 3) -> str:
+    if s is None:
+        return "no data"
+    return f"min {s.min:.{digits}f}  median {s.median:.{digits}f}  max {s.max:.{digits}f}  (n={s.n})"
+
+
+def format_figures(f: Figures) -> list[str]:
+    """One line per figure."""
+    ratio = "no data" if f.fresh_ratio is None else f"{f.fresh_ratio:.2f}"
+    lines = [
+        f"Xen {f.header.get('xen_version', '?')} build-id {f.header.get('build_id', '?')} ({f.xen}), {f.date}",
+        f"suite_seconds           whole suite, {f.suite_cases} cases, boot included (s): {show(f.suite_seconds)}",
+        f"dom0_ready_s            QEMU start -> dom0 ready (s):        {show(f.dom0_ready_s)}",
+        f"create_to_first_line_s  xl create -> guest's first line (s): {show(f.create_to_first_line_s)}",
+        f"case_median_s           time per case, runner's view (s):    {show(f.case_median_s)}",
+        f"case_guest_s            time per case, in the guest (s):     {show(f.case_guest_s)}",
+        f"fresh_seconds           whole suite in fresh domains (s):    {show(f.fresh_seconds)}",
+        f"fresh_ratio             fresh / warm wall time (medians):    {ratio}",
     ]
+    for case, r in sorted(f.rtt_ns.items()):
+        for k in RTT_STATS:
+            lines.append(f"rtt_ns {case} {k} ({r.round_trips} round trips): {show(getattr(r, k), 0)}")
+    for x, s in f.suite_by_xen.items():
+        rate = s.cases / s.seconds * 60 if s.seconds > 0 else 0.0
+        lines.append(f"suite_by_xen {x}: {s.seconds:.0f} s for {s.cases} cases ({s.passed} passed), {rate:.1f}/min")
+    if f.not_passed:
+        lines.append(f"WARNING: {len(f.not_passed)} case run(s) did not pass: {'; '.join(f.not_passed)}")
+    return lines
+
+
+def write(path: Path, f: Figures) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(f), indent=2) + "\n")
+
+
+def bench(
+    xen: str, suite_files: list[Path], runs: int, suite_xens: list[str], rtt_files: list[Path] | None = None
+) -> list[str]:
+    """Run the suite `runs` times warm and once fresh, bench/rtt.evt `runs` times (each a boot
+    of its own), the suite once against each other Xen; write bench.json and return the lines to print."""
+    out = BUILD / "bench"
+    arts, guest = prepare(xen)
+    suite = load_cases(arts, suite_files)
+    rtt_cases = load_cases(arts, RTT_CASES if rtt_files is None else rtt_files)
+    warm: list[Sample] = []
+    rtt: list[Sample] = []
+    header: dict[str, str] = {}
+    for i in range(runs):
+        log.info(f"bench run {i + 1}/{runs}: the suite, warm")
+        run = run_all(arts, guest, suite, out / f"warm{i + 1}")
+        header = header or run.session.header()
+        warm.append(sample(run))
+        log.info(f"bench run {i + 1}/{runs}: round trips")
+        rtt.append(sample(run_all(arts, guest, rtt_cases, out / f"rtt{i + 1}")))
+    log.info("bench: the suite in fresh domains")
+    fresh = [sample(run_all(arts, guest, suite, out / "fresh", fresh=True))]
+    others: dict[str, XenSuite] = {}
+    for k, x in enumerate(suite_xens, start=1):
+        if x == xen:
+            continue  # its time is suite_seconds
+        srun = run_suite(x, suite_files, out / f"xen{k}")
+        others[x] = XenSuite(srun.seconds, len(srun.results), sum(r.passed for r in srun.results))
+    date = datetime.now(UTC).isoformat(timespec="seconds")
+    f = figures(xen, header, date, len(suite), warm, fresh, rtt, others)
+    path = out / "bench.json"
+    write(path, f)
+    return [*format_figures(f), f"figures: {path}"]

@@ -42,6 +42,8 @@ DOM0 = "Dom0"
 CHECK_INDEX = 99999
 
 SYNC_TIMEOUT_MS = 120000
+# Ops that count a port's upcalls from a base: in an `&` chain, a `mark` takes it (compile_case).
+COUNTS_FROM_MARK = ("pingpong", "rtt")
 DEFAULT_VCPUS = 1
 DEFAULT_MAX_EVENT_CHANNELS = 1023  # xl.cfg(5)'s default
 CASE_BASE_S = 10.0
@@ -578,11 +580,11 @@ def compile_case(case: Case, index: int, sync_timeout_ms: int = SYNC_TIMEOUT_MS)
                     get(s.domain, s.line, owner[v], f"v-{v}", save=v)
                     fetched[s.domain].add(v)
         if len(run) > 1:
-            # Steps that run together start together; a pingpong takes its base
-            # count before the peer can send its first event.
+            # Steps that run together start together; a pingpong or rtt takes its
+            # base count before the peer can send its first event.
             line = run[0].line
             for s in run:
-                if s.op == "pingpong":
+                if s.op in COUNTS_FROM_MARK:
                     out[s.domain].append(f"{line} mark {s.args[0]}")
                 out[s.domain].append(f"{line} put {key}-s{k} 1")
             for s in run:

@@ -163,7 +163,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     xens = args.xens.split(",") if args.xens else []
-    for line in bench(args.xen, [Path(p) for p in args.cases] or DEFAULT_CASES, args.runs, xens):
+    for line in bench(args.xen, [Path(p) for p in args.cases] or ALL_CASES, args.runs, xens):
         print(line)
     return 0
 
@@ -192,9 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     mx = sub.add_parser("matrix", help="run the cases against several Xens and compare the results")
     mx.add_argument("cases", nargs="*", help="case files (default: cases/*.evt)")
     mx.add_argument("--xens", default="bookworm,trixie", help="comma-separated suites or hypervisor files")
-    b = sub.add_parser("bench", help="time the boot, domain creation and cases over several runs")
-    b.add_argument("cases", nargs="*")
-    b.add_argument("--runs", type=int, default=3)
+    b = sub.add_parser(
+        "bench", help="time the suite warm and fresh, boot, domain creation, cases and event round trips"
+    )
+    b.add_argument("cases", nargs="*", help="the suite to time (default: cases/*.evt)")
+    b.add_argument("--runs", type=int, default=3, help="warm suite runs and bench/rtt.evt runs, a boot each")
     b.add_argument("--xens", default="", help="also time the whole suite against each of these (matrix columns)")
     pa = sub.add_parser("parse", help="parse a saved serial log")
     pa.add_argument("log")

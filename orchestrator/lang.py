@@ -46,6 +46,7 @@ MAX_TOKS = LIMITS["MAX_TOKS"]
 MAX_VARS = LIMITS["MAX_VARS"]
 NAME_LEN = LIMITS["NAME_LEN"]
 KEY_LEN = LIMITS["KEY_LEN"]
+RTT_MAX = LIMITS["RTT_MAX"]  # round trips one rtt step may time
 # Ops a case file may give to a domain, and to Dom0 (dom0/evtchn-op).
 CASE_OPS = {n: op for n, op in OPS.items() if op.who != "HARNESS"}
 DOM0_OPS = tuple(n for n, op in OPS.items() if op.who == "DOM0")
@@ -223,6 +224,9 @@ def parse_line(line: str, errnos: frozenset[str] | None = None) -> Stmt:
         err = check_arg(kind, a)
         if err:
             raise ScriptError(err, a)
+    n_rtt = parse_num(tok[3]) if op.name == "rtt" else None
+    if n_rtt is not None and n_rtt > RTT_MAX:
+        raise ScriptError("more round trips than RTT_MAX", tok[3])
     if arrow:
         _expect(op, tok[arrow + 1 : fat or len(tok)], errnos)
     var = None

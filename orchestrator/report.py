@@ -67,7 +67,7 @@ def format_exchange(lines: list[str]) -> str:
             mark = "ok  " if step.passed else "FAIL"
             call = f"{step.op}({', '.join(step.args)})"
             out.append(f"  {mark} {dom:<6} {call:<34} expect {step.expect:<34} got {step.got}")
-        elif kind in ("BOOT", "CASE-BEGIN", "CASE-END", "DONE", "CRASH", "SCRIPT-ERROR"):
+        elif kind in ("BOOT", "CASE-BEGIN", "CASE-END", "RTT", "DONE", "CRASH", "SCRIPT-ERROR"):
             out.append(f"       {dom:<6} {kind} {rest[:200]}")
     return "\n".join(out)
 

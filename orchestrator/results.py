@@ -25,6 +25,8 @@ from .outcome import Outcome, worst
 GUEST_LINE = re.compile(r"^\[(?P<domain>[\w.-]+)\] EVT (?P<kind>[A-Z-]+)\s?(?P<rest>.*)$")
 # The fields of a RESULT line, each once, in this order.
 RESULT_FIELDS = ("case", "line", "op", "args", "expect", "got", "verdict")
+# The fields of an RTT line (rtt's round-trip times), each once, in this order.
+RTT_FIELDS = ("case", "line", "n", "min_ns", "median_ns", "p99_ns", "max_ns")
 VERDICTS = ("PASS", "FAIL")
 DECIMAL = re.compile(r"[0-9]+")  # ASCII only: \d would take any Unicode digit
 POSITIVE = re.compile(r"[1-9][0-9]*")
@@ -59,6 +61,20 @@ class StepResult:
 
 
 @dataclass(frozen=True)
+class Rtt:
+    """The round trips one `rtt ... first` step timed, as the guest summed them up."""
+
+    domain: str
+    case: str
+    line: int  # line of the step in the case file
+    n: int  # round trips timed
+    min_ns: int
+    median_ns: int
+    p99_ns: int
+    max_ns: int
+
+
+@dataclass(frozen=True)
 class Crash:
     domain: str
     vector: int
@@ -90,6 +106,7 @@ class DomainReport:
     cases_begun: list[str] = field(default_factory=list)
     cases_ended: dict[str, tuple[int, int]] = field(default_factory=dict)
     case_us: dict[str, int] = field(default_factory=dict)  # guest-measured time per case
+    rtts: list[Rtt] = field(default_factory=list)  # from EVT RTT lines
     script_errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # EVT NOTE: what the guest wants a reader to know
     garbled: list[Garbled] = field(default_factory=list)
@@ -133,8 +150,8 @@ def _counts(rest: str) -> tuple[int, int]:
         raise ParseError(f"bad pass/fail counts: {_quote(rest)}") from None
 
 
-def _result_fields(rest: str) -> dict[str, str]:
-    """The seven fields of a RESULT line, or why they are not there."""
+def _result_fields(rest: str, names: tuple[str, ...] = RESULT_FIELDS) -> dict[str, str]:
+    """The fields of a RESULT (or RTT) line, each once and in order, or why they are not there."""
     words = rest.split()
     if not words:
         return {}
@@ -148,12 +165,12 @@ def _result_fields(rest: str) -> dict[str, str]:
     for k in keys:
         if keys.count(k) > 1:
             raise ParseError(f"repeated field {k}")
-        if k not in RESULT_FIELDS:
+        if k not in names:
             raise ParseError(f"unknown field {k}")
-    missing = [k for k in RESULT_FIELDS if k not in keys]
+    missing = [k for k in names if k not in keys]
     if missing:
         raise ParseError(f"missing field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
-    if tuple(keys) != RESULT_FIELDS:
+    if tuple(keys) != names:
         raise ParseError(f"fields out of order: {' '.join(keys)}")
     return dict(pairs)
 
@@ -184,12 +201,37 @@ def parse_result(domain: str, rest: str) -> StepResult:
     )
 
 
+def parse_rtt(domain: str, rest: str) -> Rtt:
+    try:
+        kv = _result_fields(rest, RTT_FIELDS)
+        if not kv:
+            raise ParseError("no fields")
+        if not kv["case"]:
+            raise ParseError("empty field case")
+        for k in ("line", "n"):
+            if not POSITIVE.fullmatch(kv[k]):
+                raise ParseError(f"{k} must be a positive decimal, not {_quote(kv[k], 20)}")
+        times = [kv[k] for k in RTT_FIELDS[3:]]
+        bad = next((k for k, v in zip(RTT_FIELDS[3:], times, strict=True) if not DECIMAL.fullmatch(v)), None)
+        if bad is not None:
+            raise ParseError(f"{bad} must be a decimal, not {_quote(kv[bad], 20)}")
+        ns = [int(v) for v in times]
+        if ns != sorted(ns):
+            # Sorted samples cannot give these: a line spliced from two.
+            raise ParseError("times out of order (min <= median <= p99 <= max)")
+    except ParseError as e:
+        raise ParseError(f"malformed RTT line from {domain}: {e}: {_quote(rest)}") from None
+    return Rtt(domain, kv["case"], int(kv["line"]), int(kv["n"]), *ns)
+
+
 def _parse_into(rep: DomainReport, kind: str, rest: str) -> None:
     if rep.done is not None and kind != "DONE":
         # Nothing follows DONE but the shutdown: a late line is another run's, or spliced.
         raise ParseError(f"EVT {kind} after EVT DONE: {_quote(rest)}")
     if kind == "RESULT":
         rep.steps.append(parse_result(rep.domain, rest))
+    elif kind == "RTT":
+        rep.rtts.append(parse_rtt(rep.domain, rest))
     elif kind == "BOOT":
         rep.boot = _keyvals(rest)
     elif kind == "CASE-BEGIN":

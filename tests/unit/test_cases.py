@@ -428,6 +428,30 @@ def test_compile_concurrent_pingpong(tmp_path: Path) -> None:
     ]
 
 
+def test_compile_concurrent_rtt_is_marked_like_pingpong(tmp_path: Path) -> None:
+    case = one_case(
+        tmp_path,
+        "case r\n"  # 1
+        "domains A B\n"  # 2
+        "A alloc_unbound self @B -> ok => pa\n"  # 3
+        "B bind_interdomain @A $pa -> ok => pb\n"  # 4
+        "A rtt $pa 10 first 1000 -> ok 10 &\n"  # 5
+        "B rtt $pb 10 second 1000 -> ok 10\n",  # 6
+    )
+    out = compile_case(case, 1)
+    # Each side's base count is taken before the start barrier releases the other.
+    assert out["A"][out["A"].index("5 mark $pa") + 1 :][:3] == [
+        "5 put c1-s2 1",
+        "5 get B c1-s2 120000",
+        "5 rtt $pa 10 first 1000 -> ok 10",
+    ]
+    assert out["B"][out["B"].index("5 mark $pb") + 1 :][:3] == [
+        "5 put c1-s2 1",
+        "5 get A c1-s2 120000",
+        "6 rtt $pb 10 second 1000 -> ok 10",
+    ]
+
+
 def test_compile_concurrent_without_pingpong_has_no_mark(tmp_path: Path) -> None:
     case = one_case(tmp_path, "case c\ndomains A B C\nA send 1 &\nB send 2 &\nC send 3\n")
     out = compile_case(case, 1)

@@ -87,6 +87,12 @@ REFUSED = [
         id="too-many-variables-fetched",
     ),
     pytest.param(HEAD + "A send 1 -> ENOSYS\n", 3, "ENOSYS is not an errno in Xen's", id="errno-from-headers"),
+    pytest.param(
+        HEAD + f"A rtt 1 {lang.RTT_MAX + 1} first 10\n",
+        3,
+        f"the guest would refuse A's script: more round trips than RTT_MAX: '{lang.RTT_MAX + 1}'",
+        id="rtt-over-limit",
+    ),
 ]
 
 
@@ -107,6 +113,7 @@ def test_within_the_limits_is_accepted(tmp_path: Path, capsys: pytest.CaptureFix
         f"case {'c' * (lang.NAME_LEN - 1)}\ndomains A B{'b' * 62}\n"
         + many_vars(lang.MAX_VARS)
         + f"A count 1 -> ok {lang.INT64_MAX}\nA count 0x7fffffffffffffff\nA send 1 -> ERR-5\n"
+        + f"A rtt 1 {lang.RTT_MAX} first 10 -> ok {lang.RTT_MAX}\n"
         + f"B{'b' * 62} count 1 => {LONG}\nB{'b' * 62} status self 1 -> ok interdomain dom=@A port=2 vcpu=${LONG}\n",
     )
     assert main(["check", str(path)]) == 0

@@ -23,7 +23,8 @@ from orchestrator.cases import compile_group, load, plan, read_errnos
 from orchestrator.check import INCLUDE_ENV, include_for
 
 REPO = Path(__file__).resolve().parents[2]
-CASE_FILES = sorted((REPO / "cases").glob("*.evt")) + sorted((REPO / "tests" / "selftest").glob("*.evt"))
+CASE_FILES = [*sorted((REPO / "cases").glob("*.evt")), *sorted((REPO / "bench").glob("*.evt"))]
+CASE_FILES += sorted((REPO / "tests" / "selftest").glob("*.evt"))
 SEED = 20240601
 GENERATED = 12000  # lines
 Verdicts = list[tuple[int, str | None]]
@@ -107,6 +108,7 @@ NUMBERS = [
     "0", "1", "17", "0x1f", "0X1f", "0x", "-1", "007", "1e3", "0xg",
     str(lang.INT64_MAX), str(lang.INT64_MAX + 1), hex(lang.INT64_MAX), hex(lang.INT64_MAX + 1),
     "18446744073709551615", "99999999999999999999999", "\u0663", "\uff11", "1\u00b2",
+    str(lang.RTT_MAX), str(lang.RTT_MAX + 1), hex(lang.RTT_MAX + 1),
 ]  # fmt: skip
 WORDS = [
     "self", "$p", "$_x1", "$P", "$", f"${LONG}", f"${LONG}v", "@A", "@a", "@", f"@A{LONG}", "@Ab9",

@@ -11,11 +11,13 @@ from orchestrator.results import (
     Crash,
     LogError,
     ParseError,
+    Rtt,
     StepResult,
     log_outcome,
     parse,
     parse_line,
     parse_result,
+    parse_rtt,
     read_log,
 )
 
@@ -378,3 +380,58 @@ def test_read_log_refuses_what_is_not_a_log(tmp_path: Path) -> None:
     odd = tmp_path / "odd.log"
     odd.write_bytes(b"\xff\xfe[d] EVT DONE pass=0 fail=0\r\r\n")
     assert read_log(odd)[0] == "\ufffd\ufffd[d] EVT DONE pass=0 fail=0"
+
+
+# -- EVT RTT ----------------------------------------------------------------------
+
+RTT = "case=rtt-same-vcpu line=17 n=2000 min_ns=9000 median_ns=12000 p99_ns=40000 max_ns=900000"
+
+
+def test_rtt_lines_are_collected_per_domain_in_order() -> None:
+    rep = parse(
+        [
+            "[g1-A] EVT CASE-BEGIN rtt-same-vcpu reset",
+            f"[g1-A] EVT RTT {RTT}",
+            "[g1-A] EVT RTT case=rtt-cross-vcpu line=30 n=1 min_ns=5 median_ns=5 p99_ns=5 max_ns=5\r\r",
+        ]
+    )["g1-A"]
+    assert rep.garbled == []
+    assert rep.rtts == [
+        Rtt("g1-A", "rtt-same-vcpu", 17, 2000, 9000, 12000, 40000, 900000),
+        Rtt("g1-A", "rtt-cross-vcpu", 30, 1, 5, 5, 5, 5),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rest", "why"),
+    [
+        ("", "no fields"),
+        (RTT + " n=3", "repeated field n"),
+        (RTT.replace("line=17 n=2000", "n=2000 line=17"), "fields out of order"),
+        (RTT.replace(" p99_ns=40000", ""), "missing field p99_ns"),
+        (RTT + " extra=1", "unknown field extra"),
+        (RTT.replace("case=rtt-same-vcpu", "case="), "empty field case"),
+        (RTT.replace("n=2000", "n=0"), "n must be a positive decimal"),
+        (RTT.replace("line=17", "line=x"), "line must be a positive decimal"),
+        (RTT.replace("median_ns=12000", "median_ns=-1"), "median_ns must be a decimal"),
+        (RTT.replace("max_ns=900000", "max_ns=\u0663"), "max_ns must be a decimal"),
+        (RTT.replace("median_ns=12000", "median_ns=50000"), "times out of order"),
+        ("case=c line=1 n=1 min_ns 1", "not a key=value field"),
+    ],
+)
+def test_malformed_rtt_names_what_is_wrong(rest: str, why: str) -> None:
+    with pytest.raises(ParseError) as exc:
+        parse_rtt("g1-A", rest)
+    assert str(exc.value).startswith(f"malformed RTT line from g1-A: {why}")
+
+
+def test_a_malformed_rtt_line_is_garbled_in_its_case() -> None:
+    rep = parse(["[d] EVT CASE-BEGIN one reset", f"[d] EVT RTT {RTT} min_ns=1"])["d"]
+    assert rep.rtts == []
+    (g,) = rep.garbled
+    assert (g.lineno, g.case) == (2, "rtt-same-vcpu") and "repeated field min_ns" in g.message
+
+
+def test_an_rtt_line_after_done_is_garbled() -> None:
+    rep = parse(["[d] EVT DONE pass=0 fail=0", f"[d] EVT RTT {RTT}"])["d"]
+    assert rep.rtts == [] and "after EVT DONE" in rep.garbled[0].message

@@ -1,0 +1,141 @@
+"""orchestrator.bench: the figures, from made-up group results (no QEMU)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from orchestrator.bench import (
+    Figures,
+    Sample,
+    Spread,
+    XenSuite,
+    case_guest_seconds,
+    case_wall_seconds,
+    figures,
+    first_line_seconds,
+    format_figures,
+    rtt_figures,
+    spread,
+    write,
+)
+from orchestrator.cases import Case, Config, Group
+from orchestrator.errors import HarnessError
+from orchestrator.results import DomainReport, GroupResult, Rtt, parse
+
+
+def group(index: int, names: list[str], seconds: float, first_lines: list[float] | None = None) -> GroupResult:
+    cases = tuple(Case(n, Path("x.evt"), 1, domains=("A", "B")) for n in names)
+    return GroupResult(
+        Group(index, Config(("A", "B")), cases),
+        run_seconds=seconds,
+        create_to_first_line=first_lines or [],
+    )
+
+
+def rtt(case: str, median: int, n: int = 2000) -> Rtt:
+    return Rtt("g1-A", case, 17, n, median // 2, median, median * 3, median * 10)
+
+
+def test_spread() -> None:
+    assert spread([]) is None
+    assert spread([3.0, 1.0, 2.0]) == Spread(1.0, 2.0, 3.0, 3)
+    assert spread([1.0, 4.0]) == Spread(1.0, 2.5, 4.0, 2)
+
+
+def test_first_line_seconds_takes_every_domain_of_every_group() -> None:
+    samples = [Sample(1.0, 1.0, [group(1, ["a"], 5.0, [6.0, 7.0]), group(2, ["b"], 5.0, [8.0])])]
+    samples.append(Sample(1.0, 1.0, [group(1, ["a"], 5.0, [9.0])]))
+    assert first_line_seconds(samples) == [6.0, 7.0, 8.0, 9.0]
+
+
+def test_case_wall_seconds_shares_a_group_between_its_cases_and_skips_lost_groups() -> None:
+    lost = group(3, ["d"], 100.0)
+    lost.error = HarnessError("the machine went away")
+    samples = [Sample(60.0, 12.0, [group(1, ["a", "b", "c"], 30.0), group(2, ["e"], 8.0), lost])]
+    assert case_wall_seconds(samples) == [10.0, 10.0, 10.0, 8.0]
+
+
+def test_case_guest_seconds_is_the_slowest_domain_of_each_case() -> None:
+    g = group(1, ["a", "b", "never-ended"], 30.0)
+    a = ["[g1-A] EVT CASE-END a pass=1 fail=0 us=400000", "[g1-A] EVT CASE-END b pass=1 fail=0 us=5"]
+    g.reports["A"] = parse(a)["g1-A"]
+    g.reports["B"] = parse(["[g1-B] EVT CASE-END a pass=1 fail=0 us=700000"])["g1-B"]
+    assert case_guest_seconds([Sample(1.0, 1.0, [g])]) == [0.7, 5e-6]
+
+
+def test_rtt_figures_spread_each_summary_over_the_runs() -> None:
+    runs = []
+    for median in (10000, 30000, 20000):
+        g = group(1, ["rtt-same-vcpu", "rtt-cross-vcpu"], 10.0)
+        g.reports["A"] = DomainReport("g1-A", rtts=[rtt("rtt-same-vcpu", median), rtt("rtt-cross-vcpu", median * 100)])
+        g.reports["B"] = DomainReport("g1-B")  # the second side prints no RTT line
+        runs.append(Sample(20.0, 12.0, [g]))
+    figs = rtt_figures(runs)
+    assert set(figs) == {"rtt-same-vcpu", "rtt-cross-vcpu"}
+    same = figs["rtt-same-vcpu"]
+    assert same.median_ns == Spread(10000, 20000, 30000, 3)
+    assert same.min_ns == Spread(5000, 10000, 15000, 3)
+    assert same.p99_ns == Spread(30000, 60000, 90000, 3)
+    assert same.max_ns == Spread(100000, 200000, 300000, 3)
+    assert same.round_trips == 6000
+    assert figs["rtt-cross-vcpu"].median_ns == Spread(1000000, 2000000, 3000000, 3)
+
+
+def made_up() -> Figures:
+    warm = [
+        Sample(100.0, 12.0, [group(1, ["a", "b"], 40.0, [6.0, 7.0])]),
+        Sample(120.0, 14.0, [group(1, ["a", "b"], 60.0, [8.0, 9.0])], ["b: FAIL"]),
+    ]
+    fresh = [Sample(330.0, 13.0, [group(1, ["a"], 20.0, [10.0, 11.0]), group(2, ["b"], 22.0, [6.5, 6.6])])]
+    g = group(1, ["rtt-same-vcpu"], 10.0, [7.5])
+    g.reports["A"] = DomainReport("g1-A", rtts=[rtt("rtt-same-vcpu", 12000)])
+    header = {"xen_version": "4.17.7", "build_id": "abc123"}
+    others = {"trixie": XenSuite(150.0, 30, 29)}
+    return figures("bookworm", header, "2024-06-01T12:00:00+00:00", 2, warm, fresh, [Sample(30.0, 12.5, [g])], others)
+
+
+def test_figures_of_a_bench_run() -> None:
+    f = made_up()
+    assert f.suite_seconds == Spread(100.0, 110.0, 120.0, 2)
+    assert f.suite_cases == 2 and f.runs == 2
+    assert f.dom0_ready_s == Spread(12.0, 12.75, 14.0, 4)  # every boot: warm, fresh and rtt
+    assert f.create_to_first_line_s == Spread(6.0, 7.5, 11.0, 9)
+    assert f.case_median_s == Spread(20.0, 25.0, 30.0, 4)  # warm runs only
+    assert f.fresh_seconds == Spread(330.0, 330.0, 330.0, 1)
+    assert f.fresh_ratio == pytest.approx(3.0)
+    assert f.rtt_ns["rtt-same-vcpu"].median_ns == Spread(12000, 12000, 12000, 1)
+    assert f.not_passed == ["b: FAIL"]
+
+
+def test_no_ratio_without_both_runs() -> None:
+    f = figures("bookworm", {}, "d", 0, [], [], [])
+    assert f.fresh_ratio is None and f.suite_seconds is None and f.rtt_ns == {}
+    assert "no data" in format_figures(f)[1]
+
+
+def test_bench_json_has_the_keys_and_spreads(tmp_path: Path) -> None:
+    path = tmp_path / "bench" / "bench.json"
+    write(path, made_up())
+    data = json.loads(path.read_text())
+    for key in ("suite_seconds", "dom0_ready_s", "create_to_first_line_s", "case_median_s", "fresh_seconds"):
+        assert set(data[key]) == {"min", "median", "max", "n"}, key
+    assert data["suite_cases"] == 2 and data["fresh_ratio"] == pytest.approx(3.0)
+    assert data["header"]["build_id"] == "abc123" and data["date"].startswith("2024-06-01")
+    assert set(data["rtt_ns"]["rtt-same-vcpu"]) == {"min_ns", "median_ns", "p99_ns", "max_ns", "round_trips"}
+    assert data["suite_by_xen"]["trixie"] == {"seconds": 150.0, "cases": 30, "passed": 29}
+    assert data == json.loads(json.dumps(asdict(made_up())))
+
+
+def test_one_line_per_figure() -> None:
+    lines = format_figures(made_up())
+    assert lines[0] == "Xen 4.17.7 build-id abc123 (bookworm), 2024-06-01T12:00:00+00:00"
+    keyed = {ln.split()[0] for ln in lines[1:]}
+    assert {"suite_seconds", "dom0_ready_s", "create_to_first_line_s", "case_median_s", "fresh_ratio"} <= keyed
+    assert "min 100.000  median 110.000  max 120.000  (n=2)" in lines[1]
+    assert sum(ln.startswith("rtt_ns rtt-same-vcpu ") for ln in lines) == 4
+    assert any(ln.startswith("rtt_ns rtt-same-vcpu median_ns") and "median 12000 " in ln for ln in lines)
+    assert lines[-1].startswith("WARNING: 1 case run(s) did not pass: b: FAIL")
