@@ -52,6 +52,8 @@ class Console:
         self.log = log
         self.log_path = log_path
         self.lines: list[Line] = []
+        # Called with each new line as it is kept (progress reports, not waiting).
+        self.watchers: list[Callable[[Line], None]] = []
         self._partial = b""
         self._held = ""  # the start of a dom0 line that Xen's output cut
         self.closed = False
@@ -100,7 +102,12 @@ class Console:
             text = text[cut:]
         elif self._held and not text.startswith("(XEN) "):
             text, self._held = self._held + text, ""
-        self.lines.append(Line(len(self.lines), now, text))
+        self._keep(Line(len(self.lines), now, text))
+
+    def _keep(self, line: Line) -> None:
+        self.lines.append(line)
+        for watch in self.watchers:
+            watch(line)
 
     def _flush_partial(self) -> None:
         if self._partial:
@@ -195,4 +202,4 @@ class Console:
     def note(self, text: str) -> None:
         """Add a line of the harness's own to the log, as if the machine had printed it."""
         self.log.write(f"{text}\n".encode())
-        self.lines.append(Line(len(self.lines), time.monotonic(), text))
+        self._keep(Line(len(self.lines), time.monotonic(), text))

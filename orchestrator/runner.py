@@ -11,6 +11,7 @@ from types import TracebackType
 from . import lang, log
 from .artifacts import Artifacts
 from .cases import DOM0, Config, Group, compile_group, read_domid_self, read_errno_table
+from .console import Line
 from .dom0 import Dom0
 from .dom0script import Dom0Script
 from .domain import Domain, read_shutdown_reasons, xs_path
@@ -58,6 +59,31 @@ def domain_config(name: str, kernel: str, script: str, config: Config) -> str:
     }.items():
         text = text.replace(f"@{key}@", val)
     return text + extra
+
+
+CASE_END = re.compile(r"^\[g(?P<group>\d+)-(?P<role>\w+)\] EVT CASE-END (?P<case>\S+) pass=(?P<p>\d+) fail=(?P<f>\d+)")
+
+
+class Progress:
+    """Says each case's result the moment every domain of it has ended it (a console watcher)."""
+
+    def __init__(self, group: Group) -> None:
+        self.group = group
+        self.left = {c.name: set(c.domains) for c in group.cases}
+        self.steps = dict.fromkeys(self.left, 0)
+        self.failed = dict.fromkeys(self.left, 0)
+
+    def __call__(self, line: Line) -> None:
+        m = CASE_END.match(line.text)
+        if m is None or int(m["group"]) != self.group.index or m["role"] not in self.left.get(m["case"], ()):
+            return
+        name = m["case"]
+        self.left[name].discard(m["role"])
+        self.steps[name] += int(m["p"]) + int(m["f"])
+        self.failed[name] += int(m["f"])
+        if not self.left[name]:
+            verdict = f"FAIL ({self.failed[name]} of {self.steps[name]} steps)" if self.failed[name] else "pass"
+            log.info(f"    {name}: {verdict}")
 
 
 class Session:
@@ -179,6 +205,8 @@ class Session:
         privileged: Dom0Script | None = None
         names = ", ".join(c.name for c in group.cases)
         start = time.monotonic()
+        progress = Progress(group)
+        self.dom0.console.watchers.append(progress)
         try:
             with log.step(f"group {group.index} ({describe(group.config)}; {len(group.cases)} case(s): {names})"):
                 for d in domains:
@@ -216,6 +244,7 @@ class Session:
                 self.dom0.console.log_path,
             )
         finally:
+            self.dom0.console.watchers.remove(progress)
             # Whatever the guests printed before things went wrong still counts (pure parsing: cannot fail).
             for d in domains:
                 result.reports.setdefault(d.role, d.report())

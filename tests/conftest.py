@@ -6,6 +6,7 @@ import re
 import signal
 import sys
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "cases(*names): cases of tests/selftest a harness test reads")
     try:
         order([], config.getoption("order"))
     except ValueError as e:
@@ -44,6 +46,27 @@ def pytest_configure(config: pytest.Config) -> None:
 def collect_cases(config: pytest.Config, files: list[Path]) -> list[Case]:
     """Parse case files at collection, as `orchestrator check` does: a malformed one fails before any boot."""
     return load_checked(files, errnos_for(config.getoption("xen")))
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k reads the keywords
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """`-k bind_virq` selects the cases of cases/bind_virq.evt (test ids are case names)."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "case_file" in callspec.params:
+        item.extra_keyword_matches.add(callspec.params["case_file"])
+
+
+@pytest.hookimpl(trylast=True)  # after -k and -m have deselected what they deselect
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Only what is asked runs: the cases of the selected tests, and those their markers name."""
+    wanted: set[str] = set()
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "case_name" in callspec.params:
+            wanted.add(callspec.params["case_name"])
+        for mark in item.iter_markers("cases"):
+            wanted.update(mark.args)
+    config.stash[WANTED] = wanted
 
 
 @dataclass
@@ -63,8 +86,15 @@ def xen_run(pytestconfig: pytest.Config) -> Iterator[XenRun]:
     xen = pytestconfig.getoption("xen")
     arts, guest = prepare(xen)
     cases = load_cases(arts, CASE_FILES + SELFTEST_FILES)
+    if WANTED in pytestconfig.stash:
+        cases = [c for c in cases if c.name in pytestconfig.stash[WANTED]]
     out = BUILD / "test-run" / re.sub(r"[^\w.-]+", "_", xen).strip("_")
-    run = run_all(arts, guest, cases, out, fresh=pytestconfig.getoption("fresh"), spec=pytestconfig.getoption("order"))
+    # Each case's result is shown as it arrives, not after one silent fixture.
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture is not None else nullcontext():
+        run = run_all(
+            arts, guest, cases, out, fresh=pytestconfig.getoption("fresh"), spec=pytestconfig.getoption("order")
+        )
     pytestconfig.stash[ORDER] = run.order
     # The report is about Xen: the harness's own self-tests (which fail on purpose) stay out.
     conformance = [r for r in run.results if r.case.path in CASE_FILES]
@@ -75,6 +105,7 @@ def xen_run(pytestconfig: pytest.Config) -> Iterator[XenRun]:
 
 REPORTS = pytest.StashKey[tuple[tuple[Path, Path], list[Any]]]()
 ORDER = pytest.StashKey[str]()
+WANTED = pytest.StashKey[set[str]]()
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

@@ -12,11 +12,13 @@ from .conftest import CASE_FILES, XenRun, collect_cases
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "case_name" in metafunc.fixturenames:
-        names = [c.name for c in collect_cases(metafunc.config, CASE_FILES)]
-        metafunc.parametrize("case_name", names)
+        cases = collect_cases(metafunc.config, CASE_FILES)
+        metafunc.parametrize(
+            ("case_name", "case_file"), [(c.name, c.path.stem) for c in cases], ids=[c.name for c in cases]
+        )
 
 
-def test_case(case_name: str, xen_run: XenRun) -> None:
+def test_case(case_name: str, case_file: str, xen_run: XenRun) -> None:
     res = xen_run.results[case_name]
     # Every outcome but PASS fails the test; the message names which (FAIL: Xen answered
     # otherwise; ERROR: the harness could not tell; CRASH: a guest or Xen crashed). Never a

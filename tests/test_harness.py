@@ -14,6 +14,7 @@ from orchestrator.report import failure_message
 from .conftest import XenRun
 
 
+@pytest.mark.cases("selftest-wrong-expectation")
 def test_wrong_expectation_is_reported(xen_run: XenRun) -> None:
     res = xen_run.results["selftest-wrong-expectation"]
     assert res.outcome is Outcome.FAIL, "a deliberately wrong expectation was not reported as a failure"
@@ -29,6 +30,7 @@ def test_wrong_expectation_is_reported(xen_run: XenRun) -> None:
     assert all(s.passed for s in res.steps if s not in failed)
 
 
+@pytest.mark.cases("selftest-wrong-expectation")
 def test_guests_shut_down_with_their_verdict(xen_run: XenRun) -> None:
     """Each guest printed DONE and its SCHEDOP_shutdown reason agrees (checked by the runner)."""
     lines = [ln.text for ln in xen_run.console.lines]
@@ -44,6 +46,7 @@ def test_no_qemu_left_behind_by_the_session(xen_run: XenRun) -> None:
     assert not out.strip(), f"QEMU (pid {pid}) still runs after its session ended"
 
 
+@pytest.mark.cases("selftest-guest-crash")
 def test_guest_crash_is_reported_with_rip(xen_run: XenRun) -> None:
     res = xen_run.results["selftest-guest-crash"]
     assert res.outcome is Outcome.CRASH, res.outcome
@@ -52,6 +55,7 @@ def test_guest_crash_is_reported_with_rip(xen_run: XenRun) -> None:
     assert "vec=14" in problems, f"expected a page fault report:\n{problems}"
 
 
+@pytest.mark.cases("selftest-guest-silent", "selftest-leak-mask-left")
 def test_silent_guest_is_reported_and_session_goes_on(xen_run: XenRun) -> None:
     res = xen_run.results["selftest-guest-silent"]
     assert res.outcome is Outcome.ERROR, res.outcome
@@ -68,6 +72,7 @@ LEAKS = {"mask": "masked", "timer": "timer", "hold": "hold", "fifo": "fifo"}
 CASE_BEGIN = re.compile(r"^\[g\d+-Leak\] EVT CASE-BEGIN (\S+) .* cleaned=(\S+)$")
 
 
+@pytest.mark.cases(*(f"selftest-leak-{what}-{half}" for what in LEAKS for half in ("left", "fresh")))
 def test_each_case_starts_clean_whatever_ran_before(xen_run: XenRun, pytestconfig: pytest.Config) -> None:
     for what in LEAKS:
         for half in ("left", "fresh"):
