@@ -25,7 +25,7 @@ from .errors import HarnessError
 from .matrix import Column, column_from, compare
 from .matrix import write as write_matrix
 from .outcome import Outcome
-from .pipeline import ALL_CASES, BUILD, DEFAULT_CASES, load_cases, prepare, run_all, run_suite
+from .pipeline import ALL_CASES, BUILD, DEFAULT_CASES, SNAPSHOTS, load_cases, prepare, run_all, run_suite
 from .report import format_exchange, rows, write_reports
 from .results import CaseResult, LogError, log_outcome, parse, read_log
 from .runner import ROOT, Session
@@ -38,7 +38,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     arts, guest = prepare(args.xen)
     cases = load_cases(arts, [Path(p) for p in args.cases] or DEFAULT_CASES)
     out = BUILD / "runs" / time.strftime("%Y%m%d-%H%M%S")
-    run = run_all(arts, guest, cases, out, args.fresh, args.order)
+    run = run_all(arts, guest, cases, out, args.fresh, args.order, args.cold)
     session = run.session
     assert session.machine is not None
     print(f"\nXen {session.info.get('xen_version')} ({arts.describe()})")
@@ -110,7 +110,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = BUILD / "compare" / time.strftime("%Y%m%d-%H%M%S")
     runs = []
     # One boot serves every arm: their groups have distinct numbers, so distinct domains.
-    with Session(arts, guest, [g for a in planned for g in a.groups], out) as session:
+    with Session(arts, guest, [g for a in planned for g in a.groups], out, snapshots=SNAPSHOTS) as session:
         for arm in planned:
             log.info(f"compare: {len(cases)} cases {arm.label}")
             runs.append((arm, [session.run_group(g) for g in arm.groups]))
@@ -184,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("run", help="boot Xen, run cases in guest domains, print the exchange and a verdict")
     r.add_argument("cases", nargs="*", help="case files (default: cases/interdomain.evt)")
     r.add_argument("--fresh", action="store_true", help="run every case in fresh domains")
+    r.add_argument("--cold", action="store_true", help="boot Xen and dom0 instead of restoring a saved machine")
     r.add_argument("--order", default="file", type=_order, help=f"order of the cases: {', '.join(ORDERS)}")
     c = sub.add_parser("compare", help="run cases warm in two orders and fresh; list every step that differs")
     c.add_argument("cases", nargs="*", help="case files (default: cases/*.evt)")

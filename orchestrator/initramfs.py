@@ -1,8 +1,8 @@
 """The dom0 initramfs: Debian's toolstack closure, busybox, the Xen modules, our /init.
 
-Two cpio archives are concatenated at boot (the kernel unpacks both): the big
-base archive, built once per suite, and a small per-run archive with the guest
-kernel, its scripts and the xl configs.
+The initramfs is built once per suite and is the same for every run; what a run
+brings (the guest kernel, its scripts, the xl configs) reaches dom0 on a small
+raw disk instead, so one booted dom0 can be saved and serve every run.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .errors import SetupError
 
 # The dom0 kernel's Xen drivers that the toolstack needs, in the order given;
 # their own dependencies are found from each module's .modinfo.
-DOM0_MODULES = ("xen-evtchn", "xen-privcmd", "xenfs", "xen-gntdev", "xen-gntalloc")
+DOM0_MODULES = ("xen-evtchn", "xen-privcmd", "xenfs", "xen-gntdev", "xen-gntalloc", "virtio-pci", "virtio-blk")
 
 # Documentation and translations are the bulk of a Debian closure; dom0 needs none.
 PRUNE = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/lintian")
@@ -80,7 +80,7 @@ def write_cpio(src: Path, out: Path) -> None:
 def build_base(arts: Artifacts, init_script: Path, out: Path) -> Path:
     """The suite's base initramfs, rebuilt only when its inputs change."""
     stamp = out.with_suffix(".inputs")
-    inputs = f"{arts.describe()}\n{init_script.read_text()}"
+    inputs = f"{arts.describe()}\n{' '.join(DOM0_MODULES)}\n{init_script.read_text()}"
     if out.exists() and stamp.exists() and stamp.read_text() == inputs:
         return out
     with log.step(f"building the dom0 initramfs for {arts.suite}"):
@@ -116,8 +116,16 @@ def build_base(arts: Artifacts, init_script: Path, out: Path) -> Path:
     return out
 
 
-def build_run(files: dict[str, Path | str], stage: Path, base: Path, out: Path) -> Path:
-    """Concatenate `base` with an archive holding `files` (path in dom0 -> host file or text)."""
+# The run disk's size never changes: a saved dom0 knows the disk it saw.
+RUN_DISK_BYTES = 16 << 20
+
+
+def build_run_disk(files: dict[str, Path | str], stage: Path, out: Path) -> Path:
+    """A raw disk holding `files` (path in dom0 -> host file or text) as a cpio archive.
+
+    dom0 unpacks it with `cpio -i < /dev/vda` once it is up (runner.Session), so the
+    same booted dom0, saved once, serves runs with other guests, scripts and configs.
+    """
     if stage.exists():
         shutil.rmtree(stage)
     for dest, src in files.items():
@@ -127,10 +135,9 @@ def build_run(files: dict[str, Path | str], stage: Path, base: Path, out: Path) 
             shutil.copy2(src, target)
         else:
             target.write_text(src)
-    extra = out.with_suffix(".extra.cpio")
-    write_cpio(stage, extra)
-    with open(out, "wb") as f:
-        for part in (base, extra):
-            with open(part, "rb") as p:
-                shutil.copyfileobj(p, f)
+    write_cpio(stage, out)
+    size = out.stat().st_size
+    if size > RUN_DISK_BYTES:
+        raise SetupError(f"the run's files take {size} bytes, more than the run disk's {RUN_DISK_BYTES}")
+    os.truncate(out, RUN_DISK_BYTES)
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import shlex
 import signal
 import subprocess
 import time
@@ -14,6 +15,10 @@ from types import TracebackType
 from . import log
 from .console import Console
 from .errors import SetupError
+from .qmp import Qmp
+
+RESTORE_TIMEOUT_S = 60.0
+SAVE_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -35,16 +40,22 @@ class BootImages:
     dom0_kernel: Path
     dom0_cmdline: str
     initrd: Path
+    # A raw disk dom0 reads the run's files from (initramfs.build_run_disk): a machine
+    # state saved once can then serve runs with other files (snapshot.py).
+    run_disk: Path
 
 
-def qemu_argv(cfg: QemuConfig, boot: BootImages) -> list[str]:
-    for p in (boot.xen, boot.dom0_kernel, boot.initrd):
+def qemu_argv(cfg: QemuConfig, boot: BootImages, qmp: Path) -> list[str]:
+    for p in (boot.xen, boot.dom0_kernel, boot.initrd, boot.run_disk, qmp):
         if "," in str(p) or " " in str(p):
-            raise SetupError(f"{p}: QEMU's multiboot module list cannot take commas or spaces in paths")
+            raise SetupError(f"{p}: QEMU's option lists cannot take commas or spaces in paths")
     modules = f"{boot.dom0_kernel} {boot.dom0_cmdline},{boot.initrd}"
     return [
         cfg.binary, "-accel", cfg.accel, "-cpu", cfg.cpu, "-smp", str(cfg.smp), "-m", str(cfg.memory_mb),
         *cfg.extra,
+        "-qmp", f"unix:{qmp},server=on,wait=off",
+        "-drive", f"file={boot.run_disk},format=raw,if=none,id=run",
+        "-device", "virtio-blk-pci,drive=run",
         "-kernel", str(boot.xen), "-append", boot.xen_cmdline, "-initrd", modules,
     ]  # fmt: skip
 
@@ -78,6 +89,7 @@ class Machine:
     cfg: QemuConfig
     boot: BootImages
     log_path: Path
+    restore: Path | None = None  # a state Machine.save wrote, from the same command line
     console: Console = field(init=False)
     started: float = field(init=False, default=0.0)
     pid: int = field(init=False, default=-1)
@@ -85,7 +97,11 @@ class Machine:
     def __enter__(self) -> Machine:
         import pexpect
 
-        argv = qemu_argv(self.cfg, self.boot)
+        qmp_path = self.log_path.parent / "qmp.sock"
+        qmp_path.unlink(missing_ok=True)
+        argv = qemu_argv(self.cfg, self.boot, qmp_path)
+        if self.restore is not None:
+            argv += ["-incoming", f"exec:cat {shlex.quote(str(self.restore))}"]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "wb")
         self._log.write(("$ " + " ".join(argv) + "\n").encode())
@@ -98,7 +114,34 @@ class Machine:
         self.pid = child.pid
         _live.add(child.pid)
         self.console = Console(child, self._log, self.log_path)  # type: ignore[arg-type]
+        try:
+            self.qmp = Qmp(qmp_path)
+            if self.restore is not None:
+                # The state was saved stopped: it arrives paused, and runs on `cont`.
+                self.qmp.wait_status({"paused"}, RESTORE_TIMEOUT_S)
+                self.qmp.command("cont")
+        except BaseException:
+            self.stop()
+            raise
         return self
+
+    def save(self, path: Path) -> None:
+        """The machine's whole state into `path` (a QEMU migration stream), then it runs on."""
+        tmp = path.with_suffix(f".{os.getpid()}.part")  # two runs may save at once
+        self.qmp.command("stop")
+        try:
+            self.qmp.command("migrate", uri=f"exec:cat > {shlex.quote(str(tmp))}")
+            deadline = time.monotonic() + SAVE_TIMEOUT_S
+            while (status := self.qmp.command("query-migrate").get("status")) not in ("completed", "failed"):
+                if time.monotonic() > deadline:
+                    raise SetupError(f"saving the machine's state took over {SAVE_TIMEOUT_S:.0f}s ({status})")
+                time.sleep(0.05)
+            if status != "completed":
+                raise SetupError(f"saving the machine's state failed: {self.qmp.command('query-migrate')}")
+            tmp.rename(path)
+        finally:
+            tmp.unlink(missing_ok=True)
+            self.qmp.command("cont")
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
@@ -107,6 +150,9 @@ class Machine:
         child = getattr(self, "_child", None)
         if child is None:
             return
+        qmp = getattr(self, "qmp", None)
+        if qmp is not None:
+            qmp.close()
         if child.isalive():
             child.terminate(force=True)
         child.close(force=True)

@@ -30,6 +30,8 @@ from .xenbuild import build_debug
 BUILD = ROOT / "build"
 DEFAULT_CASES = [ROOT / "cases" / "interdomain.evt"]
 ALL_CASES = sorted((ROOT / "cases").glob("*.evt"))
+# Booted machines saved for later runs (snapshot.py); `cold` runs neither use nor make one.
+SNAPSHOTS = BUILD / "snapshots"
 
 
 def build_guest(arts: Artifacts) -> Path:
@@ -79,7 +81,13 @@ class SuiteRun:
 
 
 def run_all(
-    arts: Artifacts, guest: Path, cases: list[Case], out: Path, fresh: bool = False, spec: str = "file"
+    arts: Artifacts,
+    guest: Path,
+    cases: list[Case],
+    out: Path,
+    fresh: bool = False,
+    spec: str = "file",
+    cold: bool = False,
 ) -> SuiteRun:
     """Boot once and run every case, in the order `spec` names (cases.order); a harness
     error in a group becomes that group's result."""
@@ -88,7 +96,7 @@ def run_all(
         log.info(f"cases in {spelled} order")
     groups = plan(ordered, fresh)
     start = time.monotonic()
-    with Session(arts, guest, groups, out) as session:
+    with Session(arts, guest, groups, out, snapshots=None if cold else SNAPSHOTS) as session:
         group_results = [session.run_group(g) for g in groups]
     case_results = [r for g in group_results for r in g.case_results()]
     return SuiteRun(session, group_results, case_results, time.monotonic() - start, spelled)

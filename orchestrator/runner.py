@@ -8,7 +8,7 @@ import traceback
 from pathlib import Path
 from types import TracebackType
 
-from . import lang, log
+from . import lang, log, snapshot
 from .artifacts import Artifacts
 from .cases import DOM0, Config, Group, compile_group, read_domid_self, read_errno_table
 from .console import Line
@@ -16,18 +16,23 @@ from .dom0 import Dom0
 from .dom0script import Dom0Script
 from .domain import Domain, read_shutdown_reasons, xs_path
 from .errors import GuestDied, HarnessError, MachineDied, XenPanic
-from .initramfs import build_base, build_run
+from .initramfs import build_base, build_run_disk
 from .machine import BootImages, Machine, QemuConfig, qemu_version
 from .results import DomainReport, GroupResult, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 XEN_CONFIG = ROOT / "xen-config"
 GUEST_DIR = "/evt"
+DOM0_DIR = ROOT / "build" / "dom0"
 
 # Time for the guests of a group to boot, on top of their cases' own budgets.
 GROUP_BOOT_S = 20.0
+# dom0's disk with the run's files (virtio-blk: the first disk).
+RUN_DISK = "/dev/vda"
+# A restored dom0 answers within a second; a loaded host may take longer.
+RESUME_TIMEOUT_S = 30.0
 # Once a guest has booted, its cases' budget, plus this for its last lines to arrive.
-RELAY_SLACK_S = 5.0
+RELAY_SLACK_S = 2.0
 
 
 def describe(config: Config) -> str:
@@ -89,12 +94,21 @@ class Progress:
 class Session:
     """A booted Xen with its dom0, ready to run groups of cases."""
 
-    def __init__(self, arts: Artifacts, guest: Path, groups: list[Group], out: Path, qemu: QemuConfig | None = None):
+    def __init__(
+        self,
+        arts: Artifacts,
+        guest: Path,
+        groups: list[Group],
+        out: Path,
+        qemu: QemuConfig | None = None,
+        snapshots: Path | None = None,
+    ):
         self.arts = arts
         self.guest = guest
         self.groups = groups
         self.out = out
         self.qemu = qemu or QemuConfig()
+        self.snapshots = snapshots  # where booted machines are saved; None: always boot cold
         self.info: dict[str, str] = {}
         self.machine: Machine | None = None
         self.dom0: Dom0 | None = None
@@ -126,10 +140,10 @@ class Session:
 
     def __enter__(self) -> Session:
         self.out.mkdir(parents=True, exist_ok=True)
-        dom0_dir = self.out.parent / "dom0"
-        dom0_dir.mkdir(parents=True, exist_ok=True)
-        base = build_base(self.arts, XEN_CONFIG / "dom0-init.sh", dom0_dir / f"base-{self.arts.suite}.cpio")
-        initrd = build_run(self._files(), self.out / "initrd-extra", base, self.out / "initrd.cpio")
+        # One initramfs per suite for every kind of run: a saved machine is keyed by its bytes.
+        DOM0_DIR.mkdir(parents=True, exist_ok=True)
+        initrd = build_base(self.arts, XEN_CONFIG / "dom0-init.sh", DOM0_DIR / f"base-{self.arts.suite}.cpio")
+        disk = build_run_disk(self._files(), self.out / "run-files", self.out / "run-disk.img")
         for g in self.groups:  # kept beside the log for whoever reads a failure
             for role, script in self.scripts[g.index].items():
                 (self.out / f"g{g.index}-{role}.script").write_text(script)
@@ -139,15 +153,30 @@ class Session:
             dom0_kernel=self.arts.vmlinuz,
             dom0_cmdline=xen_config_text("dom0.cmdline"),
             initrd=initrd,
+            run_disk=disk,
         )
-        self.machine = Machine(self.qemu, boot, self.out / "serial.log").__enter__()
+        snap = snapshot.find(self.snapshots, self.qemu, boot) if self.snapshots is not None else None
+        restore = snap.state if snap is not None and snap.exists() else None
+        self.machine = Machine(self.qemu, boot, self.out / "serial.log", restore=restore).__enter__()
         try:
             self.dom0 = Dom0(self.machine.console)
-            with log.step("booting Xen and dom0"):
-                self.dom0.wait_ready()
-            self.ready_seconds = self.dom0.ready_at - self.machine.started
-            self.info = self._xen_info()
+            if snap is not None and restore is not None:
+                with log.step(f"restoring the saved Xen and dom0 ({snap.dir.name})"):
+                    self.dom0.run("true", timeout=RESUME_TIMEOUT_S)
+                self.ready_seconds = time.monotonic() - self.machine.started
+                self.info = {**self._xen_info(), "debug": snap.meta().get("debug", "?"), "boot": "restored"}
+            else:
+                with log.step("booting Xen and dom0"):
+                    self.dom0.wait_ready()
+                self.ready_seconds = self.dom0.ready_at - self.machine.started
+                self.info = {**self._xen_info(), "boot": "cold"}
+                if snap is not None:
+                    with log.step(f"saving the booted Xen and dom0 for later runs ({snap.dir.name})"):
+                        self.machine.save(snap.state)
+                        snap.write_meta({"debug": self.info["debug"], "xen_version": self.info["xen_version"]})
             log.info("Xen under test: " + ", ".join(f"{k}={v}" for k, v in self.info.items()))
+            # The run's own files: dom0 may have read the disk before it was saved, so drop its cache.
+            self.dom0.run(f"blockdev --flushbufs {RUN_DISK} && cd / && cpio -idm < {RUN_DISK} 2>/dev/null")
         except BaseException:
             self.machine.stop()
             raise

@@ -30,6 +30,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--xen", default="bookworm", help="Xen under test: a Debian suite, debug:<suite> or a hypervisor file"
     )
     parser.addoption("--fresh", action="store_true", help="run every case in fresh domains")
+    parser.addoption("--cold", action="store_true", help="boot Xen and dom0 instead of restoring a saved machine")
     parser.addoption("--order", default="file", help=f"order the cases run in: {', '.join(ORDERS)}")
 
 
@@ -92,9 +93,8 @@ def xen_run(pytestconfig: pytest.Config) -> Iterator[XenRun]:
     # Each case's result is shown as it arrives, not after one silent fixture.
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled() if capture is not None else nullcontext():
-        run = run_all(
-            arts, guest, cases, out, fresh=pytestconfig.getoption("fresh"), spec=pytestconfig.getoption("order")
-        )
+        opt = pytestconfig.getoption
+        run = run_all(arts, guest, cases, out, fresh=opt("fresh"), spec=opt("order"), cold=opt("cold"))
     pytestconfig.stash[ORDER] = run.order
     # The report is about Xen: the harness's own self-tests (which fail on purpose) stay out.
     conformance = [r for r in run.results if r.case.path in CASE_FILES]
