@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdarg.h>
+#include <stdint.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -16,6 +17,37 @@ size_t strlen(const char *s);
 int strcmp(const char *a, const char *b);
 int strncmp(const char *a, const char *b, size_t n);
 char *strchr(const char *s, int c);
+
+/*
+ * The digits of s in base 10 or 16, at most max; 0 on success, -1 for an
+ * empty string, another character or a value past max.  The one number
+ * reader under parse_int() (lib.c) and the script parser's parse_num().
+ */
+static inline int parse_digits(const char *s, unsigned int base, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if ( !*s )
+        return -1;
+    for ( ; *s; s++ )
+    {
+        unsigned int d;
+
+        if ( *s >= '0' && *s <= '9' )
+            d = *s - '0';
+        else if ( base == 16 && *s >= 'a' && *s <= 'f' )
+            d = *s - 'a' + 10;
+        else if ( base == 16 && *s >= 'A' && *s <= 'F' )
+            d = *s - 'A' + 10;
+        else
+            return -1;
+        if ( d > max || v > (max - d) / base )
+            return -1;
+        v = v * base + d;
+    }
+    *out = v;
+    return 0;
+}
 
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int snprintf(char *buf, size_t size, const char *fmt, ...)

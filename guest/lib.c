@@ -59,30 +59,14 @@ int parse_int(const char *s, int64_t *out)
 {
     int neg = 0;
     unsigned int base = 10;
-    uint64_t v = 0;
+    uint64_t v;
 
     if ( *s == '-' )
         neg = 1, s++;
     if ( s[0] == '0' && (s[1] == 'x' || s[1] == 'X') )
         base = 16, s += 2;
-    if ( !*s )
+    if ( parse_digits(s, base, UINT64_MAX, &v) )
         return -1;
-    for ( ; *s; s++ )
-    {
-        unsigned int d;
-
-        if ( *s >= '0' && *s <= '9' )
-            d = *s - '0';
-        else if ( base == 16 && *s >= 'a' && *s <= 'f' )
-            d = *s - 'a' + 10;
-        else if ( base == 16 && *s >= 'A' && *s <= 'F' )
-            d = *s - 'A' + 10;
-        else
-            return -1;
-        if ( v > (UINT64_MAX - d) / base )
-            return -1;                  /* overflow */
-        v = v * base + d;
-    }
     *out = neg ? -(int64_t)v : (int64_t)v;
     return 0;
 }

@@ -108,28 +108,12 @@ static int is_key(const char *s) { return is_word(s, KEY_LEN, key_char, key_char
 static int parse_num(const char *s, int hex, int64_t *out)
 {
     unsigned int base = 10;
-    uint64_t v = 0;
+    uint64_t v;
 
     if ( hex && s[0] == '0' && s[1] == 'x' )
         base = 16, s += 2;
-    if ( !*s )
+    if ( parse_digits(s, base, INT64_MAX, &v) )
         return -1;
-    for ( ; *s; s++ )
-    {
-        unsigned int d;
-
-        if ( is_digit(*s) )
-            d = *s - '0';
-        else if ( base == 16 && *s >= 'a' && *s <= 'f' )
-            d = *s - 'a' + 10;
-        else if ( base == 16 && *s >= 'A' && *s <= 'F' )
-            d = *s - 'A' + 10;
-        else
-            return -1;
-        if ( v > ((uint64_t)INT64_MAX - d) / base )
-            return -1;                  /* out of range */
-        v = v * base + d;
-    }
     *out = v;
     return 0;
 }
