@@ -77,30 +77,26 @@ class Domain:
         """`xl create -p`, its console relay in place first (xenconsoled opens the log at creation)."""
         self.created_at = time.monotonic()
         self._since = len(self.console.lines)
-        self.dom0.run(f"sh /evt/relay {self.name}")  # xen-config/relay.sh
         self._relay = True
-        rc, out = self.dom0.run_rc(f"xl create -p {self.cfg_path} 2>&1")
-        if rc != 0:
+        # One command line: each one is a round trip over the serial line.
+        relay = f"sh /evt/relay {self.name}"  # xen-config/relay.sh
+        rc, out = self.dom0.run_rc(f"{relay} && xl create -p {self.cfg_path} 2>&1 && xl domid {self.name}")
+        domid = out.splitlines()[-1].strip() if out else ""
+        if rc != 0 or not domid.isdigit():
             raise DomainCreateFailed(
-                f"{self.name}: xl create exited {rc}:\n{out}", self.console.tail(), self.console.log_path
+                f"{self.name}: relay, `xl create` or `xl domid` exited {rc}:\n{out}",
+                self.console.tail(),
+                self.console.log_path,
             )
-        out = self.dom0.run(f"xl domid {self.name}")
-        if not out.strip().isdigit():
-            raise DomainCreateFailed(
-                f"{self.name}: `xl domid` answered {out!r}", self.console.tail(), self.console.log_path
-            )
-        self.domid = int(out)
+        self.domid = int(domid)
         return self.domid
 
-    def stop_relay(self) -> None:
-        self.dom0.run_rc(f"kill $(cat {self._relay_pid}) 2>/dev/null; rm -f {self._relay_pid}")
+    def _stop_relay(self) -> str:
+        return f"kill $(cat {self._relay_pid}) 2>/dev/null; rm -f {self._relay_pid}"
 
     @property
     def _relay_pid(self) -> str:
         return f"/run/relay-{self.name}.pid"
-
-    def unpause(self) -> None:
-        self.dom0.run(f"xl unpause {self.name}")
 
     def lines(self) -> list[str]:
         """This domain's console lines so far; none before `xl create` was tried."""
@@ -190,11 +186,12 @@ class Domain:
 
         The domain goes first: its relay then ends by itself, and xenconsoled never
         writes to a pipe whose reader is gone."""
-        if self.created_at:
-            self.dom0.run_rc(f"xl destroy {self.name} 2>&1")
+        steps = [f"xl destroy {self.name} 2>&1"] if self.created_at else []
         if self._relay:
-            self.stop_relay()
+            steps.append(self._stop_relay())
             self._relay = False
+        if steps:
+            self.dom0.run_rc("; ".join(steps))
 
 
 class _Tick(HarnessError):

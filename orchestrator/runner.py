@@ -242,13 +242,13 @@ class Session:
                     d.create_paused()
                 domids = {d.role: d.domid for d in domains} | ({DOM0: 0} if DOM0 in roles else {})
                 for d in domains:
-                    for role, domid in domids.items():
-                        self.dom0.run(f"xenstore-write {xs_path(d.domid, 'dom', role)} {domid}")
+                    pairs = [f"{xs_path(d.domid, 'dom', role)} {domid}" for role, domid in domids.items()]
+                    self.dom0.run(f"xenstore-write {' '.join(pairs)}")
                 if DOM0 in roles:
                     privileged = Dom0Script(self.dom0, f"g{group.index}-{DOM0}", domids, self.errnos, self.domid_self)
                     privileged.prepare()
-                for d in domains:
-                    d.unpause()
+                if domains:
+                    self.dom0.run(" && ".join(f"xl unpause {d.name}" for d in domains))
                 if privileged is not None:
                     privileged.run(self.scripts[group.index][DOM0])
                 budget = sum(c.budget for c in group.cases) + RELAY_SLACK_S

@@ -123,7 +123,18 @@ class FakeDom0Shell:
         return b"".join(ln.encode() + CRLF for ln in [*out, f"@@RC={rc}@@", *after])
 
     def answer(self, command: str) -> tuple[list[str], int, list[str]]:
-        """(output, exit code, lines printed after the prompt returns)."""
+        """(output, exit code, lines printed after the prompt returns); `a && b` runs b if a succeeded."""
+        out: list[str] = []
+        after: list[str] = []
+        for part in command.split(" && "):
+            o, rc, a = self.answer_one(part)
+            out += o
+            after += a
+            if rc:
+                return out, rc, after
+        return out, 0, after
+
+    def answer_one(self, command: str) -> tuple[list[str], int, list[str]]:
         words = command.split()
         if command.startswith("xl create -p "):
             name = words[3].removeprefix("/evt/").removesuffix(".cfg").replace("/", "-")
@@ -146,8 +157,8 @@ class FakeDom0Shell:
                 return [], 0, []
             domid = self.domids.get(name, 0)
             return [f"Domain {domid} has shut down, reason code {guest.reason} 0x0"], 0, []
-        if words[0] == "xenstore-write" and len(words) == 3:
-            self.xenstore[words[1]] = words[2]
+        if words[0] == "xenstore-write" and len(words) % 2 == 1:
+            self.xenstore.update(zip(words[1::2], words[2::2], strict=True))
             return [], 0, []
         if words[0] == "xenstore-read":
             return ([self.xenstore[words[1]]], 0, []) if words[1] in self.xenstore else ([], 1, [])
