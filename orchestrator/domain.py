@@ -181,8 +181,9 @@ class Domain:
                 return None
             self.dom0.sleep(SHUTDOWN_POLL_S)
 
-    def destroy(self) -> None:
-        """Gone, whatever state it reached: a failed `xl create` can leave a domain behind.
+    def destroy_steps(self) -> list[str]:
+        """dom0 commands that leave nothing of it, whatever state it reached (a failed
+        `xl create` can leave a domain behind); see destroy_all().
 
         The domain goes first: its relay then ends by itself, and xenconsoled never
         writes to a pipe whose reader is gone."""
@@ -190,8 +191,33 @@ class Domain:
         if self._relay:
             steps.append(self._stop_relay())
             self._relay = False
-        if steps:
-            self.dom0.run_rc("; ".join(steps))
+        return steps
+
+
+def destroy_all(dom0: Dom0, domains: list[Domain]) -> None:
+    """Destroy domains in the background: nothing later waits for them to be gone (their
+    names are not reused), so the next group's `xl create` need not wait either."""
+    steps = [step for d in domains for step in d.destroy_steps()]
+    if steps:
+        dom0.run(f"({'; '.join(steps)}) >/dev/null 2>&1 &")
+
+
+def shutdown_reasons(dom0: Dom0, domains: list[Domain], wait: float) -> dict[str, int | None]:
+    """Each domain's SHUTDOWN_* code from xl's logs (one command for all), by role."""
+    logs = {XL_LOG.format(name=d.name): d for d in domains}
+    found: dict[str, int | None] = dict.fromkeys((d.role for d in domains), None)
+    deadline = time.monotonic() + wait
+    while domains:
+        _, out = dom0.run_rc(f"grep -H 'has shut down' {' '.join(logs)} 2>/dev/null")
+        for line in out.splitlines():
+            path, _, text = line.partition(":")
+            m = SHUTDOWN.search(text)
+            if m and path in logs:
+                found[logs[path].role] = int(m.group(1))
+        if all(v is not None for v in found.values()) or time.monotonic() >= deadline:
+            break
+        dom0.sleep(SHUTDOWN_POLL_S)
+    return found
 
 
 class _Tick(HarnessError):

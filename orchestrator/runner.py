@@ -14,7 +14,7 @@ from .cases import DOM0, Config, Group, compile_group, read_domid_self, read_err
 from .console import Line
 from .dom0 import Dom0
 from .dom0script import Dom0Script
-from .domain import Domain, read_shutdown_reasons, xs_path
+from .domain import Domain, destroy_all, read_shutdown_reasons, shutdown_reasons, xs_path
 from .errors import GuestDied, HarnessError, MachineDied, XenPanic
 from .initramfs import build_base, build_run_disk
 from .machine import BootImages, Machine, QemuConfig, qemu_version
@@ -164,7 +164,8 @@ class Session:
                 with log.step(f"restoring the saved Xen and dom0 ({snap.dir.name})"):
                     self.dom0.run("true", timeout=RESUME_TIMEOUT_S)
                 self.ready_seconds = time.monotonic() - self.machine.started
-                self.info = {**self._xen_info(), "debug": snap.meta().get("debug", "?"), "boot": "restored"}
+                # What `xl info` and the boot banner said is part of what was saved.
+                self.info = {**snap.meta(), "boot": "restored"}
             else:
                 with log.step("booting Xen and dom0"):
                     self.dom0.wait_ready()
@@ -173,7 +174,7 @@ class Session:
                 if snap is not None:
                     with log.step(f"saving the booted Xen and dom0 for later runs ({snap.dir.name})"):
                         self.machine.save(snap.state)
-                        snap.write_meta({"debug": self.info["debug"], "xen_version": self.info["xen_version"]})
+                        snap.write_meta({k: v for k, v in self.info.items() if k != "boot"})
             log.info("Xen under test: " + ", ".join(f"{k}={v}" for k, v in self.info.items()))
             # The run's own files: dom0 may have read the disk before it was saved, so drop its cache.
             self.dom0.run(f"blockdev --flushbufs {RUN_DISK} && cd / && cpio -idm < {RUN_DISK} 2>/dev/null")
@@ -241,8 +242,8 @@ class Session:
                 for d in domains:
                     d.create_paused()
                 domids = {d.role: d.domid for d in domains} | ({DOM0: 0} if DOM0 in roles else {})
-                for d in domains:
-                    pairs = [f"{xs_path(d.domid, 'dom', role)} {domid}" for role, domid in domids.items()]
+                if domains:
+                    pairs = [f"{xs_path(d.domid, 'dom', r)} {i}" for d in domains for r, i in domids.items()]
                     self.dom0.run(f"xenstore-write {' '.join(pairs)}")
                 if DOM0 in roles:
                     privileged = Dom0Script(self.dom0, f"g{group.index}-{DOM0}", domids, self.errnos, self.domid_self)
@@ -257,8 +258,7 @@ class Session:
                     result.reports[d.role] = d.wait_done(left, after_boot=budget)
                     if d.first_line_at:
                         result.create_to_first_line.append(d.first_line_at - d.created_at)
-                for d in domains:
-                    result.reasons[d.role] = d.shutdown_reason(wait=15.0)
+                result.reasons = shutdown_reasons(self.dom0, domains, wait=15.0)
                 self._check_reasons(result, domains)
         except (XenPanic, MachineDied) as e:
             self.lost = e
@@ -282,12 +282,10 @@ class Session:
                 result.reports[DOM0] = parse(lines).get(privileged.name, DomainReport(privileged.name))
             result.run_seconds = time.monotonic() - start
             if self.lost is None:
-                for d in domains:
-                    try:
-                        d.destroy()
-                    except HarnessError as e:
-                        self.lost = e
-                        break
+                try:
+                    destroy_all(self.dom0, domains)
+                except HarnessError as e:
+                    self.lost = e
         return result
 
     def _check_reasons(self, result: GroupResult, domains: list[Domain]) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 from .machine import BootImages, QemuConfig, qemu_argv, qemu_version
 
 # Bump when what dom0 does before it is saved changes in a way no input shows.
-FORMAT = 1
+FORMAT = 2
 
 
 def _digest(path: Path) -> str:
