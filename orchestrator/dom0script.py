@@ -21,7 +21,7 @@ from .errors import HarnessError
 
 PUB = xs_path(0, "pub")
 TOOL = "/evt/evtchn-op"
-GET_POLL_S = 0.2
+GET_POLL_S = 0.02  # each poll is a round trip to dom0 already
 
 
 class Dom0Script:
