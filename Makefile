@@ -10,7 +10,8 @@ PYTEST_ARGS ?=
 
 .PHONY: run test unit lint check setup host-deps xen-build-deps venv bench matrix compare xen-debug clean
 
-run: setup
+# `run` fetches and builds what it needs itself (the same stage as `setup`), in one process.
+run: host-deps venv $(if $(findstring debug:,$(XEN)),xen-build-deps)
 	$(PY) -m orchestrator --xen $(XEN) run
 
 test: setup lint
