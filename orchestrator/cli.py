@@ -38,11 +38,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     arts, guest = prepare(args.xen)
     cases = load_cases(arts, [Path(p) for p in args.cases] or DEFAULT_CASES)
     out = BUILD / "runs" / time.strftime("%Y%m%d-%H%M%S")
-    run = run_all(arts, guest, cases, out, args.fresh, args.order, args.cold)
+    run = run_all(arts, guest, cases, out, args.fresh, args.order, args.cold, args.jobs)
     session = run.session
-    assert session.machine is not None
     print(f"\nXen {session.info.get('xen_version')} ({arts.describe()})")
-    print(format_exchange([ln.text for ln in session.machine.console.lines]))
+    print(format_exchange([ln.text for ln in run.console_lines()]))
     _, path = write_reports(out, session.header(), run.results)
     for r in run.results:
         if r.passed:
@@ -53,13 +52,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"  line {s.line}: {s.describe()}")
         for p in r.problems:
             print(f"  {p.outcome.name}: {p.text}")
+    logs = out / "serial.log" if len(run.sessions) == 1 else out / "m*" / "serial.log"
     steps = sum(len(r.steps) for r in run.results)
     passed = sum(r.passed for r in run.results)
     others = ", ".join(f"{n} {o.name}" for o in Outcome if o is not Outcome.PASS and (n := _count(run.results, o)))
     print(
         f"\n{run.outcome.name}: {passed}/{len(run.results)} case(s) passed{f' ({others})' if others else ''}, "
         f"{steps} steps, Xen {session.info.get('xen_version')} build-id {session.info.get('build_id')}; "
-        f"serial log {out / 'serial.log'}, report {path}"
+        f"serial log {logs}, report {path}"
     )
     return run.outcome.exit_code
 
@@ -184,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("run", help="boot Xen, run cases in guest domains, print the exchange and a verdict")
     r.add_argument("cases", nargs="*", help="case files (default: cases/interdomain.evt)")
     r.add_argument("--fresh", action="store_true", help="run every case in fresh domains")
+    r.add_argument("--jobs", type=int, default=1, help="machines to run at once, the groups dealt out among them")
     r.add_argument("--cold", action="store_true", help="boot Xen and dom0 instead of restoring a saved machine")
     r.add_argument("--order", default="file", type=_order, help=f"order of the cases: {', '.join(ORDERS)}")
     c = sub.add_parser("compare", help="run cases warm in two orders and fresh; list every step that differs")

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import subprocess
 import time
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import log
 from .artifacts import Artifacts, fetch
 from .cases import Case, order, plan, read_errnos
 from .check import load_checked
+from .console import Line
 from .errors import SetupError
 from .hypervisor import resolve, with_hypervisor
 from .outcome import Outcome, worst
@@ -66,18 +69,23 @@ def load_cases(arts: Artifacts, paths: list[Path]) -> list[Case]:
 
 @dataclass
 class SuiteRun:
-    """One Xen boot and what became of every case run in it."""
+    """One Xen boot (or one per machine, with jobs) and what became of every case run in it."""
 
-    session: Session
+    session: Session  # the first machine's; `sessions` has them all
     groups: list[GroupResult]
     results: list[CaseResult]
     seconds: float  # boot and cases, set-up excluded
     order: str = "file"  # as cases.order spells it: a random order names its seed
+    sessions: list[Session] = field(default_factory=list)
 
     @property
     def outcome(self) -> Outcome:
         """The worst case's; a run without a single case is an error, not a pass."""
         return worst(r.outcome for r in self.results) if self.results else Outcome.ERROR
+
+    def console_lines(self) -> list[Line]:
+        """Every machine's serial lines, machine after machine."""
+        return [ln for s in self.sessions if s.machine is not None for ln in s.machine.console.lines]
 
 
 def run_all(
@@ -88,18 +96,34 @@ def run_all(
     fresh: bool = False,
     spec: str = "file",
     cold: bool = False,
+    jobs: int = 1,
 ) -> SuiteRun:
-    """Boot once and run every case, in the order `spec` names (cases.order); a harness
+    """Run every case, in the order `spec` names (cases.order), on one booted Xen or, with
+    `jobs`, on that many machines at once, the groups dealt out among them; a harness
     error in a group becomes that group's result."""
     ordered, spelled = order(cases, spec)
     if spec != "file":
         log.info(f"cases in {spelled} order")
     groups = plan(ordered, fresh)
+    shares = [share for share in (groups[i::jobs] for i in range(max(jobs, 1))) if share] or [[]]
     start = time.monotonic()
-    with Session(arts, guest, groups, out, snapshots=None if cold else SNAPSHOTS) as session:
-        group_results = [session.run_group(g) for g in groups]
+    snapshots = None if cold else SNAPSHOTS
+    with ExitStack() as stack:
+        # One after another: the first may boot and save the machine the others restore.
+        sessions = [
+            stack.enter_context(
+                Session(arts, guest, share, out if len(shares) == 1 else out / f"m{i}", snapshots=snapshots)
+            )
+            for i, share in enumerate(shares, start=1)
+        ]
+        if len(sessions) == 1:
+            group_results = [sessions[0].run_group(g) for g in groups]
+        else:
+            with ThreadPoolExecutor(len(sessions)) as pool:
+                done = pool.map(lambda s: [s.run_group(g) for g in s.groups], sessions)
+                group_results = sorted((r for rs in done for r in rs), key=lambda r: r.group.index)
     case_results = [r for g in group_results for r in g.case_results()]
-    return SuiteRun(session, group_results, case_results, time.monotonic() - start, spelled)
+    return SuiteRun(sessions[0], group_results, case_results, time.monotonic() - start, spelled, sessions)
 
 
 def run_suite(xen: str, case_files: list[Path], out: Path) -> SuiteRun:

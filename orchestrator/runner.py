@@ -156,25 +156,12 @@ class Session:
             run_disk=disk,
         )
         snap = snapshot.find(self.snapshots, self.qemu, boot) if self.snapshots is not None else None
-        restore = snap.state if snap is not None and snap.exists() else None
-        self.machine = Machine(self.qemu, boot, self.out / "serial.log", restore=restore).__enter__()
+        if snap is not None and snap.exists() and not self._restore(boot, snap):
+            snap.drop()  # no use trying it again: the next run saves a good one
+        if self.machine is None:
+            self._boot_cold(boot, snap)
+        assert self.machine is not None and self.dom0 is not None
         try:
-            self.dom0 = Dom0(self.machine.console)
-            if snap is not None and restore is not None:
-                with log.step(f"restoring the saved Xen and dom0 ({snap.dir.name})"):
-                    self.dom0.run("true", timeout=RESUME_TIMEOUT_S)
-                self.ready_seconds = time.monotonic() - self.machine.started
-                # What `xl info` and the boot banner said is part of what was saved.
-                self.info = {**snap.meta(), "boot": "restored"}
-            else:
-                with log.step("booting Xen and dom0"):
-                    self.dom0.wait_ready()
-                self.ready_seconds = self.dom0.ready_at - self.machine.started
-                self.info = {**self._xen_info(), "boot": "cold"}
-                if snap is not None:
-                    with log.step(f"saving the booted Xen and dom0 for later runs ({snap.dir.name})"):
-                        self.machine.save(snap.state)
-                        snap.write_meta({k: v for k, v in self.info.items() if k != "boot"})
             log.info("Xen under test: " + ", ".join(f"{k}={v}" for k, v in self.info.items()))
             # The run's own files: dom0 may have read the disk before it was saved, so drop its cache.
             self.dom0.run(f"blockdev --flushbufs {RUN_DISK} && cd / && cpio -idm < {RUN_DISK} 2>/dev/null")
@@ -182,6 +169,44 @@ class Session:
             self.machine.stop()
             raise
         return self
+
+    def _restore(self, boot: BootImages, snap: snapshot.Snapshot) -> bool:
+        """Start from the saved machine; False (and no machine) if it does not come back."""
+        machine = Machine(self.qemu, boot, self.out / "serial.log", restore=snap.state)
+        try:
+            with log.step(f"restoring the saved Xen and dom0 ({snap.dir.name})"):
+                machine.__enter__()
+                dom0 = Dom0(machine.console)
+                dom0.run("true", timeout=RESUME_TIMEOUT_S)
+        except (HarnessError, OSError) as e:
+            machine.stop()
+            log.info(f"the saved machine did not come back ({str(e).splitlines()[0]}): booting instead")
+            return False
+        except BaseException:
+            machine.stop()
+            raise
+        self.machine, self.dom0 = machine, dom0
+        self.ready_seconds = time.monotonic() - machine.started
+        # What `xl info` and the boot banner said is part of what was saved.
+        self.info = {**snap.meta(), "boot": "restored"}
+        return True
+
+    def _boot_cold(self, boot: BootImages, snap: snapshot.Snapshot | None) -> None:
+        """Boot Xen and dom0; save the booted machine for later runs when `snap` is given."""
+        self.machine = Machine(self.qemu, boot, self.out / "serial.log").__enter__()
+        try:
+            self.dom0 = Dom0(self.machine.console)
+            with log.step("booting Xen and dom0"):
+                self.dom0.wait_ready()
+            self.ready_seconds = self.dom0.ready_at - self.machine.started
+            self.info = {**self._xen_info(), "boot": "cold"}
+            if snap is not None:
+                with log.step(f"saving the booted Xen and dom0 for later runs ({snap.dir.name})"):
+                    self.machine.save(snap.state)
+                    snap.write_meta({k: v for k, v in self.info.items() if k != "boot"})
+        except BaseException:
+            self.machine.stop()
+            raise
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         if self.machine is not None:

@@ -70,11 +70,19 @@ class Snapshot:
         return self.dir / "meta.json"
 
     def exists(self) -> bool:
-        return self.state.exists() and self.meta_path.exists()
+        """A state and its notes, both whole (a run stopped while saving leaves neither)."""
+        try:
+            return self.state.exists() and isinstance(self.meta(), dict)
+        except (OSError, ValueError):
+            return False
 
     def meta(self) -> dict[str, str]:
         data: dict[str, str] = json.loads(self.meta_path.read_text())
         return data
+
+    def drop(self) -> None:
+        self.state.unlink(missing_ok=True)
+        self.meta_path.unlink(missing_ok=True)
 
     def write_meta(self, meta: dict[str, str]) -> None:
         self.meta_path.write_text(json.dumps(meta, indent=2) + "\n")

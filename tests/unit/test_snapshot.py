@@ -61,3 +61,15 @@ def test_run_disk_is_a_fixed_size_cpio_of_the_files(tmp_path: Path) -> None:
     subprocess.run(["cpio", "--quiet", "-idm"], cwd=out, stdin=open(disk, "rb"), check=True)
     assert (out / "evt" / "evtchn-guest").read_bytes() == b"\x7fELF..."
     assert (out / "evt" / "g1" / "A.script").read_text() == "case x\nend\n"
+
+
+def test_a_state_without_whole_notes_does_not_count(tmp_path: Path) -> None:
+    snap = snapshot.Snapshot(tmp_path)
+    snap.state.write_bytes(b"QEVM")
+    assert not snap.exists()  # stopped between the state and its notes
+    snap.meta_path.write_text("{not json")
+    assert not snap.exists()
+    snap.write_meta({"debug": "n"})
+    assert snap.exists() and snap.meta() == {"debug": "n"}
+    snap.drop()
+    assert not snap.exists() and not snap.state.exists()
