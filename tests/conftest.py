@@ -15,7 +15,7 @@ import pytest
 
 from orchestrator.cases import ORDERS, Case, order
 from orchestrator.check import errnos_for, load_checked
-from orchestrator.console import Console
+from orchestrator.console import Line
 from orchestrator.pipeline import BUILD, load_cases, prepare, run_all
 from orchestrator.report import DIFFERS, rows, write_reports
 from orchestrator.results import CaseResult
@@ -30,6 +30,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--xen", default="bookworm", help="Xen under test: a Debian suite, debug:<suite> or a hypervisor file"
     )
     parser.addoption("--fresh", action="store_true", help="run every case in fresh domains")
+    parser.addoption("--jobs", type=int, default=1, help="machines to run at once, the groups dealt out among them")
     parser.addoption("--cold", action="store_true", help="boot Xen and dom0 instead of restoring a saved machine")
     parser.addoption("--order", default="file", help=f"order the cases run in: {', '.join(ORDERS)}")
 
@@ -72,14 +73,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @dataclass
 class XenRun:
-    session: Session
+    sessions: list[Session]  # one machine, or one per job (--jobs)
     results: dict[str, CaseResult]
     out: Path
 
-    @property
-    def console(self) -> Console:
-        assert self.session.machine is not None
-        return self.session.machine.console
+    def console_of(self, res: CaseResult) -> list[Line]:
+        """The serial lines of the machine that ran the case."""
+        session = next(s for s in self.sessions if any(g.index == res.group for g in s.groups))
+        assert session.machine is not None
+        return session.machine.console.lines
+
+    def lines(self) -> list[str]:
+        """Every machine's serial lines, as text."""
+        return [ln.text for s in self.sessions if s.machine is not None for ln in s.machine.console.lines]
 
 
 @pytest.fixture(scope="session")
@@ -94,13 +100,15 @@ def xen_run(pytestconfig: pytest.Config) -> Iterator[XenRun]:
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled() if capture is not None else nullcontext():
         opt = pytestconfig.getoption
-        run = run_all(arts, guest, cases, out, fresh=opt("fresh"), spec=opt("order"), cold=opt("cold"))
+        run = run_all(
+            arts, guest, cases, out, fresh=opt("fresh"), spec=opt("order"), cold=opt("cold"), jobs=opt("jobs")
+        )
     pytestconfig.stash[ORDER] = run.order
     # The report is about Xen: the harness's own self-tests (which fail on purpose) stay out.
     conformance = [r for r in run.results if r.case.path in CASE_FILES]
     reports = write_reports(out, run.session.header(), conformance)
     pytestconfig.stash[REPORTS] = (reports, [r for r in rows(conformance) if r.verdict == DIFFERS])
-    yield XenRun(run.session, {r.case.name: r for r in run.results}, out)
+    yield XenRun(run.sessions, {r.case.name: r for r in run.results}, out)
 
 
 REPORTS = pytest.StashKey[tuple[tuple[Path, Path], list[Any]]]()

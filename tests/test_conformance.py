@@ -24,4 +24,4 @@ def test_case(case_name: str, case_file: str, xen_run: XenRun) -> None:
     # otherwise; ERROR: the harness could not tell; CRASH: a guest or Xen crashed). Never a
     # skip: a case that did not run must not look like one that had nothing to check.
     if res.outcome is not Outcome.PASS:
-        pytest.fail(f"{res.outcome.name}: {failure_message(res, xen_run.console.lines)}", pytrace=False)
+        pytest.fail(f"{res.outcome.name}: {failure_message(res, xen_run.console_of(res))}", pytrace=False)

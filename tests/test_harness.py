@@ -22,7 +22,7 @@ def test_wrong_expectation_is_reported(xen_run: XenRun) -> None:
     assert [(s.op, s.args, s.expect) for s in failed] == [("close", ("1000",), "ESRCH")]
     # Xen's answer, whatever it is, is not the wrong one the case asked for.
     assert failed[0].got != "ESRCH"
-    msg = failure_message(res, xen_run.console.lines)
+    msg = failure_message(res, xen_run.console_of(res))
     wanted = ("selftest-wrong-expectation", failed[0].domain, "close(1000)", "expected ESRCH", f"got {failed[0].got}")
     for part in wanted:
         assert part in msg, f"{part!r} missing from the failure message:\n{msg}"
@@ -33,17 +33,18 @@ def test_wrong_expectation_is_reported(xen_run: XenRun) -> None:
 @pytest.mark.cases("selftest-wrong-expectation")
 def test_guests_shut_down_with_their_verdict(xen_run: XenRun) -> None:
     """Each guest printed DONE and its SCHEDOP_shutdown reason agrees (checked by the runner)."""
-    lines = [ln.text for ln in xen_run.console.lines]
+    lines = xen_run.lines()
     done = [t for t in lines if " EVT DONE " in t]
     assert len(done) >= 2, f"expected a DONE line from each guest, saw {done}"
     assert not [r for r in xen_run.results.values() if any("shut down with" in p.text for p in r.problems)]
 
 
 def test_no_qemu_left_behind_by_the_session(xen_run: XenRun) -> None:
-    assert xen_run.session.machine is not None
-    pid = xen_run.session.machine.pid
-    out = subprocess.run(["ps", "-o", "pid=", "-p", str(pid)], capture_output=True, text=True).stdout
-    assert not out.strip(), f"QEMU (pid {pid}) still runs after its session ended"
+    for session in xen_run.sessions:
+        assert session.machine is not None
+        pid = session.machine.pid
+        out = subprocess.run(["ps", "-o", "pid=", "-p", str(pid)], capture_output=True, text=True).stdout
+        assert not out.strip(), f"QEMU (pid {pid}) still runs after its session ended"
 
 
 @pytest.mark.cases("selftest-guest-crash")
@@ -63,8 +64,8 @@ def test_silent_guest_is_reported_and_session_goes_on(xen_run: XenRun) -> None:
     assert "guest silent past its timeout" in problems, problems
     assert "last lines of the serial log" in problems
     # Every group after a broken one still ran (groups run in case order).
-    last = xen_run.session.groups[-1]
-    assert any(f"[g{last.index}-" in ln.text and " EVT BOOT " in ln.text for ln in xen_run.console.lines)
+    last = max(g.index for s in xen_run.sessions for g in s.groups)
+    assert any(f"[g{last}-" in text and " EVT BOOT " in text for text in xen_run.lines())
 
 
 # tests/selftest/leaks.evt: each pair's first case leaves state its twin must not see.
@@ -77,8 +78,8 @@ def test_each_case_starts_clean_whatever_ran_before(xen_run: XenRun, pytestconfi
     for what in LEAKS:
         for half in ("left", "fresh"):
             res = xen_run.results[f"selftest-leak-{what}-{half}"]
-            assert res.passed, failure_message(res, xen_run.console.lines)
-    begins = [m.groups() for ln in xen_run.console.lines if (m := CASE_BEGIN.match(ln.text))]
+            assert res.passed, failure_message(res, xen_run.console_of(res))
+    begins = [m.groups() for text in xen_run.lines() if (m := CASE_BEGIN.match(text))]
     adjacent = 0
     for (prev, _), (case, cleaned) in pairwise(begins):
         for what, token in LEAKS.items():
