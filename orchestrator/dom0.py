@@ -14,6 +14,8 @@ RC = re.compile(r"@@RC=(\d+)@@")
 # Lines a domain's console relay writes: "[name] text".
 RELAY = re.compile(r"^\[([\w.-]+)\] ")
 
+NOT_FOUND = re.compile(r"^sh: .*?(\S+): not found$", re.M)
+GARBLED_RETRIES = 3
 BOOT_TIMEOUT = 180.0
 COMMAND_TIMEOUT = 60.0
 NUDGE_S = 3.0
@@ -46,7 +48,20 @@ class Dom0:
         return text
 
     def run_rc(self, command: str, timeout: float = COMMAND_TIMEOUT) -> tuple[int, str]:
-        """Run `command`; its exit code and output (relay lines left out)."""
+        """Run `command`; its exit code and output (relay lines left out).
+
+        A command that reached dom0's shell garbled (Xen's serial input ring can lose or
+        mangle a character when dom0 is slow to read it) is sent again: the shell then
+        names a word we never sent, or a syntax error in a line we know to be good.
+        """
+        for _ in range(GARBLED_RETRIES):
+            rc, out = self._run_once(command, timeout)
+            if not _garbled(command, rc, out):
+                return rc, out
+            self.console.note(f"[harness] dom0 got this command garbled ({out.strip()[:120]}); sending it again")
+        return rc, out
+
+    def _run_once(self, command: str, timeout: float) -> tuple[int, str]:
         # `$?` is expanded by the shell, so the echoed command line never matches RC.
         sep = " " if command.rstrip().endswith("&") else "; "
         start = self.console.send_line(f'{command}{sep}echo "@@RC=$?@@"')
@@ -68,3 +83,10 @@ class Dom0:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             self.console.pump(end - time.monotonic())
+
+
+def _garbled(command: str, rc: int, out: str) -> bool:
+    """Did the shell run something other than `command`? (Every command we send is valid sh.)"""
+    if rc == 2 and "syntax error" in out:
+        return True
+    return rc == 127 and any(word not in command for word in NOT_FOUND.findall(out))

@@ -148,3 +148,29 @@ def test_wait_ready_times_out() -> None:
     dom0, _ = make_dom0({}, boot=[b"(XEN) booting\n"])
     with pytest.raises(Dom0NotReady, match="no line matching"):
         dom0.wait_ready(timeout=0.2)
+
+
+class GarblingShell(FakeShell):
+    """The first time, the shell gets the command with a character mangled on the way."""
+
+    def __call__(self, chunk: str) -> bytes:
+        out = super().__call__(chunk)
+        if out and len(self.commands) == 1:
+            return b"sh: eval: line 0: xenstore-wrioe: not found" + CRLF + b"@@RC=127@@" + CRLF
+        return out
+
+
+def test_a_command_garbled_on_the_serial_line_is_sent_again() -> None:
+    shell = GarblingShell({"xenstore-write /a 1": ([], 0)})
+    console, _ = make_console(FakeStream(respond=shell))
+    dom0 = Dom0(console)
+    assert dom0.run("xenstore-write /a 1") == ""
+    assert shell.commands == ["xenstore-write /a 1", "xenstore-write /a 1"]
+    assert any("garbled" in ln.text for ln in console.lines)
+
+
+def test_a_missing_program_is_not_mistaken_for_a_garbled_command() -> None:
+    dom0, stream = make_dom0({"nosuchtool 1": (["sh: eval: line 0: nosuchtool: not found"], 127)})
+    with pytest.raises(Dom0CommandFailed, match="exited 127"):
+        dom0.run("nosuchtool 1")
+    assert "".join(stream.sent).count("nosuchtool 1;") == 1
