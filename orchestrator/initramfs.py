@@ -37,12 +37,19 @@ def module_bytes(ko: Path) -> bytes:
 
 
 def module_order(modules: Path, wanted: tuple[str, ...]) -> list[Path]:
-    """The .ko files for `wanted`, each after the modules it depends on."""
+    """The .ko files for `wanted`, each after the modules it depends on.
+
+    A module the kernel has built in (its modules.builtin) needs no loading: trixie's
+    kernel has virtio_pci built in, bookworm's has it as a module."""
     by_name = {_module_name(ko): ko for ko in [*modules.rglob("*.ko"), *modules.rglob("*.ko.xz")]}
+    listed = modules / "modules.builtin"
+    builtin = {_module_name(Path(p)) for p in listed.read_text().split()} if listed.exists() else set()
     order: list[Path] = []
 
     def visit(name: str, chain: tuple[str, ...]) -> None:
         key = name.replace("_", "-")
+        if key not in by_name and key in builtin:
+            return
         if key not in by_name:
             raise SetupError(f"dom0 kernel module {name} not found under {modules}")
         ko = by_name[key]

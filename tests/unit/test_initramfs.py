@@ -60,6 +60,14 @@ def test_missing_module(tmp_path: Path) -> None:
     assert exc.value.detail == f"dom0 kernel module xen-privcmd not found under {tmp_path}"
 
 
+def test_built_in_modules_need_no_loading(tmp_path: Path) -> None:
+    ko(tmp_path, "virtio_blk.ko", "virtio,virtio_ring")
+    (tmp_path / "modules.builtin").write_text(
+        "kernel/drivers/virtio/virtio.ko\nkernel/drivers/virtio/virtio_ring.ko\nkernel/drivers/virtio/virtio_pci.ko\n"
+    )
+    assert names(module_order(tmp_path, ("virtio-pci", "virtio-blk"))) == ["virtio_blk.ko"]
+
+
 def test_missing_dependency(tmp_path: Path) -> None:
     ko(tmp_path, "a.ko", "gone")
     with pytest.raises(SetupError, match="dom0 kernel module gone not found"):
