@@ -11,6 +11,9 @@ from .errors import Dom0CommandFailed, Dom0NotReady
 READY = re.compile(r"DOM0-READY (.*)")
 FAILED = re.compile(r"DOM0-FAILED: (.*)")
 RC = re.compile(r"@@RC=(\d+)@@")
+# Xen's own lines on the same serial port ("(XEN) uart interrupt taking more than 4ms, ...")
+# can land in the middle of a command's output: they are not the command's.
+XEN_LINE = "(XEN) "
 # Lines a domain's console relay writes: "[name] text".
 RELAY = re.compile(r"^\[([\w.-]+)\] ")
 
@@ -75,7 +78,7 @@ class Dom0:
         out = [
             ln.text
             for ln in self.console.lines[start : line.index]
-            if not RELAY.match(ln.text) and "@@RC=" not in ln.text
+            if not RELAY.match(ln.text) and not ln.text.startswith(XEN_LINE) and "@@RC=" not in ln.text
         ]
         return int(m.group(1)), "\n".join(out).strip()
 

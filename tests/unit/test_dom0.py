@@ -174,3 +174,11 @@ def test_a_missing_program_is_not_mistaken_for_a_garbled_command() -> None:
     with pytest.raises(Dom0CommandFailed, match="exited 127"):
         dom0.run("nosuchtool 1")
     assert "".join(stream.sent).count("nosuchtool 1;") == 1
+
+
+def test_xen_lines_on_the_serial_port_are_not_the_commands_output() -> None:
+    path = "/local/domain/9/data/evtchn-test/pub/c1-v-q"
+    dom0, _ = make_dom0(
+        {f"xenstore-read {path}": (["(XEN) uart interrupt taking more than 4ms, switched to polling", "3"], 0)}
+    )
+    assert dom0.run(f"xenstore-read {path}") == "3"
