@@ -207,11 +207,21 @@ void evtchn_do_upcall(struct trap_frame *frame, unsigned int vcpu)
     events_abi()->handle_upcall(vcpu, deliver);
 }
 
+/* TSC ticks in ns, as the time record scales them (tsc_to_system_mul, tsc_shift). */
+static uint64_t scale_tsc(uint64_t delta, uint32_t mul, int8_t shift)
+{
+    if ( shift < 0 )
+        delta >>= -shift;
+    else
+        delta <<= shift;
+    return (uint64_t)(((unsigned __int128)delta * mul) >> 32);
+}
+
 uint64_t now_ns(void)
 {
     volatile struct vcpu_time_info *t = &vcpu0()->time;
     uint32_t ver, mul;
-    uint64_t tsc_ts, sys, tsc, delta;
+    uint64_t tsc_ts, sys, tsc;
     int8_t shift;
 
     do {
@@ -225,12 +235,28 @@ uint64_t now_ns(void)
         rmb();
     } while ( (ver & 1) || ver != t->version );
 
-    delta = tsc - tsc_ts;
-    if ( shift < 0 )
-        delta >>= -shift;
-    else
-        delta <<= shift;
-    return sys + (uint64_t)(((unsigned __int128)delta * mul) >> 32);
+    return sys + scale_tsc(tsc - tsc_ts, mul, shift);
+}
+
+uint64_t tsc_now(void)
+{
+    return rdtsc_ordered();
+}
+
+uint64_t tsc_to_ns(uint64_t ticks)
+{
+    volatile struct vcpu_time_info *t = &vcpu0()->time;
+    uint32_t ver, mul;
+    int8_t shift;
+
+    do {
+        ver = t->version;
+        rmb();
+        mul = t->tsc_to_system_mul;
+        shift = t->tsc_shift;
+        rmb();
+    } while ( (ver & 1) || ver != t->version );
+    return scale_tsc(ticks, mul, shift);
 }
 
 /* SCHEDOP_poll with an absolute deadline; nr == 0 sleeps until any event. */

@@ -55,6 +55,14 @@ void events_release(void);
 int32_t events_seq(evtchn_port_t port);
 
 uint64_t now_ns(void);
+/*
+ * Short intervals: raw TSC ticks, scaled to ns by the current time record.  Not
+ * now_ns() differences: Xen rewrites the record when a vcpu wakes, and under
+ * TCG a new record can put system time behind the old one's extrapolation, so a
+ * difference of now_ns() across a block can come out near 0.
+ */
+uint64_t tsc_now(void);
+uint64_t tsc_to_ns(uint64_t ticks);
 #define MS_TO_NS(ms) ((uint64_t)(ms) * 1000000ull)
 
 /* Block until upcalls counted on port >= n or timeout; returns the count. */

@@ -26,7 +26,7 @@ GUEST_LINE = re.compile(r"^\[(?P<domain>[\w.-]+)\] EVT (?P<kind>[A-Z-]+)\s?(?P<r
 # The fields of a RESULT line, each once, in this order.
 RESULT_FIELDS = ("case", "line", "op", "args", "expect", "got", "verdict")
 # The fields of an RTT line (rtt's round-trip times), each once, in this order.
-RTT_FIELDS = ("case", "line", "n", "min_ns", "median_ns", "p99_ns", "max_ns")
+RTT_FIELDS = ("case", "line", "n", "early", "min_ns", "median_ns", "p99_ns", "max_ns")
 VERDICTS = ("PASS", "FAIL")
 DECIMAL = re.compile(r"[0-9]+")  # ASCII only: \d would take any Unicode digit
 POSITIVE = re.compile(r"[1-9][0-9]*")
@@ -68,6 +68,7 @@ class Rtt:
     case: str
     line: int  # line of the step in the case file
     n: int  # round trips timed
+    early: int  # of those, how many found the reply already counted (nothing timed)
     min_ns: int
     median_ns: int
     p99_ns: int
@@ -211,8 +212,10 @@ def parse_rtt(domain: str, rest: str) -> Rtt:
         for k in ("line", "n"):
             if not POSITIVE.fullmatch(kv[k]):
                 raise ParseError(f"{k} must be a positive decimal, not {_quote(kv[k], 20)}")
-        times = [kv[k] for k in RTT_FIELDS[3:]]
-        bad = next((k for k, v in zip(RTT_FIELDS[3:], times, strict=True) if not DECIMAL.fullmatch(v)), None)
+        times = [kv[k] for k in RTT_FIELDS[4:]]
+        if not DECIMAL.fullmatch(kv["early"]):
+            raise ParseError(f"early must be a decimal, not {_quote(kv['early'], 20)}")
+        bad = next((k for k, v in zip(RTT_FIELDS[4:], times, strict=True) if not DECIMAL.fullmatch(v)), None)
         if bad is not None:
             raise ParseError(f"{bad} must be a decimal, not {_quote(kv[bad], 20)}")
         ns = [int(v) for v in times]
@@ -221,7 +224,7 @@ def parse_rtt(domain: str, rest: str) -> Rtt:
             raise ParseError("times out of order (min <= median <= p99 <= max)")
     except ParseError as e:
         raise ParseError(f"malformed RTT line from {domain}: {e}: {_quote(rest)}") from None
-    return Rtt(domain, kv["case"], int(kv["line"]), int(kv["n"]), *ns)
+    return Rtt(domain, kv["case"], int(kv["line"]), int(kv["n"]), int(kv["early"]), *ns)
 
 
 def _parse_into(rep: DomainReport, kind: str, rest: str) -> None:

@@ -37,7 +37,7 @@ def group(index: int, names: list[str], seconds: float, first_lines: list[float]
 
 
 def rtt(case: str, median: int, n: int = 2000) -> Rtt:
-    return Rtt("g1-A", case, 17, n, median // 2, median, median * 3, median * 10)
+    return Rtt("g1-A", case, 17, n, 0, median // 2, median, median * 3, median * 10)
 
 
 def test_spread() -> None:

@@ -384,7 +384,7 @@ def test_read_log_refuses_what_is_not_a_log(tmp_path: Path) -> None:
 
 # -- EVT RTT ----------------------------------------------------------------------
 
-RTT = "case=rtt-same-vcpu line=17 n=2000 min_ns=9000 median_ns=12000 p99_ns=40000 max_ns=900000"
+RTT = "case=rtt-same-vcpu line=17 n=2000 early=1 min_ns=9000 median_ns=12000 p99_ns=40000 max_ns=900000"
 
 
 def test_rtt_lines_are_collected_per_domain_in_order() -> None:
@@ -392,13 +392,13 @@ def test_rtt_lines_are_collected_per_domain_in_order() -> None:
         [
             "[g1-A] EVT CASE-BEGIN rtt-same-vcpu reset",
             f"[g1-A] EVT RTT {RTT}",
-            "[g1-A] EVT RTT case=rtt-cross-vcpu line=30 n=1 min_ns=5 median_ns=5 p99_ns=5 max_ns=5\r\r",
+            "[g1-A] EVT RTT case=rtt-cross-vcpu line=30 n=1 early=0 min_ns=5 median_ns=5 p99_ns=5 max_ns=5\r\r",
         ]
     )["g1-A"]
     assert rep.garbled == []
     assert rep.rtts == [
-        Rtt("g1-A", "rtt-same-vcpu", 17, 2000, 9000, 12000, 40000, 900000),
-        Rtt("g1-A", "rtt-cross-vcpu", 30, 1, 5, 5, 5, 5),
+        Rtt("g1-A", "rtt-same-vcpu", 17, 2000, 1, 9000, 12000, 40000, 900000),
+        Rtt("g1-A", "rtt-cross-vcpu", 30, 1, 0, 5, 5, 5, 5),
     ]
 
 
@@ -414,9 +414,10 @@ def test_rtt_lines_are_collected_per_domain_in_order() -> None:
         (RTT.replace("n=2000", "n=0"), "n must be a positive decimal"),
         (RTT.replace("line=17", "line=x"), "line must be a positive decimal"),
         (RTT.replace("median_ns=12000", "median_ns=-1"), "median_ns must be a decimal"),
+        (RTT.replace("early=1", "early=x"), "early must be a decimal"),
         (RTT.replace("max_ns=900000", "max_ns=\u0663"), "max_ns must be a decimal"),
         (RTT.replace("median_ns=12000", "median_ns=50000"), "times out of order"),
-        ("case=c line=1 n=1 min_ns 1", "not a key=value field"),
+        ("case=c line=1 n=1 early=0 min_ns 1", "not a key=value field"),
     ],
 )
 def test_malformed_rtt_names_what_is_wrong(rest: str, why: str) -> None:
