@@ -217,25 +217,36 @@ static uint64_t scale_tsc(uint64_t delta, uint32_t mul, int8_t shift)
     return (uint64_t)(((unsigned __int128)delta * mul) >> 32);
 }
 
-uint64_t now_ns(void)
+/* One consistent read of vcpu 0's time record, and the TSC at that moment. */
+struct time_snap {
+    uint64_t tsc_ts, sys, tsc;
+    uint32_t mul;
+    int8_t shift;
+};
+
+static void read_time(struct time_snap *s)
 {
     volatile struct vcpu_time_info *t = &vcpu0()->time;
-    uint32_t ver, mul;
-    uint64_t tsc_ts, sys, tsc;
-    int8_t shift;
+    uint32_t ver;
 
     do {
         ver = t->version;
         rmb();
-        tsc_ts = t->tsc_timestamp;
-        sys = t->system_time;
-        mul = t->tsc_to_system_mul;
-        shift = t->tsc_shift;
-        tsc = rdtsc_ordered();
+        s->tsc_ts = t->tsc_timestamp;
+        s->sys = t->system_time;
+        s->mul = t->tsc_to_system_mul;
+        s->shift = t->tsc_shift;
+        s->tsc = rdtsc_ordered();
         rmb();
     } while ( (ver & 1) || ver != t->version );
+}
 
-    return sys + scale_tsc(tsc - tsc_ts, mul, shift);
+uint64_t now_ns(void)
+{
+    struct time_snap s;
+
+    read_time(&s);
+    return s.sys + scale_tsc(s.tsc - s.tsc_ts, s.mul, s.shift);
 }
 
 uint64_t tsc_now(void)
@@ -245,18 +256,10 @@ uint64_t tsc_now(void)
 
 uint64_t tsc_to_ns(uint64_t ticks)
 {
-    volatile struct vcpu_time_info *t = &vcpu0()->time;
-    uint32_t ver, mul;
-    int8_t shift;
+    struct time_snap s;
 
-    do {
-        ver = t->version;
-        rmb();
-        mul = t->tsc_to_system_mul;
-        shift = t->tsc_shift;
-        rmb();
-    } while ( (ver & 1) || ver != t->version );
-    return scale_tsc(ticks, mul, shift);
+    read_time(&s);
+    return scale_tsc(ticks, s.mul, s.shift);
 }
 
 /* SCHEDOP_poll with an absolute deadline; nr == 0 sleeps until any event. */
