@@ -56,10 +56,11 @@ int32_t events_seq(evtchn_port_t port);
 
 uint64_t now_ns(void);
 /*
- * Short intervals: raw TSC ticks, scaled to ns by the current time record.  Not
- * now_ns() differences: Xen rewrites the record when a vcpu wakes, and under
- * TCG a new record can put system time behind the old one's extrapolation, so a
- * difference of now_ns() across a block can come out near 0.
+ * Short intervals: raw TSC ticks, scaled to ns by the current time record.
+ * Neither these nor now_ns() differences are monotonic across a block under
+ * TCG: a vcpu that wakes on another physical cpu may read a TSC that is behind,
+ * and a rewritten time record can step system time back.  A rare interval
+ * comes out near 0; medians and percentiles are what to read.
  */
 uint64_t tsc_now(void);
 uint64_t tsc_to_ns(uint64_t ticks);
