@@ -171,15 +171,7 @@ class Domain:
 
     def shutdown_reason(self, wait: float = 0.0) -> int | None:
         """SHUTDOWN_* code from xl's log of the domain, once it has shut down."""
-        deadline = time.monotonic() + wait
-        while True:
-            _, out = self.dom0.run_rc(f"cat {XL_LOG.format(name=self.name)} 2>/dev/null")
-            m = SHUTDOWN.search(out)
-            if m:
-                return int(m.group(1))
-            if time.monotonic() >= deadline:
-                return None
-            self.dom0.sleep(SHUTDOWN_POLL_S)
+        return shutdown_reasons(self.dom0, [self], wait)[self.role]
 
     def destroy_steps(self) -> list[str]:
         """dom0 commands that leave nothing of it, whatever state it reached (a failed

@@ -150,11 +150,9 @@ class FakeDom0Shell:
         if words[:2] == ["xl", "list"]:
             guest = self.guests.get(words[2])
             return ([], 0, []) if guest and guest.reason is None else ([f"{words[2]} is an invalid domain"], 1, [])
-        if words[0] == "cat" and "/var/log/xen/xl-" in words[1]:
-            return self._shutdown_lines(words[1:2], ""), 0, []
         if words[:2] == ["grep", "-H"]:
             logs = [w for w in words if w.startswith("/var/log/xen/xl-")]
-            return self._shutdown_lines(logs, "{log}:"), 0, []
+            return self._shutdown_lines(logs), 0, []
         if words[0] == "xenstore-write" and len(words) % 2 == 1:
             self.xenstore.update(zip(words[1::2], words[2::2], strict=True))
             return [], 0, []
@@ -165,7 +163,7 @@ class FakeDom0Shell:
         # xenstore-rm/-chmod, the relay, kill, xl destroy: nothing to say.
         return [], 0, []
 
-    def _shutdown_lines(self, logs: list[str], prefix: str) -> list[str]:
+    def _shutdown_lines(self, logs: list[str]) -> list[str]:
         """What xl wrote in these logs of its domains that have shut down."""
         out = []
         for log in logs:
@@ -173,7 +171,7 @@ class FakeDom0Shell:
             guest = self.guests.get(name)
             if guest is not None and guest.reason is not None:
                 domid = self.domids.get(name, 0)
-                out.append(prefix.format(log=log) + f"Domain {domid} has shut down, reason code {guest.reason} 0x0")
+                out.append(f"{log}:Domain {domid} has shut down, reason code {guest.reason} 0x0")
         return out
 
 
