@@ -21,7 +21,7 @@ char *strchr(const char *s, int c);
 /*
  * The digits of s in base 10 or 16, at most max; 0 on success, -1 for an
  * empty string, another character or a value past max.  The one number
- * reader under parse_int() (lib.c) and the script parser's parse_num().
+ * reader under parse_int() and the script parser's parse_num().
  */
 static inline int parse_digits(const char *s, unsigned int base, uint64_t max, uint64_t *out)
 {
@@ -46,6 +46,23 @@ static inline int parse_digits(const char *s, unsigned int base, uint64_t max, u
         v = v * base + d;
     }
     *out = v;
+    return 0;
+}
+
+/* A decimal or 0x-hex integer, optional leading '-'. 0 on success. */
+static inline int parse_int(const char *s, int64_t *out)
+{
+    int neg = 0;
+    unsigned int base = 10;
+    uint64_t v;
+
+    if ( *s == '-' )
+        neg = 1, s++;
+    if ( s[0] == '0' && (s[1] == 'x' || s[1] == 'X') )
+        base = 16, s += 2;
+    if ( parse_digits(s, base, UINT64_MAX, &v) )
+        return -1;
+    *out = neg ? -(int64_t)v : (int64_t)v;
     return 0;
 }
 

@@ -55,22 +55,6 @@ char *strchr(const char *s, int c)
     return c ? NULL : (char *)s;
 }
 
-int parse_int(const char *s, int64_t *out)
-{
-    int neg = 0;
-    unsigned int base = 10;
-    uint64_t v;
-
-    if ( *s == '-' )
-        neg = 1, s++;
-    if ( s[0] == '0' && (s[1] == 'x' || s[1] == 'X') )
-        base = 16, s += 2;
-    if ( parse_digits(s, base, UINT64_MAX, &v) )
-        return -1;
-    *out = neg ? -(int64_t)v : (int64_t)v;
-    return 0;
-}
-
 struct outbuf {
     char *buf;
     size_t size, len;

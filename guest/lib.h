@@ -6,9 +6,6 @@
 #include "lib-host.h"
 #include "barrier.h"            /* barrier(), mb(), rmb(), wmb(): arch/ */
 
-/* Parse a decimal or 0x-hex integer, optional leading '-'. 0 on success. */
-int parse_int(const char *s, int64_t *out);
-
 /* Writes to the console (console.c). */
 void printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

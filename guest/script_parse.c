@@ -2,7 +2,7 @@
  * The guest-script parser (docs/guest-script.md, script-lang.h).
  *
  * Pure: strings in, statements out.  The orchestrator's checker
- * (orchestrator/lang.py) mirrors it rule for rule, and tests/parity runs
+ * (orchestrator/lang.py) mirrors it rule for rule, and tests/unit/test_parity.py runs
  * both over the same lines: change one, change the other.
  */
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /*
  * The guest-script parser: no hypercalls, no guest state, so a host can
- * build it too (tests/parity).  The language is script-lang.h.
+ * build it too (tests/host/parser.c).  The language is script-lang.h.
  */
 #ifndef GUEST_SCRIPT_PARSE_H
 #define GUEST_SCRIPT_PARSE_H

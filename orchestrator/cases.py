@@ -418,22 +418,6 @@ def _guest_errnos(include: Path) -> list[tuple[str, int]]:
     return out
 
 
-def read_errno_table(include: Path) -> dict[int, str]:
-    """Xen's errno numbers and names, from its public xen/errno.h (as the guest, built without __XEN__)."""
-    table: dict[int, str] = {}
-    for name, value in _guest_errnos(include):
-        table.setdefault(value, name)  # the first name of a number, as the guest prints it
-    return table
-
-
-def read_domid_self(include: Path) -> int:
-    """DOMID_SELF from Xen's public xen/xen.h."""
-    m = re.search(r"#define\s+DOMID_SELF\s+\w*\(?(0x[0-9a-fA-F]+)", (include / "xen" / "xen.h").read_text())
-    if m is None:
-        raise ValueError(f"no DOMID_SELF in {include / 'xen' / 'xen.h'}")
-    return int(m.group(1), 16)
-
-
 def read_errnos(include: Path) -> frozenset[str]:
     """Errno names from Xen's public xen/errno.h, those the guest knows."""
     return frozenset(name for name, _ in _guest_errnos(include))

@@ -8,12 +8,11 @@ import traceback
 from pathlib import Path
 from types import TracebackType
 
-from . import lang, log, snapshot
+from . import dom0script, lang, log, snapshot
 from .artifacts import Artifacts
-from .cases import DOM0, Config, Group, compile_group, read_domid_self, read_errno_table
+from .cases import DOM0, Config, Group, compile_group
 from .console import Line
 from .dom0 import Dom0
-from .dom0script import Dom0Script
 from .domain import Domain, destroy_all, read_shutdown_reasons, shutdown_reasons, xs_path
 from .errors import GuestDied, HarnessError, MachineDied, XenPanic
 from .initramfs import build_base, build_run_disk
@@ -113,8 +112,6 @@ class Session:
         self.machine: Machine | None = None
         self.dom0: Dom0 | None = None
         self.lost: HarnessError | None = None  # set once the machine is gone
-        self.errnos = read_errno_table(arts.include)
-        self.domid_self = read_domid_self(arts.include)
         self.reasons = read_shutdown_reasons(arts.include)
         self.scripts = {g.index: compile_group(g) for g in groups}  # role -> script, per group
         self.ready_seconds = 0.0
@@ -127,12 +124,12 @@ class Session:
         }
         for g in self.groups:
             for role, script in self.scripts[g.index].items():
-                if role == DOM0:
-                    continue  # the harness runs dom0's part itself
                 if not lang.is_domain(role):  # it names files and xl domains in dom0's shell
                     raise HarnessError(f"domain name {role!r} is not a token")
                 base = f"{GUEST_DIR}/g{g.index}/{role}"
                 files[f"{base}.script"] = script
+                if role == DOM0:
+                    continue  # run by dom0/evtchn-op in dom0 itself
                 files[f"{base}.cfg"] = domain_config(
                     f"g{g.index}-{role}", f"{GUEST_DIR}/evtchn-guest", f"{base}.script", g.config
                 )
@@ -257,7 +254,7 @@ class Session:
             for r in roles
             if r != DOM0
         ]
-        privileged: Dom0Script | None = None
+        privileged = f"g{group.index}-{DOM0}" if DOM0 in roles else None
         names = ", ".join(c.name for c in group.cases)
         start = time.monotonic()
         progress = Progress(group)
@@ -270,14 +267,12 @@ class Session:
                 if domains:
                     pairs = [f"{xs_path(d.domid, 'dom', r)} {i}" for d in domains for r, i in domids.items()]
                     self.dom0.run(f"xenstore-write {' '.join(pairs)}")
-                if DOM0 in roles:
-                    privileged = Dom0Script(self.dom0, f"g{group.index}-{DOM0}", domids, self.errnos, self.domid_self)
-                    privileged.prepare()
                 if domains:
                     self.dom0.run(" && ".join(f"xl unpause {d.name}" for d in domains))
-                if privileged is not None:
-                    privileged.run(self.scripts[group.index][DOM0])
                 budget = sum(c.budget for c in group.cases) + RELAY_SLACK_S
+                if privileged is not None:
+                    script = f"{GUEST_DIR}/g{group.index}/{DOM0}.script"
+                    dom0script.run(self.dom0, privileged, script, domids, GROUP_BOOT_S + budget)
                 for d in domains:
                     left = max(GROUP_BOOT_S + budget - (time.monotonic() - start), 1.0)
                     result.reports[d.role] = d.wait_done(left, after_boot=budget)
@@ -304,7 +299,7 @@ class Session:
                 result.reports.setdefault(d.role, d.report())
             if privileged is not None:
                 lines = [ln.text for ln in self.dom0.console.lines]
-                result.reports[DOM0] = parse(lines).get(privileged.name, DomainReport(privileged.name))
+                result.reports[DOM0] = parse(lines).get(privileged, DomainReport(privileged))
             result.run_seconds = time.monotonic() - start
             if self.lost is None:
                 try:

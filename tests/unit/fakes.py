@@ -99,12 +99,11 @@ class FakeDom0Shell:
     """dom0's command loop as the runner drives it; answers each command line like busybox would.
 
     Guests are looked up by xl name (g1-A); a name with no FakeGuest is created and
-    prints nothing. `xenstore` is a dict, so a dom0 script's put/get meet here too.
+    prints nothing. `xenstore` is a dict.
     """
 
-    def __init__(self, guests: dict[str, FakeGuest] | None = None, tool: Callable[[list[str]], str] | None = None):
+    def __init__(self, guests: dict[str, FakeGuest] | None = None):
         self.guests = guests or {}
-        self.tool = tool  # answers `/evt/evtchn-op <op> <args>`
         self.xenstore: dict[str, str] = {}
         self.commands: list[str] = []
         self.domids: dict[str, int] = {}
@@ -158,9 +157,7 @@ class FakeDom0Shell:
             return [], 0, []
         if words[0] == "xenstore-read":
             return ([self.xenstore[words[1]]], 0, []) if words[1] in self.xenstore else ([], 1, [])
-        if words[0] == "/evt/evtchn-op" and self.tool is not None:
-            return [self.tool(words[1:])], 0, []
-        # xenstore-rm/-chmod, the relay, kill, xl destroy: nothing to say.
+        # evtchn-op, xenstore-rm/-chmod, the relay, kill, xl destroy: nothing to say.
         return [], 0, []
 
     def _shutdown_lines(self, logs: list[str]) -> list[str]:

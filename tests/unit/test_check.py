@@ -10,8 +10,6 @@ import pytest
 from orchestrator import lang
 from orchestrator.cases import Case, Config, Group, check_file, compile_group, parse_file
 from orchestrator.cli import main
-from orchestrator.dom0script import Dom0Script
-from orchestrator.errors import HarnessError
 
 HEAD = "case bad\ndomains A B\n"  # steps start on line 3
 LONG = "v" * (lang.NAME_LEN - 1)
@@ -179,23 +177,6 @@ def test_a_file_name_never_becomes_a_script_line(tmp_path: Path) -> None:
     assert all(err is None for _, err in lang.check_script(script.encode()))
 
 
-class RecordingDom0:
-    def __init__(self) -> None:
-        self.commands: list[str] = []
-
-    def run(self, cmd: str) -> str:
-        self.commands.append(cmd)
-        return "rc=0"
-
-
-def test_dom0_refuses_a_script_the_guest_would_refuse() -> None:
-    dom0 = RecordingDom0()
-    script = Dom0Script(dom0, "g1-Dom0", {"A": 1}, {}, 0x7FF0)  # type: ignore[arg-type]
-    with pytest.raises(HarnessError, match="refusing a bad script"):
-        script.run("case x\n1 put a;reboot 1\nend\n")
-    assert dom0.commands == []
-
-
 def test_config_of_a_case() -> None:
     assert Case("x", Path("x.evt"), 1, domains=("A",)).config == Config(("A",))
 
@@ -204,11 +185,6 @@ def test_the_docs_list_exactly_the_ops_of_the_header() -> None:
     docs = (Path(__file__).resolve().parents[2] / "docs" / "guest-script.md").read_text()
     rows = set(re.findall(r"^\| `(\w+)` \|", docs, re.M)) - set(lang.LIMITS) - {"ok"}  # ok: an expectation
     assert rows == set(lang.OPS)
-
-
-def test_dom0_reads_numbers_as_the_guest_does() -> None:
-    script = Dom0Script(RecordingDom0(), "g1-Dom0", {"A": 1}, {}, 0x7FF0)  # type: ignore[arg-type]
-    assert [script.value(t) for t in ("007", "0x1f", "self", "@A")] == [7, 31, 0x7FF0, 1]
 
 
 def test_a_file_name_with_a_newline_is_shown_on_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

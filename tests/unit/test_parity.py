@@ -1,7 +1,7 @@
 """The orchestrator's checker and the guest's parser agree, line for line.
 
 The guest's parser (guest/script_parse.c) is built for the host with ASan and UBSan
-(tests/parity/driver.c) and run over every compiled case script and over generated
+(tests/host/parser.c) and run over every compiled case script and over generated
 and mutated lines; orchestrator.lang.check_script must give each line the same
 verdict and the same message. Needs gcc and Xen's public headers: $EVT_XEN_INCLUDE,
 or the include of build/debian/<suite>/manifest.json that `make setup` writes.
@@ -10,7 +10,6 @@ or the include of build/debian/<suite>/manifest.json that `make setup` writes.
 from __future__ import annotations
 
 import random
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,9 +19,9 @@ import pytest
 
 from orchestrator import lang
 from orchestrator.cases import compile_group, load, plan, read_errnos
-from orchestrator.check import INCLUDE_ENV, include_for
 
-REPO = Path(__file__).resolve().parents[2]
+from .hostbuild import REPO, build, xen_include
+
 CASE_FILES = [*sorted((REPO / "cases").glob("*.evt")), *sorted((REPO / "bench").glob("*.evt"))]
 CASE_FILES += sorted((REPO / "tests" / "selftest").glob("*.evt"))
 SEED = 20240601
@@ -32,29 +31,13 @@ Verdicts = list[tuple[int, str | None]]
 
 @pytest.fixture(scope="module")
 def include() -> Path:
-    inc = include_for("bookworm")
-    if inc is None or not (inc / "xen" / "errno.h").exists():
-        pytest.fail(f"no Xen headers for the parity test: run `make setup`, or set {INCLUDE_ENV}=<xen include dir>")
-    return inc
+    return xen_include()
 
 
 @pytest.fixture(scope="module")
 def driver(include: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.fail("gcc is needed to build the guest's parser for the host (tests/parity/driver.c)")
-    out = tmp_path_factory.mktemp("parity") / "driver"
-    cmd = [
-        gcc, "-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
-        "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer",
-        "-include", "stdint.h", "-D__XEN_INTERFACE_VERSION__=0x00040d00",
-        f"-I{REPO / 'guest'}", f"-I{include}", "-o", str(out),
-        str(REPO / "tests" / "parity" / "driver.c"), str(REPO / "guest" / "script_parse.c"),
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.fail(f"building the parity driver failed:\n{' '.join(cmd)}\n{proc.stderr}")
-    return out
+    out = tmp_path_factory.mktemp("parity") / "parser"
+    return build(out, include, REPO / "tests" / "host" / "parser.c", REPO / "guest" / "script_parse.c")
 
 
 def run_driver(driver: Path, scripts: list[bytes]) -> list[Verdicts]:

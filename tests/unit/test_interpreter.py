@@ -1,0 +1,118 @@
+"""The script interpreter that guests and dom0 share (guest/script_core.c), on the host.
+
+tests/host/interp.c links it into a made-up place whose ops answer as a tiny Xen would;
+a case file is compiled as the runner compiles it, and the EVT lines it prints are read
+back by the results parser, as a run reads dom0's.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cases import DOM0, compile_group, load, plan
+from orchestrator.domain import xs_path
+from orchestrator.results import DomainReport, parse
+
+from .hostbuild import REPO, build, xen_include
+
+DOMID_SELF = 0x7FF0
+A_ID = 1
+
+CASE = """case priv
+domains A Dom0
+source  somewhere
+
+Dom0 alloc_unbound self @A  -> ok => p
+A bind_interdomain @Dom0 $p -> ok => q
+Dom0 status self $p         -> ok interdomain dom=@A port=$q
+Dom0 status self $p         -> ok interdomain dom=@A port=99
+Dom0 close 1000             -> EINVAL
+Dom0 close 1000             -> ESRCH
+Dom0 status @A 4096         -> ok
+"""
+
+
+@pytest.fixture(scope="module")
+def interp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("interp") / "interp"
+    core = [REPO / "guest" / "script_core.c", REPO / "guest" / "script_parse.c"]
+    return build(out, xen_include(), REPO / "tests" / "host" / "interp.c", *core)
+
+
+def run(interp: Path, script: str, *args: str) -> tuple[DomainReport, list[str], int]:
+    proc = subprocess.run([str(interp), *args], input=script, capture_output=True, text=True, timeout=60)
+    assert "runtime error" not in proc.stderr and "AddressSanitizer" not in proc.stderr, proc.stderr
+    report = parse(proc.stdout.splitlines()).get("g1-Dom0", DomainReport("g1-Dom0"))
+    return report, proc.stderr.splitlines(), proc.returncode
+
+
+def dom0_script(tmp_path: Path) -> tuple[str, list[str]]:
+    """Dom0's compiled script, and A's side as xenstore holds it once A has run."""
+    path = tmp_path / "p.evt"
+    path.write_text(CASE)
+    (group,) = plan(load([path]))
+    scripts = compile_group(group)
+    published = [
+        f"{xs_path(A_ID, 'pub', key)}={'7' if value == '$q' else value}"
+        for key, value in re.findall(r"^\d+ put (\S+) (\S+)$", scripts["A"], re.M)
+    ]
+    return scripts[DOM0], [f"A={A_ID}", *published]
+
+
+def test_steps_report_in_the_guests_format(interp: Path, tmp_path: Path) -> None:
+    script, args = dom0_script(tmp_path)
+    rep, calls, rc = run(interp, script, *args)
+    assert rc == 0 and rep.garbled == [] and rep.cases_begun == ["priv"]
+    interdomain = "ok:interdomain,dom=1,port=7,vcpu=0"
+    own = [s for s in rep.steps if s.op not in ("put", "get")]  # the rendezvous: next test
+    assert [(s.line, s.op, s.args, s.expect, s.got, s.verdict) for s in own] == [
+        (5, "alloc_unbound", (str(DOMID_SELF), "1"), "ok", "ok:5", "PASS"),
+        # $q came from A through xenstore; status fields beyond the expected ones are fine.
+        (7, "status", (str(DOMID_SELF), "5"), "ok:interdomain,dom=1,port=7", interdomain, "PASS"),
+        (8, "status", (str(DOMID_SELF), "5"), "ok:interdomain,dom=1,port=99", interdomain, "FAIL"),
+        (9, "close", ("1000",), "EINVAL", "EINVAL", "PASS"),
+        (10, "close", ("1000",), "ESRCH", "EINVAL", "FAIL"),
+        (11, "status", ("1", "4096"), "ok", "EINVAL", "FAIL"),
+    ]  # fmt: skip
+    assert f"CALL alloc_unbound {DOMID_SELF} 1" in calls
+
+
+def test_counts_and_the_rendezvous_printed_only_when_the_case_fails(interp: Path, tmp_path: Path) -> None:
+    script, args = dom0_script(tmp_path)
+    rep, calls, _ = run(interp, script, *args)
+    passed, failed = sum(s.passed for s in rep.steps), sum(not s.passed for s in rep.steps)
+    assert rep.cases_ended == {"priv": (passed, failed)} and rep.done == (passed, failed) and failed == 3
+    # The case failed, so its put and get lines were printed at its end: they count.
+    assert {"put", "get"} <= {s.op for s in rep.steps}
+    assert "PUT c1-v-p 5" in calls and calls[-1] == "CASE-END"
+
+
+def test_a_passing_case_keeps_its_rendezvous_quiet(interp: Path) -> None:
+    rep, calls, _ = run(interp, "case c\n4 alloc_unbound self 1 -> ok => p\n5 put k $p\nend\n")
+    assert [s.op for s in rep.steps] == ["alloc_unbound"] and rep.cases_ended == {"c": (1, 0)}
+    assert "PUT k 5" in calls
+
+
+def test_an_undefined_variable_fails_its_step_without_running_it(interp: Path) -> None:
+    rep, calls, _ = run(interp, "case c\n4 close $nope -> ok\nend\n")
+    assert [(s.got, s.verdict) for s in rep.steps] == [("UNDEFINED:$nope", "FAIL")]
+    assert not any(c.startswith("CALL") for c in calls)
+
+
+def test_a_get_nobody_answers_fails_with_etimedout(interp: Path) -> None:
+    rep, _, _ = run(interp, "case c\n4 get A k 50 => v\nend\n", "A=1")
+    assert [(s.op, s.got, s.verdict) for s in rep.steps] == [("get", "ETIMEDOUT", "FAIL")]
+
+
+def test_an_op_the_place_lacks_is_enosys(interp: Path) -> None:
+    rep, _, _ = run(interp, "case c\n4 bind_ipi 0 -> ok\nend\n")
+    assert [(s.got, s.verdict) for s in rep.steps] == [("ENOSYS", "FAIL")]
+
+
+def test_a_bad_script_runs_nothing(interp: Path) -> None:
+    rep, calls, rc = run(interp, "case c\n4 close 5\n5 put a;reboot 1\nend\n")
+    assert rc == 3 and rep.steps == [] and rep.script_errors and calls == []
