@@ -113,7 +113,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     with Session(arts, guest, [g for a in planned for g in a.groups], out, snapshots=SNAPSHOTS) as session:
         for arm in planned:
             log.info(f"compare: {len(cases)} cases {arm.label}")
-            runs.append((arm, [session.run_group(g) for g in arm.groups]))
+            runs.append((arm, session.run_groups(arm.groups)))
     labels = [a.label for a in planned]
     diffs = differences(runs)
     path = write_compare(out, labels, len(cases), diffs)

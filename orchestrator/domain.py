@@ -65,6 +65,7 @@ class Domain:
         self.reasons = reasons
         self.domid = -1
         self.created_at = 0.0  # 0: `xl create` was never tried
+        self.create_seconds = 0.0  # how long the relay, `xl create` and `xl domid` took
         self.first_line_at = 0.0
         self._since: int | None = None  # first console line that can be this domain's
         self._relay = False
@@ -89,6 +90,7 @@ class Domain:
                 self.console.log_path,
             )
         self.domid = int(domid)
+        self.create_seconds = time.monotonic() - self.created_at
         return self.domid
 
     def _stop_relay(self) -> str:

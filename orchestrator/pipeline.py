@@ -117,10 +117,10 @@ def run_all(
             for i, share in enumerate(shares, start=1)
         ]
         if len(sessions) == 1:
-            group_results = [sessions[0].run_group(g) for g in groups]
+            group_results = sessions[0].run_groups(groups)
         else:
             with ThreadPoolExecutor(len(sessions)) as pool:
-                done = pool.map(lambda s: [s.run_group(g) for g in s.groups], sessions)
+                done = pool.map(lambda s: s.run_groups(s.groups), sessions)
                 group_results = sorted((r for rs in done for r in rs), key=lambda r: r.group.index)
     case_results = [r for g in group_results for r in g.case_results()]
     return SuiteRun(sessions[0], group_results, case_results, time.monotonic() - start, spelled, sessions)

@@ -32,6 +32,8 @@ RUN_DISK = "/dev/vda"
 RESUME_TIMEOUT_S = 30.0
 # Once a guest has booted, its cases' budget, plus this for its last lines to arrive.
 RELAY_SLACK_S = 2.0
+# Ended domains (shut down, preserved) left to the machine's end, up to this many: 16 MiB each.
+ENDED_KEPT = 16
 
 
 def describe(config: Config) -> str:
@@ -114,6 +116,8 @@ class Session:
         self.lost: HarnessError | None = None  # set once the machine is gone
         self.reasons = read_shutdown_reasons(arts.include)
         self.scripts = {g.index: compile_group(g) for g in groups}  # role -> script, per group
+        self._parked: dict[int, list[Domain]] = {}  # created ahead, paused, by group index
+        self._ended: list[Domain] = []  # their group is over: to destroy
         self.ready_seconds = 0.0
 
     def _files(self) -> dict[str, Path | str]:
@@ -237,7 +241,63 @@ class Session:
                 break
         return info
 
+    def run_groups(self, groups: list[Group]) -> list[GroupResult]:
+        """Run groups one after another, domain life cycle off the critical path: while a
+        group's guests run, dom0 creates the next group's domains, paused; ended domains
+        stay until there are many, or until the machine stops."""
+        results = []
+        for i, group in enumerate(groups):
+            results.append(self._run_group(group, groups[i + 1] if i + 1 < len(groups) else None))
+        return results
+
     def run_group(self, group: Group) -> GroupResult:
+        return self.run_groups([group])[0]
+
+    def _domains(self, group: Group) -> list[Domain]:
+        assert self.dom0 is not None
+        return [
+            Domain(self.dom0, f"g{group.index}-{r}", r, f"{GUEST_DIR}/g{group.index}/{r}.cfg", self.reasons)
+            for r in group.config.domains
+            if r != DOM0
+        ]
+
+    def _create(self, group: Group, domains: list[Domain]) -> None:
+        """Create the group's domains, paused, and tell each the others' ids."""
+        assert self.dom0 is not None
+        for d in domains:
+            d.create_paused()
+        domids = {d.role: d.domid for d in domains} | ({DOM0: 0} if DOM0 in group.config.domains else {})
+        if domains:
+            pairs = [f"{xs_path(d.domid, 'dom', r)} {i}" for d in domains for r, i in domids.items()]
+            self.dom0.run(f"xenstore-write {' '.join(pairs)}")
+
+    def _tidy(self, following: Group | None) -> None:
+        """Create `following`'s domains, paused; destroy ended ones once there are many.
+
+        An ended domain costs Xen only its memory until the machine stops, and each
+        `xl destroy` is dom0 time on the critical path. A creation that fails here is
+        undone at once: the group then creates its domains itself in its turn, and
+        reports whatever goes wrong as its own error."""
+        if self.lost is not None or self.dom0 is None:
+            return
+        try:
+            if len(self._ended) > ENDED_KEPT:
+                ended, self._ended = self._ended, []
+                destroy_all(self.dom0, ended)
+            if following is None:
+                return
+            domains = self._domains(following)
+            try:
+                self._create(following, domains)
+            except HarnessError as e:
+                log.info(f"creating group {following.index}'s domains ahead failed, it will try again: {e}")
+                destroy_all(self.dom0, domains)
+                return
+            self._parked[following.index] = domains
+        except HarnessError as e:
+            self.lost = e
+
+    def _run_group(self, group: Group, following: Group | None) -> GroupResult:
         """Run one group's cases; whatever goes wrong ends up in the result, never raised.
 
         A lost machine (Xen panic, QEMU gone) is kept in `self.lost` and becomes the
@@ -249,11 +309,8 @@ class Session:
             return result
         assert self.dom0 is not None
         roles = group.config.domains
-        domains = [
-            Domain(self.dom0, f"g{group.index}-{r}", r, f"{GUEST_DIR}/g{group.index}/{r}.cfg", self.reasons)
-            for r in roles
-            if r != DOM0
-        ]
+        parked = self._parked.pop(group.index, None)
+        domains = parked if parked is not None else self._domains(group)
         privileged = f"g{group.index}-{DOM0}" if DOM0 in roles else None
         names = ", ".join(c.name for c in group.cases)
         start = time.monotonic()
@@ -261,23 +318,23 @@ class Session:
         self.dom0.console.watchers.append(progress)
         try:
             with log.step(f"group {group.index} ({describe(group.config)}; {len(group.cases)} case(s): {names})"):
-                for d in domains:
-                    d.create_paused()
-                domids = {d.role: d.domid for d in domains} | ({DOM0: 0} if DOM0 in roles else {})
-                if domains:
-                    pairs = [f"{xs_path(d.domid, 'dom', r)} {i}" for d in domains for r, i in domids.items()]
-                    self.dom0.run(f"xenstore-write {' '.join(pairs)}")
+                if parked is None:
+                    self._create(group, domains)
                 if domains:
                     self.dom0.run(" && ".join(f"xl unpause {d.name}" for d in domains))
+                unpaused = time.monotonic()
+                self._tidy(following)
                 budget = sum(c.budget for c in group.cases) + RELAY_SLACK_S
                 if privileged is not None:
                     script = f"{GUEST_DIR}/g{group.index}/{DOM0}.script"
+                    domids = {d.role: d.domid for d in domains} | {DOM0: 0}
                     dom0script.run(self.dom0, privileged, script, domids, GROUP_BOOT_S + budget)
                 for d in domains:
-                    left = max(GROUP_BOOT_S + budget - (time.monotonic() - start), 1.0)
+                    left = max(GROUP_BOOT_S + budget - (time.monotonic() - unpaused), 1.0)
                     result.reports[d.role] = d.wait_done(left, after_boot=budget)
                     if d.first_line_at:
-                        result.create_to_first_line.append(d.first_line_at - d.created_at)
+                        # As if created just now: time spent parked is not creation's.
+                        result.create_to_first_line.append(d.create_seconds + d.first_line_at - unpaused)
                 result.reasons = shutdown_reasons(self.dom0, domains, wait=15.0)
                 self._check_reasons(result, domains)
         except (XenPanic, MachineDied) as e:
@@ -301,9 +358,11 @@ class Session:
                 lines = [ln.text for ln in self.dom0.console.lines]
                 result.reports[DOM0] = parse(lines).get(privileged, DomainReport(privileged))
             result.run_seconds = time.monotonic() - start
-            if self.lost is None:
+            if result.error is None:
+                self._ended += domains  # shut down, as their reasons said
+            elif self.lost is None:
                 try:
-                    destroy_all(self.dom0, domains)
+                    destroy_all(self.dom0, domains)  # one may still run, or be half made
                 except HarnessError as e:
                     self.lost = e
         return result

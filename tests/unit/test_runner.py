@@ -75,7 +75,7 @@ def _session(tmp_path: Path, shell: FakeDom0Shell) -> Session:
 def _run(tmp_path: Path, guests: dict[str, FakeGuest]) -> tuple[Session, FakeDom0Shell, list[GroupResult]]:
     shell = FakeDom0Shell(guests)
     session = _session(tmp_path, shell)
-    return session, shell, [session.run_group(g) for g in session.groups]
+    return session, shell, session.run_groups(session.groups)
 
 
 def ran(shell: FakeDom0Shell, part: str) -> bool:
@@ -96,8 +96,24 @@ def test_all_pass(tmp_path: Path) -> None:
     # Each domain learns every domain's id under the harness's xenstore folder.
     writes = [c for c in shell.commands if c.startswith("xenstore-write ")]
     assert any(" /local/domain/1/data/evtchn-test/dom/B 2" in c for c in writes), writes
-    for name in ("g1-A", "g1-B", "g2-Solo"):
-        assert ran(shell, f"xl destroy {name} 2>&1"), shell.commands
+    # Ended domains cost only memory: no `xl destroy` on the way (ENDED_KEPT).
+    assert not any("xl destroy" in c for c in shell.commands), shell.commands
+    # g2's domain was made while g1's guests ran, before its group began.
+    create_solo = next(i for i, c in enumerate(shell.commands) if "xl create -p /evt/g2/Solo.cfg" in c)
+    unpause_g1 = next(i for i, c in enumerate(shell.commands) if "xl unpause g1-A" in c)
+    done_g1 = next(i for i, c in enumerate(shell.commands) if "xl-g1-A.log" in c)  # its shutdown reasons
+    assert unpause_g1 < create_solo < done_g1
+
+
+def test_ended_domains_are_destroyed_once_there_are_many(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "ENDED_KEPT", 1)
+    _, shell, results = _run(
+        tmp_path, {"g1-A": FakeGuest(A_OK), "g1-B": FakeGuest(B_OK), "g2-Solo": FakeGuest(SOLO_OK)}
+    )
+    assert [g.error for g in results] == [None, None]
+    # g1's two are over the limit once g2 runs; g2's own one is left to the machine's end.
+    assert ran(shell, "xl destroy g1-A 2>&1") and ran(shell, "xl destroy g1-B 2>&1")
+    assert not ran(shell, "xl destroy g2-Solo 2>&1")
 
 
 def test_first_create_fails_and_the_report_still_comes(tmp_path: Path) -> None:
