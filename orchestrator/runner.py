@@ -272,7 +272,7 @@ class Session:
             self.dom0.run(f"xenstore-write {' '.join(pairs)}")
 
     def _tidy(self, following: Group | None) -> None:
-        """Create `following`'s domains, paused; destroy ended ones once there are many.
+        """Create `following`'s domains, paused; destroy the oldest ended ones past ENDED_KEPT.
 
         An ended domain costs Xen only its memory until the machine stops, and each
         `xl destroy` is dom0 time on the critical path. A creation that fails here is
@@ -281,8 +281,9 @@ class Session:
         if self.lost is not None or self.dom0 is None:
             return
         try:
-            if len(self._ended) > ENDED_KEPT:
-                ended, self._ended = self._ended, []
+            excess = len(self._ended) - ENDED_KEPT
+            if excess > 0:  # the oldest, a group's worth at a time
+                ended, self._ended = self._ended[:excess], self._ended[excess:]
                 destroy_all(self.dom0, ended)
             if following is None:
                 return
