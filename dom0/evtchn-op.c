@@ -6,9 +6,14 @@
  *   evtchn-op <name> <script> [ROLE=domid ...]
  *
  * <name> prefixes each EVT line as a guest's console relay would ("g5-Dom0");
- * ROLE=domid says what @ROLE means.  Hypercalls go through the dom0 kernel's
- * privcmd driver, xenstore through its xenbus device.  Exit 0 when the script
- * ran (its verdicts are in the EVT lines), 2 when it could not.
+ * ROLE=domid says what @ROLE means.  Exit 0 when the script ran (its verdicts
+ * are in the EVT lines), 2 when it could not.
+ *
+ * Dom0's own ports are made, notified, unmasked and closed through the dom0
+ * kernel's event channel device (/dev/xen/evtchn), as a Linux driver's would
+ * be, and their events counted as it delivers them; every other op (another
+ * domain's ports, status, reset) is a raw hypercall through privcmd.
+ * Xenstore is reached through the kernel's xenbus device.
  *
  * Layouts and numbers come from Xen's public headers of the suite under test.
  */
@@ -18,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,11 +32,12 @@
 #include <xen/xen.h>
 #include <xen/event_channel.h>
 #include <xen/io/xs_wire.h>
+#include <xen/sys/evtchn.h>
 #include <xen/sys/privcmd.h>
 
 #include "script_core.h"
 
-static int privcmd = -1, xenbus = -1;
+static int privcmd = -1, xenbus = -1, evtchn = -1;
 
 static void die(const char *what)
 {
@@ -131,40 +138,128 @@ static void pub_setup(void)
     }
 }
 
-/* ---- the ops a case may give Dom0 (script-lang.h's DOM0 ones) ---- */
+/* ---- dom0's own ports, through the kernel's event channel device ---- */
 
-/* Ports opened in dom0 itself: closed at the end of each case. */
-static evtchn_port_t own[64];
-static unsigned int nr_own;
+static struct dev_port {
+    evtchn_port_t port;
+    uint32_t count;             /* events the device delivered this case */
+} dev[64];
+static unsigned int nr_dev;
 
-static void remember(evtchn_port_t port)
+static struct dev_port *dev_port(int64_t port)
 {
-    if ( nr_own < sizeof(own) / sizeof(own[0]) )
-        own[nr_own++] = port;
+    for ( unsigned int i = 0; i < nr_dev; i++ )
+        if ( dev[i].port == port )
+            return &dev[i];
+    return NULL;
 }
+
+/* A binding ioctl: the new port in *port, or Xen's -errno (the driver passes it on). */
+static long dev_bind(unsigned long cmd, void *arg, int64_t *port)
+{
+    int rc = ioctl(evtchn, cmd, arg);
+
+    if ( rc < 0 )
+        return -errno;
+    if ( nr_dev == sizeof(dev) / sizeof(dev[0]) )
+    {
+        fprintf(stderr, "evtchn-op: more than %u ports of our own in one case\n", nr_dev);
+        exit(2);
+    }
+    dev[nr_dev++] = (struct dev_port){ .port = rc };
+    *port = rc;
+    return 0;
+}
+
+/*
+ * Count what the device delivered within timeout_ms (0: only what is there
+ * now).  It masks each port it delivers; writing the port back unmasks it.
+ */
+static void dev_pump(int timeout_ms)
+{
+    struct pollfd p = { .fd = evtchn, .events = POLLIN };
+    evtchn_port_t got[64];
+    ssize_t n;
+
+    if ( poll(&p, 1, timeout_ms) <= 0 )
+        return;
+    if ( (n = read(evtchn, got, sizeof(got))) <= 0 )
+        return;
+    for ( ssize_t i = 0; i < n / (ssize_t)sizeof(got[0]); i++ )
+    {
+        struct dev_port *d = dev_port(got[i]);
+
+        if ( d )
+            d->count++;
+    }
+    if ( write(evtchn, got, n) != n )
+        die("unmasking through /dev/xen/evtchn");
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* Until the port has counted n events, or timeout_ms passed; its count. */
+static uint32_t dev_wait(struct dev_port *d, uint32_t n, int64_t timeout_ms)
+{
+    uint64_t end = now_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000;
+
+    dev_pump(0);
+    while ( d->count < n && now_ns() < end )
+        dev_pump((end - now_ns()) / 1000000 + 1);
+    return d->count;
+}
+
+static long dev_notify(evtchn_port_t port)
+{
+    struct ioctl_evtchn_notify o = { .port = port };
+
+    return ioctl(evtchn, IOCTL_EVTCHN_NOTIFY, &o) < 0 ? -errno : 0;
+}
+
+static void dev_unbind_all(void)
+{
+    for ( unsigned int i = 0; i < nr_dev; i++ )
+    {
+        struct ioctl_evtchn_unbind o = { .port = dev[i].port };
+
+        ioctl(evtchn, IOCTL_EVTCHN_UNBIND, &o);
+    }
+    nr_dev = 0;
+}
+
+/* ---- the ops a case may give Dom0 (script-lang.h's DOM0 ones) ---- */
 
 #define OP(name) static void op_##name(const struct stmt *s, const int64_t *a, struct result *r)
 
+/* Our own port goes through the device; another domain's through privcmd. */
 OP(alloc_unbound)
 {
     struct evtchn_alloc_unbound o = { .dom = a[0], .remote_dom = a[1] };
 
     (void)s;
+    if ( a[0] == DOMID_SELF || a[0] == 0 )
+    {
+        struct ioctl_evtchn_bind_unbound_port b = { .remote_domain = a[1] };
+
+        r->rc = dev_bind(IOCTL_EVTCHN_BIND_UNBOUND_PORT, &b, &r->val);
+        return;
+    }
     r->rc = event_channel_op(EVTCHNOP_alloc_unbound, &o);
     r->val = o.port;
-    if ( !r->rc && (o.dom == DOMID_SELF || o.dom == 0) )
-        remember(o.port);
 }
 
 OP(bind_interdomain)
 {
-    struct evtchn_bind_interdomain o = { .remote_dom = a[0], .remote_port = a[1] };
+    struct ioctl_evtchn_bind_interdomain b = { .remote_domain = a[0], .remote_port = a[1] };
 
     (void)s;
-    r->rc = event_channel_op(EVTCHNOP_bind_interdomain, &o);
-    r->val = o.local_port;
-    if ( !r->rc )
-        remember(o.local_port);
+    r->rc = dev_bind(IOCTL_EVTCHN_BIND_INTERDOMAIN, &b, &r->val);
 }
 
 OP(status)
@@ -176,11 +271,25 @@ OP(status)
     r->has_status = !r->rc;
 }
 
+/*
+ * A port the device bound is closed through it: closing it behind the
+ * kernel's back makes the kernel's own close fail later, which it treats
+ * as a bug (xen_evtchn_close()).
+ */
 OP(close)
 {
     struct evtchn_close o = { .port = a[0] };
+    struct dev_port *d = dev_port(a[0]);
 
     (void)s;
+    if ( d )
+    {
+        struct ioctl_evtchn_unbind u = { .port = d->port };
+
+        r->rc = ioctl(evtchn, IOCTL_EVTCHN_UNBIND, &u) < 0 ? -errno : 0;
+        *d = dev[--nr_dev];
+        return;
+    }
     r->rc = event_channel_op(EVTCHNOP_close, &o);
 }
 
@@ -189,15 +298,102 @@ OP(send)
     struct evtchn_send o = { .port = a[0] };
 
     (void)s;
-    r->rc = event_channel_op(EVTCHNOP_send, &o);
+    r->rc = dev_port(a[0]) ? dev_notify(a[0]) : event_channel_op(EVTCHNOP_send, &o);
 }
 
 OP(unmask)
 {
     struct evtchn_unmask o = { .port = a[0] };
+    evtchn_port_t port = a[0];
 
     (void)s;
-    r->rc = event_channel_op(EVTCHNOP_unmask, &o);
+    if ( dev_port(a[0]) )
+        r->rc = write(evtchn, &port, sizeof(port)) == sizeof(port) ? 0 : -errno;
+    else
+        r->rc = event_channel_op(EVTCHNOP_unmask, &o);
+}
+
+/* Counting works on our own ports only: the device tells us of no other. */
+#define DEV_PORT(d, port)                                       \
+    struct dev_port *d = dev_port(port);                        \
+    if ( !d )                                                   \
+    {                                                           \
+        r->err = "EINVAL";                                      \
+        return;                                                 \
+    }
+
+static int64_t mark_port = -1;
+static uint32_t mark_base;
+
+OP(wait)
+{
+    DEV_PORT(d, a[0]);
+    (void)s;
+    r->val = dev_wait(d, a[1], a[2]);
+}
+
+OP(count)
+{
+    DEV_PORT(d, a[0]);
+    (void)s;
+    dev_pump(0);
+    r->val = d->count;
+}
+
+OP(mark)
+{
+    DEV_PORT(d, a[0]);
+    (void)s;
+    dev_pump(0);
+    mark_port = a[0];
+    mark_base = r->val = d->count;
+}
+
+static uint64_t rtt_ns[RTT_MAX];
+
+/* pingpong and rtt, as the guest runs them (guest/script.c); rtt's `first` times each. */
+static void exchange(const struct stmt *s, const int64_t *a, struct result *r, int timed)
+{
+    DEV_PORT(d, a[0]);
+    uint32_t base = mark_port == a[0] ? mark_base : d->count;
+    int first = !strcmp(s->args[2], "first");
+    int64_t done = 0, early = 0;
+
+    if ( a[1] > RTT_MAX )
+    {
+        r->err = "E2BIG";
+        return;
+    }
+    for ( int64_t i = 0; i < a[1]; i++ )
+    {
+        uint32_t want = base + i + 1;
+        uint64_t t0 = now_ns();
+
+        if ( first && d->count >= want )
+            early++;
+        if ( first && (r->rc = dev_notify(d->port)) )
+            break;
+        if ( dev_wait(d, want, a[3]) < want )
+            break;
+        if ( first && timed )
+            rtt_ns[done] = now_ns() - t0;
+        if ( !first && (r->rc = dev_notify(d->port)) )
+            break;
+        done++;
+    }
+    r->val = done;
+    if ( first && timed )
+        script_rtt_report(s, rtt_ns, done, early);
+}
+
+OP(pingpong)
+{
+    exchange(s, a, r, 0);
+}
+
+OP(rtt)
+{
+    exchange(s, a, r, 1);
 }
 
 OP(reset)
@@ -233,6 +429,7 @@ static script_op_fn *const dom0_ops[NR_OPS] = {
 #define SCRIPT_OP_DOM0(name) [OP_##name] = op_##name,
 #define SCRIPT_OP_HARNESS(name)
 #include "script-lang.h"
+    [OP_mark] = op_mark,
     [OP_put] = op_put,
     [OP_get] = op_get,
 };
@@ -258,15 +455,11 @@ static void case_begin(char *detail, size_t size)
     snprintf(detail, size, "(dom0 is not reset: it owns the toolstack ports)");
 }
 
+/* Whatever the case bound in dom0 goes with it; counts start again at 0. */
 static void case_end(void)
 {
-    for ( unsigned int i = 0; i < nr_own; i++ )
-    {
-        struct evtchn_close o = { .port = own[i] };
-
-        event_channel_op(EVTCHNOP_close, &o);
-    }
-    nr_own = 0;
+    dev_unbind_all();
+    mark_port = -1;
 }
 
 static void out(const char *text, size_t len)
@@ -274,14 +467,6 @@ static void out(const char *text, size_t len)
     /* One write a line: the domains' console relays share this console. */
     if ( write(STDOUT_FILENO, text, len) < 0 )
         die("writing the console");
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 static void sleep_ms(uint64_t ms)
@@ -356,6 +541,8 @@ int main(int argc, char **argv)
         die("/dev/xen/privcmd");
     if ( (xenbus = open("/dev/xen/xenbus", O_RDWR)) < 0 )
         die("/dev/xen/xenbus");
+    if ( (evtchn = open("/dev/xen/evtchn", O_RDWR)) < 0 )
+        die("/dev/xen/evtchn");
     pub_setup();
 
     t = script_interpret(&env, text, len);

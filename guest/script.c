@@ -370,44 +370,8 @@ OP(pingpong)
     r->val = done;
 }
 
-/* rtt's samples, sorted in place once the step is over. */
+/* rtt's samples. */
 static uint64_t rtt_ns[RTT_MAX];
-
-/* Heap sort: no recursion, no allocation, n log n for RTT_MAX samples. */
-static void sift_down(uint64_t *v, size_t root, size_t n)
-{
-    for ( size_t child; (child = 2 * root + 1) < n; root = child )
-    {
-        uint64_t t;
-
-        if ( child + 1 < n && v[child + 1] > v[child] )
-            child++;
-        if ( v[root] >= v[child] )
-            return;
-        t = v[root], v[root] = v[child], v[child] = t;
-    }
-}
-
-static void sort_u64(uint64_t *v, size_t n)
-{
-    for ( size_t i = n / 2; i-- > 0; )
-        sift_down(v, i, n);
-    for ( size_t end = n; end-- > 1; )
-    {
-        uint64_t t = v[0];
-
-        v[0] = v[end], v[end] = t;
-        sift_down(v, 0, end);
-    }
-}
-
-/* Nearest rank: the smallest sample with at least pct percent at or below it. */
-static uint64_t rank_pct(const uint64_t *sorted, size_t n, unsigned int pct)
-{
-    size_t rank = (n * pct + 99) / 100;
-
-    return sorted[rank ? rank - 1 : 0];
-}
 
 /*
  * pingpong, timed: `first` times each round trip (its send to the reply's
@@ -443,15 +407,8 @@ OP(rtt)
         done++;
     }
     r->val = done;
-    if ( first && done )
-    {
-        sort_u64(rtt_ns, done);
-        script_say("RTT case=%s line=%ld n=%ld early=%ld min_ns=%lu median_ns=%lu p99_ns=%lu max_ns=%lu",
-               script_case(), (long)s->line, (long)done, (long)early, (unsigned long)rtt_ns[0],
-               (unsigned long)rank_pct(rtt_ns, done, 50),
-               (unsigned long)rank_pct(rtt_ns, done, 99),
-               (unsigned long)rtt_ns[done - 1]);
-    }
+    if ( first )
+        script_rtt_report(s, rtt_ns, done, early);
 }
 
 OP(fault)

@@ -48,11 +48,6 @@ static unsigned int nr_vars;
 static const char *cur_case;
 static unsigned int case_pass, case_fail;
 
-const char *script_case(void)
-{
-    return cur_case;
-}
-
 static int var_get(const char *name, int64_t *v)
 {
     for ( unsigned int i = 0; i < nr_vars; i++ )
@@ -118,6 +113,55 @@ void script_get(int64_t domid, const char *key, int64_t timeout_ms, struct resul
     r->has_val = 1;
     if ( parse_int(get_buf, &r->val) )
         r->val_str = get_buf;
+}
+
+/* ---- round trips ---- */
+
+/* Heap sort: no recursion, no allocation, n log n for RTT_MAX samples. */
+static void sift_down(uint64_t *v, size_t root, size_t n)
+{
+    for ( size_t child; (child = 2 * root + 1) < n; root = child )
+    {
+        uint64_t t;
+
+        if ( child + 1 < n && v[child + 1] > v[child] )
+            child++;
+        if ( v[root] >= v[child] )
+            return;
+        t = v[root], v[root] = v[child], v[child] = t;
+    }
+}
+
+static void sort_u64(uint64_t *v, size_t n)
+{
+    for ( size_t i = n / 2; i-- > 0; )
+        sift_down(v, i, n);
+    for ( size_t end = n; end-- > 1; )
+    {
+        uint64_t t = v[0];
+
+        v[0] = v[end], v[end] = t;
+        sift_down(v, 0, end);
+    }
+}
+
+/* Nearest rank: the smallest sample with at least pct percent at or below it. */
+static uint64_t rank_pct(const uint64_t *sorted, size_t n, unsigned int pct)
+{
+    size_t rank = (n * pct + 99) / 100;
+
+    return sorted[rank ? rank - 1 : 0];
+}
+
+void script_rtt_report(const struct stmt *s, uint64_t *ns, size_t n, int64_t early)
+{
+    if ( !n )
+        return;
+    sort_u64(ns, n);
+    script_say("RTT case=%s line=%ld n=%lu early=%ld min_ns=%lu median_ns=%lu p99_ns=%lu max_ns=%lu",
+               cur_case, (long)s->line, (unsigned long)n, (long)early, (unsigned long)ns[0],
+               (unsigned long)rank_pct(ns, n, 50), (unsigned long)rank_pct(ns, n, 99),
+               (unsigned long)ns[n - 1]);
 }
 
 /* ---- results ---- */

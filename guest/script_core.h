@@ -67,8 +67,11 @@ struct script_totals script_interpret(const struct script_env *env, const char *
 /* One EVT line ("EVT " and the newline are added), for ops that report more. */
 void script_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* The case running now, for ops that name it. */
-const char *script_case(void);
+/*
+ * An rtt step's samples (sorted in place) as one EVT RTT line: n, the replies
+ * counted before their send (early), min, median, p99 and max in ns.
+ */
+void script_rtt_report(const struct stmt *s, uint64_t *ns, size_t n, int64_t early);
 
 /* get: poll /local/domain/<domid>/XS_DIR/pub/<key> until it is there. */
 void script_get(int64_t domid, const char *key, int64_t timeout_ms, struct result *r);
