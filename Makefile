@@ -8,7 +8,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test unit lint check setup host-deps xen-build-deps venv bench matrix compare xen-debug clean
+.PHONY: run test unit lint check setup host-deps xen-build-deps venv bench matrix compare fuzz xen-debug clean
 
 # `run` fetches and builds what it needs itself (the same stage as `setup`), in one process.
 run: host-deps venv $(if $(findstring debug:,$(XEN)),xen-build-deps)
@@ -45,6 +45,15 @@ matrix: host-deps venv $(if $(findstring debug:,$(MATRIX)),xen-build-deps)
 ORDERS ?= file,random
 compare: setup
 	$(PY) -m orchestrator --xen $(XEN) compare --orders $(ORDERS) $(CASES)
+
+# Random event channel operations against the guest's model of Xen (README "Fuzzing"):
+# SEED=S replays one run exactly, OPS=N operations per seed, SEEDS=1-1000 a campaign
+# spread over JOBS machines.
+SEED ?= 1
+OPS  ?= 100000
+JOBS ?= 1
+fuzz: setup
+	$(PY) -m orchestrator --xen $(XEN) fuzz --ops $(OPS) --jobs $(JOBS) $(if $(SEEDS),--seeds $(SEEDS),--seed $(SEED))
 
 # Debian's Xen of SUITE built from its source package with debug=y; then use XEN=debug:$(SUITE).
 SUITE ?= bookworm

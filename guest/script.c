@@ -12,6 +12,7 @@
 #include "console.h"
 #include "events.h"
 #include "event_fifo.h"
+#include "fuzz.h"
 #include "hypercall.h"
 #include "lib.h"
 #include "script.h"
@@ -474,6 +475,22 @@ OP(seq)
 {
     (void)s;
     r->val = events_seq(a[0]);
+}
+
+static long fuzz_reset(void)
+{
+    long con, xs;
+
+    return reset_self(DOMID_SELF, 0, &con, &xs);
+}
+
+OP(fuzz)
+{
+    struct fuzz_report rep;
+
+    (void)s;
+    fuzz_run(a[0], a[1] > 0 ? a[1] : 0, fuzz_reset, &rep);
+    r->val = rep.mismatches;
 }
 
 OP(mark)

@@ -1,4 +1,4 @@
-"""Command line: prepare, run, matrix, bench, parse.
+"""Command line: prepare, run, compare, matrix, bench, fuzz, parse, check.
 
 `run` and `parse` exit with the worst outcome of their cases (orchestrator/outcome.py,
 README "Exit codes"): 0 all passed, 4 ERROR, 5 FAIL, 6 CRASH; 2 for a bad command
@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import log
+from . import fuzz, log
 from .artifacts import SUITES
 from .bench import bench
 from .cases import ORDERS, order
@@ -62,6 +62,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"serial log {logs}, report {path}"
     )
     return run.outcome.exit_code
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    try:
+        seeds = fuzz.parse_seeds(args.seeds or args.seed)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    arts, guest = prepare(args.xen)
+    out = BUILD / "fuzz" / time.strftime("%Y%m%d-%H%M%S")
+    campaign = fuzz.run_campaign(arts, guest, seeds, args.ops, out, args.jobs)
+    print(fuzz.report(campaign, args.seeds or args.seed))
+    print(f"serial logs and cases: {out}", file=sys.stderr)
+    return 0 if campaign.mismatches == 0 and not campaign.crashes and not campaign.errors else 1
 
 
 def _count(results: list[CaseResult], outcome: Outcome) -> int:
@@ -200,6 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("cases", nargs="*", help="the suite to time (default: cases/*.evt)")
     b.add_argument("--runs", type=int, default=3, help="warm suite runs and bench/rtt.evt runs, a boot each")
     b.add_argument("--xens", default="", help="also time the whole suite against each of these (matrix columns)")
+    fz = sub.add_parser("fuzz", help="random event channel operations against a model of Xen, a seed per domain")
+    fz.add_argument("--seed", default="1", help="the seed (a run replays exactly from it)")
+    fz.add_argument("--seeds", default="", help="a campaign: seeds as 1-1000 or 1,5,9-12 (instead of --seed)")
+    fz.add_argument("--ops", type=int, default=fuzz.DEFAULT_OPS, help="operations per seed")
+    fz.add_argument("--jobs", type=int, default=1, help="machines to spread the seeds over")
     pa = sub.add_parser("parse", help="parse a saved serial log")
     pa.add_argument("log")
     ck = sub.add_parser("check", help="check case files as the guests will read them, without booting")
@@ -213,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         "matrix": cmd_matrix,
         "compare": cmd_compare,
         "check": cmd_check,
+        "fuzz": cmd_fuzz,
     }
     try:
         return commands[args.cmd](args)

@@ -27,6 +27,8 @@ GUEST_LINE = re.compile(r"^\[(?P<domain>[\w.-]+)\] EVT (?P<kind>[A-Z-]+)\s?(?P<r
 RESULT_FIELDS = ("case", "line", "op", "args", "expect", "got", "verdict")
 # The fields of an RTT line (rtt's round-trip times), each once, in this order.
 RTT_FIELDS = ("case", "line", "n", "early", "min_ns", "median_ns", "p99_ns", "max_ns")
+# The fields of a FUZZ line (a fuzz step's end), each once, in this order.
+FUZZ_FIELDS = ("seed", "ops", "mismatches", "ns", "valid", "open")
 VERDICTS = ("PASS", "FAIL")
 DECIMAL = re.compile(r"[0-9]+")  # ASCII only: \d would take any Unicode digit
 POSITIVE = re.compile(r"[1-9][0-9]*")
@@ -76,6 +78,19 @@ class Rtt:
 
 
 @dataclass(frozen=True)
+class FuzzRun:
+    """One `fuzz` step, as its EVT FUZZ line sums it up (guest/fuzz.c)."""
+
+    domain: str
+    seed: int
+    ops: int  # operations issued
+    mismatches: int  # 0, or 1: a run stops at its first
+    ns: int  # how long they took, in the guest
+    valid: int  # the domain's valid ports at the end (d->valid_evtchns)
+    open: int  # ports the fuzzer held at the end
+
+
+@dataclass(frozen=True)
 class Crash:
     domain: str
     vector: int
@@ -108,6 +123,8 @@ class DomainReport:
     cases_ended: dict[str, tuple[int, int]] = field(default_factory=dict)
     case_us: dict[str, int] = field(default_factory=dict)  # guest-measured time per case
     rtts: list[Rtt] = field(default_factory=list)  # from EVT RTT lines
+    fuzz: list[FuzzRun] = field(default_factory=list)  # from EVT FUZZ lines
+    fuzz_details: list[str] = field(default_factory=list)  # EVT FUZZ-MISMATCH, -LAST, -PORT: a finding
     script_errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # EVT NOTE: what the guest wants a reader to know
     garbled: list[Garbled] = field(default_factory=list)
@@ -227,6 +244,19 @@ def parse_rtt(domain: str, rest: str) -> Rtt:
     return Rtt(domain, kv["case"], int(kv["line"]), int(kv["n"]), int(kv["early"]), *ns)
 
 
+def parse_fuzz(domain: str, rest: str) -> FuzzRun:
+    try:
+        kv = _result_fields(rest, FUZZ_FIELDS)
+        if not kv:
+            raise ParseError("no fields")
+        bad = next((k for k in FUZZ_FIELDS if not DECIMAL.fullmatch(kv[k])), None)
+        if bad is not None:
+            raise ParseError(f"{bad} must be a decimal, not {_quote(kv[bad], 20)}")
+    except ParseError as e:
+        raise ParseError(f"malformed FUZZ line from {domain}: {e}: {_quote(rest)}") from None
+    return FuzzRun(domain, *(int(kv[k]) for k in FUZZ_FIELDS))
+
+
 def _parse_into(rep: DomainReport, kind: str, rest: str) -> None:
     if rep.done is not None and kind != "DONE":
         # Nothing follows DONE but the shutdown: a late line is another run's, or spliced.
@@ -235,6 +265,10 @@ def _parse_into(rep: DomainReport, kind: str, rest: str) -> None:
         rep.steps.append(parse_result(rep.domain, rest))
     elif kind == "RTT":
         rep.rtts.append(parse_rtt(rep.domain, rest))
+    elif kind == "FUZZ":
+        rep.fuzz.append(parse_fuzz(rep.domain, rest))
+    elif kind in ("FUZZ-MISMATCH", "FUZZ-LAST", "FUZZ-PORT"):
+        rep.fuzz_details.append(f"{kind} {rest}")
     elif kind == "BOOT":
         rep.boot = _keyvals(rest)
     elif kind == "CASE-BEGIN":

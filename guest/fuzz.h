@@ -1,0 +1,26 @@
+/*
+ * A seeded fuzzer of the domain's own event channels against a model of
+ * xen/common/event_channel.c (2-level ABI, one vcpu): each operation's return
+ * value is predicted, and so is what the domain can observe afterwards (each
+ * port's status, pending and mask bits, upcalls delivered).
+ */
+#ifndef GUEST_FUZZ_H
+#define GUEST_FUZZ_H
+
+#include <stdint.h>
+
+struct fuzz_report {
+    uint64_t ops;               /* operations issued */
+    unsigned int mismatches;    /* 0, or 1: a run stops at its first */
+    uint64_t ns;                /* how long they took */
+};
+
+/*
+ * Runs nops operations from seed.  reset: EVTCHNOP_reset of ourselves with
+ * the console and xenstore ports bound again (script.c's), 0 or -errno.
+ * Prints EVT FUZZ-MISMATCH and FUZZ-LAST lines at a mismatch, and always one
+ * EVT FUZZ line at the end.
+ */
+void fuzz_run(uint64_t seed, uint64_t nops, long (*reset)(void), struct fuzz_report *out);
+
+#endif

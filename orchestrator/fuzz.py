@@ -1,0 +1,142 @@
+"""`fuzz`: the guest's seeded event channel fuzzer (guest/fuzz.c), a fresh domain per seed.
+
+Each seed is a case of one `fuzz` step, run in a domain of its own so that the same seed
+always issues the same operations. A mismatch between Xen and the model fails that case;
+Xen going down (a panic, a fatal trap) loses the machine, and the seeds not yet run go on
+in a new one. Ends with one line: ``FUZZ: <ops> ops, <mismatches> mismatches, <crashes>
+Xen crashes, seed <seed>``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import log
+from .artifacts import Artifacts
+from .errors import MachineDied, XenPanic
+from .pipeline import SuiteRun, load_cases, run_all
+from .results import FuzzRun, GroupResult
+
+DEFAULT_OPS = 100_000
+# The guest does about 500,000 operations a second under TCG: time to spare, and more.
+OPS_PER_SECOND_FLOOR = 20_000
+SEEDS = re.compile(r"^(\d+)(?:-(\d+))?$")
+
+
+def parse_seeds(text: str) -> list[int]:
+    """`5`, `1-1000` or `1,7,9-12`: the seeds, in order, each once."""
+    out: list[int] = []
+    for part in text.split(","):
+        m = SEEDS.match(part.strip())
+        if m is None:
+            raise ValueError(f"not a seed or a range of seeds: {part!r}")
+        lo, hi = int(m[1]), int(m[2] or m[1])
+        if hi < lo or hi - lo >= 1_000_000:
+            raise ValueError(f"not a range of at most 1,000,000 seeds: {part!r}")
+        out += [s for s in range(lo, hi + 1) if s not in out]
+    return out
+
+
+def case_text(seed: int, ops: int) -> str:
+    budget = 30 + ops // OPS_PER_SECOND_FLOOR
+    return (
+        f"case fuzz-{seed}\n"
+        f"title   {ops} random operations on the domain's own event channels from seed {seed}, "
+        "each checked against guest/fuzz.c's model of Xen\n"
+        "domains A\n"
+        f"timeout {budget}\n"
+        "source  xen/common/event_channel.c: get_free_port(), evtchn_alloc_unbound(), evtchn_bind_interdomain(), "
+        "evtchn_bind_virq(), evtchn_bind_ipi(), evtchn_close(), evtchn_send(), evtchn_status(), "
+        "evtchn_bind_vcpu(), evtchn_unmask(), evtchn_reset(); xen/common/event_2l.c\n\n"
+        f"A fuzz {seed} {ops} -> ok 0\n\n"
+    )
+
+
+@dataclass
+class Campaign:
+    seeds: list[int]
+    ops: int
+    runs: list[FuzzRun] = field(default_factory=list)
+    findings: list[tuple[int, list[str]]] = field(default_factory=list)  # (seed, FUZZ-* lines)
+    crashes: list[tuple[int, str]] = field(default_factory=list)  # (seed, Xen's message)
+    errors: list[tuple[int, str]] = field(default_factory=list)  # the harness's, not Xen's
+    crashes_seen: list[tuple[int, BaseException]] = field(default_factory=list)
+
+    @property
+    def total_ops(self) -> int:
+        return sum(r.ops for r in self.runs)
+
+    @property
+    def mismatches(self) -> int:
+        return sum(r.mismatches for r in self.runs)
+
+    def summary(self, spelled: str) -> str:
+        crashes = len(self.crashes)
+        return f"FUZZ: {self.total_ops} ops, {self.mismatches} mismatches, {crashes} Xen crashes, seed {spelled}"
+
+
+def _seed_of(group: GroupResult) -> int:
+    return int(group.group.cases[0].name.removeprefix("fuzz-"))
+
+
+def collect(campaign: Campaign, run: SuiteRun) -> list[int]:
+    """Take in one machine's results; the seeds it never ran because it was lost."""
+    lost: list[int] = []
+    for g in run.groups:
+        seed = _seed_of(g)
+        rep = g.reports.get("A")
+        if rep is not None:
+            campaign.runs += [r for r in rep.fuzz if r.seed == seed]
+            if rep.fuzz_details:
+                campaign.findings.append((seed, rep.fuzz_details))
+        if isinstance(g.error, XenPanic | MachineDied):
+            if lost or any(g.error is e for _, e in campaign.crashes_seen):
+                lost.append(seed)  # the machine was already gone when this seed's turn came
+            else:
+                campaign.crashes.append((seed, str(g.error)))
+                campaign.crashes_seen.append((seed, g.error))
+        elif g.error is not None:
+            campaign.errors.append((seed, str(g.error)))
+        elif rep is not None and not any(r.seed == seed for r in rep.fuzz):
+            campaign.errors.append((seed, "the guest printed no EVT FUZZ line"))
+    return lost
+
+
+def run_campaign(arts: Artifacts, guest: Path, seeds: list[int], ops: int, out: Path, jobs: int = 1) -> Campaign:
+    campaign = Campaign(seeds, ops)
+    todo = list(seeds)
+    machine = 0
+    while todo:
+        machine += 1
+        cases_file = out / f"fuzz-{machine}.evt"
+        cases_file.parent.mkdir(parents=True, exist_ok=True)
+        cases_file.write_text("".join(case_text(s, ops) for s in todo))
+        run = run_all(arts, guest, load_cases(arts, [cases_file]), out / f"machine-{machine}", fresh=True, jobs=jobs)
+        lost = collect(campaign, run)
+        if lost and len(lost) == len(todo):
+            break  # nothing ran on a new machine either: not Xen's doing
+        if lost:
+            log.info(f"fuzz: the machine went down; {len(lost)} seed(s) go on in a new one")
+        todo = lost
+    return campaign
+
+
+def report(campaign: Campaign, spelled: str) -> str:
+    lines: list[str] = []
+    for seed, details in campaign.findings:
+        lines.append(f"\nseed {seed}: Xen and the model disagree (replay: make fuzz SEED={seed} OPS={campaign.ops})")
+        lines += [f"  {d}" for d in details]
+    for seed, text in campaign.crashes:
+        lines.append(f"\nseed {seed}: Xen went down:\n  " + text.replace("\n", "\n  "))
+    for seed, text in campaign.errors:
+        lines.append(f"\nseed {seed}: the harness failed, not counted: {text.splitlines()[0] if text else ''}")
+    ns = sum(r.ns for r in campaign.runs)
+    rate = f", {campaign.total_ops * 1e9 / ns:,.0f} ops/s in the guest" if ns else ""
+    lines.append(
+        f"\n{len(campaign.runs)} of {len(campaign.seeds)} seed(s) ran, one vcpu, 2-level ABI, "
+        f"a domain each{rate}"
+    )
+    lines.append(campaign.summary(spelled))
+    return "\n".join(lines)

@@ -1,0 +1,111 @@
+"""The fuzz command's pure parts: seeds, its cases, its EVT lines, and how a campaign sums up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator import lang
+from orchestrator.cases import Group, load, plan
+from orchestrator.errors import HarnessError, XenPanic
+from orchestrator.fuzz import Campaign, case_text, collect, parse_seeds, report
+from orchestrator.pipeline import SuiteRun
+from orchestrator.results import DomainReport, FuzzRun, GroupResult, ParseError, parse, parse_fuzz
+
+FUZZ = "seed=7 ops=100000 mismatches=0 ns=210000000 valid=256 open=82"
+
+
+def fuzz_line(seed: int, ops: int = 100000, mismatches: int = 0) -> str:
+    return f"FUZZ seed={seed} ops={ops} mismatches={mismatches} ns=210000000 valid=256 open=82"
+
+
+def test_seeds_single_ranges_and_lists() -> None:
+    assert parse_seeds("5") == [5]
+    assert parse_seeds("1-4") == [1, 2, 3, 4]
+    assert parse_seeds("9,1-3,2") == [9, 1, 2, 3]
+
+
+@pytest.mark.parametrize("text", ["", "x", "5-1", "1-2000000", "-3", "1,,2"])
+def test_bad_seeds_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_seeds(text)
+
+
+def test_a_seed_is_a_case_the_checker_accepts(tmp_path: Path) -> None:
+    path = tmp_path / "f.evt"
+    path.write_text(case_text(3, 1000) + case_text(4, 2_000_000))
+    cases = load([path])
+    assert [c.name for c in cases] == ["fuzz-3", "fuzz-4"]
+    assert cases[1].timeout > cases[0].timeout  # more operations, more time
+    assert all(err is None for _, err in lang.check_script(b"case x\n1 fuzz 3 1000 -> ok 0\nend\n"))
+
+
+def test_fuzz_lines_are_parsed_and_a_finding_is_kept() -> None:
+    rep = parse(
+        [
+            "[g1-A] EVT CASE-BEGIN fuzz-7 reset",
+            "[g1-A] EVT FUZZ-MISMATCH seed=7 op=431 what=port port=2 model=64 xen=65",
+            "[g1-A] EVT FUZZ-LAST op=430 close(64, 0) model=-22 xen=-22",
+            "[g1-A] EVT FUZZ-PORT port=64 model=closed xen=rc:0,status:1",
+            f"[g1-A] EVT FUZZ {FUZZ.replace('mismatches=0', 'mismatches=1')}",
+        ]
+    )["g1-A"]
+    assert rep.garbled == []
+    assert rep.fuzz == [FuzzRun("g1-A", 7, 100000, 1, 210000000, 256, 82)]
+    assert [d.split()[0] for d in rep.fuzz_details] == ["FUZZ-MISMATCH", "FUZZ-LAST", "FUZZ-PORT"]
+
+
+@pytest.mark.parametrize(
+    ("rest", "why"),
+    [
+        ("", "no fields"),
+        (FUZZ.replace("ops=100000", "ops=x"), "ops must be a decimal"),
+        (FUZZ.replace(" open=82", ""), "missing field open"),
+        (FUZZ + " seed=8", "repeated field seed"),
+    ],
+)
+def test_malformed_fuzz_line_names_what_is_wrong(rest: str, why: str) -> None:
+    with pytest.raises(ParseError) as exc:
+        parse_fuzz("g1-A", rest)
+    assert str(exc.value).startswith(f"malformed FUZZ line from g1-A: {why}")
+
+
+def _run(tmp_path: Path, seeds: list[int], lines: dict[int, list[str]], errors: dict[int, HarnessError]) -> SuiteRun:
+    path = tmp_path / "f.evt"
+    path.write_text("".join(case_text(s, 1000) for s in seeds))
+    groups: list[GroupResult] = []
+    for g in plan(load([path]), fresh=True):
+        seed = int(g.cases[0].name.removeprefix("fuzz-"))
+        res = GroupResult(Group(g.index, g.config, g.cases))
+        name = f"g{g.index}-A"
+        res.reports["A"] = parse([f"[{name}] EVT {ln}" for ln in lines.get(seed, [])]).get(name, DomainReport(name))
+        res.error = errors.get(seed)
+        groups.append(res)
+    return SuiteRun(None, groups, [], 0.0)  # type: ignore[arg-type]
+
+
+def test_a_campaign_sums_runs_and_names_each_finding(tmp_path: Path) -> None:
+    ok = ["BOOT domid=1", fuzz_line(1)]
+    bad = ["BOOT domid=2", "FUZZ-MISMATCH seed=2 op=5 what=rc", fuzz_line(2, ops=6, mismatches=1)]
+    campaign = Campaign([1, 2], 100000)
+    assert collect(campaign, _run(tmp_path, [1, 2], {1: ok, 2: bad}, {})) == []
+    assert (campaign.total_ops, campaign.mismatches, campaign.crashes) == (100006, 1, [])
+    text = report(campaign, "1-2")
+    assert "seed 2: Xen and the model disagree (replay: make fuzz SEED=2 OPS=100000)" in text
+    assert text.splitlines()[-1] == "FUZZ: 100006 ops, 1 mismatches, 0 Xen crashes, seed 1-2"
+
+
+def test_a_xen_crash_counts_once_and_the_seeds_after_it_run_again(tmp_path: Path) -> None:
+    panic = XenPanic("(XEN) Panic on CPU 0: ...")
+    ok = ["BOOT domid=1", fuzz_line(1)]
+    campaign = Campaign([1, 2, 3], 1000)
+    lost = collect(campaign, _run(tmp_path, [1, 2, 3], {1: ok, 2: ["BOOT domid=2"]}, {2: panic, 3: panic}))
+    assert lost == [3] and [s for s, _ in campaign.crashes] == [2]
+    assert report(campaign, "1-3").splitlines()[-1] == "FUZZ: 100000 ops, 0 mismatches, 1 Xen crashes, seed 1-3"
+
+
+def test_a_seed_without_its_fuzz_line_is_a_harness_error(tmp_path: Path) -> None:
+    campaign = Campaign([4], 1000)
+    collect(campaign, _run(tmp_path, [4], {4: ["BOOT domid=1"]}, {}))
+    assert campaign.errors == [(4, "the guest printed no EVT FUZZ line")]
