@@ -47,13 +47,15 @@ compare: setup
 	$(PY) -m orchestrator --xen $(XEN) compare --orders $(ORDERS) $(CASES)
 
 # Random event channel operations against the guest's model of Xen (README "Fuzzing"):
-# SEED=S replays one run exactly, OPS=N operations per seed, SEEDS=1-1000 a campaign
-# spread over JOBS machines.
-SEED ?= 1
-OPS  ?= 100000
-JOBS ?= 1
+# SEED=S, OPS=N operations per seed, VCPUS=N at once (VCPUS=1 replays a seed exactly),
+# SEEDS=1-1000 a campaign spread over JOBS machines.
+SEED  ?= 1
+OPS   ?= 100000
+VCPUS ?= 2
+JOBS  ?= 1
 fuzz: setup
-	$(PY) -m orchestrator --xen $(XEN) fuzz --ops $(OPS) --jobs $(JOBS) $(if $(SEEDS),--seeds $(SEEDS),--seed $(SEED))
+	$(PY) -m orchestrator --xen $(XEN) fuzz --ops $(OPS) --vcpus $(VCPUS) --jobs $(JOBS) \
+	    $(if $(SEEDS),--seeds $(SEEDS),--seed $(SEED))
 
 # Debian's Xen of SUITE built from its source package with debug=y; then use XEN=debug:$(SUITE).
 SUITE ?= bookworm

@@ -92,6 +92,12 @@ void events_track_port(evtchn_port_t port)
     __atomic_store_n(&port_vcpu[port], st.vcpu, __ATOMIC_SEQ_CST);
 }
 
+void events_set_port_vcpu(evtchn_port_t port, unsigned int vcpu)
+{
+    if ( port < NR_PORTS )
+        __atomic_store_n(&port_vcpu[port], vcpu, __ATOMIC_SEQ_CST);
+}
+
 void events_track_reset(void)
 {
     for ( unsigned int i = 0; i < NR_PORTS; i++ )

@@ -26,6 +26,8 @@ uint32_t events_count_on(evtchn_port_t port, unsigned int vcpu);
  */
 void events_track_port(evtchn_port_t port);
 void events_track_reset(void);          /* after EVTCHNOP_reset: all vcpu 0 */
+/* For a caller that knows Xen's answer already (the fuzzer's model). */
+void events_set_port_vcpu(evtchn_port_t port, unsigned int vcpu);
 unsigned int events_port_vcpu(evtchn_port_t port);
 
 /*

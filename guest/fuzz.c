@@ -2,15 +2,26 @@
  * The event channel fuzzer (fuzz.h): random operations on our own ports,
  * each checked against a model of what xen/common/event_channel.c does.
  *
- * The model is exact for one vcpu on the 2-level ABI: every return value,
- * every port number Xen hands out (the lowest free one, get_free_port()),
- * and after each operation the state of the ports it touched.  Every
- * SWEEP_EVERY operations, and at the end, all ports are compared.
+ * Every vcpu that is up fuzzes at once, each from its own stream of the
+ * seed.  A port belongs to the vcpu that got it from Xen, and only its owner
+ * changes it, so each vcpu's view of its own ports is exact: every return
+ * value, and after each operation the state of the ports it touched (status,
+ * pending and mask bits, upcalls).  What concurrency leaves open is checked
+ * within bounds instead:
+ *   - which port Xen hands out: with one vcpu, exactly the lowest free one
+ *     (get_free_port()); with more, one that is free and that nobody holds;
+ *   - an upcall arrives when the vcpu it notifies takes it, which with
+ *     several vcpus may be a little later than the operation that raised it:
+ *     the count must reach the model's within UPCALL_WAIT_MS (and never
+ *     pass it).
+ * Every SWEEP_EVERY operations each vcpu compares all its ports, and at the
+ * end, with every vcpu stopped, vcpu 0 compares every port.
  *
  * Interdomain channels are made with ourselves at both ends (an unbound
  * port whose remote is our own domain, bound with bind_interdomain), so one
- * domain sees both sides of every send.  The console and xenstore ports are
- * the harness's: looked at, never touched, bound again after a reset.
+ * domain sees both sides of every send.  The console and xenstore ports, and
+ * the ports that wake the other vcpus, are the harness's: looked at, never
+ * touched, bound again after a reset.
  */
 #include <stdint.h>
 #include <xen/xen.h>
@@ -21,13 +32,17 @@
 #include "guest.h"
 #include "hypercall.h"
 #include "lib.h"
+#include "smp.h"
 #include "xenstore.h"
 #include <xen/errno.h>              /* the XEN_E* enum */
 
-/* Ports the generator keeps open at most: well below max_event_channels. */
+/* Ports the generator keeps open at most, all vcpus together: well below max_event_channels. */
 #define MAX_OPEN 192
 #define SWEEP_EVERY 1000
 #define LAST_OPS 16
+#define UPCALL_WAIT_MS 200
+#define NO_OWNER 0xff
+#define BAD_VCPU 4096u              /* past any domain's vcpus */
 
 enum kind { K_FREE, K_RESERVED, K_UNBOUND, K_INTER, K_VIRQ, K_IPI, K_HARNESS };
 
@@ -37,96 +52,133 @@ static struct mport {
     uint8_t vcpu;               /* notify_vcpu_id */
     uint8_t virq;
     uint8_t pending, masked;    /* the 2-level bits in shared_info */
+    uint8_t owner;              /* the vcpu that holds it, NO_OWNER */
     domid_t rdom;               /* unbound: remote_domid; interdomain: the peer */
     uint32_t rport;             /* interdomain: the peer's port */
     uint32_t count;             /* upcalls delivered */
 } m[EVTCHN_2L_NR_CHANNELS];
 
-static uint32_t valid;                  /* d->valid_evtchns */
-static uint32_t virq_port[NR_VIRQS];    /* vcpu 0's virq_to_evtchn[] */
-static unsigned int nr_open;
+static uint32_t valid;                  /* d->valid_evtchns, as last seen */
+static unsigned int nvcpus;             /* fuzzing, all at once */
 static long (*reset_self)(void);
+static uint64_t run_seed;
+
+struct last_op {
+    uint64_t i;
+    const char *name;
+    uint32_t a, b;
+    long want, got;
+};
+
+/* One vcpu's run. */
+static struct fz {
+    unsigned int vcpu;
+    uint64_t rng, op_index, nops;
+    int grew;
+    unsigned int nr_open;
+    uint32_t virq_port[NR_VIRQS];       /* this vcpu's virq_to_evtchn[] */
+    struct last_op last[LAST_OPS];
+} fz[GUEST_MAX_VCPUS];
+
+/* The first mismatch stops every vcpu; vcpu 0 prints it at the end. */
+static int stop;
+static struct {
+    unsigned int vcpu;
+    uint64_t op;
+    const char *what;
+    uint32_t port;
+    long model, xen;
+} found;
 
 /* ---- seeded choices ---- */
 
-static uint64_t rng, run_seed;
-
 /* splitmix64: one 64-bit state, so a seed names a run exactly. */
-static uint64_t rnd(void)
+static uint64_t rnd(struct fz *f)
 {
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
+    uint64_t z = (f->rng += 0x9e3779b97f4a7c15ull);
 
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
 
-static uint32_t below(uint32_t n)
+static uint32_t below(struct fz *f, uint32_t n)
 {
-    return rnd() % n;
+    return rnd(f) % n;
 }
 
-static int is_open(uint32_t p)
+static int mine(const struct fz *f, uint32_t p)
 {
-    return p < valid && m[p].kind >= K_UNBOUND && m[p].kind != K_HARNESS;
+    return p < EVTCHN_2L_NR_CHANNELS && m[p].owner == f->vcpu;
 }
 
 /*
- * Mostly a port we hold; else an edge: port 0 (reserved), the last valid
- * port, the first invalid one, bucket and ABI limits, anything nearby.
- * A port the harness needs is never handed to an op that changes it.
+ * Mostly a port we hold; else an edge: port 0 (reserved), ports past the
+ * table or the ABI.  With one vcpu also the last valid port, the first
+ * invalid one and bucket boundaries, free or not: with more, those may be
+ * another vcpu's, which only it may change.
  */
-static uint32_t pick_port(void)
+static uint32_t pick_port(struct fz *f)
 {
-    static const uint32_t edge[] = { 63, 64, 127, 128, 4095, 4096, 0xffffffffu };
+    static const uint32_t edge[] = { 4095, 4096, 0xffffffffu, 63, 64, 127, 128 };
     uint32_t p = 0;
 
-    switch ( below(12) )
+    switch ( below(f, 12) )
     {
-    case 0: p = 0; break;
-    case 1: p = valid - 1; break;
-    case 2: p = valid; break;
-    case 3: p = edge[below(ARRAY_SIZE(edge))]; break;
-    case 4: p = below(valid + 64); break;
+    case 0: return 0;
+    case 1: return edge[below(f, nvcpus > 1 ? 3 : ARRAY_SIZE(edge))];
+    case 2: p = valid - 1; break;
+    case 3: p = valid; break;
+    case 4: p = below(f, valid + 64); break;
     default:
         for ( unsigned int tries = 0; tries < 8; tries++ )
-            if ( is_open(p = below(valid)) )
+            if ( mine(f, p = below(f, valid)) && m[p].kind != K_FREE )
                 break;
     }
-    return p < EVTCHN_2L_NR_CHANNELS && m[p].kind == K_HARNESS ? 0 : p;
+    if ( p >= EVTCHN_2L_NR_CHANNELS || mine(f, p) )
+        return p;
+    /* Free and nobody's, with one vcpu; else port 0: never another's, nor the harness's. */
+    return nvcpus == 1 && m[p].kind != K_HARNESS ? p : 0;
 }
 
-static domid_t pick_dom(void)
+static domid_t pick_dom(struct fz *f)
 {
     static const domid_t doms[] = { DOMID_SELF, DOMID_SELF, 0, DOMID_INVALID };
 
-    return below(4) == 0 ? self_domid : doms[below(ARRAY_SIZE(doms))];
+    return below(f, 4) == 0 ? self_domid : doms[below(f, ARRAY_SIZE(doms))];
 }
 
-static uint32_t pick_vcpu(void)
+/* Our own vcpu mostly; any that exists; one that does not. */
+static uint32_t pick_vcpu(struct fz *f)
 {
-    static const uint32_t vcpus[] = { 0, 0, 0, 1, GUEST_MAX_VCPUS, 0xffffffffu };
-
-    return vcpus[below(ARRAY_SIZE(vcpus))];
+    switch ( below(f, 6) )
+    {
+    case 0: return below(f, nvcpus + 1);    /* nvcpus: the first that does not exist */
+    case 1: return below(f, 2) ? BAD_VCPU : 0xffffffffu;
+    default: return f->vcpu;
+    }
 }
 
 /* ---- the record of the last operations, for a mismatch report ---- */
 
-static struct last_op {
-    uint64_t i;
-    const char *name;
-    uint32_t a, b;
-    long want, got;
-} last[LAST_OPS];
-static uint64_t op_index;
-static unsigned int mismatches;
-
-static struct last_op *record(const char *name, uint32_t a, uint32_t b)
+static struct last_op *record(struct fz *f, const char *name, uint32_t a, uint32_t b)
 {
-    struct last_op *l = &last[op_index % LAST_OPS];
+    struct last_op *l = &f->last[f->op_index % LAST_OPS];
 
-    *l = (struct last_op){ .i = op_index, .name = name, .a = a, .b = b };
+    *l = (struct last_op){ .i = f->op_index, .name = name, .a = a, .b = b };
     return l;
+}
+
+static void mismatch(struct fz *f, const char *what, uint32_t port, long model, long xen)
+{
+    if ( __atomic_exchange_n(&stop, 1, __ATOMIC_SEQ_CST) )
+        return;
+    found.vcpu = f->vcpu;
+    found.op = f->op_index;
+    found.what = what;
+    found.port = port;
+    found.model = model;
+    found.xen = xen;
 }
 
 static const char *const kind_name[] = {
@@ -140,64 +192,105 @@ static void explain(uint32_t p)
     struct evtchn_status st = { .dom = DOMID_SELF, .port = p };
     long rc = HYPERVISOR_event_channel_op(EVTCHNOP_status, &st);
     const struct mport *mp;
+    int pending = 0;
 
     if ( p >= EVTCHN_2L_NR_CHANNELS )
         return;
     mp = &m[p];
-    printf("EVT FUZZ-PORT port=%u model=%s,vcpu=%u,rdom=%u,rport=%u,pending=%u,masked=%u,upcalls=%u"
-           " xen=rc:%ld,status:%u,vcpu=%u,dom=%u,port=%u\n",
-           p, kind_name[mp->kind], mp->vcpu, mp->rdom, mp->rport, mp->pending, mp->masked,
-           mp->count, rc, st.status, st.vcpu, st.u.interdomain.dom, st.u.interdomain.port);
+    events_port_pending(p, &pending);
+    printf("EVT FUZZ-PORT port=%u model=%s,owner=%u,vcpu=%u,rdom=%u,rport=%u,pending=%u,masked=%u,"
+           "upcalls=%u xen=rc:%ld,status:%u,vcpu=%u,dom=%u,port=%u,pending=%u,masked=%u,upcalls=%u\n",
+           p, kind_name[mp->kind], mp->owner, mp->vcpu, mp->rdom, mp->rport, mp->pending,
+           mp->masked, mp->count, rc, st.status, st.vcpu, st.u.interdomain.dom,
+           st.u.interdomain.port, pending, events_port_masked(p), events_count(p));
 }
 
-static void mismatch(const char *what, uint32_t port, long model, long xen)
+static void print_finding(void)
 {
-    if ( mismatches++ )
-        return;
-    printf("EVT FUZZ-MISMATCH seed=%lu op=%lu what=%s port=%u model=%ld xen=%ld\n",
-           (unsigned long)run_seed, (unsigned long)op_index, what,
-           port, model, xen);
-    explain(port);
-    if ( port != (uint32_t)model && (uint64_t)model < EVTCHN_2L_NR_CHANNELS )
-        explain(model);         /* a port number the model expected */
-    for ( uint64_t i = op_index + 1 > LAST_OPS ? op_index + 1 - LAST_OPS : 0; i <= op_index; i++ )
+    printf("EVT FUZZ-MISMATCH seed=%lu vcpu=%u op=%lu what=%s port=%u model=%ld xen=%ld\n",
+           (unsigned long)run_seed, found.vcpu, (unsigned long)found.op, found.what,
+           found.port, found.model, found.xen);
+    explain(found.port);
+    if ( found.port != (uint32_t)found.model && (uint64_t)found.model < EVTCHN_2L_NR_CHANNELS )
+        explain(found.model);   /* a port number the model expected */
+    for ( unsigned int v = 0; v < nvcpus; v++ )
     {
-        const struct last_op *l = &last[i % LAST_OPS];
+        const struct fz *f = &fz[v];
+        uint64_t end = f->op_index;     /* one past its last operation */
 
-        if ( l->name && l->i == i )
-            printf("EVT FUZZ-LAST op=%lu %s(%u, %u) model=%ld xen=%ld\n", (unsigned long)l->i,
-                   l->name, l->a, l->b, l->want, l->got);
+        for ( uint64_t i = end > LAST_OPS ? end - LAST_OPS : 0; i < end; i++ )
+        {
+            const struct last_op *l = &f->last[i % LAST_OPS];
+
+            if ( l->name && l->i == i )
+                printf("EVT FUZZ-LAST vcpu=%u op=%lu %s(%u, %u) model=%ld xen=%ld\n", v,
+                       (unsigned long)l->i, l->name, l->a, l->b, l->want, l->got);
+        }
     }
 }
 
 /* ---- the model ---- */
 
-/* get_free_port(): the lowest free port, growing the table by a bucket. */
-static int grew;
-
-static long m_get_port(void)
+/* get_free_port(): the lowest free port; past the table, a new bucket. */
+static long m_get_port(struct fz *f)
 {
-    for ( uint32_t p = 1; p < valid; p++ )
-        if ( m[p].kind == K_FREE )
+    uint32_t end = __atomic_load_n(&valid, __ATOMIC_ACQUIRE);
+
+    for ( uint32_t p = 1; p < end; p++ )
+        if ( m[p].kind == K_FREE && m[p].owner == NO_OWNER )
             return p;
-    grew = 1;                   /* Xen allocates the bucket even if the op fails later */
-    return valid;
+    f->grew = 1;                /* Xen allocates the bucket even if the op fails later */
+    return end;
 }
 
 /* Learn d->valid_evtchns again: the first port status calls invalid. */
 static void probe_valid(void)
 {
-    for ( ; valid < EVTCHN_2L_NR_CHANNELS; valid++ )
+    uint32_t p = __atomic_load_n(&valid, __ATOMIC_ACQUIRE), seen;
+
+    for ( ; p < EVTCHN_2L_NR_CHANNELS; p++ )
     {
-        struct evtchn_status st = { .dom = DOMID_SELF, .port = valid };
+        struct evtchn_status st = { .dom = DOMID_SELF, .port = p };
 
         /* Ports past the old end are free in the model already (or just taken). */
         if ( HYPERVISOR_event_channel_op(EVTCHNOP_status, &st) == -XEN_EINVAL )
             break;
     }
+    /* It only grows: keep the larger of what two vcpus probed. */
+    seen = __atomic_load_n(&valid, __ATOMIC_ACQUIRE);
+    while ( p > seen && !__atomic_compare_exchange_n(&valid, &seen, p, 0, __ATOMIC_SEQ_CST,
+                                                     __ATOMIC_SEQ_CST) )
+        ;
 }
 
-/* evtchn_2l_set_pending(), then our upcall handler, which runs before the hypercall returns. */
+/* A port Xen just gave us: free in the model, and nobody else's. */
+static int claim(struct fz *f, struct last_op *l, long want_port, uint32_t p)
+{
+    uint8_t none = NO_OWNER;
+
+    if ( p >= EVTCHN_2L_NR_CHANNELS )
+    {
+        mismatch(f, "port-range", p, valid, p);
+        return -1;
+    }
+    if ( nvcpus == 1 && p != want_port )
+    {
+        mismatch(f, "port", l->a, want_port, p);
+        return -1;
+    }
+    if ( !__atomic_compare_exchange_n(&m[p].owner, &none, f->vcpu, 0, __ATOMIC_SEQ_CST,
+                                      __ATOMIC_SEQ_CST) || m[p].kind != K_FREE )
+    {
+        mismatch(f, "port-held", p, m[p].owner, f->vcpu);
+        return -1;
+    }
+    if ( p >= __atomic_load_n(&valid, __ATOMIC_ACQUIRE) )
+        f->grew = 1;
+    f->nr_open++;
+    return 0;
+}
+
+/* evtchn_2l_set_pending(), then the notified vcpu's upcall handler. */
 static void m_set_pending(uint32_t p)
 {
     if ( m[p].pending )
@@ -208,38 +301,60 @@ static void m_set_pending(uint32_t p)
         m[p].count++;
 }
 
-/* evtchn_free(): pending cleared, back to vcpu 0. */
-static void m_free(uint32_t p)
+/* The notified vcpu, as Xen has it, for the upcall handler. */
+static void m_set_vcpu(uint32_t p, unsigned int vcpu)
+{
+    m[p].vcpu = vcpu;
+    events_set_port_vcpu(p, vcpu);
+}
+
+/* evtchn_free(): pending cleared, back to vcpu 0; then nobody's. */
+static void m_free(struct fz *f, uint32_t p)
 {
     if ( m[p].kind == K_VIRQ )
-        virq_port[m[p].virq] = 0;
+        f->virq_port[m[p].virq] = 0;
     m[p].kind = K_FREE;
     m[p].pending = 0;
     m[p].vcpu = 0;
-    nr_open--;
-}
-
-static void m_open(uint32_t p, enum kind kind)
-{
-    m[p].kind = kind;
-    nr_open++;
+    f->nr_open--;
+    __atomic_store_n(&m[p].owner, NO_OWNER, __ATOMIC_SEQ_CST);
 }
 
 /* ---- checks ---- */
 
-static void check_port(uint32_t p)
+/*
+ * Upcalls to another vcpu arrive when it takes them; and with several vcpus
+ * even our own may come a little late: when another vcpu's event sets the
+ * same selector bit first, our send or unmask leaves the upcall to that
+ * vcpu's vcpu_mark_events_pending() (evtchn_2l_set_pending(),
+ * evtchn_2l_unmask()).  Wait that long, no longer.
+ */
+static uint32_t settled_count(struct fz *f, uint32_t p)
 {
+    uint64_t end;
+
+    if ( (nvcpus == 1 && m[p].vcpu == f->vcpu) || events_count(p) >= m[p].count )
+        return events_count(p);
+    end = now_ns() + MS_TO_NS(UPCALL_WAIT_MS);
+    while ( events_count(p) < m[p].count && now_ns() < end )
+        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    return events_count(p);
+}
+
+static void check_port(struct fz *f, uint32_t p)
+{
+    uint32_t count;
     int pending = 0;
 
     if ( p >= EVTCHN_2L_NR_CHANNELS || p >= valid || m[p].kind == K_HARNESS )
         return;
-    if ( events_count(p) != m[p].count )
-        mismatch("upcalls", p, m[p].count, events_count(p));
+    if ( (count = settled_count(f, p)) != m[p].count )
+        mismatch(f, "upcalls", p, m[p].count, count);
     events_port_pending(p, &pending);
     if ( pending != m[p].pending )
-        mismatch("pending", p, m[p].pending, pending);
+        mismatch(f, "pending", p, m[p].pending, pending);
     if ( events_port_masked(p) != m[p].masked )
-        mismatch("masked", p, m[p].masked, events_port_masked(p));
+        mismatch(f, "masked", p, m[p].masked, events_port_masked(p));
 }
 
 static const uint32_t stat_of[] = {
@@ -250,117 +365,117 @@ static const uint32_t stat_of[] = {
 };
 
 /* evtchn_status(): what Xen should say of port p of ours. */
-static void check_status(uint32_t p, long rc, const struct evtchn_status *st)
+static void check_status(struct fz *f, uint32_t p, long rc, const struct evtchn_status *st)
 {
     const struct mport *mp = &m[p < EVTCHN_2L_NR_CHANNELS ? p : 0];
 
     if ( p >= valid )
     {
-        if ( rc != -XEN_EINVAL )
-            mismatch("status-rc", p, -XEN_EINVAL, rc);
+        /* With several vcpus, another may have grown the table meanwhile. */
+        if ( rc != -XEN_EINVAL && (nvcpus == 1 || p >= EVTCHN_2L_NR_CHANNELS || rc) )
+            mismatch(f, "status-rc", p, -XEN_EINVAL, rc);
         return;
     }
     if ( rc )
-        mismatch("status-rc", p, 0, rc);
-    else if ( st->status != stat_of[mp->kind] )
-        mismatch("status", p, stat_of[mp->kind], st->status);
+        mismatch(f, "status-rc", p, 0, rc);
     else if ( mp->kind == K_HARNESS )
-        return;                 /* the backend's port: not ours to predict */
+    {
+        if ( st->status != EVTCHNSTAT_interdomain && st->status != EVTCHNSTAT_ipi )
+            mismatch(f, "status", p, EVTCHNSTAT_interdomain, st->status);
+    }
+    else if ( st->status != stat_of[mp->kind] )
+        mismatch(f, "status", p, stat_of[mp->kind], st->status);
     else if ( st->vcpu != mp->vcpu )
-        mismatch("status-vcpu", p, mp->vcpu, st->vcpu);
+        mismatch(f, "status-vcpu", p, mp->vcpu, st->vcpu);
     else if ( mp->kind == K_UNBOUND && st->u.unbound.dom != mp->rdom )
-        mismatch("status-unbound-dom", p, mp->rdom, st->u.unbound.dom);
+        mismatch(f, "status-unbound-dom", p, mp->rdom, st->u.unbound.dom);
     else if ( mp->kind == K_INTER && st->u.interdomain.port != mp->rport )
-        mismatch("status-interdomain-port", p, mp->rport, st->u.interdomain.port);
+        mismatch(f, "status-interdomain-port", p, mp->rport, st->u.interdomain.port);
     else if ( mp->kind == K_INTER && st->u.interdomain.dom != mp->rdom )
-        mismatch("status-interdomain-dom", p, mp->rdom, st->u.interdomain.dom);
+        mismatch(f, "status-interdomain-dom", p, mp->rdom, st->u.interdomain.dom);
     else if ( mp->kind == K_VIRQ && st->u.virq != mp->virq )
-        mismatch("status-virq", p, mp->virq, st->u.virq);
+        mismatch(f, "status-virq", p, mp->virq, st->u.virq);
 }
 
-static void sweep(void)
+/* Every port this vcpu can vouch for: its own (all, once every vcpu has stopped). */
+static void sweep(struct fz *f, int all)
 {
-    for ( uint32_t p = 0; p <= valid && p < EVTCHN_2L_NR_CHANNELS && !mismatches; p++ )
+    uint32_t end = __atomic_load_n(&valid, __ATOMIC_ACQUIRE);
+
+    for ( uint32_t p = 0; p <= end && p < EVTCHN_2L_NR_CHANNELS && !stop; p++ )
     {
         struct evtchn_status st = { .dom = DOMID_SELF, .port = p };
 
-        check_status(p, HYPERVISOR_event_channel_op(EVTCHNOP_status, &st), &st);
-        check_port(p);
+        if ( !all && !mine(f, p) && p != end )
+            continue;
+        check_status(f, p, HYPERVISOR_event_channel_op(EVTCHNOP_status, &st), &st);
+        check_port(f, p);
     }
 }
 
-/* The op's return value; and for an allocation, the port Xen chose. */
-static void check_rc(struct last_op *l, long want, long got)
+/* The op's return value. */
+static void check_rc(struct fz *f, struct last_op *l, long want, long got)
 {
     l->want = want;
     l->got = got;
     if ( want != got )
-        mismatch("rc", l->a, want, got);
-}
-
-static void check_alloc(struct last_op *l, long want_port, long port)
-{
-    if ( !l->got && port != want_port )
-        mismatch("port", l->a, want_port, port);
+        mismatch(f, "rc", l->a, want, got);
 }
 
 /* ---- the operations ---- */
 
-static void do_alloc_unbound(void)
+static void do_alloc_unbound(struct fz *f)
 {
-    domid_t dom = below(8) ? DOMID_SELF : pick_dom();
-    domid_t remote = below(3) ? DOMID_SELF : pick_dom();
+    domid_t dom = below(f, 8) ? DOMID_SELF : pick_dom(f);
+    domid_t remote = below(f, 3) ? DOMID_SELF : pick_dom(f);
     struct evtchn_alloc_unbound o = { .dom = dom, .remote_dom = remote };
-    struct last_op *l = record("alloc_unbound", dom, remote);
-    long want = 0, port = 0, rc;
+    struct last_op *l = record(f, "alloc_unbound", dom, remote);
+    long want = 0, port = 0;
 
     if ( dom == DOMID_INVALID )
         want = -XEN_ESRCH;
     else if ( dom != DOMID_SELF && dom != self_domid )
         want = -XEN_EPERM;      /* xsm_evtchn_unbound(XSM_TARGET): another's table */
     else
-        port = m_get_port();
-    rc = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &o);
-    check_rc(l, want, rc);
-    if ( rc || want )
+        port = m_get_port(f);
+    check_rc(f, l, want, HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &o));
+    if ( want || l->got || claim(f, l, port, o.port) )
         return;
-    check_alloc(l, port, o.port);
-    m_open(o.port, K_UNBOUND);
+    m[o.port].kind = K_UNBOUND;
     m[o.port].rdom = remote == DOMID_SELF ? self_domid : remote;
 }
 
-static void do_bind_interdomain(void)
+static void do_bind_interdomain(struct fz *f)
 {
-    domid_t rdom = below(6) ? DOMID_SELF : (below(2) ? self_domid : DOMID_INVALID);
-    uint32_t rport = pick_port();
+    domid_t rdom = below(f, 6) ? DOMID_SELF : (below(f, 2) ? self_domid : DOMID_INVALID);
+    uint32_t rport = pick_port(f);
     struct evtchn_bind_interdomain o = { .remote_dom = rdom, .remote_port = rport };
-    struct last_op *l = record("bind_interdomain", rdom, rport);
-    long want = 0, lport = -1, rc;
+    struct last_op *l = record(f, "bind_interdomain", rdom, rport);
+    long want = 0, lport = -1;
 
     if ( rdom == DOMID_INVALID )
         want = -XEN_ESRCH;
     else
     {
-        lport = m_get_port();
+        lport = m_get_port(f);
         if ( rport >= valid )
             want = -XEN_EINVAL;     /* a bucket grown for lport holds no unbound port */
         else if ( m[rport].kind != K_UNBOUND || m[rport].rdom != self_domid )
             want = -XEN_EINVAL;
     }
-    rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, &o);
-    check_rc(l, want, rc);
-    if ( rc || want )
+    check_rc(f, l, want, HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, &o));
+    if ( want || l->got || claim(f, l, lport, o.local_port) )
         return;
-    check_alloc(l, lport, o.local_port);
-    m_open(o.local_port, K_INTER);
+    m[o.local_port].kind = K_INTER;
     m[o.local_port].rdom = self_domid;
     m[o.local_port].rport = rport;
     m[rport].kind = K_INTER;
     m[rport].rdom = self_domid;
     m[rport].rport = o.local_port;
-    m_set_pending(o.local_port);   /* "conservatively always setting a notification" */
-    check_port(rport);
-    check_port(o.local_port);
+    /* "conservatively always setting a notification": a fresh port notifies vcpu 0 */
+    m_set_pending(o.local_port);
+    check_port(f, rport);
+    check_port(f, o.local_port);
 }
 
 /* virq_is_global(): all but TIMER, DEBUG, XENOPROF and XENPMU (x86: arch ones too). */
@@ -370,86 +485,93 @@ static int virq_global(uint32_t virq)
            virq != VIRQ_XENPMU;
 }
 
-static void do_bind_virq(void)
+static void do_bind_virq(struct fz *f)
 {
     static const uint32_t virqs[] = { VIRQ_TIMER, VIRQ_DEBUG, VIRQ_CONSOLE, VIRQ_DOM_EXC,
                                       VIRQ_XENOPROF, VIRQ_XENPMU, VIRQ_ARCH_0,
                                       NR_VIRQS - 1, NR_VIRQS, 0xffffffffu };
-    uint32_t virq = virqs[below(ARRAY_SIZE(virqs))], vcpu = pick_vcpu();
+    uint32_t virq = virqs[below(f, ARRAY_SIZE(virqs))], vcpu = pick_vcpu(f);
     struct evtchn_bind_virq o = { .virq = virq, .vcpu = vcpu };
-    struct last_op *l = record("bind_virq", virq, vcpu);
-    long want = 0, port = -1, rc;
+    struct last_op *l = record(f, "bind_virq", virq, vcpu);
+    long want = 0, port = -1;
 
+    /* Each vcpu's table is its own: a vcpu binds per-vcpu virqs on itself, vcpu 0 the global ones. */
+    if ( vcpu < nvcpus && vcpu != f->vcpu )
+        vcpu = o.vcpu = l->b = f->vcpu;
     if ( (int)virq < 0 || virq >= NR_VIRQS )
         want = -XEN_EINVAL;
     else if ( virq_global(virq) && vcpu != 0 )
         want = -XEN_EINVAL;
-    else if ( vcpu >= nr_vcpus_up )
+    else if ( vcpu >= nvcpus )
         want = -XEN_ENOENT;
-    else if ( virq_port[virq] )
+    else if ( f->virq_port[virq] )
         want = -XEN_EEXIST;
     else
-        port = m_get_port();
-    rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_virq, &o);
-    check_rc(l, want, rc);
-    if ( rc || want )
+        port = m_get_port(f);
+    check_rc(f, l, want, HYPERVISOR_event_channel_op(EVTCHNOP_bind_virq, &o));
+    if ( want || l->got || claim(f, l, port, o.port) )
         return;
-    check_alloc(l, port, o.port);
-    m_open(o.port, K_VIRQ);
+    m[o.port].kind = K_VIRQ;
     m[o.port].virq = virq;
-    m[o.port].vcpu = vcpu;
-    virq_port[virq] = o.port;
+    m_set_vcpu(o.port, vcpu);
+    f->virq_port[virq] = o.port;
 }
 
-static void do_bind_ipi(void)
+static void do_bind_ipi(struct fz *f)
 {
-    uint32_t vcpu = pick_vcpu();
+    uint32_t vcpu = pick_vcpu(f);
     struct evtchn_bind_ipi o = { .vcpu = vcpu };
-    struct last_op *l = record("bind_ipi", vcpu, 0);
-    long want = 0, port = -1, rc;
+    struct last_op *l = record(f, "bind_ipi", vcpu, 0);
+    long want = 0, port = -1;
 
-    if ( vcpu >= nr_vcpus_up )
+    if ( vcpu >= nvcpus )
         want = -XEN_ENOENT;
     else
-        port = m_get_port();
-    rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_ipi, &o);
-    check_rc(l, want, rc);
-    if ( rc || want )
+        port = m_get_port(f);
+    check_rc(f, l, want, HYPERVISOR_event_channel_op(EVTCHNOP_bind_ipi, &o));
+    if ( want || l->got || claim(f, l, port, o.port) )
         return;
-    check_alloc(l, port, o.port);
-    m_open(o.port, K_IPI);
-    m[o.port].vcpu = vcpu;
+    m[o.port].kind = K_IPI;
+    m_set_vcpu(o.port, vcpu);   /* before any send: its upcall handler must take it */
 }
 
-static void do_close(void)
+static void do_close(struct fz *f)
 {
-    uint32_t p = pick_port();
+    uint32_t p = pick_port(f);
     struct evtchn_close o = { .port = p };
-    struct last_op *l = record("close", p, 0);
+    struct last_op *l = record(f, "close", p, 0);
     long want = 0;
+
+    int peer = -1;
 
     if ( p >= valid || m[p].kind == K_FREE || m[p].kind == K_RESERVED )
         want = -XEN_EINVAL;
-    check_rc(l, want, HYPERVISOR_event_channel_op(EVTCHNOP_close, &o));
-    if ( want || l->got )
-        return;
-    if ( m[p].kind == K_INTER )
+    else
     {
-        uint32_t q = m[p].rport;
-
-        m[q].kind = K_UNBOUND;
-        m[q].rdom = self_domid;
-        check_port(q);
+        settled_count(f, p);    /* what is on its way to another vcpu arrives first */
+        if ( m[p].kind == K_INTER )
+            peer = m[p].rport;
+        /*
+         * Let go of it before Xen does: another vcpu may get the number from
+         * Xen the moment the close is done.
+         */
+        events_set_port_vcpu(p, 0);
+        m_free(f, p);
     }
-    m_free(p);
-    check_port(p);
+    check_rc(f, l, want, HYPERVISOR_event_channel_op(EVTCHNOP_close, &o));
+    if ( peer >= 0 )
+    {
+        m[peer].kind = K_UNBOUND;
+        m[peer].rdom = self_domid;
+        check_port(f, peer);
+    }
 }
 
-static void do_send(void)
+static void do_send(struct fz *f)
 {
-    uint32_t p = pick_port();
+    uint32_t p = pick_port(f);
     struct evtchn_send o = { .port = p };
-    struct last_op *l = record("send", p, 0);
+    struct last_op *l = record(f, "send", p, 0);
     long want = 0;
     int target = -1;
 
@@ -461,37 +583,43 @@ static void do_send(void)
         target = p;
     else if ( m[p].kind != K_UNBOUND )
         want = -XEN_EINVAL;     /* closed, reserved, virq: "Only valid for ..." */
-    check_rc(l, want, HYPERVISOR_event_channel_op(EVTCHNOP_send, &o));
+    check_rc(f, l, want, HYPERVISOR_event_channel_op(EVTCHNOP_send, &o));
     if ( target >= 0 && !l->got )
     {
         m_set_pending(target);
-        check_port(target);
+        check_port(f, target);
     }
 }
 
-static void do_status(void)
+static void do_status(struct fz *f)
 {
-    uint32_t p = pick_port();
-    domid_t dom = below(10) ? (below(2) ? DOMID_SELF : self_domid) : DOMID_INVALID;
+    uint32_t p = pick_port(f);
+    domid_t dom = below(f, 10) ? (below(f, 2) ? DOMID_SELF : self_domid) : DOMID_INVALID;
     struct evtchn_status st = { .dom = dom, .port = p };
-    struct last_op *l = record("status", dom, p);
+    struct last_op *l = record(f, "status", dom, p);
     long rc = HYPERVISOR_event_channel_op(EVTCHNOP_status, &st);
 
     l->got = rc;
     if ( dom == DOMID_INVALID )
-        check_rc(l, -XEN_ESRCH, rc);
+        check_rc(f, l, -XEN_ESRCH, rc);
     else
-        check_status(p, rc, &st);
+        check_status(f, p, rc, &st);
 }
 
-static void do_bind_vcpu(void)
+/*
+ * As Linux moves a port: masked while it moves, so a pending event is not
+ * left in the old vcpu's selector; the unmask raises it on the new vcpu.
+ */
+static void do_bind_vcpu(struct fz *f)
 {
-    uint32_t p = pick_port(), vcpu = pick_vcpu();
+    uint32_t p = pick_port(f), vcpu = pick_vcpu(f);
     struct evtchn_bind_vcpu o = { .port = p, .vcpu = vcpu };
-    struct last_op *l = record("bind_vcpu", p, vcpu);
+    struct evtchn_unmask u = { .port = p };
+    struct last_op *l = record(f, "bind_vcpu", p, vcpu);
+    int movable = mine(f, p) && p < valid && vcpu < nvcpus && m[p].kind != K_HARNESS;
     long want = 0;
 
-    if ( vcpu >= nr_vcpus_up )
+    if ( vcpu >= nvcpus )
         want = -XEN_ENOENT;     /* checked before the port */
     else if ( p >= valid )
         want = -XEN_EINVAL;
@@ -499,18 +627,25 @@ static void do_bind_vcpu(void)
         want = -XEN_EINVAL;
     else if ( m[p].kind != K_VIRQ && m[p].kind != K_UNBOUND && m[p].kind != K_INTER )
         want = -XEN_EINVAL;
-    check_rc(l, want, HYPERVISOR_event_channel_op(EVTCHNOP_bind_vcpu, &o));
+    if ( movable && !m[p].masked )
+        events_port_mask(p);
+    check_rc(f, l, want, HYPERVISOR_event_channel_op(EVTCHNOP_bind_vcpu, &o));
     if ( !want && !l->got )
-        m[p].vcpu = vcpu;
+        m_set_vcpu(p, vcpu);
+    if ( movable && !m[p].masked )  /* not pending either: every send was taken */
+        HYPERVISOR_event_channel_op(EVTCHNOP_unmask, &u);
+    if ( movable )
+        check_port(f, p);
 }
 
-static void do_unmask(void)
+static void do_unmask(struct fz *f)
 {
-    uint32_t p = pick_port();
+    uint32_t p = pick_port(f);
     struct evtchn_unmask o = { .port = p };
-    struct last_op *l = record("unmask", p, 0);
+    struct last_op *l = record(f, "unmask", p, 0);
 
-    check_rc(l, p >= valid ? -XEN_EINVAL : 0, HYPERVISOR_event_channel_op(EVTCHNOP_unmask, &o));
+    check_rc(f, l, p >= valid ? -XEN_EINVAL : 0,
+             HYPERVISOR_event_channel_op(EVTCHNOP_unmask, &o));
     if ( p >= valid || l->got )
         return;
     /* evtchn_port_unmask(): nothing for a port that is not evtchn_usable(). */
@@ -523,27 +658,31 @@ static void do_unmask(void)
         m[p].count++;
     }
     m[p].masked = 0;
-    check_port(p);
+    check_port(f, p);
 }
 
 /* The guest's own half: the mask bit in shared_info (no hypercall). */
-static void do_mask(void)
+static void do_mask(struct fz *f)
 {
-    uint32_t p = pick_port() % EVTCHN_2L_NR_CHANNELS;
-    struct last_op *l = record("mask", p, 0);
+    uint32_t p = pick_port(f) % EVTCHN_2L_NR_CHANNELS;
+    struct last_op *l = record(f, "mask", p, 0);
 
-    if ( m[p].kind == K_HARNESS )
+    if ( m[p].kind == K_HARNESS || (nvcpus > 1 && !mine(f, p) && p) )
         return;
     l->got = events_port_mask(p);
     m[p].masked = 1;
-    check_port(p);
+    check_port(f, p);
 }
 
-/* The ports the harness bound again: theirs, and never masked. */
+/* The ports the harness holds: theirs, never masked, notified where they are. */
+static evtchn_port_t kick_port[GUEST_MAX_VCPUS];
+
 static void adopt_harness_ports(void)
 {
-    evtchn_port_t ports[] = { console_port(), xs_port() };
+    evtchn_port_t ports[2 + GUEST_MAX_VCPUS] = { console_port(), xs_port() };
 
+    for ( unsigned int v = 1; v < nvcpus; v++ )
+        ports[1 + v] = kick_port[v];
     for ( unsigned int i = 0; i < ARRAY_SIZE(ports); i++ )
     {
         struct evtchn_unmask u = { .port = ports[i] };
@@ -551,36 +690,38 @@ static void adopt_harness_ports(void)
         if ( !ports[i] )
             continue;
         HYPERVISOR_event_channel_op(EVTCHNOP_unmask, &u);
-        m[ports[i]] = (struct mport){ .kind = K_HARNESS };
+        m[ports[i]] = (struct mport){ .kind = K_HARNESS, .owner = NO_OWNER };
     }
 }
 
-static void do_reset(void)
+/* With one vcpu only: a reset closes every vcpu's ports at once. */
+static void do_reset(struct fz *f)
 {
-    domid_t dom = below(4) ? DOMID_SELF : (below(2) ? 0 : DOMID_INVALID);
+    domid_t dom = below(f, 4) ? DOMID_SELF : (below(f, 2) ? 0 : DOMID_INVALID);
     struct evtchn_reset o = { .dom = dom };
-    struct last_op *l = record("reset", dom, 0);
+    struct last_op *l = record(f, "reset", dom, 0);
 
     if ( dom != DOMID_SELF )
     {
         /* rcu_lock_domain_by_any_id(), then xsm_evtchn_reset(XSM_TARGET) */
-        check_rc(l, dom == DOMID_INVALID ? -XEN_ESRCH : -XEN_EPERM,
+        check_rc(f, l, dom == DOMID_INVALID ? -XEN_ESRCH : -XEN_EPERM,
                  HYPERVISOR_event_channel_op(EVTCHNOP_reset, &o));
         return;
     }
-    check_rc(l, 0, reset_self());
+    check_rc(f, l, 0, reset_self());
     /* evtchn_reset(): evtchn_close() of every port; the mask bits stay. */
     for ( uint32_t p = 1; p < valid; p++ )
         if ( m[p].kind != K_FREE )
-            m[p] = (struct mport){ .kind = K_FREE, .masked = m[p].masked, .count = m[p].count };
-    memset(virq_port, 0, sizeof(virq_port));
-    nr_open = 0;
+            m[p] = (struct mport){ .kind = K_FREE, .owner = NO_OWNER, .masked = m[p].masked,
+                                   .count = m[p].count };
+    memset(f->virq_port, 0, sizeof(f->virq_port));
+    f->nr_open = 0;
     adopt_harness_ports();
 }
 
 /* ---- the run ---- */
 
-static void (*const ops[])(void) = {
+static void (*const ops[])(struct fz *f) = {
     do_alloc_unbound, do_alloc_unbound, do_alloc_unbound,
     do_bind_interdomain, do_bind_interdomain, do_bind_interdomain,
     do_bind_virq, do_bind_ipi, do_bind_ipi,
@@ -592,54 +733,116 @@ static void (*const ops[])(void) = {
     do_mask, do_mask,
 };
 
+static void fuzz_vcpu(unsigned int vcpu, void *arg)
+{
+    struct fz *f = &fz[vcpu];
+    unsigned int max_open = MAX_OPEN / nvcpus;
+
+    (void)arg;
+    for ( ; f->op_index < f->nops && !__atomic_load_n(&stop, __ATOMIC_RELAXED); f->op_index++ )
+    {
+        f->grew = 0;
+        if ( nvcpus == 1 && below(f, 1000) == 0 )
+            do_reset(f);
+        else if ( f->nr_open >= max_open )
+            do_close(f);
+        else
+            ops[below(f, ARRAY_SIZE(ops))](f);
+        if ( f->grew )
+            probe_valid();
+        if ( f->op_index % SWEEP_EVERY == SWEEP_EVERY - 1 )
+            sweep(f, 0);
+    }
+}
+
+static void kick(unsigned int vcpu)
+{
+    struct evtchn_send o = { .port = kick_port[vcpu] };
+
+    HYPERVISOR_event_channel_op(EVTCHNOP_send, &o);
+}
+
+/* An IPI port per secondary vcpu, to wake it from SCHEDOP_block. */
+static void bind_kick_ports(void)
+{
+    for ( unsigned int v = 1; v < nvcpus; v++ )
+    {
+        struct evtchn_bind_ipi o = { .vcpu = v };
+
+        kick_port[v] = HYPERVISOR_event_channel_op(EVTCHNOP_bind_ipi, &o) ? 0 : o.port;
+        events_set_port_vcpu(kick_port[v], v);
+    }
+}
+
+static void close_kick_ports(void)
+{
+    for ( unsigned int v = 1; v < nvcpus; v++ )
+    {
+        struct evtchn_close o = { .port = kick_port[v] };
+
+        if ( kick_port[v] )
+            HYPERVISOR_event_channel_op(EVTCHNOP_close, &o);
+        events_set_port_vcpu(kick_port[v], 0);
+        kick_port[v] = 0;
+    }
+}
+
 static void model_init(void)
 {
     memset(m, 0, sizeof(m));
-    memset(virq_port, 0, sizeof(virq_port));
-    nr_open = 0;
     valid = 0;
     probe_valid();
-    m[0].kind = K_RESERVED;     /* evtchn_init() */
     for ( uint32_t p = 0; p < EVTCHN_2L_NR_CHANNELS; p++ )
     {
+        m[p].owner = NO_OWNER;
         m[p].masked = events_port_masked(p);
         m[p].count = events_count(p);
     }
+    m[0].kind = K_RESERVED;     /* evtchn_init() */
     adopt_harness_ports();
 }
 
 void fuzz_run(uint64_t seed, uint64_t nops, long (*reset)(void), struct fuzz_report *out)
 {
-    uint64_t start = now_ns();
+    uint64_t start, ops = 0;
+    unsigned int open = 0;
+    struct fz *f0 = &fz[0];
 
+    nvcpus = nr_vcpus_up;
     reset_self = reset;
-    rng = run_seed = seed;
-    op_index = 0;
-    mismatches = 0;
-    memset(last, 0, sizeof(last));
-    model_init();
-    sweep();                    /* the model starts from what Xen says */
-
-    for ( ; op_index < nops && !mismatches; op_index++ )
+    run_seed = seed;
+    stop = 0;
+    memset(fz, 0, sizeof(fz));
+    for ( unsigned int v = 0; v < nvcpus; v++ )
     {
-        grew = 0;
-        if ( below(1000) == 0 )
-            do_reset();
-        else if ( nr_open >= MAX_OPEN )
-            do_close();
-        else
-            ops[below(ARRAY_SIZE(ops))]();
-        if ( grew )
-            probe_valid();
-        if ( op_index % SWEEP_EVERY == SWEEP_EVERY - 1 )
-            sweep();
+        fz[v].vcpu = v;
+        fz[v].rng = seed ^ (v * 0xd1b54a32d192ed03ull);    /* a stream of its own */
+        fz[v].nops = nops / nvcpus + (v < nops % nvcpus);
     }
-    if ( !mismatches )
-        sweep();
-    out->ops = op_index;
-    out->mismatches = mismatches;
+    bind_kick_ports();
+    model_init();
+    sweep(f0, 1);               /* the model starts from what Xen says */
+
+    start = now_ns();
+    if ( nvcpus > 1 )
+        smp_run_all(fuzz_vcpu, NULL, kick);
+    else
+        fuzz_vcpu(0, NULL);
     out->ns = now_ns() - start;
-    printf("EVT FUZZ seed=%lu ops=%lu mismatches=%u ns=%lu valid=%u open=%u\n",
-           (unsigned long)seed, (unsigned long)out->ops, mismatches,
-           (unsigned long)out->ns, valid, nr_open);
+
+    if ( !stop )
+        sweep(f0, 1);           /* every vcpu has stopped: every port, every count */
+    for ( unsigned int v = 0; v < nvcpus; v++ )
+    {
+        ops += fz[v].op_index;
+        open += fz[v].nr_open;
+    }
+    out->ops = ops;
+    out->mismatches = stop;
+    if ( stop )
+        print_finding();
+    printf("EVT FUZZ seed=%lu vcpus=%u ops=%lu mismatches=%u ns=%lu valid=%u open=%u\n",
+           (unsigned long)seed, nvcpus, (unsigned long)ops, stop, (unsigned long)out->ns,
+           valid, open);
+    close_kick_ports();
 }

@@ -1,7 +1,8 @@
 /*
  * Vcpus: stop every vcpu's periodic timer (so VIRQ_TIMER fires only when a
- * case arms it), and bring the secondary vcpus up to an idle loop that only
- * takes upcalls, so events bound to them are delivered and counted there.
+ * case arms it), and bring the secondary vcpus up to an idle loop that takes
+ * upcalls, so events bound to them are delivered and counted there, and runs
+ * the work smp_run_all() gives it.
  */
 #include <stdint.h>
 #include <xen/xen.h>
@@ -20,13 +21,46 @@ static uint8_t vcpu_stacks[GUEST_MAX_VCPUS][VCPU_STACK_SIZE]
     __attribute__((aligned(16)));
 static struct vcpu_guest_context vcpu_ctxt;
 
+/* Work smp_run_all() hands the secondaries: a generation each takes once. */
+static void (*work_fn)(unsigned int vcpu, void *arg);
+static void *work_arg;
+static uint32_t work_gen, work_done;
+
 static void secondary_main(unsigned int vcpu) __attribute__((noreturn));
 static void secondary_main(unsigned int vcpu)
 {
-    (void)vcpu;
-    /* SCHEDOP_block enables event delivery, then sleeps until an event. */
+    uint32_t seen = 0;
+
     for ( ;; )
+    {
+        uint32_t gen = __atomic_load_n(&work_gen, __ATOMIC_ACQUIRE);
+
+        if ( gen != seen )
+        {
+            seen = gen;
+            work_fn(vcpu, work_arg);
+            __atomic_fetch_add(&work_done, 1, __ATOMIC_RELEASE);
+            continue;
+        }
+        /* SCHEDOP_block enables event delivery, then sleeps until an event. */
         HYPERVISOR_sched_op(SCHEDOP_block, NULL);
+    }
+}
+
+void smp_run_all(void (*fn)(unsigned int vcpu, void *arg), void *arg,
+                 void (*kick)(unsigned int vcpu))
+{
+    unsigned int up = nr_vcpus_up;
+
+    work_fn = fn;
+    work_arg = arg;
+    __atomic_store_n(&work_done, 0, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&work_gen, 1, __ATOMIC_SEQ_CST);
+    for ( unsigned int v = 1; v < up; v++ )
+        kick(v);
+    fn(0, arg);
+    while ( __atomic_load_n(&work_done, __ATOMIC_ACQUIRE) < up - 1 )
+        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
 }
 
 /* Vcpus the domain has: VCPUOP_is_up fails with ENOENT past the last one. */

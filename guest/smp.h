@@ -12,4 +12,12 @@ struct smp_info {
 /* Stop every vcpu's periodic timer, then bring vcpus 1.. up. */
 struct smp_info smp_init(void);
 
+/*
+ * fn(vcpu, arg) on every vcpu that is up, at once: vcpu 0 is the caller;
+ * kick(v) must wake vcpu v from SCHEDOP_block (an event bound to it).
+ * Returns when all have finished.
+ */
+void smp_run_all(void (*fn)(unsigned int vcpu, void *arg), void *arg,
+                 void (*kick)(unsigned int vcpu));
+
 #endif

@@ -72,7 +72,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     arts, guest = prepare(args.xen)
     out = BUILD / "fuzz" / time.strftime("%Y%m%d-%H%M%S")
-    campaign = fuzz.run_campaign(arts, guest, seeds, args.ops, out, args.jobs)
+    campaign = fuzz.run_campaign(arts, guest, seeds, args.ops, out, args.vcpus, args.jobs)
     print(fuzz.report(campaign, args.seeds or args.seed))
     print(f"serial logs and cases: {out}", file=sys.stderr)
     return 0 if campaign.mismatches == 0 and not campaign.crashes and not campaign.errors else 1
@@ -218,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     fz.add_argument("--seed", default="1", help="the seed (a run replays exactly from it)")
     fz.add_argument("--seeds", default="", help="a campaign: seeds as 1-1000 or 1,5,9-12 (instead of --seed)")
     fz.add_argument("--ops", type=int, default=fuzz.DEFAULT_OPS, help="operations per seed")
+    fz.add_argument("--vcpus", type=int, default=2, help="vcpus fuzzing at once in each domain (1: exact replay)")
     fz.add_argument("--jobs", type=int, default=1, help="machines to spread the seeds over")
     pa = sub.add_parser("parse", help="parse a saved serial log")
     pa.add_argument("log")

@@ -39,13 +39,14 @@ def parse_seeds(text: str) -> list[int]:
     return out
 
 
-def case_text(seed: int, ops: int) -> str:
+def case_text(seed: int, ops: int, vcpus: int = 1) -> str:
     budget = 30 + ops // OPS_PER_SECOND_FLOOR
     return (
         f"case fuzz-{seed}\n"
         f"title   {ops} random operations on the domain's own event channels from seed {seed}, "
-        "each checked against guest/fuzz.c's model of Xen\n"
+        f"by {vcpus} vcpu(s) at once, each checked against guest/fuzz.c's model of Xen\n"
         "domains A\n"
+        f"vcpus   {vcpus}\n"
         f"timeout {budget}\n"
         "source  xen/common/event_channel.c: get_free_port(), evtchn_alloc_unbound(), evtchn_bind_interdomain(), "
         "evtchn_bind_virq(), evtchn_bind_ipi(), evtchn_close(), evtchn_send(), evtchn_status(), "
@@ -58,6 +59,7 @@ def case_text(seed: int, ops: int) -> str:
 class Campaign:
     seeds: list[int]
     ops: int
+    vcpus: int = 1
     runs: list[FuzzRun] = field(default_factory=list)
     findings: list[tuple[int, list[str]]] = field(default_factory=list)  # (seed, FUZZ-* lines)
     crashes: list[tuple[int, str]] = field(default_factory=list)  # (seed, Xen's message)
@@ -104,15 +106,17 @@ def collect(campaign: Campaign, run: SuiteRun) -> list[int]:
     return lost
 
 
-def run_campaign(arts: Artifacts, guest: Path, seeds: list[int], ops: int, out: Path, jobs: int = 1) -> Campaign:
-    campaign = Campaign(seeds, ops)
+def run_campaign(
+    arts: Artifacts, guest: Path, seeds: list[int], ops: int, out: Path, vcpus: int = 1, jobs: int = 1
+) -> Campaign:
+    campaign = Campaign(seeds, ops, vcpus)
     todo = list(seeds)
     machine = 0
     while todo:
         machine += 1
         cases_file = out / f"fuzz-{machine}.evt"
         cases_file.parent.mkdir(parents=True, exist_ok=True)
-        cases_file.write_text("".join(case_text(s, ops) for s in todo))
+        cases_file.write_text("".join(case_text(s, ops, vcpus) for s in todo))
         run = run_all(arts, guest, load_cases(arts, [cases_file]), out / f"machine-{machine}", fresh=True, jobs=jobs)
         lost = collect(campaign, run)
         if lost and len(lost) == len(todo):
@@ -126,7 +130,9 @@ def run_campaign(arts: Artifacts, guest: Path, seeds: list[int], ops: int, out: 
 def report(campaign: Campaign, spelled: str) -> str:
     lines: list[str] = []
     for seed, details in campaign.findings:
-        lines.append(f"\nseed {seed}: Xen and the model disagree (replay: make fuzz SEED={seed} OPS={campaign.ops})")
+        replay = f"make fuzz SEED={seed} OPS={campaign.ops} VCPUS={campaign.vcpus}"
+        exact = "exactly" if campaign.vcpus == 1 else "the same operations, not their interleaving"
+        lines.append(f"\nseed {seed}: Xen and the model disagree (replay, {exact}: {replay})")
         lines += [f"  {d}" for d in details]
     for seed, text in campaign.crashes:
         lines.append(f"\nseed {seed}: Xen went down:\n  " + text.replace("\n", "\n  "))
@@ -134,9 +140,9 @@ def report(campaign: Campaign, spelled: str) -> str:
         lines.append(f"\nseed {seed}: the harness failed, not counted: {text.splitlines()[0] if text else ''}")
     ns = sum(r.ns for r in campaign.runs)
     rate = f", {campaign.total_ops * 1e9 / ns:,.0f} ops/s in the guest" if ns else ""
+    at_once = "one vcpu" if campaign.vcpus == 1 else f"{campaign.vcpus} vcpus at once (QEMU's multi-threaded TCG)"
     lines.append(
-        f"\n{len(campaign.runs)} of {len(campaign.seeds)} seed(s) ran, one vcpu, 2-level ABI, "
-        f"a domain each{rate}"
+        f"\n{len(campaign.runs)} of {len(campaign.seeds)} seed(s) ran, {at_once}, 2-level ABI, a domain each{rate}"
     )
     lines.append(campaign.summary(spelled))
     return "\n".join(lines)

@@ -28,7 +28,7 @@ RESULT_FIELDS = ("case", "line", "op", "args", "expect", "got", "verdict")
 # The fields of an RTT line (rtt's round-trip times), each once, in this order.
 RTT_FIELDS = ("case", "line", "n", "early", "min_ns", "median_ns", "p99_ns", "max_ns")
 # The fields of a FUZZ line (a fuzz step's end), each once, in this order.
-FUZZ_FIELDS = ("seed", "ops", "mismatches", "ns", "valid", "open")
+FUZZ_FIELDS = ("seed", "vcpus", "ops", "mismatches", "ns", "valid", "open")
 VERDICTS = ("PASS", "FAIL")
 DECIMAL = re.compile(r"[0-9]+")  # ASCII only: \d would take any Unicode digit
 POSITIVE = re.compile(r"[1-9][0-9]*")
@@ -83,7 +83,8 @@ class FuzzRun:
 
     domain: str
     seed: int
-    ops: int  # operations issued
+    vcpus: int  # fuzzing at once
+    ops: int  # operations issued, all vcpus together
     mismatches: int  # 0, or 1: a run stops at its first
     ns: int  # how long they took, in the guest
     valid: int  # the domain's valid ports at the end (d->valid_evtchns)

@@ -13,11 +13,11 @@ from orchestrator.fuzz import Campaign, case_text, collect, parse_seeds, report
 from orchestrator.pipeline import SuiteRun
 from orchestrator.results import DomainReport, FuzzRun, GroupResult, ParseError, parse, parse_fuzz
 
-FUZZ = "seed=7 ops=100000 mismatches=0 ns=210000000 valid=256 open=82"
+FUZZ = "seed=7 vcpus=1 ops=100000 mismatches=0 ns=210000000 valid=256 open=82"
 
 
 def fuzz_line(seed: int, ops: int = 100000, mismatches: int = 0) -> str:
-    return f"FUZZ seed={seed} ops={ops} mismatches={mismatches} ns=210000000 valid=256 open=82"
+    return f"FUZZ seed={seed} vcpus=1 ops={ops} mismatches={mismatches} ns=210000000 valid=256 open=82"
 
 
 def test_seeds_single_ranges_and_lists() -> None:
@@ -52,7 +52,7 @@ def test_fuzz_lines_are_parsed_and_a_finding_is_kept() -> None:
         ]
     )["g1-A"]
     assert rep.garbled == []
-    assert rep.fuzz == [FuzzRun("g1-A", 7, 100000, 1, 210000000, 256, 82)]
+    assert rep.fuzz == [FuzzRun("g1-A", 7, 1, 100000, 1, 210000000, 256, 82)]
     assert [d.split()[0] for d in rep.fuzz_details] == ["FUZZ-MISMATCH", "FUZZ-LAST", "FUZZ-PORT"]
 
 
@@ -92,7 +92,7 @@ def test_a_campaign_sums_runs_and_names_each_finding(tmp_path: Path) -> None:
     assert collect(campaign, _run(tmp_path, [1, 2], {1: ok, 2: bad}, {})) == []
     assert (campaign.total_ops, campaign.mismatches, campaign.crashes) == (100006, 1, [])
     text = report(campaign, "1-2")
-    assert "seed 2: Xen and the model disagree (replay: make fuzz SEED=2 OPS=100000)" in text
+    assert "seed 2: Xen and the model disagree (replay, exactly: make fuzz SEED=2 OPS=100000 VCPUS=1)" in text
     assert text.splitlines()[-1] == "FUZZ: 100006 ops, 1 mismatches, 0 Xen crashes, seed 1-2"
 
 
