@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import lang
@@ -488,17 +488,38 @@ def order(cases: list[Case], spec: str) -> tuple[list[Case], str]:
     return shuffled, f"random:{n}"
 
 
+def shared(group: Config, case: Config) -> Config | None:
+    """The config of a group that also runs `case`, or None if it cannot.
+
+    The xl configs must be equal, and one case's guests a subset of the other's: a case
+    that names fewer domains runs while the others go on to their next case (a domain is
+    reset at each case it takes part in, and a case's barriers wait only for its own
+    domains). `Dom0` is no xl domain: it joins any group.
+    """
+    if (group.vcpus, group.max_event_channels, group.irqs) != (case.vcpus, case.max_event_channels, case.irqs):
+        return None
+    mine, theirs = (set(c.domains) - {DOM0} for c in (group, case))
+    if not (mine <= theirs or theirs <= mine):
+        return None
+    return replace(group, domains=group.domains + tuple(d for d in case.domains if d not in group.domains))
+
+
 def plan(cases: list[Case], fresh: bool = False, first: int = 1) -> list[Group]:
-    """Group cases by domain configuration (or one group per case when `fresh`).
+    """Group cases that can share domains (`shared`), or one group per case when `fresh`.
 
     Within a group the cases keep the order they are given in; groups are numbered
     from `first`, so plans made for one machine do not share domain names.
     """
-    groups: dict[object, list[Case]] = {}
-    for i, case in enumerate(cases):
-        key: object = (i, case.config) if fresh else case.config
-        groups.setdefault(key, []).append(case)
-    return [Group(n, cs[0].config, tuple(cs)) for n, cs in enumerate(groups.values(), start=first)]
+    groups: list[tuple[Config, list[Case]]] = []
+    for case in cases:
+        for i, (config, members) in enumerate(groups):
+            joined = None if fresh else shared(config, case.config)
+            if joined is not None:
+                groups[i] = (joined, [*members, case])
+                break
+        else:
+            groups.append((case.config, [case]))
+    return [Group(n, config, tuple(cs)) for n, (config, cs) in enumerate(groups, start=first)]
 
 
 def _uses(step: Step) -> set[str]:

@@ -122,8 +122,49 @@ def rows(results: list[CaseResult]) -> list[Row]:
     return out
 
 
+# -- KTAP ---------------------------------------------------------------------------
+# The results as KTAP (the kernel's test output format, Documentation/dev-tools/ktap.rst),
+# so the kernel's own tools read them: `kunit.py parse conformance.ktap`. One test per
+# case, its steps as subtests in the report's order; a step that passed but differs from
+# the 3.0 guide is `ok` with a diagnostic line saying so.
+
+INDENT = "    "
+
+
+def _name(text: str) -> str:
+    # A result line's name runs to the first '#' (a directive): keep ours out of it.
+    return " ".join(text.replace("#", "No.").split())
+
+
+def ktap(header: dict[str, str], results: list[CaseResult]) -> str:
+    table = rows(results)
+    out = ["KTAP version 1", f"# Xen {header.get('xen_version', '?')} build-id {header.get('build_id', '?')}"]
+    out.append(f"1..{len(results)}")
+    for i, res in enumerate(results, start=1):
+        name = _name(res.case.name)
+        steps = [r for r in table if r.case == res.case.name]
+        if steps:
+            out += [f"{INDENT}KTAP version 1", f"{INDENT}# Subtest: {name}", f"{INDENT}1..{len(steps)}"]
+        for j, row in enumerate(steps, start=1):
+            ok = row.verdict not in (FAIL, MISSING)
+            out.append(f"{INDENT}{'ok' if ok else 'not ok'} {j} {_name(f'{row.where} {row.domain} {row.call}')}")
+            if row.verdict == DIFFERS:
+                out.append(f"{INDENT}# DIFFERS FROM 3.0: Xen {row.got}, the 3.0 guide {row.spec}")
+            elif row.verdict == FAIL:
+                out.append(f"{INDENT}# expected {row.expected}, got {row.got}")
+            elif row.verdict == MISSING:
+                out.append(f"{INDENT}# no result: the step did not run")
+        for problem in res.problems:
+            out.append(f"# {problem.outcome.name}: {' '.join(problem.text.split())[:300]}")
+        if res.outcome is Outcome.SKIP:
+            out.append(f"ok {i} {name} # SKIP")
+        else:
+            out.append(f"{'ok' if res.outcome is Outcome.PASS else 'not ok'} {i} {name}")
+    return "\n".join(out) + "\n"
+
+
 def write_reports(out: Path, header: dict[str, str], results: list[CaseResult]) -> tuple[Path, Path]:
-    """conformance.json and conformance.md in `out`; returns their paths."""
+    """conformance.json, conformance.md and conformance.ktap in `out`; returns the first two's paths."""
     table = rows(results)
     counts = {v: sum(1 for r in table if r.verdict == v) for v in (PASS, DIFFERS, FAIL, MISSING)}
     outcomes = {o.name: sum(1 for r in results if r.outcome is o) for o in Outcome}
@@ -169,4 +210,5 @@ def write_reports(out: Path, header: dict[str, str], results: list[CaseResult]) 
         md += [f"- `{name}`: **{p.outcome.name}** {p.text.splitlines()[0]}" for name, p in problems]
     md_path = out / "conformance.md"
     md_path.write_text("\n".join(md) + "\n")
+    (out / "conformance.ktap").write_text(ktap(header, results))
     return json_path, md_path

@@ -242,27 +242,36 @@ def test_errno_check_needs_the_errno_set(tmp_path: Path) -> None:
 # -- planning -------------------------------------------------------------------
 
 
-def test_plan_groups_by_config(tmp_path: Path) -> None:
+def test_plan_groups_cases_that_can_share_domains(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         "case c1\ndomains A B\nA send 1\n"
-        "case c2\ndomains A\nA send 1\n"
+        "case c2\ndomains A\nA send 1\n"  # fewer guests: runs in the same domains
         "case c3\ndomains A B\nB send 1\n"
-        "case c4\ndomains A B\nvcpus 2\nA send 1\n"
-        "case c5\ndomains A\nA send 2\n"
-        "case c6\ndomains B A\nA send 2\n",
+        "case c4\ndomains A B\nvcpus 2\nA send 1\n"  # another xl config
+        "case c5\ndomains Crash\nCrash send 2\n"  # guests of its own
+        "case c6\ndomains B A Dom0\nDom0 send 2\n"  # dom0 joins any group
+        "case c7\ndomains A C\nC send 2\n",  # neither a subset nor a superset of A B
     )
     found = parse_file(path)
     groups = plan(found)
     assert [(g.index, [c.name for c in g.cases]) for g in groups] == [
-        (1, ["c1", "c3"]),
-        (2, ["c2", "c5"]),
-        (3, ["c4"]),
-        (4, ["c6"]),
+        (1, ["c1", "c2", "c3", "c6"]),
+        (2, ["c4"]),
+        (3, ["c5"]),
+        (4, ["c7"]),
     ]
-    assert groups[0].config == Config(("A", "B"))
-    assert groups[2].config == Config(("A", "B"), vcpus=2)
-    assert groups[3].config.domains == ("B", "A")
+    assert groups[0].config == Config(("A", "B", "Dom0"))
+    assert groups[1].config == Config(("A", "B"), vcpus=2)
+    assert groups[3].config.domains == ("A", "C")
+
+
+def test_a_group_grows_to_the_case_with_more_guests(tmp_path: Path) -> None:
+    path = write(tmp_path, "case c1\ndomains A\nA send 1\ncase c2\ndomains A B\nB send 1\n")
+    (group,) = plan(parse_file(path))
+    assert group.config.domains == ("A", "B")
+    scripts = compile_group(group)
+    assert "case c1" in scripts["A"] and "case c1" not in scripts["B"] and "case c2" in scripts["B"]
 
 
 def test_plan_fresh(tmp_path: Path) -> None:
@@ -271,7 +280,7 @@ def test_plan_fresh(tmp_path: Path) -> None:
         "case c1\ndomains A B\nA send 1\ncase c2\ndomains A B\nA send 2\ncase c3\ndomains A\nA send 3\n",
     )
     found = parse_file(path)
-    assert len(plan(found)) == 2
+    assert len(plan(found)) == 1
     groups = plan(found, fresh=True)
     assert [(g.index, [c.name for c in g.cases], g.config) for g in groups] == [
         (1, ["c1"], Config(("A", "B"))),

@@ -21,7 +21,8 @@ source  here
 A close 2000 -> EINVAL
 
 case other-config
-domains A B
+domains A
+vcpus   2
 source  here
 A close 3000 -> EINVAL
 

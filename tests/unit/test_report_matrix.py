@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from orchestrator.cases import parse_file
 from orchestrator.matrix import Column, compare, write
-from orchestrator.report import DIFFERS, FAIL, MISSING, PASS, rows, write_reports
+from orchestrator.report import DIFFERS, FAIL, MISSING, PASS, ktap, rows, write_reports
 from orchestrator.results import CaseResult, StepResult
 
 CASE = """case c
@@ -68,3 +69,27 @@ def test_matrix_files_name_each_column(tmp_path: Path) -> None:
     assert "bookworm: Xen 4.17.7" in md and "debug=n" in md
     assert "did not run**: Xen panicked: boom" in md
     assert json.loads(json_path.read_text())["rows"][0]["cells"] == {"bookworm": "ok", "trixie": "(no run)"}
+
+
+def test_ktap_has_a_test_per_case_and_a_subtest_per_step(tmp_path: Path) -> None:
+    res = _result(tmp_path, {4: ("EINVAL", "PASS"), 5: ("ENOSYS", "PASS"), 6: ("ESRCH", "FAIL")})
+    write_reports(tmp_path, {"xen_version": "4.17.7", "build_id": "abc"}, [res])
+    lines = (tmp_path / "conformance.ktap").read_text().splitlines()
+    assert lines[:3] == ["KTAP version 1", "# Xen 4.17.7 build-id abc", "1..1"]
+    assert lines[3:6] == ["    KTAP version 1", "    # Subtest: c", "    1..3"]
+    results = [ln.strip() for ln in lines if ln.strip().startswith(("ok ", "not ok "))]
+    assert results == [
+        "ok 1 c.evt:4 A close(1000)",
+        "ok 2 c.evt:5 A raw(99)",
+        "not ok 3 c.evt:6 A send(1000)",
+        "not ok 1 c",  # the case: its name as its Subtest line gives it
+    ]
+    assert "    # DIFFERS FROM 3.0: Xen EINVAL, the 3.0 guide ESRCH" in lines
+    assert "    # expected EINVAL, got ESRCH" in lines
+
+
+def test_ktap_names_carry_no_directive(tmp_path: Path) -> None:
+    res = _result(tmp_path, {})
+    res.case = replace(res.case, name="a#b")
+    text = ktap({}, [res])
+    assert "not ok 1 aNo.b" in text.splitlines() and "# SKIP" not in text
