@@ -48,7 +48,7 @@ static int evtchn_2l_mask(evtchn_port_t port)
 
 static void evtchn_2l_handle_upcall(unsigned int vcpu, evtchn_deliver_t deliver)
 {
-    vcpu_info_t *v = &shared_info->vcpu_info[vcpu];
+    vcpu_info_t *v = vcpu_info_of(vcpu);
     int smp = __atomic_load_n(&nr_vcpus_up, __ATOMIC_RELAXED) > 1;
     xen_ulong_t sel;
 
@@ -101,7 +101,7 @@ void events_clear_all_pending(void)
     for ( unsigned int w = 0; w < ARRAY_SIZE(shared_info->evtchn_pending); w++ )
         __atomic_store_n(&shared_info->evtchn_pending[w], 0, __ATOMIC_SEQ_CST);
     for ( unsigned int v = 0; v < nr_vcpus_up; v++ )
-        __atomic_store_n(&shared_info->vcpu_info[v].evtchn_pending_sel, 0,
+        __atomic_store_n(&vcpu_info_of(v)->evtchn_pending_sel, 0,
                          __ATOMIC_SEQ_CST);
 }
 

@@ -24,14 +24,6 @@ static unsigned int nr_array_pages;
 /* Linux's per-cpu q->head: where each queue's walk stopped last time. */
 static uint32_t local_head[GUEST_MAX_VCPUS][EVTCHN_FIFO_MAX_QUEUES];
 
-/* PV: a gfn is the machine frame; VIRT_BASE 0 makes va >> PAGE_SHIFT the pfn. */
-static uint64_t page_gfn(const void *va)
-{
-    const xen_pfn_t *mfn_list = (const xen_pfn_t *)start_info->mfn_list;
-
-    return mfn_list[(unsigned long)va >> PAGE_SHIFT];
-}
-
 static uint64_t gfn_of(enum fifo_gfn_kind kind, const void *page)
 {
     return kind == FIFO_GFN_PAGE ? page_gfn(page) : ~0ull;

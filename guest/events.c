@@ -34,9 +34,42 @@ static int32_t first_seq[NR_PORTS];
 /* The event channel ABI the domain is on. */
 static const struct evtchn_abi *abi = &evtchn_2l;
 
+/* Set once Xen accepted a VCPUOP_register_vcpu_info; NULL: still in shared_info. */
+static vcpu_info_t *vcpu_info_at[GUEST_MAX_VCPUS];
+static uint8_t vcpu_info_page[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+
+vcpu_info_t *vcpu_info_of(unsigned int vcpu)
+{
+    vcpu_info_t *vi = vcpu < GUEST_MAX_VCPUS
+                      ? __atomic_load_n(&vcpu_info_at[vcpu], __ATOMIC_ACQUIRE) : NULL;
+
+    return vi ? vi : &shared_info->vcpu_info[vcpu];
+}
+
 static inline vcpu_info_t *vcpu0(void)
 {
-    return &shared_info->vcpu_info[0];
+    return vcpu_info_of(0);
+}
+
+long events_register_vcpu_info(unsigned int vcpu, uint32_t offset)
+{
+    struct vcpu_register_vcpu_info info = {
+        .mfn = page_gfn(vcpu_info_page), .offset = offset,
+    };
+    long rc;
+
+    /*
+     * Xen copies the old vcpu_info to the new place, our mask with it, and
+     * marks every selector pending there ("a spurious event"): masked until
+     * we look at the new place, the unmask then takes them.
+     */
+    events_mask();
+    rc = HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_info, vcpu, &info);
+    if ( !rc && vcpu < GUEST_MAX_VCPUS && offset < PAGE_SIZE )
+        __atomic_store_n(&vcpu_info_at[vcpu], (vcpu_info_t *)(vcpu_info_page + offset),
+                         __ATOMIC_RELEASE);
+    events_unmask();
+    return rc;
 }
 
 void events_init(void)
@@ -209,7 +242,7 @@ void evtchn_do_upcall(struct trap_frame *frame, unsigned int vcpu);
 void evtchn_do_upcall(struct trap_frame *frame, unsigned int vcpu)
 {
     (void)frame;
-    shared_info->vcpu_info[vcpu].evtchn_upcall_pending = 0;
+    vcpu_info_of(vcpu)->evtchn_upcall_pending = 0;
     events_abi()->handle_upcall(vcpu, deliver);
 }
 

@@ -13,6 +13,15 @@
 extern unsigned int nr_vcpus_up;
 
 void events_init(void);
+
+/*
+ * Where vcpu's vcpu_info is: in shared_info, until VCPUOP_register_vcpu_info
+ * moves it (for good: Xen offers no way back).  Everything that reads
+ * upcall flags, selectors or time goes through here.
+ */
+vcpu_info_t *vcpu_info_of(unsigned int vcpu);
+/* VCPUOP_register_vcpu_info: vcpu's vcpu_info to our page at offset; 0 or -errno. */
+long events_register_vcpu_info(unsigned int vcpu, uint32_t offset);
 /* Upcall accounting is per case: reset clears every port's counter. */
 void events_reset_counts(void);
 uint32_t events_count(evtchn_port_t port);

@@ -25,6 +25,14 @@ static inline void *mfn_to_virt(xen_pfn_t mfn)
     return (void *)(machine_to_phys_mapping[mfn] << PAGE_SHIFT);
 }
 
+/* Our virtual address -> the frame Xen knows it by (PV: the machine frame). */
+static inline uint64_t page_gfn(const void *va)
+{
+    const xen_pfn_t *mfn_list = (const xen_pfn_t *)start_info->mfn_list;
+
+    return mfn_list[(unsigned long)va >> PAGE_SHIFT];
+}
+
 __attribute__((noreturn)) void guest_shutdown(unsigned int reason);
 
 #endif

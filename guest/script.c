@@ -477,6 +477,12 @@ OP(seq)
     r->val = events_seq(a[0]);
 }
 
+OP(register_vcpu_info)
+{
+    (void)s;
+    r->rc = events_register_vcpu_info(a[0], a[1]);
+}
+
 static long fuzz_reset(void)
 {
     long con, xs;

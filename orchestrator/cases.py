@@ -85,6 +85,7 @@ class Case:
     max_event_channels: int = DEFAULT_MAX_EVENT_CHANNELS
     irqs: tuple[int, ...] = ()
     timeout: int = 0  # seconds the guests get for this case; 0: from its number of steps
+    fresh: bool = False  # always in domains of its own: it changes what no reset undoes
     steps: list[Step] = field(default_factory=list)
 
     @property
@@ -194,6 +195,10 @@ class _Parser:
             if not irqs or None in irqs:
                 raise self.error(n, "expected `irqs <irq> [<irq> ...]`")
             case.irqs = tuple(i for i in irqs if i is not None)
+        elif head == "fresh":
+            if len(words) != 1:
+                raise self.error(n, "`fresh` takes no value")
+            case.fresh = True
         elif head in ("vcpus", "max_event_channels", "timeout"):
             v = lang.parse_num(words[1], hex_ok=False) if len(words) == 2 else None
             if not v:
@@ -505,7 +510,8 @@ def shared(group: Config, case: Config) -> Config | None:
 
 
 def plan(cases: list[Case], fresh: bool = False, first: int = 1) -> list[Group]:
-    """Group cases that can share domains (`shared`), or one group per case when `fresh`.
+    """Group cases that can share domains (`shared`), or one group per case when `fresh`
+    (and for each case that says `fresh`).
 
     Within a group the cases keep the order they are given in; groups are numbered
     from `first`, so plans made for one machine do not share domain names.
@@ -513,7 +519,8 @@ def plan(cases: list[Case], fresh: bool = False, first: int = 1) -> list[Group]:
     groups: list[tuple[Config, list[Case]]] = []
     for case in cases:
         for i, (config, members) in enumerate(groups):
-            joined = None if fresh else shared(config, case.config)
+            alone = fresh or case.fresh or members[0].fresh
+            joined = None if alone else shared(config, case.config)
             if joined is not None:
                 groups[i] = (joined, [*members, case])
                 break

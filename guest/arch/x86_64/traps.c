@@ -98,7 +98,7 @@ void trap_fatal(struct trap_frame *f);
 void trap_fatal(struct trap_frame *f)
 {
     static int nested;
-    unsigned long cr2 = shared_info ? shared_info->vcpu_info[0].arch.cr2 : 0;
+    unsigned long cr2 = shared_info ? vcpu_info_of(0)->arch.cr2 : 0;
 
     /* A fault while reporting a fault: just stop. */
     if ( nested++ )
