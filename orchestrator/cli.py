@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import fuzz, log
+from . import baseline, fuzz, log
 from .artifacts import SUITES
 from .bench import bench
 from .cases import ORDERS, order
@@ -52,6 +52,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"  line {s.line}: {s.describe()}")
         for p in r.problems:
             print(f"  {p.outcome.name}: {p.text}")
+    print(baseline.summary(run.baseline, run.results, run.known, run.stale, args.update_baseline))
     logs = out / "serial.log" if len(run.sessions) == 1 else out / "m*" / "serial.log"
     steps = sum(len(r.steps) for r in run.results)
     passed = sum(r.passed for r in run.results)
@@ -201,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--jobs", type=int, default=1, help="machines to run at once, the groups dealt out among them")
     r.add_argument("--cold", action="store_true", help="boot Xen and dom0 instead of restoring a saved machine")
     r.add_argument("--order", default="file", type=_order, help=f"order of the cases: {', '.join(ORDERS)}")
+    r.add_argument(
+        "--update-baseline", action="store_true", help="write the Xen's baseline (baselines/<x.y>.txt) from this run"
+    )
     c = sub.add_parser("compare", help="run cases warm in two orders and fresh; list every step that differs")
     c.add_argument("cases", nargs="*", help="case files (default: cases/*.evt)")
     c.add_argument("--orders", default="file,random", type=_orders, help="the warm runs' orders, comma-separated")

@@ -18,8 +18,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import log
+from . import baseline, log
 from .artifacts import Artifacts, fetch
+from .baseline import Known
 from .cases import Case, order, plan, read_errnos
 from .check import load_checked
 from .console import Line
@@ -77,6 +78,9 @@ class SuiteRun:
     seconds: float  # boot and cases, set-up excluded
     order: str = "file"  # as cases.order spells it: a random order names its seed
     sessions: list[Session] = field(default_factory=list)
+    baseline: Path | None = None  # the Xen's known results (orchestrator/baseline.py)
+    known: list[Known] = field(default_factory=list)  # its entries that matched a step
+    stale: list[Known] = field(default_factory=list)  # its entries that matched none
 
     @property
     def outcome(self) -> Outcome:
@@ -123,7 +127,11 @@ def run_all(
                 done = pool.map(lambda s: s.run_groups(s.groups), sessions)
                 group_results = sorted((r for rs in done for r in rs), key=lambda r: r.group.index)
     case_results = [r for g in group_results for r in g.case_results()]
-    return SuiteRun(sessions[0], group_results, case_results, time.monotonic() - start, spelled, sessions)
+    run = SuiteRun(sessions[0], group_results, case_results, time.monotonic() - start, spelled, sessions)
+    run.baseline = baseline.path_for(sessions[0].info.get("xen_version", ""))
+    if run.baseline is not None and run.baseline.exists():
+        run.known, run.stale = baseline.apply(case_results, baseline.read(run.baseline))
+    return run
 
 
 def run_suite(xen: str, case_files: list[Path], out: Path) -> SuiteRun:

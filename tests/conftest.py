@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from orchestrator import baseline
 from orchestrator.cases import ORDERS, Case, order
 from orchestrator.check import errnos_for, load_checked
 from orchestrator.console import Line
@@ -33,6 +34,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--jobs", type=int, default=1, help="machines to run at once, the groups dealt out among them")
     parser.addoption("--cold", action="store_true", help="boot Xen and dom0 instead of restoring a saved machine")
     parser.addoption("--order", default="file", help=f"order the cases run in: {', '.join(ORDERS)}")
+    parser.addoption(
+        "--update-baseline", action="store_true", help="write the Xen's baseline (baselines/<x.y>.txt) from this run"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -106,12 +110,16 @@ def xen_run(pytestconfig: pytest.Config) -> Iterator[XenRun]:
     pytestconfig.stash[ORDER] = run.order
     # The report is about Xen: the harness's own self-tests (which fail on purpose) stay out.
     conformance = [r for r in run.results if r.case.path in CASE_FILES]
+    pytestconfig.stash[BASELINE] = baseline.summary(
+        run.baseline, conformance, run.known, run.stale, pytestconfig.getoption("update_baseline")
+    )
     reports = write_reports(out, run.session.header(), conformance)
     pytestconfig.stash[REPORTS] = (reports, [r for r in rows(conformance) if r.verdict == DIFFERS])
     yield XenRun(run.sessions, {r.case.name: r for r in run.results}, out)
 
 
 REPORTS = pytest.StashKey[tuple[tuple[Path, Path], list[Any]]]()
+BASELINE = pytest.StashKey[str]()
 ORDER = pytest.StashKey[str]()
 WANTED = pytest.StashKey[set[str]]()
 
@@ -129,3 +137,5 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     tr.write_line(f"{len(differs)} step(s) where Xen, as its source says, differs from the Xen 3.0 guide:")
     for r in differs:
         tr.write_line(f"  {r.where}: {r.call}: Xen {r.got}, 3.0 guide {r.spec}")
+    for line in config.stash.get(BASELINE, "").strip().splitlines():
+        tr.write_line(line)

@@ -1,0 +1,128 @@
+"""Known results per Xen: steps whose answer on a given Xen is known to differ from what
+the case expects (a deliberate change, a found bug), so that a run on that Xen is green on
+what is known and red on anything new.
+
+One file per Xen major.minor, `baselines/<major>.<minor>.txt`, one step a line:
+
+    vcpu_info.evt:25 A expected=EINVAL got=EBUSY  # 295514ff75: -EBUSY for a second registration
+
+A step that fails as its line says is KNOWN, not FAIL: its case passes, and every report
+lists it apart. The same step failing otherwise, or any other failure, is new. A line no
+step matched any more is stale (the Xen changed, or the case did): reported, never silent.
+`--update-baseline` writes the file from a run, keeping the reasons of lines it keeps.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .results import CaseResult, StepResult
+
+ROOT = Path(__file__).resolve().parent.parent
+BASELINES = ROOT / "baselines"
+KNOWN = "KNOWN"
+LINE = re.compile(
+    r"^(?P<where>\S+:\d+) (?P<domain>\w+) expected=(?P<expected>\S+) got=(?P<got>\S+)\s*(?:#\s*(?P<why>.*))?$"
+)
+NEW_REASON = "why: TODO (a deliberate change? a bug? cite the commit or the advisory)"
+
+
+class BaselineError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Known:
+    where: str  # case file:line
+    domain: str  # the role the case names (A, B, Dom0)
+    expected: str
+    got: str
+    why: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.where, self.domain, self.expected, self.got)
+
+    def line(self) -> str:
+        return f"{self.where} {self.domain} expected={self.expected} got={self.got}  # {self.why or NEW_REASON}"
+
+
+def path_for(xen_version: str) -> Path | None:
+    """baselines/<major>.<minor>.txt for a version as `xl info` spells it (4.20.5-pre)."""
+    m = re.match(r"^(\d+)\.(\d+)", xen_version)
+    return BASELINES / f"{m[1]}.{m[2]}.txt" if m else None
+
+
+def read(path: Path | None) -> list[Known]:
+    if path is None or not path.exists():
+        return []
+    out = []
+    for n, text in enumerate(path.read_text().splitlines(), start=1):
+        if not text.strip() or text.lstrip().startswith("#"):
+            continue
+        m = LINE.match(text.strip())
+        if m is None:
+            raise BaselineError(f"{path}:{n}: expected `<file>:<line> <domain> expected=<X> got=<Y>  # why`")
+        out.append(Known(m["where"], m["domain"], m["expected"], m["got"], (m["why"] or "").strip()))
+    return out
+
+
+def _role(res: CaseResult, step: StepResult) -> str:
+    """The role a step's domain plays in its case (A), from the case file."""
+    found = next((s for s in res.case.steps if s.line == step.line and s.op == step.op), None)
+    return found.domain if found is not None else step.domain
+
+
+def _key(res: CaseResult, step: StepResult) -> tuple[str, str, str, str]:
+    return (f"{res.case.path.name}:{step.line}", _role(res, step), step.expect, step.got)
+
+
+def apply(results: list[CaseResult], known: list[Known]) -> tuple[list[Known], list[Known]]:
+    """Mark the failing steps `known` lists as KNOWN, in place; (matched, stale) entries."""
+    by_key = {k.key: k for k in known}
+    matched: dict[tuple[str, str, str, str], Known] = {}
+    for res in results:
+        for i, step in enumerate(res.steps):
+            k = by_key.get(_key(res, step))
+            if step.verdict == "FAIL" and k is not None:
+                res.steps[i] = replace(step, verdict=KNOWN)
+                matched[k.key] = k
+    return list(matched.values()), [k for k in known if k.key not in matched]
+
+
+def update_file(path: Path, results: list[CaseResult], known: list[Known]) -> list[Known]:
+    """Rewrite `path` with every step of the run that failed or was known; returns its entries.
+    Reasons of entries kept are kept; a new entry asks for one."""
+    reasons = {k.key: k.why for k in known}
+    entries = [
+        Known(*_key(res, s), why=reasons.get(_key(res, s), ""))
+        for res in results
+        for s in res.steps
+        if s.verdict in ("FAIL", KNOWN)
+    ]
+    head = [
+        f"# Known results of Xen {path.stem}: steps that answer otherwise than their case expects.",
+        "# One a line: <case file>:<line> <domain> expected=<X> got=<Y>  # why (README \"Baselines\").",
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(head + [e.line() for e in entries]) + "\n")
+    return entries
+
+
+def summary(path: Path | None, results: list[CaseResult], known: list[Known], stale: list[Known], update: bool) -> str:
+    """What the Xen's baseline knew and what it no longer matches; with `update`, rewrite it first."""
+    if path is None:
+        return ""
+    if update:
+        entries = update_file(path, results, known + stale)
+        return f"\nbaseline {path}: written, {len(entries)} known step(s)"
+    if not (known or stale):
+        return ""
+    lines = [f"\nKNOWN ({path.name}): {len(known)} step(s) answer as the baseline says, not as their case expects:"]
+    lines += [f"  {k.where} {k.domain}: expected {k.expected}, got {k.got}  # {k.why}" for k in known]
+    if stale:
+        lines.append(f"{len(stale)} baseline line(s) matched no step (Xen or the case changed):")
+        lines += [f"  {k.where} {k.domain}: expected {k.expected}, got {k.got}" for k in stale]
+    return "\n".join(lines)

@@ -1,0 +1,86 @@
+"""Known results per Xen (orchestrator/baseline.py): what is known passes and is listed apart,
+anything new fails, an entry that no longer matches is reported, --update-baseline writes it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator import baseline
+from orchestrator.baseline import BaselineError, Known
+from orchestrator.cases import parse_file
+from orchestrator.outcome import Outcome
+from orchestrator.report import KNOWN, rows
+from orchestrator.results import CaseResult, StepResult
+
+CASE = """case c
+domains A
+source  somewhere
+A close 1000 -> EINVAL
+A send 1000  -> EINVAL
+"""
+
+
+def _result(tmp_path: Path, got: dict[int, str]) -> CaseResult:
+    path = tmp_path / "c.evt"
+    path.write_text(CASE)
+    case = parse_file(path)[0]
+    res = CaseResult(case, 1)
+    for step in case.steps:
+        value = got[step.line]
+        verdict = "PASS" if value == step.expect[0] else "FAIL"
+        res.steps.append(StepResult("g1-A", "c", step.line, step.op, step.args, step.expect[0], value, verdict))
+    return res
+
+
+def test_paths_follow_major_minor() -> None:
+    assert baseline.path_for("4.20.5-pre") == baseline.BASELINES / "4.20.txt"
+    assert baseline.path_for("4.17.7") == baseline.BASELINES / "4.17.txt"
+    assert baseline.path_for("?") is None
+
+
+def test_a_known_failure_passes_and_is_listed_a_new_one_fails(tmp_path: Path) -> None:
+    res = _result(tmp_path, {4: "EBUSY", 5: "ESRCH"})
+    known, stale = baseline.apply([res], [Known("c.evt:4", "A", "EINVAL", "EBUSY", "a deliberate change")])
+    assert [k.where for k in known] == ["c.evt:4"] and stale == []
+    assert [r.verdict for r in rows([res])] == [KNOWN, "FAIL"]
+    assert res.outcome is Outcome.FAIL  # line 5 is new
+    res2 = _result(tmp_path, {4: "EBUSY", 5: "EINVAL"})
+    baseline.apply([res2], [Known("c.evt:4", "A", "EINVAL", "EBUSY")])
+    assert res2.outcome is Outcome.PASS
+
+
+def test_known_is_exact_another_wrong_answer_is_new_and_the_entry_stale(tmp_path: Path) -> None:
+    res = _result(tmp_path, {4: "EPERM", 5: "EINVAL"})
+    known, stale = baseline.apply([res], [Known("c.evt:4", "A", "EINVAL", "EBUSY")])
+    assert known == [] and [k.got for k in stale] == ["EBUSY"]
+    assert res.outcome is Outcome.FAIL
+    text = baseline.summary(tmp_path / "4.20.txt", [res], known, stale, update=False)
+    assert "1 baseline line(s) matched no step" in text
+
+
+def test_update_writes_what_failed_and_keeps_reasons(tmp_path: Path) -> None:
+    res = _result(tmp_path, {4: "EBUSY", 5: "ESRCH"})
+    old = [Known("c.evt:4", "A", "EINVAL", "EBUSY", "295514ff75")]
+    baseline.apply([res], old)
+    path = tmp_path / "b" / "4.20.txt"
+    assert "written, 2 known step(s)" in baseline.summary(path, [res], old, [], update=True)
+    entries = baseline.read(path)
+    assert [(k.where, k.got, k.why) for k in entries] == [
+        ("c.evt:4", "EBUSY", "295514ff75"),
+        ("c.evt:5", "ESRCH", baseline.NEW_REASON),
+    ]
+
+
+def test_a_malformed_line_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "4.20.txt"
+    path.write_text("# comment\n\nc.evt:4 A EINVAL EBUSY\n")
+    with pytest.raises(BaselineError, match=r"4.20.txt:3: expected"):
+        baseline.read(path)
+
+
+def test_every_shipped_baseline_reads_and_says_why() -> None:
+    for path in sorted(baseline.BASELINES.glob("*.txt")):
+        entries = baseline.read(path)
+        assert entries and all(k.why and k.why != baseline.NEW_REASON for k in entries), path
