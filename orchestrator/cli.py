@@ -79,6 +79,40 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     return 0 if campaign.mismatches == 0 and not campaign.crashes and not campaign.errors else 1
 
 
+# git bisect run's convention: 0 good, 1 bad, 125 cannot tell (skip this commit).
+BISECT_GOOD, BISECT_BAD, BISECT_SKIP = 0, 1, 125
+
+
+def cmd_bisect_step(args: argparse.Namespace) -> int:
+    """One step of `git bisect run`: build the tree's hypervisor, run the cases, say good or bad."""
+    try:
+        arts, guest = prepare(args.xen)
+        cases = load_cases(arts, [Path(p) for p in args.cases] or ALL_CASES)
+    except HarnessError as e:
+        print(f"bisect-step: cannot test this tree ({BISECT_SKIP}): {e}", file=sys.stderr)
+        return BISECT_SKIP
+    out = BUILD / "bisect" / time.strftime("%Y%m%d-%H%M%S")
+    try:
+        run = run_all(arts, guest, cases, out)
+    except HarnessError as e:
+        # Xen going down is the tree's fault; dom0 not coming up may be the harness's.
+        code = BISECT_BAD if e.outcome is Outcome.CRASH else BISECT_SKIP
+        print(f"bisect-step: {e.outcome.name} before any case ran ({code}): {e}", file=sys.stderr)
+        return code
+    code = {Outcome.PASS: BISECT_GOOD, Outcome.FAIL: BISECT_BAD, Outcome.CRASH: BISECT_BAD}.get(
+        run.outcome, BISECT_SKIP
+    )
+    for r in run.results:
+        if not r.passed:
+            print(f"{r.outcome.name} {r.case.name}: " + "; ".join(s.describe() for s in r.steps if not s.passed))
+    verdict = {BISECT_GOOD: "good", BISECT_BAD: "bad"}.get(code, "skip")
+    print(
+        f"bisect-step: {verdict} ({code}): {sum(r.passed for r in run.results)}/{len(run.results)} case(s) passed, "
+        f"{arts.versions['xen-hypervisor']}; serial log {out / 'serial.log'}"
+    )
+    return code
+
+
 def _count(results: list[CaseResult], outcome: Outcome) -> int:
     return sum(1 for r in results if r.outcome is outcome)
 
@@ -218,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("cases", nargs="*", help="the suite to time (default: cases/*.evt)")
     b.add_argument("--runs", type=int, default=3, help="warm suite runs and bench/rtt.evt runs, a boot each")
     b.add_argument("--xens", default="", help="also time the whole suite against each of these (matrix columns)")
+    bs = sub.add_parser(
+        "bisect-step", help="for git bisect run: exit 0 if the cases pass, 1 if one fails, 125 if it cannot tell"
+    )
+    bs.add_argument("cases", nargs="*", help="case files (default: cases/*.evt)")
     fz = sub.add_parser("fuzz", help="random event channel operations against a model of Xen, a seed per domain")
     fz.add_argument("--seed", default="1", help="the seed (a run replays exactly from it)")
     fz.add_argument("--seeds", default="", help="a campaign: seeds as 1-1000 or 1,5,9-12 (instead of --seed)")
@@ -238,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         "compare": cmd_compare,
         "check": cmd_check,
         "fuzz": cmd_fuzz,
+        "bisect-step": cmd_bisect_step,
     }
     try:
         return commands[args.cmd](args)

@@ -29,7 +29,7 @@ from .hypervisor import resolve, with_hypervisor
 from .outcome import Outcome, worst
 from .results import CaseResult, GroupResult
 from .runner import ROOT, Session
-from .xenbuild import build_debug
+from .xenbuild import build_debug, build_tree
 
 BUILD = ROOT / "build"
 DEFAULT_CASES = [ROOT / "cases" / "interdomain.evt"]
@@ -52,9 +52,12 @@ def build_guest(arts: Artifacts) -> Path:
 
 
 def prepare(xen: str) -> tuple[Artifacts, Path]:
-    """Xen under test (a suite, `debug:<suite>` or a hypervisor file), its dom0 pieces and our guest."""
+    """Xen under test (a suite, `debug:<suite>`, `src:<tree>` or a hypervisor file), its dom0
+    pieces and our guest."""
     if xen.startswith("debug:"):
         xen = str(build_debug(xen.removeprefix("debug:"), BUILD))
+    elif xen.startswith("src:"):
+        xen = str(build_tree(Path(xen.removeprefix("src:")), BUILD))
     suite, custom = resolve(xen)
     arts = fetch(suite, BUILD)
     if custom is not None:

@@ -1,7 +1,9 @@
-"""A debug hypervisor (debug=y: assertions on) built from Debian's own source package."""
+"""Hypervisors built here: a debug one (debug=y: assertions on) from Debian's own source
+package, and one from a Xen source tree of the user's (`--xen src:<tree>`)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -63,3 +65,52 @@ def run(cmd: list[str], top: Path) -> None:
     if proc.returncode != 0:
         tail = "\n".join(logfile.read_text().splitlines()[-25:])
         raise SetupError(f"`{' '.join(cmd)}` failed (log {logfile}):\n{tail}")
+
+
+def tree_key(tree: Path) -> str:
+    """What names a build of `tree`: its commit, and a hash of any local change; a content
+    hash of xen/ when it is not a git checkout."""
+    git = subprocess.run(["git", "-C", str(tree), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if git.returncode == 0:
+        diff = subprocess.run(
+            ["git", "-C", str(tree), "diff", "HEAD", "--", "xen"], capture_output=True, check=True
+        ).stdout
+        untracked = subprocess.run(
+            ["git", "-C", str(tree), "ls-files", "--others", "--exclude-standard", "--", "xen"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        local = hashlib.sha256(diff + untracked).hexdigest()[:12] if diff or untracked else ""
+        return git.stdout.strip()[:12] + (f"-dirty-{local}" if local else "")
+    h = hashlib.sha256()
+    for f in sorted((tree / "xen").rglob("*")):
+        if f.is_file() and not f.is_symlink():
+            h.update(str(f.relative_to(tree)).encode() + b"\0" + f.read_bytes())
+    return "content-" + h.hexdigest()[:16]
+
+
+def build_tree(tree: Path, build: Path) -> Path:
+    """The hypervisor of a Xen source tree, built out of the tree (make O=...) with its
+    defconfig; cached by tree_key(), so a second run builds nothing. The ELF's path."""
+    tree = tree.resolve()
+    if not (tree / "xen" / "Makefile").exists():
+        raise SetupError(f"src:{tree}: not a Xen source tree (no xen/Makefile)")
+    key = tree_key(tree)
+    top = build.resolve() / "src-xen" / key
+    xen = top / "xen"
+    if (top / "done").exists() and xen.exists():
+        log.info(f"hypervisor of {tree} ({key}): cached {xen}")
+        return xen
+    if top.exists():
+        shutil.rmtree(top)
+    top.mkdir(parents=True)
+    jobs = str(os.cpu_count() or 1)
+    start = time.monotonic()
+    with log.step(f"building the hypervisor of {tree} ({key}) out of the tree in {top} (make -j{jobs})"):
+        run(["make", "-C", str(tree / "xen"), f"O={top}", "defconfig"], top)
+        run(["make", "-C", str(tree / "xen"), f"O={top}", f"-j{jobs}"], top)
+    if not xen.exists():
+        raise SetupError(f"src:{tree}: the build left no {xen} (log {top / 'build.log'})")
+    (top / "done").write_text(f"{key}\n")
+    log.info(f"hypervisor of {tree}: {xen}, built in {time.monotonic() - start:.0f} s")
+    return xen
