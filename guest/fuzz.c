@@ -32,6 +32,7 @@
 #include "guest.h"
 #include "hypercall.h"
 #include "lib.h"
+#include "script_parse.h"
 #include "smp.h"
 #include "xenstore.h"
 #include <xen/errno.h>              /* the XEN_E* enum */
@@ -422,12 +423,23 @@ static void check_rc(struct fz *f, struct last_op *l, long want, long got)
         mismatch(f, "rc", l->a, want, got);
 }
 
-/* ---- the operations ---- */
+/* ---- the operations: each picks its arguments, then runs with them ---- */
 
-static void do_alloc_unbound(struct fz *f)
+static void pick_port_arg(struct fz *f, uint32_t *a, uint32_t *b)
 {
-    domid_t dom = below(f, 8) ? DOMID_SELF : pick_dom(f);
-    domid_t remote = below(f, 3) ? DOMID_SELF : pick_dom(f);
+    *a = pick_port(f);
+    *b = 0;
+}
+
+static void pick_alloc_unbound(struct fz *f, uint32_t *a, uint32_t *b)
+{
+    *a = below(f, 8) ? DOMID_SELF : pick_dom(f);
+    *b = below(f, 3) ? DOMID_SELF : pick_dom(f);
+}
+
+static void do_alloc_unbound(struct fz *f, uint32_t a, uint32_t b)
+{
+    domid_t dom = a, remote = b;
     struct evtchn_alloc_unbound o = { .dom = dom, .remote_dom = remote };
     struct last_op *l = record(f, "alloc_unbound", dom, remote);
     long want = 0, port = 0;
@@ -445,10 +457,15 @@ static void do_alloc_unbound(struct fz *f)
     m[o.port].rdom = remote == DOMID_SELF ? self_domid : remote;
 }
 
-static void do_bind_interdomain(struct fz *f)
+static void pick_bind_interdomain(struct fz *f, uint32_t *a, uint32_t *b)
 {
-    domid_t rdom = below(f, 6) ? DOMID_SELF : (below(f, 2) ? self_domid : DOMID_INVALID);
-    uint32_t rport = pick_port(f);
+    *a = below(f, 6) ? DOMID_SELF : (below(f, 2) ? self_domid : DOMID_INVALID);
+    *b = pick_port(f);
+}
+
+static void do_bind_interdomain(struct fz *f, uint32_t a, uint32_t rport)
+{
+    domid_t rdom = a;
     struct evtchn_bind_interdomain o = { .remote_dom = rdom, .remote_port = rport };
     struct last_op *l = record(f, "bind_interdomain", rdom, rport);
     long want = 0, lport = -1;
@@ -485,19 +502,25 @@ static int virq_global(uint32_t virq)
            virq != VIRQ_XENPMU;
 }
 
-static void do_bind_virq(struct fz *f)
+static void pick_bind_virq(struct fz *f, uint32_t *a, uint32_t *b)
 {
     static const uint32_t virqs[] = { VIRQ_TIMER, VIRQ_DEBUG, VIRQ_CONSOLE, VIRQ_DOM_EXC,
                                       VIRQ_XENOPROF, VIRQ_XENPMU, VIRQ_ARCH_0,
                                       NR_VIRQS - 1, NR_VIRQS, 0xffffffffu };
-    uint32_t virq = virqs[below(f, ARRAY_SIZE(virqs))], vcpu = pick_vcpu(f);
+
+    *a = virqs[below(f, ARRAY_SIZE(virqs))];
+    *b = pick_vcpu(f);
+    /* Each vcpu's table is its own: a vcpu binds per-vcpu virqs on itself, vcpu 0 the global ones. */
+    if ( *b < nvcpus && *b != f->vcpu )
+        *b = f->vcpu;
+}
+
+static void do_bind_virq(struct fz *f, uint32_t virq, uint32_t vcpu)
+{
     struct evtchn_bind_virq o = { .virq = virq, .vcpu = vcpu };
     struct last_op *l = record(f, "bind_virq", virq, vcpu);
     long want = 0, port = -1;
 
-    /* Each vcpu's table is its own: a vcpu binds per-vcpu virqs on itself, vcpu 0 the global ones. */
-    if ( vcpu < nvcpus && vcpu != f->vcpu )
-        vcpu = o.vcpu = l->b = f->vcpu;
     if ( (int)virq < 0 || virq >= NR_VIRQS )
         want = -XEN_EINVAL;
     else if ( virq_global(virq) && vcpu != 0 )
@@ -517,12 +540,19 @@ static void do_bind_virq(struct fz *f)
     f->virq_port[virq] = o.port;
 }
 
-static void do_bind_ipi(struct fz *f)
+static void pick_bind_ipi(struct fz *f, uint32_t *a, uint32_t *b)
 {
-    uint32_t vcpu = pick_vcpu(f);
+    *a = pick_vcpu(f);
+    *b = 0;
+}
+
+static void do_bind_ipi(struct fz *f, uint32_t vcpu, uint32_t b)
+{
     struct evtchn_bind_ipi o = { .vcpu = vcpu };
     struct last_op *l = record(f, "bind_ipi", vcpu, 0);
     long want = 0, port = -1;
+
+    (void)b;
 
     if ( vcpu >= nvcpus )
         want = -XEN_ENOENT;
@@ -535,11 +565,10 @@ static void do_bind_ipi(struct fz *f)
     m_set_vcpu(o.port, vcpu);   /* before any send: its upcall handler must take it */
 }
 
-static void do_close(struct fz *f)
+static void do_close(struct fz *f, uint32_t p, uint32_t b)
 {
-    uint32_t p = pick_port(f);
     struct evtchn_close o = { .port = p };
-    struct last_op *l = record(f, "close", p, 0);
+    struct last_op *l = record(f, "close", p, b);
     long want = 0;
 
     int peer = -1;
@@ -567,11 +596,10 @@ static void do_close(struct fz *f)
     }
 }
 
-static void do_send(struct fz *f)
+static void do_send(struct fz *f, uint32_t p, uint32_t b)
 {
-    uint32_t p = pick_port(f);
     struct evtchn_send o = { .port = p };
-    struct last_op *l = record(f, "send", p, 0);
+    struct last_op *l = record(f, "send", p, b);
     long want = 0;
     int target = -1;
 
@@ -591,10 +619,15 @@ static void do_send(struct fz *f)
     }
 }
 
-static void do_status(struct fz *f)
+static void pick_status(struct fz *f, uint32_t *a, uint32_t *b)
 {
-    uint32_t p = pick_port(f);
-    domid_t dom = below(f, 10) ? (below(f, 2) ? DOMID_SELF : self_domid) : DOMID_INVALID;
+    *b = pick_port(f);
+    *a = below(f, 10) ? (below(f, 2) ? DOMID_SELF : self_domid) : DOMID_INVALID;
+}
+
+static void do_status(struct fz *f, uint32_t a, uint32_t p)
+{
+    domid_t dom = a;
     struct evtchn_status st = { .dom = dom, .port = p };
     struct last_op *l = record(f, "status", dom, p);
     long rc = HYPERVISOR_event_channel_op(EVTCHNOP_status, &st);
@@ -610,9 +643,14 @@ static void do_status(struct fz *f)
  * As Linux moves a port: masked while it moves, so a pending event is not
  * left in the old vcpu's selector; the unmask raises it on the new vcpu.
  */
-static void do_bind_vcpu(struct fz *f)
+static void pick_bind_vcpu(struct fz *f, uint32_t *a, uint32_t *b)
 {
-    uint32_t p = pick_port(f), vcpu = pick_vcpu(f);
+    *a = pick_port(f);
+    *b = pick_vcpu(f);
+}
+
+static void do_bind_vcpu(struct fz *f, uint32_t p, uint32_t vcpu)
+{
     struct evtchn_bind_vcpu o = { .port = p, .vcpu = vcpu };
     struct evtchn_unmask u = { .port = p };
     struct last_op *l = record(f, "bind_vcpu", p, vcpu);
@@ -638,11 +676,10 @@ static void do_bind_vcpu(struct fz *f)
         check_port(f, p);
 }
 
-static void do_unmask(struct fz *f)
+static void do_unmask(struct fz *f, uint32_t p, uint32_t b)
 {
-    uint32_t p = pick_port(f);
     struct evtchn_unmask o = { .port = p };
-    struct last_op *l = record(f, "unmask", p, 0);
+    struct last_op *l = record(f, "unmask", p, b);
 
     check_rc(f, l, p >= valid ? -XEN_EINVAL : 0,
              HYPERVISOR_event_channel_op(EVTCHNOP_unmask, &o));
@@ -662,10 +699,15 @@ static void do_unmask(struct fz *f)
 }
 
 /* The guest's own half: the mask bit in shared_info (no hypercall). */
-static void do_mask(struct fz *f)
+static void pick_mask(struct fz *f, uint32_t *a, uint32_t *b)
 {
-    uint32_t p = pick_port(f) % EVTCHN_2L_NR_CHANNELS;
-    struct last_op *l = record(f, "mask", p, 0);
+    *a = pick_port(f) % EVTCHN_2L_NR_CHANNELS;
+    *b = 0;
+}
+
+static void do_mask(struct fz *f, uint32_t p, uint32_t b)
+{
+    struct last_op *l = record(f, "mask", p, b);
 
     if ( m[p].kind == K_HARNESS || (nvcpus > 1 && !mine(f, p) && p) )
         return;
@@ -695,11 +737,17 @@ static void adopt_harness_ports(void)
 }
 
 /* With one vcpu only: a reset closes every vcpu's ports at once. */
-static void do_reset(struct fz *f)
+static void pick_reset(struct fz *f, uint32_t *a, uint32_t *b)
 {
-    domid_t dom = below(f, 4) ? DOMID_SELF : (below(f, 2) ? 0 : DOMID_INVALID);
+    *a = below(f, 4) ? DOMID_SELF : (below(f, 2) ? 0 : DOMID_INVALID);
+    *b = 0;
+}
+
+static void do_reset(struct fz *f, uint32_t a, uint32_t b)
+{
+    domid_t dom = a;
     struct evtchn_reset o = { .dom = dom };
-    struct last_op *l = record(f, "reset", dom, 0);
+    struct last_op *l = record(f, "reset", dom, b);
 
     if ( dom != DOMID_SELF )
     {
@@ -721,17 +769,60 @@ static void do_reset(struct fz *f)
 
 /* ---- the run ---- */
 
-static void (*const ops[])(struct fz *f) = {
-    do_alloc_unbound, do_alloc_unbound, do_alloc_unbound,
-    do_bind_interdomain, do_bind_interdomain, do_bind_interdomain,
-    do_bind_virq, do_bind_ipi, do_bind_ipi,
-    do_close, do_close, do_close,
-    do_send, do_send, do_send, do_send,
-    do_status, do_status,
-    do_bind_vcpu,
-    do_unmask, do_unmask,
-    do_mask, do_mask,
+enum fuzz_op {
+    F_ALLOC_UNBOUND, F_BIND_INTERDOMAIN, F_BIND_VIRQ, F_BIND_IPI, F_CLOSE, F_SEND,
+    F_STATUS, F_BIND_VCPU, F_UNMASK, F_MASK, F_RESET,
 };
+
+static const struct fuzz_op_def {
+    void (*pick)(struct fz *f, uint32_t *a, uint32_t *b);
+    void (*run)(struct fz *f, uint32_t a, uint32_t b);
+} op_defs[] = {
+    [F_ALLOC_UNBOUND] = { pick_alloc_unbound, do_alloc_unbound },
+    [F_BIND_INTERDOMAIN] = { pick_bind_interdomain, do_bind_interdomain },
+    [F_BIND_VIRQ] = { pick_bind_virq, do_bind_virq },
+    [F_BIND_IPI] = { pick_bind_ipi, do_bind_ipi },
+    [F_CLOSE] = { pick_port_arg, do_close },
+    [F_SEND] = { pick_port_arg, do_send },
+    [F_STATUS] = { pick_status, do_status },
+    [F_BIND_VCPU] = { pick_bind_vcpu, do_bind_vcpu },
+    [F_UNMASK] = { pick_port_arg, do_unmask },
+    [F_MASK] = { pick_mask, do_mask },
+    [F_RESET] = { pick_reset, do_reset },
+};
+
+/* How often each is drawn. */
+static const uint8_t weighted[] = {
+    F_ALLOC_UNBOUND, F_ALLOC_UNBOUND, F_ALLOC_UNBOUND,
+    F_BIND_INTERDOMAIN, F_BIND_INTERDOMAIN, F_BIND_INTERDOMAIN,
+    F_BIND_VIRQ, F_BIND_IPI, F_BIND_IPI,
+    F_CLOSE, F_CLOSE, F_CLOSE,
+    F_SEND, F_SEND, F_SEND, F_SEND,
+    F_STATUS, F_STATUS,
+    F_BIND_VCPU,
+    F_UNMASK, F_UNMASK,
+    F_MASK, F_MASK,
+};
+
+/*
+ * With one vcpu the run is exact and its operations are kept, so that a
+ * finding can be shrunk to the few that still make it (shrink()).
+ */
+#define LOG_MAX 200000
+static struct logged {
+    uint8_t op;
+    uint32_t a, b;
+} oplog[LOG_MAX];
+
+static void run_op(struct fz *f, enum fuzz_op op)
+{
+    uint32_t a, b;
+
+    op_defs[op].pick(f, &a, &b);
+    if ( nvcpus == 1 && f->op_index < LOG_MAX )
+        oplog[f->op_index] = (struct logged){ .op = op, .a = a, .b = b };
+    op_defs[op].run(f, a, b);
+}
 
 static void fuzz_vcpu(unsigned int vcpu, void *arg)
 {
@@ -743,11 +834,11 @@ static void fuzz_vcpu(unsigned int vcpu, void *arg)
     {
         f->grew = 0;
         if ( nvcpus == 1 && below(f, 1000) == 0 )
-            do_reset(f);
+            run_op(f, F_RESET);
         else if ( f->nr_open >= max_open )
-            do_close(f);
+            run_op(f, F_CLOSE);
         else
-            ops[below(f, ARRAY_SIZE(ops))](f);
+            run_op(f, weighted[below(f, ARRAY_SIZE(weighted))]);
         if ( f->grew )
             probe_valid();
         if ( f->op_index % SWEEP_EVERY == SWEEP_EVERY - 1 )
@@ -802,6 +893,174 @@ static void model_init(void)
     adopt_harness_ports();
 }
 
+/* ---- shrinking a finding (one vcpu) ---- */
+
+#define SHRINK_MS 60000
+
+static uint32_t cur[LOG_MAX], trial[LOG_MAX];
+
+/* The state a case starts from, then the logged operations `idx`: does the mismatch come back? */
+static long wants[LOG_MAX];
+
+static int replay(const uint32_t *idx, size_t n, const char *what)
+{
+    struct fz *f = &fz[0];
+
+    reset_self();
+    events_clear_all_masks();   /* as `case` does (script.c case_clean()) */
+    memset(f->virq_port, 0, sizeof(f->virq_port));
+    f->nr_open = 0;
+    f->op_index = 0;
+    stop = 0;
+    model_init();
+    for ( size_t i = 0; i < n && !stop; i++, f->op_index++ )
+    {
+        const struct logged *o = &oplog[idx[i]];
+
+        f->grew = 0;
+        f->last[i % LAST_OPS].want = 0;
+        op_defs[o->op].run(f, o->a, o->b);
+        wants[i] = f->last[i % LAST_OPS].want;
+        if ( f->grew )
+            probe_valid();
+    }
+    if ( !stop )
+        sweep(f, 1);
+    return stop && found.what == what;
+}
+
+/*
+ * Delta debugging (Zeller's ddmin, complements only): drop chunks of the
+ * operations while the same kind of mismatch still comes back.  Time-boxed:
+ * what is left when the time is up is still a reproducer.
+ */
+static size_t shrink(size_t n, const char *what)
+{
+    uint64_t end = now_ns() + MS_TO_NS(SHRINK_MS);
+    size_t chunks = 2;
+
+    for ( size_t i = 0; i < n; i++ )
+        cur[i] = i;
+    while ( n >= 2 && now_ns() < end )
+    {
+        size_t size = (n + chunks - 1) / chunks;
+        int reduced = 0;
+
+        for ( size_t c = 0; c * size < n && now_ns() < end; c++ )
+        {
+            size_t m = 0;
+
+            for ( size_t i = 0; i < n; i++ )
+                if ( i < c * size || i >= (c + 1) * size )
+                    trial[m++] = cur[i];
+            if ( m && replay(trial, m, what) )
+            {
+                memcpy(cur, trial, m * sizeof(cur[0]));
+                n = m;
+                chunks = chunks > 2 ? chunks - 1 : 2;
+                reduced = 1;
+                break;
+            }
+        }
+        if ( !reduced )
+        {
+            if ( chunks >= n )
+                break;
+            chunks = chunks * 2 < n ? chunks * 2 : n;
+        }
+    }
+    return n;
+}
+
+static int kind_of(uint32_t stat)
+{
+    for ( unsigned int i = 0; i < script_nr_kinds; i++ )
+        if ( script_kinds[i].stat == stat )
+            return i;
+    return -1;
+}
+
+/* An argument as a case file writes it. */
+static const char *dom_word(uint32_t dom, char *buf, size_t size)
+{
+    if ( dom == DOMID_SELF )
+        return "self";
+    if ( dom == self_domid )
+        return "@A";
+    snprintf(buf, size, "%u", dom);
+    return buf;
+}
+
+static const char *const case_op[] = {
+    [F_ALLOC_UNBOUND] = "alloc_unbound", [F_BIND_INTERDOMAIN] = "bind_interdomain",
+    [F_BIND_VIRQ] = "bind_virq", [F_BIND_IPI] = "bind_ipi", [F_CLOSE] = "close",
+    [F_SEND] = "send", [F_STATUS] = "status", [F_BIND_VCPU] = "bind_vcpu",
+    [F_UNMASK] = "unmask", [F_MASK] = "mask", [F_RESET] = "reset",
+};
+
+/* What the model expected of the step that disagreed, as a case file says it. */
+static void print_check(uint32_t port)
+{
+    static const char *const fields[][2] = {
+        { "status-vcpu", "vcpu" }, { "status-unbound-dom", "dom" },
+        { "status-interdomain-port", "port" }, { "status-interdomain-dom", "dom" },
+        { "status-virq", "virq" },
+    };
+    int k = port < EVTCHN_2L_NR_CHANNELS ? kind_of(stat_of[m[port].kind]) : -1;
+
+    if ( !strcmp(found.what, "upcalls") )
+        printf("EVT FUZZ-STEP A count %u -> ok %ld\n", port, found.model);
+    else if ( !strcmp(found.what, "pending") )
+        printf("EVT FUZZ-STEP A pending %u -> ok %ld\n", port, found.model);
+    else if ( !strcmp(found.what, "status") && k >= 0 )
+        printf("EVT FUZZ-STEP A status self %u -> ok %s\n", port, script_kinds[k].name);
+    for ( unsigned int i = 0; i < ARRAY_SIZE(fields); i++ )
+        if ( !strcmp(found.what, fields[i][0]) && k >= 0 )
+            printf("EVT FUZZ-STEP A status self %u -> ok %s %s=%ld\n", port, script_kinds[k].name,
+                   fields[i][1], found.model);
+}
+
+/* The shrunk operations, once more, each as a step with the model's expectation. */
+static void print_steps(size_t n, const char *what)
+{
+    char d1[16], d2[16], want[32];
+
+    replay(cur, n, what);       /* leaves each op's expected answer in wants[] */
+    for ( size_t i = 0; i < n; i++ )
+    {
+        const struct logged *o = &oplog[cur[i]];
+        long rc = wants[i];
+
+        if ( rc )
+            script_fmt_rc(want, sizeof(want), rc);
+        else
+            snprintf(want, sizeof(want), "ok");
+        switch ( o->op )
+        {
+        case F_ALLOC_UNBOUND:
+        case F_BIND_INTERDOMAIN:
+        case F_STATUS:
+        case F_RESET:
+            printf("EVT FUZZ-STEP A %s %s", case_op[o->op], dom_word(o->a, d1, sizeof(d1)));
+            if ( o->op == F_ALLOC_UNBOUND )
+                printf(" %s", dom_word(o->b, d2, sizeof(d2)));
+            else if ( o->op != F_RESET )
+                printf(" %u", o->b);
+            break;
+        case F_BIND_VIRQ:
+        case F_BIND_VCPU:
+            printf("EVT FUZZ-STEP A %s %u %u", case_op[o->op], o->a, o->b);
+            break;
+        default:
+            printf("EVT FUZZ-STEP A %s %u", case_op[o->op], o->a);
+        }
+        if ( i == n - 1 && !strcmp(what, "port") )
+            snprintf(want, sizeof(want), "ok %ld", found.model);   /* the port it should have been */
+        printf(" -> %s\n", want);
+    }
+    print_check(found.port);
+}
+
 void fuzz_run(uint64_t seed, uint64_t nops, long (*reset)(void), struct fuzz_report *out)
 {
     uint64_t start, ops = 0;
@@ -841,6 +1100,16 @@ void fuzz_run(uint64_t seed, uint64_t nops, long (*reset)(void), struct fuzz_rep
     out->mismatches = stop;
     if ( stop )
         print_finding();
+    if ( stop && nvcpus == 1 && f0->op_index <= LOG_MAX )
+    {
+        const char *what = found.what;
+        uint64_t from = f0->op_index;
+        size_t n = shrink(from, what);
+
+        printf("EVT FUZZ-SHRUNK seed=%lu from=%lu to=%lu\n", (unsigned long)seed,
+               (unsigned long)from, (unsigned long)n);
+        print_steps(n, what);
+    }
     printf("EVT FUZZ seed=%lu vcpus=%u ops=%lu mismatches=%u ns=%lu valid=%u open=%u\n",
            (unsigned long)seed, nvcpus, (unsigned long)ops, stop, (unsigned long)out->ns,
            valid, open);

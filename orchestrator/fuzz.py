@@ -10,6 +10,7 @@ Xen crashes, seed <seed>``.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from .pipeline import SuiteRun, load_cases, run_all
 from .results import FuzzRun, GroupResult
 
 DEFAULT_OPS = 100_000
+FOUND = Path(__file__).resolve().parent.parent / "cases" / "found"  # shrunk findings
 # The guest does about 500,000 operations a second under TCG: time to spare, and more.
 OPS_PER_SECOND_FLOOR = 20_000
 SEEDS = re.compile(r"^(\d+)(?:-(\d+))?$")
@@ -62,6 +64,7 @@ class Campaign:
     vcpus: int = 1
     runs: list[FuzzRun] = field(default_factory=list)
     findings: list[tuple[int, list[str]]] = field(default_factory=list)  # (seed, FUZZ-* lines)
+    found_cases: list[Path] = field(default_factory=list)  # shrunk findings, as case files
     crashes: list[tuple[int, str]] = field(default_factory=list)  # (seed, Xen's message)
     errors: list[tuple[int, str]] = field(default_factory=list)  # the harness's, not Xen's
     crashes_seen: list[tuple[int, BaseException]] = field(default_factory=list)
@@ -83,7 +86,32 @@ def _seed_of(group: GroupResult) -> int:
     return int(group.group.cases[0].name.removeprefix("fuzz-"))
 
 
-def collect(campaign: Campaign, run: SuiteRun) -> list[int]:
+def found_case(seed: int, ops: int, details: list[str], xen: dict[str, str]) -> str | None:
+    """A shrunk finding (its FUZZ-STEP lines) as a case file, or None if it was not shrunk."""
+    steps = [d.removeprefix("FUZZ-STEP ") for d in details if d.startswith("FUZZ-STEP ")]
+    if not steps:
+        return None
+    mismatch = next((d for d in details if d.startswith("FUZZ-MISMATCH ")), "")
+    shrunk = next((d for d in details if d.startswith("FUZZ-SHRUNK ")), "")
+    head = [
+        f"# Found by `make fuzz SEED={seed} OPS={ops} VCPUS=1` on Xen {xen.get('xen_version', '?')}",
+        f"# (build-id {xen.get('build_id', '?')}), {time.strftime('%Y-%m-%d')}; shrunk by guest/fuzz.c shrink():",
+        f"# {shrunk}",
+        "# Each expectation is the fuzzer's model of xen/common/event_channel.c; the last step is",
+        "# where Xen and the model disagreed:",
+        f"# {mismatch}",
+        "",
+        f"case fuzz-found-{seed}",
+        f"title   seed {seed}, shrunk: {len(steps)} step(s) where the Xen under test and the model disagree",
+        "domains A",
+        "fresh",
+        "source  guest/fuzz.c (the model); xen/common/event_channel.c",
+        "",
+    ]
+    return "\n".join(head + steps) + "\n"
+
+
+def collect(campaign: Campaign, run: SuiteRun, found_dir: Path | None = None) -> list[int]:
     """Take in one machine's results; the seeds it never ran because it was lost."""
     lost: list[int] = []
     for g in run.groups:
@@ -93,6 +121,13 @@ def collect(campaign: Campaign, run: SuiteRun) -> list[int]:
             campaign.runs += [r for r in rep.fuzz if r.seed == seed]
             if rep.fuzz_details:
                 campaign.findings.append((seed, rep.fuzz_details))
+                text = found_case(seed, campaign.ops, rep.fuzz_details, run.session.info) if found_dir else None
+                if text is not None and found_dir is not None:
+                    version = re.sub(r"[^\w.-]", "_", run.session.info.get("xen_version", "unknown"))
+                    path = found_dir / f"fuzz-{seed}-xen-{version}.evt"
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_text(text)
+                    campaign.found_cases.append(path)
         if isinstance(g.error, XenPanic | MachineDied):
             if lost or any(g.error is e for _, e in campaign.crashes_seen):
                 lost.append(seed)  # the machine was already gone when this seed's turn came
@@ -118,7 +153,7 @@ def run_campaign(
         cases_file.parent.mkdir(parents=True, exist_ok=True)
         cases_file.write_text("".join(case_text(s, ops, vcpus) for s in todo))
         run = run_all(arts, guest, load_cases(arts, [cases_file]), out / f"machine-{machine}", fresh=True, jobs=jobs)
-        lost = collect(campaign, run)
+        lost = collect(campaign, run, FOUND)
         if lost and len(lost) == len(todo):
             break  # nothing ran on a new machine either: not Xen's doing
         if lost:
@@ -134,6 +169,8 @@ def report(campaign: Campaign, spelled: str) -> str:
         exact = "exactly" if campaign.vcpus == 1 else "the same operations, not their interleaving"
         lines.append(f"\nseed {seed}: Xen and the model disagree (replay, {exact}: {replay})")
         lines += [f"  {d}" for d in details]
+    for path in campaign.found_cases:
+        lines.append(f"\nshrunk to a case file: {path} (run it: python -m orchestrator --xen <xen> run {path})")
     for seed, text in campaign.crashes:
         lines.append(f"\nseed {seed}: Xen went down:\n  " + text.replace("\n", "\n  "))
     for seed, text in campaign.errors:

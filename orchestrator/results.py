@@ -129,7 +129,7 @@ class DomainReport:
     case_us: dict[str, int] = field(default_factory=dict)  # guest-measured time per case
     rtts: list[Rtt] = field(default_factory=list)  # from EVT RTT lines
     fuzz: list[FuzzRun] = field(default_factory=list)  # from EVT FUZZ lines
-    fuzz_details: list[str] = field(default_factory=list)  # EVT FUZZ-MISMATCH, -LAST, -PORT: a finding
+    fuzz_details: list[str] = field(default_factory=list)  # EVT FUZZ-MISMATCH, -LAST, -PORT, -SHRUNK, -STEP
     script_errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # EVT NOTE: what the guest wants a reader to know
     garbled: list[Garbled] = field(default_factory=list)
@@ -272,7 +272,7 @@ def _parse_into(rep: DomainReport, kind: str, rest: str) -> None:
         rep.rtts.append(parse_rtt(rep.domain, rest))
     elif kind == "FUZZ":
         rep.fuzz.append(parse_fuzz(rep.domain, rest))
-    elif kind in ("FUZZ-MISMATCH", "FUZZ-LAST", "FUZZ-PORT"):
+    elif kind in ("FUZZ-MISMATCH", "FUZZ-LAST", "FUZZ-PORT", "FUZZ-SHRUNK", "FUZZ-STEP"):
         rep.fuzz_details.append(f"{kind} {rest}")
     elif kind == "BOOT":
         rep.boot = _keyvals(rest)

@@ -9,7 +9,7 @@ import pytest
 from orchestrator import lang
 from orchestrator.cases import Group, load, plan
 from orchestrator.errors import HarnessError, XenPanic
-from orchestrator.fuzz import Campaign, case_text, collect, parse_seeds, report
+from orchestrator.fuzz import Campaign, case_text, collect, found_case, parse_seeds, report
 from orchestrator.pipeline import SuiteRun
 from orchestrator.results import DomainReport, FuzzRun, GroupResult, ParseError, parse, parse_fuzz
 
@@ -109,3 +109,22 @@ def test_a_seed_without_its_fuzz_line_is_a_harness_error(tmp_path: Path) -> None
     campaign = Campaign([4], 1000)
     collect(campaign, _run(tmp_path, [4], {4: ["BOOT domid=1"]}, {}))
     assert campaign.errors == [(4, "the guest printed no EVT FUZZ line")]
+
+
+def test_a_shrunk_finding_becomes_a_case_the_checker_accepts(tmp_path: Path) -> None:
+    details = [
+        "FUZZ-MISMATCH seed=5 vcpu=0 op=5 what=rc port=3 model=0 xen=-107",
+        "FUZZ-SHRUNK seed=5 from=6 to=2",
+        "FUZZ-STEP A alloc_unbound self self -> ok",
+        "FUZZ-STEP A send 3 -> ok",
+    ]
+    text = found_case(5, 20000, details, {"xen_version": "4.17.5", "build_id": "ef2a"})
+    assert text is not None and "make fuzz SEED=5 OPS=20000 VCPUS=1` on Xen 4.17.5" in text
+    path = tmp_path / "found.evt"
+    path.write_text(text)
+    (case,) = load([path])
+    assert case.fresh and [(s.op, s.args, s.expect) for s in case.steps] == [
+        ("alloc_unbound", ("self", "self"), ("ok",)),
+        ("send", ("3",), ("ok",)),
+    ]
+    assert found_case(5, 1, details[:2], {}) is None  # not shrunk: no case
