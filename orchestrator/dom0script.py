@@ -9,11 +9,12 @@ its xenbus device, under /local/domain/0 where every domain may read. Each step 
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from . import lang
 from .dom0 import Dom0
-from .errors import HarnessError
+from .errors import Dom0CommandFailed, HarnessError
 
 TOOL = "/evt/evtchn-op"
 
@@ -27,6 +28,25 @@ def command(name: str, script_path: str, domids: dict[str, int]) -> str:
     return f"{TOOL} {shlex.quote(name)} {shlex.quote(script_path)} {roles}".rstrip()
 
 
-def run(dom0: Dom0, name: str, script_path: str, domids: dict[str, int], timeout: float) -> None:
-    """Run it to its end (its lines reach the console as they are printed)."""
-    dom0.run(command(name, script_path, domids), timeout=timeout)
+def start(dom0: Dom0, name: str, script_path: str, domids: dict[str, int]) -> int:
+    """Start it in the background, its lines going to the console as they are printed; the
+    console index its lines come after. In the background, so the guests need not wait for
+    whatever else dom0 is asked meanwhile (creating the next group's domains)."""
+    since = len(dom0.console.lines)
+    dom0.run(f"{command(name, script_path, domids)} &")
+    return since
+
+
+def wait(dom0: Dom0, name: str, since: int, timeout: float) -> None:
+    """Until its EVT DONE line; a refusal of evtchn-op's own (exit 2: no script, no device)
+    ends the wait at once. One that does not end is stopped: nothing is left running."""
+    done = re.compile(rf"^\[{re.escape(name)}\] EVT DONE |^evtchn-op: ")
+    try:
+        line, m = dom0.console.wait_for(
+            done, since, timeout, lambda d: Dom0CommandFailed(f"{name}: no EVT DONE from {TOOL}: {d}")
+        )
+    except Dom0CommandFailed as e:
+        dom0.run_rc("killall evtchn-op 2>/dev/null")
+        raise Dom0CommandFailed(e.detail, dom0.console.tail(), dom0.console.log_path) from None
+    if m.group(0).startswith("evtchn-op: "):
+        raise Dom0CommandFailed(f"{name}: {line.text}", dom0.console.tail(), dom0.console.log_path)

@@ -324,12 +324,16 @@ class Session:
                 if domains:
                     self.dom0.run(" && ".join(f"xl unpause {d.name}" for d in domains))
                 unpaused = time.monotonic()
-                self._tidy(following)
-                budget = sum(c.budget for c in group.cases) + RELAY_SLACK_S
+                dom0_since = None
                 if privileged is not None:
                     script = f"{GUEST_DIR}/g{group.index}/{DOM0}.script"
                     domids = {d.role: d.domid for d in domains} | {DOM0: 0}
-                    dom0script.run(self.dom0, privileged, script, domids, GROUP_BOOT_S + budget)
+                    dom0_since = dom0script.start(self.dom0, privileged, script, domids)
+                self._tidy(following)
+                budget = sum(c.budget for c in group.cases) + RELAY_SLACK_S
+                if privileged is not None and dom0_since is not None:
+                    left = max(GROUP_BOOT_S + budget - (time.monotonic() - unpaused), 1.0)
+                    dom0script.wait(self.dom0, privileged, dom0_since, left)
                 for d in domains:
                     left = max(GROUP_BOOT_S + budget - (time.monotonic() - unpaused), 1.0)
                     result.reports[d.role] = d.wait_done(left, after_boot=budget)
