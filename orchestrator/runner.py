@@ -118,6 +118,7 @@ class Session:
         self.scripts = {g.index: compile_group(g) for g in groups}  # role -> script, per group
         self._parked: dict[int, list[Domain]] = {}  # created ahead, paused, by group index
         self._ended: list[Domain] = []  # their group is over: to destroy
+        self._unsettled: tuple[GroupResult, list[Domain]] | None = None  # reasons not checked yet
         self.ready_seconds = 0.0
 
     def _files(self) -> dict[str, Path | str]:
@@ -244,10 +245,12 @@ class Session:
     def run_groups(self, groups: list[Group]) -> list[GroupResult]:
         """Run groups one after another, domain life cycle off the critical path: while a
         group's guests run, dom0 creates the next group's domains, paused; ended domains
-        stay until there are many, or until the machine stops."""
+        stay until there are many, or until the machine stops. A group's shutdown reasons are
+        checked while the next one runs (_settle)."""
         results = []
         for i, group in enumerate(groups):
             results.append(self._run_group(group, groups[i + 1] if i + 1 < len(groups) else None))
+        self._settle()
         return results
 
     def run_group(self, group: Group) -> GroupResult:
@@ -324,6 +327,7 @@ class Session:
                 if domains:
                     self.dom0.run(" && ".join(f"xl unpause {d.name}" for d in domains))
                 unpaused = time.monotonic()
+                self._settle()
                 dom0_since = None
                 if privileged is not None:
                     script = f"{GUEST_DIR}/g{group.index}/{DOM0}.script"
@@ -340,8 +344,6 @@ class Session:
                     if d.first_line_at:
                         # As if created just now: time spent parked is not creation's.
                         result.create_to_first_line.append(d.create_seconds + d.first_line_at - unpaused)
-                result.reasons = shutdown_reasons(self.dom0, domains, wait=15.0)
-                self._check_reasons(result, domains)
         except (XenPanic, MachineDied) as e:
             self.lost = e
             result.error = e
@@ -364,13 +366,34 @@ class Session:
                 result.reports[DOM0] = parse(lines).get(privileged, DomainReport(privileged))
             result.run_seconds = time.monotonic() - start
             if result.error is None:
-                self._ended += domains  # shut down, as their reasons said
+                self._unsettled = (result, domains)
             elif self.lost is None:
                 try:
                     destroy_all(self.dom0, domains)  # one may still run, or be half made
                 except HarnessError as e:
                     self.lost = e
         return result
+
+    def _settle(self) -> None:
+        """The last group's shutdown reasons, each as its guest's DONE line says: checked
+        once the next group runs, off the critical path. A wrong one is that group's error."""
+        if self._unsettled is None or self.lost is not None or self.dom0 is None:
+            return
+        result, domains = self._unsettled
+        self._unsettled = None
+        try:
+            result.reasons = shutdown_reasons(self.dom0, domains, wait=15.0)
+            self._check_reasons(result, domains)
+            self._ended += domains  # shut down, as their reasons said
+        except (XenPanic, MachineDied) as e:
+            self.lost = result.error = e
+        except HarnessError as e:
+            result.error = e
+            log.info(f"group {result.group.index}: {e.detail.splitlines()[0]}")
+            try:
+                destroy_all(self.dom0, domains)
+            except HarnessError as lost:
+                self.lost = lost
 
     def _check_reasons(self, result: GroupResult, domains: list[Domain]) -> None:
         """The shutdown reason must agree with what the guest printed."""
