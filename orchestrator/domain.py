@@ -74,24 +74,14 @@ class Domain:
     def console(self) -> Console:
         return self.dom0.console
 
-    def create_paused(self) -> int:
-        """`xl create -p`, its console relay in place first (xenconsoled opens the log at creation)."""
+    def create_step(self) -> str:
+        """The dom0 command that creates it, paused, its console relay in place first
+        (xenconsoled opens the log at creation); it prints `@@DOMID <name> <id>` at the end."""
         self.created_at = time.monotonic()
         self._since = len(self.console.lines)
         self._relay = True
-        # One command line: each one is a round trip over the serial line.
         relay = f"sh /evt/relay {self.name}"  # xen-config/relay.sh
-        rc, out = self.dom0.run_rc(f"{relay} && xl create -p {self.cfg_path} 2>&1 && xl domid {self.name}")
-        domid = out.splitlines()[-1].strip() if out else ""
-        if rc != 0 or not domid.isdigit():
-            raise DomainCreateFailed(
-                f"{self.name}: relay, `xl create` or `xl domid` exited {rc}:\n{out}",
-                self.console.tail(),
-                self.console.log_path,
-            )
-        self.domid = int(domid)
-        self.create_seconds = time.monotonic() - self.created_at
-        return self.domid
+        return f'{relay} && xl create -p {self.cfg_path} 2>&1 && echo "@@DOMID {self.name} $(xl domid {self.name})"'
 
     def _stop_relay(self) -> str:
         return f"kill $(cat {self._relay_pid}) 2>/dev/null; rm -f {self._relay_pid}"
@@ -119,7 +109,7 @@ class Domain:
         prefix = re.escape(f"[{self.name}] ")
         pattern = re.compile(f"^{prefix}EVT (DONE|CRASH|BOOT)")
         deadline = time.monotonic() + timeout
-        assert self._since is not None, "wait_done before create_paused"
+        assert self._since is not None, "wait_done before create_all"
         cursor = self._since
         last_check = time.monotonic()
         while True:
@@ -186,6 +176,20 @@ class Domain:
             steps.append(self._stop_relay())
             self._relay = False
         return steps
+
+
+def create_all(dom0: Dom0, domains: list[Domain]) -> None:
+    """Create them all, paused, in one command line: each line to dom0 is a serial round trip."""
+    start = time.monotonic()
+    rc, out = dom0.run_rc(" && ".join(d.create_step() for d in domains))
+    ids = dict(re.findall(r"^@@DOMID (\S+) (\d+)$", out, re.M))
+    for d in domains:
+        if d.name not in ids:
+            raise DomainCreateFailed(
+                f"{d.name}: relay, `xl create` or `xl domid` exited {rc}:\n{out}", d.console.tail(), d.console.log_path
+            )
+        d.domid = int(ids[d.name])
+        d.create_seconds = (time.monotonic() - start) / len(domains)  # each one's share
 
 
 def destroy_all(dom0: Dom0, domains: list[Domain]) -> None:

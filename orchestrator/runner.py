@@ -13,7 +13,7 @@ from .artifacts import Artifacts
 from .cases import DOM0, Config, Group, compile_group
 from .console import Line
 from .dom0 import Dom0
-from .domain import Domain, destroy_all, read_shutdown_reasons, shutdown_reasons, xs_path
+from .domain import Domain, create_all, destroy_all, read_shutdown_reasons, shutdown_reasons, xs_path
 from .errors import GuestDied, HarnessError, MachineDied, XenPanic
 from .initramfs import build_base, build_run_disk
 from .machine import BootImages, Machine, QemuConfig, qemu_version
@@ -267,8 +267,8 @@ class Session:
     def _create(self, group: Group, domains: list[Domain]) -> None:
         """Create the group's domains, paused, and tell each the others' ids."""
         assert self.dom0 is not None
-        for d in domains:
-            d.create_paused()
+        if domains:
+            create_all(self.dom0, domains)
         domids = {d.role: d.domid for d in domains} | ({DOM0: 0} if DOM0 in group.config.domains else {})
         if domains:
             pairs = [f"{xs_path(d.domid, 'dom', r)} {i}" for d in domains for r, i in domids.items()]

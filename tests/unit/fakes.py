@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -142,6 +143,9 @@ class FakeDom0Shell:
                 return [f"Parsing config from {words[3]}", "libxl: error: out of memory"], created.create_rc, []
             self.domids[name] = len(self.domids) + 1
             return [f"Parsing config from {words[3]}"], 0, []
+        m = re.match(r'^echo "@@DOMID (\S+) \$\(xl domid \S+\)"$', command)
+        if m:
+            return ([f"@@DOMID {m[1]} {self.domids[m[1]]}"], 0, []) if m[1] in self.domids else ([], 1, [])
         if words[:2] == ["xl", "domid"]:
             return ([str(self.domids[words[2]])], 0, []) if words[2] in self.domids else ([], 1, [])
         if words[:2] == ["xl", "unpause"]:
