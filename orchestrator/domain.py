@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .console import Console
 from .dom0 import NUDGE_S, Dom0
-from .errors import DomainCreateFailed, GuestCrashed, GuestDied, GuestSilent, HarnessError
+from .errors import Dom0CommandFailed, DomainCreateFailed, GuestCrashed, GuestDied, GuestSilent, HarnessError
 from .results import DomainReport, parse
 
 CONSOLE_LOG = "/var/log/xen/console/guest-{name}.log"
@@ -74,14 +74,11 @@ class Domain:
     def console(self) -> Console:
         return self.dom0.console
 
-    def create_step(self) -> str:
-        """The dom0 command that creates it, paused, its console relay in place first
-        (xenconsoled opens the log at creation); it prints `@@DOMID <name> <id>` at the end."""
+    def creating(self) -> None:
+        """`xl create` is about to be tried (by create_all): its console lines start here."""
         self.created_at = time.monotonic()
         self._since = len(self.console.lines)
         self._relay = True
-        relay = f"sh /evt/relay {self.name}"  # xen-config/relay.sh
-        return f'{relay} && xl create -p {self.cfg_path} 2>&1 && echo "@@DOMID {self.name} $(xl domid {self.name})"'
 
     def _stop_relay(self) -> str:
         return f"kill $(cat {self._relay_pid}) 2>/dev/null; rm -f {self._relay_pid}"
@@ -178,18 +175,26 @@ class Domain:
         return steps
 
 
-def create_all(dom0: Dom0, domains: list[Domain]) -> None:
-    """Create them all, paused, in one command line: each line to dom0 is a serial round trip."""
+def create_all(dom0: Dom0, group: str, domains: list[Domain], others: dict[str, int] | None = None) -> None:
+    """Create a group's domains, paused, and tell each every domain's id (theirs and
+    `others`', by role) under its XS_DIR/dom: xen-config/create.sh, one short command line,
+    as dom0's serial input is slow to type."""
     start = time.monotonic()
-    rc, out = dom0.run_rc(" && ".join(d.create_step() for d in domains))
-    ids = dict(re.findall(r"^@@DOMID (\S+) (\d+)$", out, re.M))
     for d in domains:
-        if d.name not in ids:
+        d.creating()
+    given = [f"{r}={i}" for r, i in (others or {}).items()]
+    rc, out = dom0.run_rc(" ".join(["sh /evt/create", group, XS_DIR, *(d.role for d in domains), *given]))
+    found = dict(re.findall(r"^@@DOMID (\S+) (\d+)$", out, re.M))
+    for d in domains:
+        if d.name not in found:
             raise DomainCreateFailed(
                 f"{d.name}: relay, `xl create` or `xl domid` exited {rc}:\n{out}", d.console.tail(), d.console.log_path
             )
-        d.domid = int(ids[d.name])
+        d.domid = int(found[d.name])
         d.create_seconds = (time.monotonic() - start) / len(domains)  # each one's share
+    if rc != 0:
+        tail, log_path = dom0.console.tail(), dom0.console.log_path
+        raise Dom0CommandFailed(f"telling the domains their ids exited {rc}:\n{out}", tail, log_path)
 
 
 def destroy_all(dom0: Dom0, domains: list[Domain]) -> None:

@@ -13,7 +13,7 @@ from .artifacts import Artifacts
 from .cases import DOM0, Config, Group, compile_group
 from .console import Line
 from .dom0 import Dom0
-from .domain import Domain, create_all, destroy_all, read_shutdown_reasons, shutdown_reasons, xs_path
+from .domain import Domain, create_all, destroy_all, read_shutdown_reasons, shutdown_reasons
 from .errors import GuestDied, HarnessError, MachineDied, XenPanic
 from .initramfs import build_base, build_run_disk
 from .machine import BootImages, Machine, QemuConfig, qemu_version
@@ -126,6 +126,7 @@ class Session:
             f"{GUEST_DIR}/evtchn-guest": self.guest,
             f"{GUEST_DIR}/evtchn-op": self.guest.parent / "evtchn-op",  # built beside the guest
             f"{GUEST_DIR}/relay": XEN_CONFIG / "relay.sh",
+            f"{GUEST_DIR}/create": XEN_CONFIG / "create.sh",
         }
         for g in self.groups:
             for role, script in self.scripts[g.index].items():
@@ -268,11 +269,7 @@ class Session:
         """Create the group's domains, paused, and tell each the others' ids."""
         assert self.dom0 is not None
         if domains:
-            create_all(self.dom0, domains)
-        domids = {d.role: d.domid for d in domains} | ({DOM0: 0} if DOM0 in group.config.domains else {})
-        if domains:
-            pairs = [f"{xs_path(d.domid, 'dom', r)} {i}" for d in domains for r, i in domids.items()]
-            self.dom0.run(f"xenstore-write {' '.join(pairs)}")
+            create_all(self.dom0, f"g{group.index}", domains, {DOM0: 0} if DOM0 in group.config.domains else {})
 
     def _tidy(self, following: Group | None) -> None:
         """Create `following`'s domains, paused; destroy the oldest ended ones past ENDED_KEPT.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -143,9 +142,8 @@ class FakeDom0Shell:
                 return [f"Parsing config from {words[3]}", "libxl: error: out of memory"], created.create_rc, []
             self.domids[name] = len(self.domids) + 1
             return [f"Parsing config from {words[3]}"], 0, []
-        m = re.match(r'^echo "@@DOMID (\S+) \$\(xl domid \S+\)"$', command)
-        if m:
-            return ([f"@@DOMID {m[1]} {self.domids[m[1]]}"], 0, []) if m[1] in self.domids else ([], 1, [])
+        if words[:2] == ["sh", "/evt/create"]:
+            return self._create_group(words[2], words[3], words[4:])
         if words[:2] == ["xl", "domid"]:
             return ([str(self.domids[words[2]])], 0, []) if words[2] in self.domids else ([], 1, [])
         if words[:2] == ["xl", "unpause"]:
@@ -163,6 +161,25 @@ class FakeDom0Shell:
             return ([self.xenstore[words[1]]], 0, []) if words[1] in self.xenstore else ([], 1, [])
         # evtchn-op, xenstore-rm/-chmod, the relay, kill, xl destroy: nothing to say.
         return [], 0, []
+
+    def _create_group(self, group: str, xs_dir: str, args: list[str]) -> tuple[list[str], int, list[str]]:
+        """xen-config/create.sh: each role's domain in turn, then every id to every one."""
+        out: list[str] = []
+        given = dict(a.split("=", 1) for a in args if "=" in a)
+        made: list[str] = []
+        for role in [a for a in args if "=" not in a]:
+            cfg = f"/evt/{group}/{role}.cfg"
+            o, rc, _ = self.answer_one(f"xl create -p {cfg}")
+            out += o
+            if rc:
+                return out, rc, []
+            out.append(f"@@DOMID {group}-{role} {self.domids[f'{group}-{role}']}")
+            given[role] = str(self.domids[f"{group}-{role}"])
+            made.append(role)
+        for role in made:
+            for r, i in given.items():
+                self.xenstore[f"/local/domain/{given[role]}/{xs_dir}/dom/{r}"] = i
+        return out, 0, []
 
     def _shutdown_lines(self, logs: list[str]) -> list[str]:
         """What xl wrote in these logs of its domains that have shut down."""

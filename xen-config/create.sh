@@ -1,0 +1,26 @@
+#!/bin/sh
+# create GROUP XS_DIR ROLE... [ROLE=ID...]: create a group's domains, paused, each with
+# its console relay (relay.sh) in place first, then tell each domain every domain's id
+# under XS_DIR/dom/ROLE of its xenstore home (ROLE=ID: one that is not created here, as
+# Dom0=0). Prints "@@DOMID <name> <id>" for each; stops at the first failure.
+# One short command line for the harness to send: dom0's serial input is slow to type.
+group=$1 dir=$2
+shift 2
+roles= given=
+for a in "$@"; do
+    case "$a" in *=*) given="$given $a" ;; *) roles="$roles $a" ;; esac
+done
+for r in $roles; do
+    sh /evt/relay "$group-$r" && xl create -p "/evt/$group/$r.cfg" 2>&1 || exit 1
+    id=$(xl domid "$group-$r") || exit 1
+    echo "@@DOMID $group-$r $id"
+    given="$given $r=$id"
+done
+pairs=
+for d in $given; do
+    case " $roles " in *" ${d%%=*} "*) ;; *) continue ;; esac  # only the domains made here
+    for g in $given; do
+        pairs="$pairs /local/domain/${d#*=}/$dir/dom/${g%%=*} ${g#*=}"
+    done
+done
+[ -z "$pairs" ] || xenstore-write $pairs
