@@ -68,7 +68,11 @@ def resolve(spec: str) -> tuple[str, Path | None]:
         if suite.xen_series == version:
             return suite.name, path
     toolstacks = ", ".join(f"{s.name} has {s.xen_series}" for s in SUITES.values())
-    raise SetupError(f"{path} is Xen {version}, but no toolstack matches it ({toolstacks}): refused before boot")
+    raise SetupError(
+        f"{path} is Xen {version}, but no toolstack matches it ({toolstacks}): refused before boot. "
+        "XEN=src:<tree> builds a tree's hypervisor, but dom0's toolstack still comes from the Debian "
+        "suite of the same major.minor (the tree's own xl and libraries: not built yet)"
+    )
 
 
 def with_hypervisor(arts: Artifacts, path: Path, build: Path) -> Artifacts:
