@@ -92,6 +92,7 @@ SCRIPT_OP(release, "", NONE, GUEST)
 SCRIPT_OP(seq, "n", NUM, GUEST)
 SCRIPT_OP(fuzz, "nn", NUM, GUEST)
 SCRIPT_OP(register_vcpu_info, "nn", NONE, GUEST)
+SCRIPT_OP(shutdown, "n", NONE, GUEST)
 /* Written by the compiler only: rendezvous through xenstore, pingpong's and rtt's base. */
 SCRIPT_OP(mark, "n", NUM, HARNESS)
 SCRIPT_OP(put, "kv", NONE, HARNESS)

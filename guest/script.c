@@ -477,6 +477,13 @@ OP(seq)
     r->val = events_seq(a[0]);
 }
 
+OP(shutdown)
+{
+    (void)s, (void)r;
+    console_flush();
+    guest_shutdown(a[0]);       /* SCHEDOP_shutdown: no DONE, no return */
+}
+
 OP(register_vcpu_info)
 {
     (void)s;

@@ -56,6 +56,16 @@ def test_guest_crash_is_reported_with_rip(xen_run: XenRun) -> None:
     assert "vec=14" in problems, f"expected a page fault report:\n{problems}"
 
 
+@pytest.mark.cases("selftest-guest-dies")
+def test_a_domain_that_stops_mid_run_is_named_with_its_reason(xen_run: XenRun) -> None:
+    res = xen_run.results["selftest-guest-dies"]
+    assert res.outcome is Outcome.ERROR, res.outcome
+    problems = "\n".join(p.text for p in res.problems)
+    assert "guest domain died mid-run" in problems and "stopped before `EVT DONE`: poweroff" in problems, problems
+    # Named by the liveness check within seconds, not at its case's timeout.
+    assert "guest silent past its timeout" not in problems, problems
+
+
 @pytest.mark.cases("selftest-guest-silent", "selftest-leak-mask-left")
 def test_silent_guest_is_reported_and_session_goes_on(xen_run: XenRun) -> None:
     res = xen_run.results["selftest-guest-silent"]
