@@ -105,6 +105,12 @@ static int ring_read(void *out, size_t len, uint64_t deadline)
 }
 
 /*
+ * Set once a request or reply was cut half way: the byte stream is out of frame,
+ * and every later request answers EIO rather than misread what follows.
+ */
+static int out_of_frame;
+
+/*
  * Send type with the concatenated payload parts, wait for the matching
  * reply into reply[] (NUL-terminated), *rlen = payload length.
  */
@@ -118,22 +124,33 @@ static const char *xs_talk(enum xsd_sockmsg_type type, const void *p1, size_t l1
 
     if ( !ring )
         return "ENOSYS";
+    if ( out_of_frame )
+        return "EIO";
     if ( l1 + l2 > XENSTORE_PAYLOAD_MAX )
         return "E2BIG";
     if ( ring_write(&msg, sizeof(msg), deadline) ||
          ring_write(p1, l1, deadline) || ring_write(p2, l2, deadline) )
+    {
+        out_of_frame = 1;       /* part of a request may be in the ring */
         return "ETIMEDOUT";
+    }
 
     for ( ;; )
     {
         struct xsd_sockmsg hdr;
 
         if ( ring_read(&hdr, sizeof(hdr), deadline) )
-            return "ETIMEDOUT";
+            return "ETIMEDOUT"; /* nothing half read: a late reply is skipped by its req_id */
         if ( hdr.len > XENSTORE_PAYLOAD_MAX )
-            return "EIO";       /* the stream cannot be trusted any more */
+        {
+            out_of_frame = 1;
+            return "EIO";
+        }
         if ( ring_read(reply, hdr.len, deadline) )
+        {
+            out_of_frame = 1;   /* the rest of this reply would read as the next header */
             return "ETIMEDOUT";
+        }
         reply[hdr.len] = '\0';
         if ( hdr.type == XS_WATCH_EVENT || hdr.req_id != msg.req_id )
             continue;
