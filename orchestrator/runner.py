@@ -8,7 +8,7 @@ import traceback
 from pathlib import Path
 from types import TracebackType
 
-from . import dom0script, lang, log, snapshot
+from . import baseline, dom0script, lang, log, snapshot
 from .artifacts import Artifacts
 from .cases import DOM0, Config, Group, compile_group
 from .console import Line
@@ -70,16 +70,31 @@ def domain_config(name: str, kernel: str, script: str, config: Config) -> str:
 CASE_END = re.compile(r"^\[g(?P<group>\d+)-(?P<role>\w+)\] EVT CASE-END (?P<case>\S+) pass=(?P<p>\d+) fail=(?P<f>\d+)")
 
 
-class Progress:
-    """Says each case's result the moment every domain of it has ended it (a console watcher)."""
+FAILED_STEP = re.compile(
+    r"^\[g(?P<group>\d+)-(?P<role>\w+)\] EVT RESULT case=(?P<case>\S+) line=(?P<line>\d+) .*"
+    r"expect=(?P<expect>\S+) got=(?P<got>\S+) verdict=FAIL$"
+)
 
-    def __init__(self, group: Group) -> None:
+
+class Progress:
+    """Says each case's result the moment every domain of it has ended it (a console watcher);
+    a failing step the Xen's baseline lists is counted as known, as the report will."""
+
+    def __init__(self, group: Group, known: set[tuple[str, str, str, str]] | None = None) -> None:
         self.group = group
+        self.known = known or set()
         self.left = {c.name: set(c.domains) for c in group.cases}
+        self.files = {c.name: c.path.name for c in group.cases}
         self.steps = dict.fromkeys(self.left, 0)
         self.failed = dict.fromkeys(self.left, 0)
+        self.known_failed = dict.fromkeys(self.left, 0)
 
     def __call__(self, line: Line) -> None:
+        f = FAILED_STEP.match(line.text)
+        if f is not None and int(f["group"]) == self.group.index and f["case"] in self.files:
+            key = (f"{self.files[f['case']]}:{f['line']}", f["role"], f["expect"], f["got"])
+            self.known_failed[f["case"]] += key in self.known
+            return
         m = CASE_END.match(line.text)
         if m is None or int(m["group"]) != self.group.index or m["role"] not in self.left.get(m["case"], ()):
             return
@@ -88,8 +103,9 @@ class Progress:
         self.steps[name] += int(m["p"]) + int(m["f"])
         self.failed[name] += int(m["f"])
         if not self.left[name]:
-            verdict = f"FAIL ({self.failed[name]} of {self.steps[name]} steps)" if self.failed[name] else "pass"
-            log.info(f"    {name}: {verdict}")
+            new, known = self.failed[name] - self.known_failed[name], self.known_failed[name]
+            verdict = f"FAIL ({new} of {self.steps[name]} steps)" if new else "pass"
+            log.info(f"    {name}: {verdict}{f' ({known} known)' if known else ''}")
 
 
 class Session:
@@ -119,6 +135,7 @@ class Session:
         self._parked: dict[int, list[Domain]] = {}  # created ahead, paused, by group index
         self._ended: list[Domain] = []  # their group is over: to destroy
         self._unsettled: tuple[GroupResult, list[Domain]] | None = None  # reasons not checked yet
+        self.known: set[tuple[str, str, str, str]] = set()  # the Xen's baseline, for Progress
         self.ready_seconds = 0.0
 
     def _files(self) -> dict[str, Path | str]:
@@ -166,6 +183,7 @@ class Session:
         assert self.machine is not None and self.dom0 is not None
         try:
             log.info("Xen under test: " + ", ".join(f"{k}={v}" for k, v in self.info.items()))
+            self.known = {k.key for k in baseline.read(baseline.path_for(self.info.get("xen_version", "")))}
             # The run's own files: dom0 may have read the disk before it was saved, so drop its cache.
             self.dom0.run(f"blockdev --flushbufs {RUN_DISK} && cd / && cpio -idm < {RUN_DISK} 2>/dev/null")
         except BaseException:
@@ -315,7 +333,7 @@ class Session:
         privileged = f"g{group.index}-{DOM0}" if DOM0 in roles else None
         names = ", ".join(c.name for c in group.cases)
         start = time.monotonic()
-        progress = Progress(group)
+        progress = Progress(group, self.known)
         self.dom0.console.watchers.append(progress)
         try:
             with log.step(f"group {group.index} ({describe(group.config)}; {len(group.cases)} case(s): {names})"):

@@ -88,7 +88,7 @@ class Snapshot:
         self.meta_path.write_text(json.dumps(meta, indent=2) + "\n")
 
 
-KEEP = 3  # states kept (about 300 MB each): enough for a matrix of a few Xens
+KEEP = 6  # states kept (about 300 MB each): a matrix of a few Xens, and src: builds besides
 
 
 def find(store: Path, cfg: QemuConfig, boot: BootImages) -> Snapshot:

@@ -12,6 +12,7 @@ import pytest
 from orchestrator import domain, runner
 from orchestrator.artifacts import Artifacts
 from orchestrator.cases import load, plan
+from orchestrator.console import Line
 from orchestrator.errors import DomainCreateFailed, GuestCrashed, GuestDied, GuestSilent, HarnessError, XenPanic
 from orchestrator.outcome import Outcome
 from orchestrator.results import CaseResult, GroupResult
@@ -203,3 +204,19 @@ def test_a_harness_bug_is_an_error_of_its_group(tmp_path: Path, monkeypatch: pyt
     assert "harness bug in group 1: KeyError('oops')" in str(results[0].error)
     assert session.lost is None
     assert all(r.outcome is Outcome.ERROR for r in _cases(results).values())
+
+
+def test_progress_counts_a_known_failure_as_known(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "c.evt"
+    path.write_text("case k\ndomains A\nsource s\nA close 1000 -> EINVAL\nA close 2000 -> EINVAL\n")
+    (group,) = plan(load([path]))
+    known = {("c.evt:4", "A", "EINVAL", "EBUSY")}
+    progress = runner.Progress(group, known)
+    lines = [
+        "[g1-A] EVT RESULT case=k line=4 op=close args=1000 expect=EINVAL got=EBUSY verdict=FAIL",
+        "[g1-A] EVT RESULT case=k line=5 op=close args=2000 expect=EINVAL got=EINVAL verdict=PASS",
+        "[g1-A] EVT CASE-END k pass=1 fail=1 us=10",
+    ]
+    for i, text in enumerate(lines):
+        progress(Line(i, 0.0, text))
+    assert "k: pass (1 known)" in capsys.readouterr().err
