@@ -21,6 +21,16 @@ static uint8_t vcpu_stacks[GUEST_MAX_VCPUS][VCPU_STACK_SIZE]
     __attribute__((aligned(16)));
 static struct vcpu_guest_context vcpu_ctxt;
 
+unsigned int smp_this_vcpu(void)
+{
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+
+    for ( unsigned int v = 1; v < GUEST_MAX_VCPUS; v++ )
+        if ( sp >= (uintptr_t)vcpu_stacks[v] && sp < (uintptr_t)vcpu_stacks[v] + VCPU_STACK_SIZE )
+            return v;
+    return 0;                   /* the boot stack */
+}
+
 /* Work smp_run_all() hands the secondaries: a generation each takes once. */
 static void (*work_fn)(unsigned int vcpu, void *arg);
 static void *work_arg;

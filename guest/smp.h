@@ -12,6 +12,9 @@ struct smp_info {
 /* Stop every vcpu's periodic timer, then bring vcpus 1.. up. */
 struct smp_info smp_init(void);
 
+/* The vcpu running this, by the stack it runs on (each secondary has its own). */
+unsigned int smp_this_vcpu(void);
+
 /*
  * fn(vcpu, arg) on every vcpu that is up, at once: vcpu 0 is the caller;
  * kick(v) must wake vcpu v from SCHEDOP_block (an event bound to it).

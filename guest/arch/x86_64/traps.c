@@ -11,6 +11,7 @@
 #include "../../console.h"
 #include "../../traps.h"
 #include "../../events.h"
+#include "../../smp.h"
 
 #define NR_VECTORS 20
 
@@ -98,15 +99,16 @@ void trap_fatal(struct trap_frame *f);
 void trap_fatal(struct trap_frame *f)
 {
     static int nested;
-    unsigned long cr2 = shared_info ? vcpu_info_of(0)->arch.cr2 : 0;
+    /* Xen leaves the faulting address in the faulting vcpu's own vcpu_info. */
+    unsigned long cr2 = shared_info ? vcpu_info_of(smp_this_vcpu())->arch.cr2 : 0;
 
     /* A fault while reporting a fault: just stop. */
     if ( nested++ )
         guest_shutdown(SHUTDOWN_crash);
 
-    printf("EVT CRASH vec=%lu %s err=%lx rip=%lx cr2=%lx rsp=%lx\n",
+    printf("EVT CRASH vec=%lu %s err=%lx rip=%lx cr2=%lx rsp=%lx vcpu=%u\n",
            f->vector, f->vector < NR_VECTORS ? names[f->vector] : "?",
-           f->error_code, f->rip, cr2, f->rsp);
+           f->error_code, f->rip, cr2, f->rsp, smp_this_vcpu());
     console_flush();
     guest_shutdown(SHUTDOWN_crash);
 }
