@@ -48,6 +48,26 @@ static domid_t find_self_domid(void)
     return st.u.unbound.dom;
 }
 
+/*
+ * The first megabyte, below the kernel (guest.lds): Xen maps it from VIRT_BASE, and
+ * nothing of ours lives there.  Unmapped, as Linux keeps it, a NULL dereference
+ * faults instead of reading our memory, ours and Xen's alike while it runs on our
+ * page tables.  0, or the first failure.
+ */
+static long unmap_low_memory(void)
+{
+    extern char _text[];
+
+    for ( unsigned long va = 0; va < (unsigned long)_text; va += PAGE_SIZE )
+    {
+        long rc = HYPERVISOR_update_va_mapping(va, 0, UVMF_INVLPG);
+
+        if ( rc )
+            return rc;
+    }
+    return 0;
+}
+
 void guest_main(start_info_t *si);
 void guest_main(start_info_t *si)
 {
@@ -56,7 +76,10 @@ void guest_main(start_info_t *si)
     struct script_totals t;
     struct smp_info smp;
 
+    long low_rc;
+
     start_info = si;
+    low_rc = unmap_low_memory();
     traps_init();
     events_init();
     console_init();
@@ -75,6 +98,10 @@ void guest_main(start_info_t *si)
            si->mod_start ? si->mod_len : 0ul, smp.up);
     if ( smp.up_rc )
         printf(" vcpu-up=ERR%ld", smp.up_rc);
+    if ( low_rc )
+        printf(" low-1m=ERR%ld", low_rc);
+    else
+        printf(" low-1m=unmapped");
     if ( smp.timer_rc )
         printf(" periodic-timer=ERR%ld\n", smp.timer_rc);
     else

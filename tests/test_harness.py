@@ -54,6 +54,7 @@ def test_guest_crash_is_reported_with_rip(xen_run: XenRun) -> None:
     problems = "\n".join(p.text for p in res.problems)
     assert "guest crashed" in problems and "rip=" in problems, problems
     assert "vec=14" in problems, f"expected a page fault report:\n{problems}"
+    assert "cr2=0 " in problems, f"expected the fault at address 0 (low memory unmapped):\n{problems}"
 
 
 @pytest.mark.cases("selftest-guest-dies")
