@@ -14,8 +14,9 @@
  *     several vcpus may be a little later than the operation that raised it:
  *     the count must reach the model's within UPCALL_WAIT_MS (and never
  *     pass it).
- * Every SWEEP_EVERY operations each vcpu compares all its ports, and at the
- * end, with every vcpu stopped, vcpu 0 compares every port.
+ * Every SWEEP_EVERY operations each vcpu compares all its ports (and checks
+ * that GUARD_PAGES of a known pattern are untouched), and at the end, with
+ * every vcpu stopped, vcpu 0 compares every port.
  *
  * Interdomain channels are made with ourselves at both ends (an unbound
  * port whose remote is our own domain, bound with bind_interdomain), so one
@@ -399,9 +400,39 @@ static void check_status(struct fz *f, uint32_t p, long rc, const struct evtchn_
 }
 
 /* Every port this vcpu can vouch for: its own (all, once every vcpu has stopped). */
+/*
+ * Pages nothing writes to after fuzz_run() fills them: a byte that changes is a write
+ * where none belongs (Xen's, as nothing of ours touches them), named by its offset.
+ */
+#define GUARD_PAGES 8
+static uint8_t guard[GUARD_PAGES * PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+
+static uint8_t guard_byte(size_t i)
+{
+    return 0xa5 ^ (uint8_t)(i * 7) ^ (uint8_t)(i >> 12);
+}
+
+static void guard_fill(void)
+{
+    for ( size_t i = 0; i < sizeof(guard); i++ )
+        guard[i] = guard_byte(i);
+}
+
+static void guard_check(struct fz *f)
+{
+    for ( size_t i = 0; i < sizeof(guard); i++ )
+        if ( __atomic_load_n(&guard[i], __ATOMIC_RELAXED) != guard_byte(i) )
+        {
+            mismatch(f, "guard-page-write", i, guard_byte(i), guard[i]);
+            return;
+        }
+}
+
 static void sweep(struct fz *f, int all)
 {
     uint32_t end = __atomic_load_n(&valid, __ATOMIC_ACQUIRE);
+
+    guard_check(f);
 
     for ( uint32_t p = 0; p <= end && p < EVTCHN_2L_NR_CHANNELS && !stop; p++ )
     {
@@ -1079,6 +1110,7 @@ void fuzz_run(uint64_t seed, uint64_t nops, long (*reset)(void), struct fuzz_rep
         fz[v].nops = nops / nvcpus + (v < nops % nvcpus);
     }
     bind_kick_ports();
+    guard_fill();
     model_init();
     sweep(f0, 1);               /* the model starts from what Xen says */
 
