@@ -1003,14 +1003,6 @@ static size_t shrink(size_t n, const char *what)
     return n;
 }
 
-static int kind_of(uint32_t stat)
-{
-    for ( unsigned int i = 0; i < script_nr_kinds; i++ )
-        if ( script_kinds[i].stat == stat )
-            return i;
-    return -1;
-}
-
 /* An argument as a case file writes it. */
 static const char *dom_word(uint32_t dom, char *buf, size_t size)
 {
@@ -1037,7 +1029,7 @@ static void print_check(uint32_t port)
         { "status-interdomain-port", "port" }, { "status-interdomain-dom", "dom" },
         { "status-virq", "virq" },
     };
-    int k = port < EVTCHN_2L_NR_CHANNELS ? kind_of(stat_of[m[port].kind]) : -1;
+    int k = port < EVTCHN_2L_NR_CHANNELS ? script_kind_of(stat_of[m[port].kind]) : -1;
 
     if ( !strcmp(found.what, "upcalls") )
         printf("EVT FUZZ-STEP A count %u -> ok %ld\n", port, found.model);

@@ -179,14 +179,6 @@ static int64_t status_field(const struct evtchn_status *st, enum status_field f)
     }
 }
 
-static int kind_of_stat(uint32_t stat)
-{
-    for ( unsigned int i = 0; i < script_nr_kinds; i++ )
-        if ( script_kinds[i].stat == stat )
-            return i;
-    return -1;
-}
-
 /* "ok", "ok:<v>", "ok:<kind>,f=v..", an errno name or ERR<n> */
 static void fmt_result(char *buf, size_t size, const struct result *r)
 {
@@ -198,7 +190,7 @@ static void fmt_result(char *buf, size_t size, const struct result *r)
         script_fmt_rc(buf, size, r->rc);
     else if ( r->has_status )
     {
-        int k = kind_of_stat(r->st.status);
+        int k = script_kind_of(r->st.status);
 
         if ( k < 0 )
         {

@@ -23,6 +23,14 @@ const struct status_kind script_kinds[] = {
 };
 const unsigned int script_nr_kinds = ARRAY_SIZE(script_kinds);
 
+int script_kind_of(uint32_t stat)
+{
+    for ( unsigned int i = 0; i < script_nr_kinds; i++ )
+        if ( script_kinds[i].stat == stat )
+            return i;
+    return -1;
+}
+
 const char *const script_fields[NR_FIELDS] = {
 #define SCRIPT_STATUS_FIELD(name) [SF_##name] = #name,
 #include "script-lang.h"

@@ -44,6 +44,8 @@ struct status_kind {
 };
 extern const struct status_kind script_kinds[];
 extern const unsigned int script_nr_kinds;
+/* The script_kinds[] index of an EVTCHNSTAT_* value, -1 for none. */
+int script_kind_of(uint32_t stat);
 extern const char *const script_fields[NR_FIELDS];
 
 enum stmt_kind { ST_EMPTY, ST_CASE, ST_END, ST_STEP };
