@@ -75,8 +75,13 @@ def _role(res: CaseResult, step: StepResult) -> str:
     return found.domain if found is not None else step.domain
 
 
+def step_key(case_file: str, step: StepResult, role: str) -> tuple[str, str, str, str]:
+    """What a baseline line names: (case file:line, role, expected, got)."""
+    return (f"{case_file}:{step.line}", role, step.expect, step.got)
+
+
 def _key(res: CaseResult, step: StepResult) -> tuple[str, str, str, str]:
-    return (f"{res.case.path.name}:{step.line}", _role(res, step), step.expect, step.got)
+    return step_key(res.case.path.name, step, _role(res, step))
 
 
 def apply(results: list[CaseResult], known: list[Known]) -> tuple[list[Known], list[Known]]:

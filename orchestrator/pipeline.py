@@ -131,9 +131,9 @@ def run_all(
                 group_results = sorted((r for rs in done for r in rs), key=lambda r: r.group.index)
     case_results = [r for g in group_results for r in g.case_results()]
     run = SuiteRun(sessions[0], group_results, case_results, time.monotonic() - start, spelled, sessions)
-    run.baseline = baseline.path_for(sessions[0].info.get("xen_version", ""))
-    if run.baseline is not None and run.baseline.exists():
-        run.known, run.stale = baseline.apply(case_results, baseline.read(run.baseline))
+    run.baseline = sessions[0].baseline_path  # read once, as the session came up
+    if sessions[0].baseline:
+        run.known, run.stale = baseline.apply(case_results, sessions[0].baseline)
     return run
 
 

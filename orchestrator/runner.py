@@ -17,7 +17,7 @@ from .domain import Domain, create_all, destroy_all, read_shutdown_reasons, shut
 from .errors import GuestDied, HarnessError, MachineDied, XenPanic
 from .initramfs import build_base, build_run_disk
 from .machine import BootImages, Machine, QemuConfig, qemu_version
-from .results import DomainReport, GroupResult, parse
+from .results import DomainReport, GroupResult, ParseError, parse, parse_line, parse_result
 
 ROOT = Path(__file__).resolve().parent.parent
 XEN_CONFIG = ROOT / "xen-config"
@@ -70,12 +70,6 @@ def domain_config(name: str, kernel: str, script: str, config: Config) -> str:
 CASE_END = re.compile(r"^\[g(?P<group>\d+)-(?P<role>\w+)\] EVT CASE-END (?P<case>\S+) pass=(?P<p>\d+) fail=(?P<f>\d+)")
 
 
-FAILED_STEP = re.compile(
-    r"^\[g(?P<group>\d+)-(?P<role>\w+)\] EVT RESULT case=(?P<case>\S+) line=(?P<line>\d+) .*"
-    r"expect=(?P<expect>\S+) got=(?P<got>\S+) verdict=FAIL$"
-)
-
-
 class Progress:
     """Says each case's result the moment every domain of it has ended it (a console watcher);
     a failing step the Xen's baseline lists is counted as known, as the report will."""
@@ -90,10 +84,15 @@ class Progress:
         self.known_failed = dict.fromkeys(self.left, 0)
 
     def __call__(self, line: Line) -> None:
-        f = FAILED_STEP.match(line.text)
-        if f is not None and int(f["group"]) == self.group.index and f["case"] in self.files:
-            key = (f"{self.files[f['case']]}:{f['line']}", f["role"], f["expect"], f["got"])
-            self.known_failed[f["case"]] += key in self.known
+        parsed = parse_line(line.text)
+        if parsed is not None and parsed[1] == "RESULT" and parsed[0].startswith(f"g{self.group.index}-"):
+            try:
+                step = parse_result(parsed[0], parsed[2])
+            except ParseError:
+                return  # the report names it; progress only counts
+            if step.verdict == "FAIL" and step.case in self.files:
+                role = parsed[0].split("-", 1)[1]
+                self.known_failed[step.case] += baseline.step_key(self.files[step.case], step, role) in self.known
             return
         m = CASE_END.match(line.text)
         if m is None or int(m["group"]) != self.group.index or m["role"] not in self.left.get(m["case"], ()):
@@ -135,7 +134,8 @@ class Session:
         self._parked: dict[int, list[Domain]] = {}  # created ahead, paused, by group index
         self._ended: list[Domain] = []  # their group is over: to destroy
         self._unsettled: tuple[GroupResult, list[Domain]] | None = None  # reasons not checked yet
-        self.known: set[tuple[str, str, str, str]] = set()  # the Xen's baseline, for Progress
+        self.baseline_path: Path | None = None  # the Xen's known results (orchestrator/baseline.py)
+        self.baseline: list[baseline.Known] = []
         self.ready_seconds = 0.0
 
     def _files(self) -> dict[str, Path | str]:
@@ -183,7 +183,8 @@ class Session:
         assert self.machine is not None and self.dom0 is not None
         try:
             log.info("Xen under test: " + ", ".join(f"{k}={v}" for k, v in self.info.items()))
-            self.known = {k.key for k in baseline.read(baseline.path_for(self.info.get("xen_version", "")))}
+            self.baseline_path = baseline.path_for(self.info.get("xen_version", ""))
+            self.baseline = baseline.read(self.baseline_path)
             # The run's own files: dom0 may have read the disk before it was saved, so drop its cache.
             self.dom0.run(f"blockdev --flushbufs {RUN_DISK} && cd / && cpio -idm < {RUN_DISK} 2>/dev/null")
         except BaseException:
@@ -333,7 +334,7 @@ class Session:
         privileged = f"g{group.index}-{DOM0}" if DOM0 in roles else None
         names = ", ".join(c.name for c in group.cases)
         start = time.monotonic()
-        progress = Progress(group, self.known)
+        progress = Progress(group, {k.key for k in self.baseline})
         self.dom0.console.watchers.append(progress)
         try:
             with log.step(f"group {group.index} ({describe(group.config)}; {len(group.cases)} case(s): {names})"):
