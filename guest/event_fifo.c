@@ -111,6 +111,11 @@ void fifo_reset(void)
         __atomic_store_n(&control_block[v], NULL, __ATOMIC_SEQ_CST);
 }
 
+unsigned int fifo_nr_pages(void)
+{
+    return __atomic_load_n(&nr_array_pages, __ATOMIC_SEQ_CST);
+}
+
 /* The port's event word, or NULL if no array page covers it. */
 static event_word_t *fifo_word(evtchn_port_t port)
 {
@@ -119,6 +124,31 @@ static event_word_t *fifo_word(evtchn_port_t port)
     if ( page >= __atomic_load_n(&nr_array_pages, __ATOMIC_SEQ_CST) )
         return NULL;
     return (event_word_t *)array_pages[page] + port % WORDS_PER_PAGE;
+}
+
+void fifo_explain(evtchn_port_t port)
+{
+    event_word_t *w = fifo_word(port);
+
+    printf("EVT FUZZ-FIFO port=%u word=0x%08x pages=%u\n", port,
+           w ? __atomic_load_n(w, __ATOMIC_SEQ_CST) : 0, fifo_nr_pages());
+    for ( unsigned int v = 0; v < nr_vcpus_up && v < GUEST_MAX_VCPUS; v++ )
+    {
+        evtchn_fifo_control_block_t *cb = __atomic_load_n(&control_block[v], __ATOMIC_SEQ_CST);
+
+        if ( !cb )
+            continue;
+        printf("EVT FUZZ-FIFO vcpu=%u ready=0x%x", v, cb->ready);
+        for ( unsigned int q = 0; q < EVTCHN_FIFO_MAX_QUEUES; q++ )
+            if ( cb->head[q] || local_head[v][q] )
+            {
+                event_word_t *h = fifo_word(cb->head[q]);
+
+                printf(" q%u=head:%u,word:0x%08x,walk:%u", q, cb->head[q],
+                       h ? __atomic_load_n(h, __ATOMIC_SEQ_CST) : 0, local_head[v][q]);
+            }
+        printf("\n");
+    }
 }
 
 /* Unlink the head event; its LINK is the next one (0: queue now empty). */

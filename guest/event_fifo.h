@@ -29,5 +29,9 @@ long fifo_expand_array(enum fifo_gfn_kind kind);
 long fifo_init(void);
 /* After a successful EVTCHNOP_reset: Xen is back on 2-level. */
 void fifo_reset(void);
+/* Event-array pages Xen took from us (ports below 1024 times that have a word). */
+unsigned int fifo_nr_pages(void);
+/* For a finding: the port's event word, and each vcpu's ready bits, queue heads and walk. */
+void fifo_explain(evtchn_port_t port);
 
 #endif

@@ -9,6 +9,7 @@
 #include "guest.h"
 #include "console.h"
 #include "events.h"
+#include "smp.h"
 #include "event_abi.h"
 #include "hypercall.h"
 #include "lib.h"
@@ -180,19 +181,22 @@ int events_port_masked(evtchn_port_t port)
 
 void events_mask(void)
 {
-    vcpu0()->evtchn_upcall_mask = 1;
+    vcpu_info_of(smp_this_vcpu())->evtchn_upcall_mask = 1;
     barrier();
 }
 
 void events_unmask(void)
 {
+    unsigned int v = smp_this_vcpu();
+    vcpu_info_t *vi = vcpu_info_of(v);
+
     barrier();
-    if ( __atomic_load_n(&held, __ATOMIC_SEQ_CST) )
+    if ( v == 0 && __atomic_load_n(&held, __ATOMIC_SEQ_CST) )
         return;
-    vcpu0()->evtchn_upcall_mask = 0;
+    vi->evtchn_upcall_mask = 0;
     mb();
     /* Xen only delivers on its way back to us: give it a cheap exit. */
-    if ( vcpu0()->evtchn_upcall_pending )
+    if ( vi->evtchn_upcall_pending )
         HYPERVISOR_xen_version(XENVER_version, NULL);
 }
 

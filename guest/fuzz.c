@@ -18,6 +18,12 @@
  * that GUARD_PAGES of a known pattern are untouched), and at the end, with
  * every vcpu stopped, vcpu 0 compares every port.
  *
+ * The run stays on the ABI it starts on (a fifo_init before it: FIFO), but
+ * with one vcpu, where init_control switches a 2-level domain to FIFO and
+ * reset switches it back, each about once in 1000 operations.  With several
+ * vcpus the model's bits could not follow a switch, so they only try the
+ * init_control calls that fail.
+ *
  * Interdomain channels are made with ourselves at both ends (an unbound
  * port whose remote is our own domain, bound with bind_interdomain), so one
  * domain sees both sides of every send.  The console and xenstore ports, and
@@ -28,6 +34,8 @@
 #include <xen/xen.h>
 #include <xen/event_channel.h>
 #include "console.h"
+#include "event_abi.h"
+#include "event_fifo.h"
 #include "events.h"
 #include "fuzz.h"
 #include "guest.h"
@@ -53,14 +61,29 @@ static struct mport {
     uint8_t kind;
     uint8_t vcpu;               /* notify_vcpu_id */
     uint8_t virq;
-    uint8_t pending, masked;    /* the 2-level bits in shared_info */
+    uint8_t pending, masked;    /* the current ABI's bits: shared_info's or the event word's */
+    uint8_t masked_2l;          /* on FIFO: the shared_info mask bit, back at a reset */
+    uint8_t xpend;              /* struct evtchn's FIFO `pending` flag: X_* */
     uint8_t owner;              /* the vcpu that holds it, NO_OWNER */
     domid_t rdom;               /* unbound: remote_domid; interdomain: the peer */
     uint32_t rport;             /* interdomain: the peer's port */
     uint32_t count;             /* upcalls delivered */
 } m[EVTCHN_2L_NR_CHANNELS];
 
+/*
+ * Xen's FIFO `pending` flag ("save the pending state for when the page is
+ * added"): set by setup_ports() and by a set_pending with no event word,
+ * cleared by nothing (cases/fifo.evt fifo-stale-pending), so a port's may be
+ * left from before the run: unknown until an array page that covers it shows it.
+ */
+enum { X_CLEAR, X_SET, X_UNKNOWN };
+
 static uint32_t valid;                  /* d->valid_evtchns, as last seen */
+/* The ABI as Xen has it: d->evtchn_fifo, its array pages, each vcpu's control block. */
+static int m_fifo;
+static uint32_t m_pages;
+static uint8_t m_cb[GUEST_MAX_VCPUS];
+static int start_fifo;                  /* the run began on FIFO (a fifo_init before it) */
 static unsigned int nvcpus;             /* fuzzing, all at once */
 static long (*reset_self)(void);
 static uint64_t run_seed;
@@ -76,6 +99,7 @@ struct last_op {
 static struct fz {
     unsigned int vcpu;
     uint64_t rng, op_index, nops;
+    uint64_t fifo_ops, switches;        /* ops issued on FIFO; ABI switches either way */
     int grew;
     unsigned int nr_open;
     uint32_t virq_port[NR_VIRQS];       /* this vcpu's virq_to_evtchn[] */
@@ -122,7 +146,7 @@ static int mine(const struct fz *f, uint32_t p)
  */
 static uint32_t pick_port(struct fz *f)
 {
-    static const uint32_t edge[] = { 4095, 4096, 0xffffffffu, 63, 64, 127, 128 };
+    static const uint32_t edge[] = { 4095, 4096, 0xffffffffu, 63, 64, 127, 128, 1023, 1024 };
     uint32_t p = 0;
 
     switch ( below(f, 12) )
@@ -213,6 +237,8 @@ static void print_finding(void)
            (unsigned long)run_seed, found.vcpu, (unsigned long)found.op, found.what,
            found.port, found.model, found.xen);
     explain(found.port);
+    if ( fifo_active() )
+        fifo_explain(found.port);
     if ( found.port != (uint32_t)found.model && (uint64_t)found.model < EVTCHN_2L_NR_CHANNELS )
         explain(found.model);   /* a port number the model expected */
     for ( unsigned int v = 0; v < nvcpus; v++ )
@@ -292,9 +318,25 @@ static int claim(struct fz *f, struct last_op *l, long want_port, uint32_t p)
     return 0;
 }
 
-/* evtchn_2l_set_pending(), then the notified vcpu's upcall handler. */
+#define WORDS_PER_PAGE (PAGE_SIZE / sizeof(event_word_t))
+
+/* Has the port a place for its bits: always on 2-level; on FIFO, an array page. */
+static int covered(uint32_t p)
+{
+    return !m_fifo || p < m_pages * WORDS_PER_PAGE;
+}
+
+/*
+ * evtchn_2l_set_pending() or evtchn_fifo_set_pending(), then the notified
+ * vcpu's upcall handler; the two ABIs agree but where FIFO has no word.
+ */
 static void m_set_pending(uint32_t p)
 {
+    if ( !covered(p) )
+    {
+        m[p].xpend = X_SET;
+        return;
+    }
     if ( m[p].pending )
         return;
     if ( m[p].masked )
@@ -320,6 +362,55 @@ static void m_free(struct fz *f, uint32_t p)
     m[p].vcpu = 0;
     f->nr_open--;
     __atomic_store_n(&m[p].owner, NO_OWNER, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * evtchn_fifo_init_control() of a domain on 2-level: setup_ports() keeps
+ * each valid port's 2-level pending bit in its FIFO flag; until an array
+ * page covers a port the guest sees neither bit.
+ */
+static void m_switch_to_fifo(unsigned int vcpu)
+{
+    uint32_t end = __atomic_load_n(&valid, __ATOMIC_ACQUIRE);
+
+    for ( uint32_t p = 0; p < EVTCHN_2L_NR_CHANNELS; p++ )
+    {
+        if ( p && p < end && m[p].pending )
+            m[p].xpend = X_SET;
+        m[p].masked_2l = m[p].masked;
+        m[p].pending = m[p].masked = 0;
+    }
+    m_fifo = 1;
+    m_pages = 0;
+    m_cb[vcpu] = 1;
+}
+
+/*
+ * add_page_to_event_array(): the page's words start at 0 (the guest zeroes
+ * it), then every valid port it covers whose FIFO flag is set is raised,
+ * whatever the port is now.  A flag left from before the run shows here.
+ */
+static void m_add_page(struct fz *f)
+{
+    uint32_t from = m_pages * WORDS_PER_PAGE, to = from + WORDS_PER_PAGE;
+    uint32_t end = __atomic_load_n(&valid, __ATOMIC_ACQUIRE);
+
+    for ( uint32_t p = from; p < to && p < EVTCHN_2L_NR_CHANNELS; p++ )
+        m[p].pending = m[p].masked = 0;
+    m_pages++;
+    for ( uint32_t p = from; p < to && p < end; p++ )
+    {
+        if ( m[p].xpend == X_UNKNOWN )
+        {
+            uint32_t seen = events_count(p);
+
+            if ( seen != m[p].count && seen != m[p].count + 1 )
+                mismatch(f, "upcalls", p, m[p].count, seen);
+            m[p].xpend = seen != m[p].count ? X_SET : X_CLEAR;
+        }
+        if ( m[p].xpend == X_SET )
+            m_set_pending(p);
+    }
 }
 
 /* ---- checks ---- */
@@ -717,9 +808,9 @@ static void do_unmask(struct fz *f, uint32_t p, uint32_t b)
     if ( p >= valid || l->got )
         return;
     /* evtchn_port_unmask(): nothing for a port that is not evtchn_usable(). */
-    if ( m[p].kind == K_FREE || m[p].kind == K_RESERVED )
+    if ( m[p].kind == K_FREE || m[p].kind == K_RESERVED || !covered(p) )
         return;
-    /* evtchn_2l_unmask(): only a port that was masked and is pending is delivered. */
+    /* evtchn_2l_unmask(), evtchn_fifo_unmask(): only a port that was masked and is pending is delivered. */
     if ( m[p].masked && m[p].pending )
     {
         m[p].pending = 0;
@@ -743,7 +834,8 @@ static void do_mask(struct fz *f, uint32_t p, uint32_t b)
     if ( m[p].kind == K_HARNESS || (nvcpus > 1 && !mine(f, p) && p) )
         return;
     l->got = events_port_mask(p);
-    m[p].masked = 1;
+    if ( covered(p) )
+        m[p].masked = 1;
     check_port(f, p);
 }
 
@@ -788,21 +880,131 @@ static void do_reset(struct fz *f, uint32_t a, uint32_t b)
         return;
     }
     check_rc(f, l, 0, reset_self());
-    /* evtchn_reset(): evtchn_close() of every port; the mask bits stay. */
-    for ( uint32_t p = 1; p < valid; p++ )
-        if ( m[p].kind != K_FREE )
-            m[p] = (struct mport){ .kind = K_FREE, .owner = NO_OWNER, .masked = m[p].masked,
-                                   .count = m[p].count };
+    /*
+     * evtchn_reset(): evtchn_close() of every port; the mask bits stay, and
+     * a FIFO domain is back on 2-level with shared_info's.  The guest clears
+     * every pending bit; Xen's FIFO flags stay.
+     */
+    for ( uint32_t p = 1; p < EVTCHN_2L_NR_CHANNELS; p++ )
+        m[p] = (struct mport){ .kind = K_FREE, .owner = NO_OWNER, .count = m[p].count,
+                               .xpend = m[p].xpend,
+                               .masked = m_fifo ? m[p].masked_2l : m[p].masked };
+    f->switches += m_fifo;
+    m_fifo = 0;
+    m_pages = 0;
+    memset(m_cb, 0, sizeof(m_cb));
     memset(f->virq_port, 0, sizeof(f->virq_port));
     f->nr_open = 0;
     adopt_harness_ports();
+}
+
+/* ---- the FIFO ABI: switching to it, its array, priorities ---- */
+
+/* init_control's (gfn, offset) choices: good ones, then each check's edge. */
+static const struct { enum fifo_gfn_kind gfn; uint32_t offset; } cb_at[] = {
+    { FIFO_GFN_PAGE, 0 }, { FIFO_GFN_PAGE, 8 },
+    { FIFO_GFN_PAGE, PAGE_SIZE - sizeof(evtchn_fifo_control_block_t) },
+    { FIFO_GFN_PAGE, 4 }, { FIFO_GFN_PAGE, PAGE_SIZE - sizeof(evtchn_fifo_control_block_t) + 8 },
+    { FIFO_GFN_PAGE, 0xffffffffu }, { FIFO_GFN_BAD, 0 },
+};
+#define CB_GOOD 3               /* the first 3 of cb_at[] pass every check */
+
+/*
+ * With several vcpus the domain keeps its ABI: the model's bits could not
+ * follow a switch under the others' feet.  So they only try what fails.
+ */
+static void pick_init_control(struct fz *f, uint32_t *a, uint32_t *b)
+{
+    *a = pick_vcpu(f);
+    *b = below(f, ARRAY_SIZE(cb_at));
+    /* One vcpu: a switch about as rare as the reset back, so each ABI has half the run. */
+    if ( !m_fifo && *b < CB_GOOD && (nvcpus > 1 || below(f, 16)) )
+        *b = CB_GOOD + below(f, ARRAY_SIZE(cb_at) - CB_GOOD);
+}
+
+static void do_init_control(struct fz *f, uint32_t vcpu, uint32_t at)
+{
+    uint32_t offset = cb_at[at].offset;
+    struct last_op *l = record(f, "init_control", vcpu, at);
+    long want = 0;
+
+    if ( vcpu >= nvcpus )
+        want = -XEN_ENOENT;     /* domain_vcpu() == NULL, checked first */
+    else if ( offset > PAGE_SIZE - sizeof(evtchn_fifo_control_block_t) || (offset & 7) )
+        want = -XEN_EINVAL;     /* "Must not cross page boundary", "Must be 8-bytes aligned" */
+    else if ( m_fifo && m_cb[vcpu] )
+        want = -XEN_EINVAL;     /* map_control_block(): a block already */
+    else if ( cb_at[at].gfn == FIFO_GFN_BAD )
+        want = -XEN_EINVAL;     /* map_guest_page(); on 2-level evtchn_fifo_destroy() undoes all */
+    check_rc(f, l, want, fifo_init_control(cb_at[at].gfn, offset, vcpu));
+    if ( want || l->got )
+        return;
+    if ( m_fifo )
+        m_cb[vcpu] = 1;
+    else
+    {
+        m_switch_to_fifo(vcpu);
+        f->switches++;
+    }
+}
+
+/* Another vcpu's page would race fifo_expand_array()'s slot: vcpu 0 adds pages, all try bad ones. */
+static void pick_expand_array(struct fz *f, uint32_t *a, uint32_t *b)
+{
+    *a = f->vcpu == 0 && below(f, 2) ? FIFO_GFN_PAGE : FIFO_GFN_BAD;
+    *b = 0;
+}
+
+static void do_expand_array(struct fz *f, uint32_t gfn, uint32_t b)
+{
+    struct last_op *l = record(f, "expand_array", gfn, b);
+    long want = 0;
+
+    if ( gfn == FIFO_GFN_PAGE && m_pages >= FIFO_ARRAY_PAGES )
+        return;                 /* the guest has no page left (FIFO_NO_PAGE): no hypercall */
+    if ( !m_fifo )
+        want = -XEN_EOPNOTSUPP; /* evtchn_fifo_expand_array(): !d->evtchn_fifo */
+    else if ( gfn == FIFO_GFN_BAD )
+        want = -XEN_EINVAL;     /* map_guest_page() */
+    check_rc(f, l, want, fifo_expand_array(gfn));
+    if ( !want && !l->got )
+        m_add_page(f);
+}
+
+static void pick_set_priority(struct fz *f, uint32_t *a, uint32_t *b)
+{
+    static const uint32_t prio[] = { EVTCHN_FIFO_PRIORITY_MAX, EVTCHN_FIFO_PRIORITY_DEFAULT,
+                                     EVTCHN_FIFO_PRIORITY_MIN, EVTCHN_FIFO_PRIORITY_MIN + 1,
+                                     0xffffffffu };
+
+    *a = pick_port(f);
+    *b = below(f, 2) ? below(f, EVTCHN_FIFO_MAX_QUEUES) : prio[below(f, ARRAY_SIZE(prio))];
+}
+
+/* Which queue a later event goes to: no state the guest can read back, only its answer. */
+static void do_set_priority(struct fz *f, uint32_t p, uint32_t prio)
+{
+    struct evtchn_set_priority o = { .port = p, .priority = prio };
+    struct last_op *l = record(f, "set_priority", p, prio);
+    long want = 0;
+
+    if ( p >= valid )
+        want = -XEN_EINVAL;     /* evtchn_set_priority(): _evtchn_from_port() == NULL */
+    else if ( !m_fifo )
+        want = -XEN_ENOSYS;     /* evtchn_port_set_priority(): 2-level has none */
+    else if ( m[p].kind == K_FREE || m[p].kind == K_RESERVED )
+        want = -XEN_EACCES;     /* evtchn_port_set_priority(): !evtchn_usable() */
+    else if ( prio > EVTCHN_FIFO_PRIORITY_MIN )
+        want = -XEN_EINVAL;     /* evtchn_fifo_set_priority() */
+    check_rc(f, l, want, HYPERVISOR_event_channel_op(EVTCHNOP_set_priority, &o));
 }
 
 /* ---- the run ---- */
 
 enum fuzz_op {
     F_ALLOC_UNBOUND, F_BIND_INTERDOMAIN, F_BIND_VIRQ, F_BIND_IPI, F_CLOSE, F_SEND,
-    F_STATUS, F_BIND_VCPU, F_UNMASK, F_MASK, F_RESET,
+    F_STATUS, F_BIND_VCPU, F_UNMASK, F_MASK, F_RESET, F_INIT_CONTROL, F_EXPAND_ARRAY,
+    F_SET_PRIORITY,
 };
 
 static const struct fuzz_op_def {
@@ -820,6 +1022,9 @@ static const struct fuzz_op_def {
     [F_UNMASK] = { pick_port_arg, do_unmask },
     [F_MASK] = { pick_mask, do_mask },
     [F_RESET] = { pick_reset, do_reset },
+    [F_INIT_CONTROL] = { pick_init_control, do_init_control },
+    [F_EXPAND_ARRAY] = { pick_expand_array, do_expand_array },
+    [F_SET_PRIORITY] = { pick_set_priority, do_set_priority },
 };
 
 /* How often each is drawn. */
@@ -833,6 +1038,7 @@ static const uint8_t weighted[] = {
     F_BIND_VCPU,
     F_UNMASK, F_UNMASK,
     F_MASK, F_MASK,
+    F_INIT_CONTROL, F_EXPAND_ARRAY, F_SET_PRIORITY, F_SET_PRIORITY,
 };
 
 /*
@@ -864,6 +1070,7 @@ static void fuzz_vcpu(unsigned int vcpu, void *arg)
     for ( ; f->op_index < f->nops && !__atomic_load_n(&stop, __ATOMIC_RELAXED); f->op_index++ )
     {
         f->grew = 0;
+        f->fifo_ops += m_fifo;
         if ( nvcpus == 1 && below(f, 1000) == 0 )
             run_op(f, F_RESET);
         else if ( f->nr_open >= max_open )
@@ -909,16 +1116,26 @@ static void close_kick_ports(void)
     }
 }
 
+/* Each port's upcalls before the run: a case file counts from its start. */
+static uint32_t count0[EVTCHN_2L_NR_CHANNELS];
+
 static void model_init(void)
 {
     memset(m, 0, sizeof(m));
     valid = 0;
     probe_valid();
+    m_fifo = fifo_active();
+    m_pages = fifo_nr_pages();
+    for ( unsigned int v = 0; v < GUEST_MAX_VCPUS; v++ )
+        m_cb[v] = m_fifo && v < nvcpus;     /* fifo_init() set up every vcpu */
     for ( uint32_t p = 0; p < EVTCHN_2L_NR_CHANNELS; p++ )
     {
         m[p].owner = NO_OWNER;
         m[p].masked = events_port_masked(p);
-        m[p].count = events_count(p);
+        m[p].masked_2l = m_fifo ? evtchn_2l.is_masked(p) : 0;
+        m[p].count = count0[p] = events_count(p);
+        /* Buckets made from here on start zeroed (alloc_evtchn_bucket()). */
+        m[p].xpend = p < valid ? X_UNKNOWN : X_CLEAR;
     }
     m[0].kind = K_RESERVED;     /* evtchn_init() */
     adopt_harness_ports();
@@ -939,6 +1156,8 @@ static int replay(const uint32_t *idx, size_t n, const char *what)
 
     reset_self();
     events_clear_all_masks();   /* as `case` does (script.c case_clean()) */
+    if ( start_fifo )
+        fifo_init();            /* as the case's first step does */
     memset(f->virq_port, 0, sizeof(f->virq_port));
     f->nr_open = 0;
     f->op_index = 0;
@@ -1019,7 +1238,11 @@ static const char *const case_op[] = {
     [F_BIND_VIRQ] = "bind_virq", [F_BIND_IPI] = "bind_ipi", [F_CLOSE] = "close",
     [F_SEND] = "send", [F_STATUS] = "status", [F_BIND_VCPU] = "bind_vcpu",
     [F_UNMASK] = "unmask", [F_MASK] = "mask", [F_RESET] = "reset",
+    [F_INIT_CONTROL] = "init_control", [F_EXPAND_ARRAY] = "expand_array",
+    [F_SET_PRIORITY] = "set_priority",
 };
+
+static const char *const gfn_word[] = { [FIFO_GFN_PAGE] = "page", [FIFO_GFN_BAD] = "bad" };
 
 /* What the model expected of the step that disagreed, as a case file says it. */
 static void print_check(uint32_t port)
@@ -1032,7 +1255,7 @@ static void print_check(uint32_t port)
     int k = port < EVTCHN_2L_NR_CHANNELS ? script_kind_of(stat_of[m[port].kind]) : -1;
 
     if ( !strcmp(found.what, "upcalls") )
-        printf("EVT FUZZ-STEP A count %u -> ok %ld\n", port, found.model);
+        printf("EVT FUZZ-STEP A count %u -> ok %ld\n", port, found.model - (long)count0[port]);
     else if ( !strcmp(found.what, "pending") )
         printf("EVT FUZZ-STEP A pending %u -> ok %ld\n", port, found.model);
     else if ( !strcmp(found.what, "status") && k >= 0 )
@@ -1049,6 +1272,8 @@ static void print_steps(size_t n, const char *what)
     char d1[16], d2[16], want[32];
 
     replay(cur, n, what);       /* leaves each op's expected answer in wants[] */
+    if ( start_fifo )
+        printf("EVT FUZZ-STEP A fifo_init -> ok\n");
     for ( size_t i = 0; i < n; i++ )
     {
         const struct logged *o = &oplog[cur[i]];
@@ -1072,7 +1297,15 @@ static void print_steps(size_t n, const char *what)
             break;
         case F_BIND_VIRQ:
         case F_BIND_VCPU:
+        case F_SET_PRIORITY:
             printf("EVT FUZZ-STEP A %s %u %u", case_op[o->op], o->a, o->b);
+            break;
+        case F_INIT_CONTROL:
+            printf("EVT FUZZ-STEP A init_control %s %u %u", gfn_word[cb_at[o->b].gfn],
+                   cb_at[o->b].offset, o->a);
+            break;
+        case F_EXPAND_ARRAY:
+            printf("EVT FUZZ-STEP A expand_array %s", gfn_word[o->a]);
             break;
         default:
             printf("EVT FUZZ-STEP A %s %u", case_op[o->op], o->a);
@@ -1086,11 +1319,12 @@ static void print_steps(size_t n, const char *what)
 
 void fuzz_run(uint64_t seed, uint64_t nops, long (*reset)(void), struct fuzz_report *out)
 {
-    uint64_t start, ops = 0;
+    uint64_t start, ops = 0, fifo_ops = 0, switches = 0;
     unsigned int open = 0;
     struct fz *f0 = &fz[0];
 
     nvcpus = nr_vcpus_up;
+    start_fifo = fifo_active();
     reset_self = reset;
     run_seed = seed;
     stop = 0;
@@ -1119,6 +1353,8 @@ void fuzz_run(uint64_t seed, uint64_t nops, long (*reset)(void), struct fuzz_rep
     {
         ops += fz[v].op_index;
         open += fz[v].nr_open;
+        fifo_ops += fz[v].fifo_ops;
+        switches += fz[v].switches;
     }
     out->ops = ops;
     out->mismatches = stop;
@@ -1134,8 +1370,8 @@ void fuzz_run(uint64_t seed, uint64_t nops, long (*reset)(void), struct fuzz_rep
                (unsigned long)from, (unsigned long)n);
         print_steps(n, what);
     }
-    printf("EVT FUZZ seed=%lu vcpus=%u ops=%lu mismatches=%u ns=%lu valid=%u open=%u\n",
-           (unsigned long)seed, nvcpus, (unsigned long)ops, stop, (unsigned long)out->ns,
-           valid, open);
+    printf("EVT FUZZ seed=%lu vcpus=%u ops=%lu mismatches=%u ns=%lu valid=%u open=%u "
+           "fifo_ops=%lu switches=%lu\n", (unsigned long)seed, nvcpus, (unsigned long)ops, stop,
+           (unsigned long)out->ns, valid, open, (unsigned long)fifo_ops, (unsigned long)switches);
     close_kick_ports();
 }

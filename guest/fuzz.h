@@ -1,7 +1,7 @@
 /*
  * A seeded fuzzer of the domain's own event channels against a model of
- * xen/common/event_channel.c (2-level ABI, one vcpu): each operation's return
- * value is predicted, and so is what the domain can observe afterwards (each
+ * xen/common/event_channel.c, event_2l.c and event_fifo.c, on every vcpu at
+ * once, on the ABI the domain is on: each operation's return value is predicted, and so is what the domain can observe afterwards (each
  * port's status, pending and mask bits, upcalls delivered).
  */
 #ifndef GUEST_FUZZ_H

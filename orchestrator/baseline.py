@@ -94,7 +94,9 @@ def apply(results: list[CaseResult], known: list[Known]) -> tuple[list[Known], l
             if step.verdict == "FAIL" and k is not None:
                 res.steps[i] = replace(step, verdict=KNOWN)
                 matched[k.key] = k
-    return list(matched.values()), [k for k in known if k.key not in matched]
+    # A line about a case file this run did not read is neither matched nor stale.
+    files = {res.case.path.name for res in results}
+    return list(matched.values()), [k for k in known if k.key not in matched and k.where.split(":")[0] in files]
 
 
 def update_file(path: Path, results: list[CaseResult], known: list[Known]) -> list[Known]:

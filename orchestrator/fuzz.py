@@ -41,19 +41,23 @@ def parse_seeds(text: str) -> list[int]:
     return out
 
 
-def case_text(seed: int, ops: int, vcpus: int = 1) -> str:
+ABIS = ("2l", "fifo")  # the ABI a run starts on; with one vcpu it may switch (reset, init_control)
+
+
+def case_text(seed: int, ops: int, vcpus: int = 1, abi: str = "2l") -> str:
     budget = 30 + ops // OPS_PER_SECOND_FLOOR
+    first = "A fifo_init -> ok\n" if abi == "fifo" else ""
     return (
         f"case fuzz-{seed}\n"
         f"title   {ops} random operations on the domain's own event channels from seed {seed}, "
-        f"by {vcpus} vcpu(s) at once, each checked against guest/fuzz.c's model of Xen\n"
+        f"by {vcpus} vcpu(s) at once, from the {abi} ABI, each checked against guest/fuzz.c's model of Xen\n"
         "domains A\n"
         f"vcpus   {vcpus}\n"
         f"timeout {budget}\n"
         "source  xen/common/event_channel.c: get_free_port(), evtchn_alloc_unbound(), evtchn_bind_interdomain(), "
         "evtchn_bind_virq(), evtchn_bind_ipi(), evtchn_close(), evtchn_send(), evtchn_status(), "
-        "evtchn_bind_vcpu(), evtchn_unmask(), evtchn_reset(); xen/common/event_2l.c\n\n"
-        f"A fuzz {seed} {ops} -> ok 0\n\n"
+        "evtchn_bind_vcpu(), evtchn_unmask(), evtchn_reset(); xen/common/event_2l.c; xen/common/event_fifo.c\n\n"
+        f"{first}A fuzz {seed} {ops} -> ok 0\n\n"
     )
 
 
@@ -62,6 +66,7 @@ class Campaign:
     seeds: list[int]
     ops: int
     vcpus: int = 1
+    abi: str = "2l"
     runs: list[FuzzRun] = field(default_factory=list)
     findings: list[tuple[int, list[str]]] = field(default_factory=list)  # (seed, FUZZ-* lines)
     found_cases: list[Path] = field(default_factory=list)  # shrunk findings, as case files
@@ -86,7 +91,7 @@ def _seed_of(group: GroupResult) -> int:
     return int(group.group.cases[0].name.removeprefix("fuzz-"))
 
 
-def found_case(seed: int, ops: int, details: list[str], xen: dict[str, str]) -> str | None:
+def found_case(seed: int, ops: int, details: list[str], xen: dict[str, str], abi: str = "2l") -> str | None:
     """A shrunk finding (its FUZZ-STEP lines) as a case file, or None if it was not shrunk."""
     steps = [d.removeprefix("FUZZ-STEP ") for d in details if d.startswith("FUZZ-STEP ")]
     if not steps:
@@ -94,7 +99,7 @@ def found_case(seed: int, ops: int, details: list[str], xen: dict[str, str]) -> 
     mismatch = next((d for d in details if d.startswith("FUZZ-MISMATCH ")), "")
     shrunk = next((d for d in details if d.startswith("FUZZ-SHRUNK ")), "")
     head = [
-        f"# Found by `make fuzz SEED={seed} OPS={ops} VCPUS=1` on Xen {xen.get('xen_version', '?')}",
+        f"# Found by `make fuzz SEED={seed} OPS={ops} VCPUS=1 ABI={abi}` on Xen {xen.get('xen_version', '?')}",
         f"# (build-id {xen.get('build_id', '?')}), {time.strftime('%Y-%m-%d')}; shrunk by guest/fuzz.c shrink():",
         f"# {shrunk}",
         "# Each expectation is the fuzzer's model of xen/common/event_channel.c; the last step is",
@@ -121,7 +126,9 @@ def collect(campaign: Campaign, run: SuiteRun, found_dir: Path | None = None) ->
             campaign.runs += [r for r in rep.fuzz if r.seed == seed]
             if rep.fuzz_details:
                 campaign.findings.append((seed, rep.fuzz_details))
-                text = found_case(seed, campaign.ops, rep.fuzz_details, run.session.info) if found_dir else None
+                text = None
+                if found_dir is not None:
+                    text = found_case(seed, campaign.ops, rep.fuzz_details, run.session.info, campaign.abi)
                 if text is not None and found_dir is not None:
                     version = re.sub(r"[^\w.-]", "_", run.session.info.get("xen_version", "unknown"))
                     path = found_dir / f"fuzz-{seed}-xen-{version}.evt"
@@ -142,16 +149,16 @@ def collect(campaign: Campaign, run: SuiteRun, found_dir: Path | None = None) ->
 
 
 def run_campaign(
-    arts: Artifacts, guest: Path, seeds: list[int], ops: int, out: Path, vcpus: int = 1, jobs: int = 1
+    arts: Artifacts, guest: Path, seeds: list[int], ops: int, out: Path, vcpus: int = 1, jobs: int = 1, abi: str = "2l"
 ) -> Campaign:
-    campaign = Campaign(seeds, ops, vcpus)
+    campaign = Campaign(seeds, ops, vcpus, abi)
     todo = list(seeds)
     machine = 0
     while todo:
         machine += 1
         cases_file = out / f"fuzz-{machine}.evt"
         cases_file.parent.mkdir(parents=True, exist_ok=True)
-        cases_file.write_text("".join(case_text(s, ops, vcpus) for s in todo))
+        cases_file.write_text("".join(case_text(s, ops, vcpus, abi) for s in todo))
         run = run_all(arts, guest, load_cases(arts, [cases_file]), out / f"machine-{machine}", fresh=True, jobs=jobs)
         lost = collect(campaign, run, FOUND)
         if lost and len(lost) == len(todo):
@@ -165,7 +172,7 @@ def run_campaign(
 def report(campaign: Campaign, spelled: str) -> str:
     lines: list[str] = []
     for seed, details in campaign.findings:
-        replay = f"make fuzz SEED={seed} OPS={campaign.ops} VCPUS={campaign.vcpus}"
+        replay = f"make fuzz SEED={seed} OPS={campaign.ops} VCPUS={campaign.vcpus} ABI={campaign.abi}"
         exact = "exactly" if campaign.vcpus == 1 else "the same operations, not their interleaving"
         lines.append(f"\nseed {seed}: Xen and the model disagree (replay, {exact}: {replay})")
         lines += [f"  {d}" for d in details]
@@ -175,11 +182,19 @@ def report(campaign: Campaign, spelled: str) -> str:
         lines.append(f"\nseed {seed}: Xen went down:\n  " + text.replace("\n", "\n  "))
     for seed, text in campaign.errors:
         lines.append(f"\nseed {seed}: the harness failed, not counted: {text.splitlines()[0] if text else ''}")
+    fifo_ops = sum(r.fifo_ops for r in campaign.runs)
+    switches = sum(r.switches for r in campaign.runs)
+    if campaign.total_ops:
+        lines.append(
+            f"\n{fifo_ops * 100 / campaign.total_ops:.0f}% of the operations on the FIFO ABI, "
+            f"{switches} ABI switch(es) (init_control from 2-level, reset back)"
+        )
     ns = sum(r.ns for r in campaign.runs)
     rate = f", {campaign.total_ops * 1e9 / ns:,.0f} ops/s in the guest" if ns else ""
     at_once = "one vcpu" if campaign.vcpus == 1 else f"{campaign.vcpus} vcpus at once (QEMU's multi-threaded TCG)"
     lines.append(
-        f"\n{len(campaign.runs)} of {len(campaign.seeds)} seed(s) ran, {at_once}, 2-level ABI, a domain each{rate}"
+        f"\n{len(campaign.runs)} of {len(campaign.seeds)} seed(s) ran, {at_once}, from the {campaign.abi} ABI, "
+        f"a domain each{rate}"
     )
     lines.append(campaign.summary(spelled))
     return "\n".join(lines)

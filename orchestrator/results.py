@@ -28,7 +28,7 @@ RESULT_FIELDS = ("case", "line", "op", "args", "expect", "got", "verdict")
 # The fields of an RTT line (rtt's round-trip times), each once, in this order.
 RTT_FIELDS = ("case", "line", "n", "early", "min_ns", "median_ns", "p99_ns", "max_ns")
 # The fields of a FUZZ line (a fuzz step's end), each once, in this order.
-FUZZ_FIELDS = ("seed", "vcpus", "ops", "mismatches", "ns", "valid", "open")
+FUZZ_FIELDS = ("seed", "vcpus", "ops", "mismatches", "ns", "valid", "open", "fifo_ops", "switches")
 VERDICTS = ("PASS", "FAIL")
 DECIMAL = re.compile(r"[0-9]+")  # ASCII only: \d would take any Unicode digit
 POSITIVE = re.compile(r"[1-9][0-9]*")
@@ -93,6 +93,8 @@ class FuzzRun:
     ns: int  # how long they took, in the guest
     valid: int  # the domain's valid ports at the end (d->valid_evtchns)
     open: int  # ports the fuzzer held at the end
+    fifo_ops: int  # of the operations, those issued while the domain was on FIFO
+    switches: int  # ABI switches: 2-level to FIFO (init_control) and back (reset)
 
 
 @dataclass(frozen=True)
@@ -272,7 +274,7 @@ def _parse_into(rep: DomainReport, kind: str, rest: str) -> None:
         rep.rtts.append(parse_rtt(rep.domain, rest))
     elif kind == "FUZZ":
         rep.fuzz.append(parse_fuzz(rep.domain, rest))
-    elif kind in ("FUZZ-MISMATCH", "FUZZ-LAST", "FUZZ-PORT", "FUZZ-SHRUNK", "FUZZ-STEP"):
+    elif kind in ("FUZZ-MISMATCH", "FUZZ-LAST", "FUZZ-PORT", "FUZZ-FIFO", "FUZZ-SHRUNK", "FUZZ-STEP"):
         rep.fuzz_details.append(f"{kind} {rest}")
     elif kind == "BOOT":
         rep.boot = _keyvals(rest)

@@ -13,11 +13,14 @@ from orchestrator.fuzz import Campaign, case_text, collect, found_case, parse_se
 from orchestrator.pipeline import SuiteRun
 from orchestrator.results import DomainReport, FuzzRun, GroupResult, ParseError, parse, parse_fuzz
 
-FUZZ = "seed=7 vcpus=1 ops=100000 mismatches=0 ns=210000000 valid=256 open=82"
+FUZZ = "seed=7 vcpus=1 ops=100000 mismatches=0 ns=210000000 valid=256 open=82 fifo_ops=0 switches=0"
 
 
 def fuzz_line(seed: int, ops: int = 100000, mismatches: int = 0) -> str:
-    return f"FUZZ seed={seed} vcpus=1 ops={ops} mismatches={mismatches} ns=210000000 valid=256 open=82"
+    return (
+        f"FUZZ seed={seed} vcpus=1 ops={ops} mismatches={mismatches} ns=210000000 valid=256 open=82 "
+        "fifo_ops=0 switches=0"
+    )
 
 
 def test_seeds_single_ranges_and_lists() -> None:
@@ -34,10 +37,12 @@ def test_bad_seeds_are_refused(text: str) -> None:
 
 def test_a_seed_is_a_case_the_checker_accepts(tmp_path: Path) -> None:
     path = tmp_path / "f.evt"
-    path.write_text(case_text(3, 1000) + case_text(4, 2_000_000))
+    path.write_text(case_text(3, 1000) + case_text(4, 2_000_000) + case_text(5, 1000, 2, "fifo"))
     cases = load([path])
-    assert [c.name for c in cases] == ["fuzz-3", "fuzz-4"]
+    assert [c.name for c in cases] == ["fuzz-3", "fuzz-4", "fuzz-5"]
     assert cases[1].timeout > cases[0].timeout  # more operations, more time
+    assert [s.op for s in cases[0].steps] == ["fuzz"]
+    assert [s.op for s in cases[2].steps] == ["fifo_init", "fuzz"]  # the ABI it starts on
     assert all(err is None for _, err in lang.check_script(b"case x\n1 fuzz 3 1000 -> ok 0\nend\n"))
 
 
@@ -52,7 +57,7 @@ def test_fuzz_lines_are_parsed_and_a_finding_is_kept() -> None:
         ]
     )["g1-A"]
     assert rep.garbled == []
-    assert rep.fuzz == [FuzzRun("g1-A", 7, 1, 100000, 1, 210000000, 256, 82)]
+    assert rep.fuzz == [FuzzRun("g1-A", 7, 1, 100000, 1, 210000000, 256, 82, 0, 0)]
     assert [d.split()[0] for d in rep.fuzz_details] == ["FUZZ-MISMATCH", "FUZZ-LAST", "FUZZ-PORT"]
 
 
@@ -62,6 +67,7 @@ def test_fuzz_lines_are_parsed_and_a_finding_is_kept() -> None:
         ("", "no fields"),
         (FUZZ.replace("ops=100000", "ops=x"), "ops must be a decimal"),
         (FUZZ.replace(" open=82", ""), "missing field open"),
+        (FUZZ.replace(" switches=0", ""), "missing field switches"),
         (FUZZ + " seed=8", "repeated field seed"),
     ],
 )
@@ -92,7 +98,7 @@ def test_a_campaign_sums_runs_and_names_each_finding(tmp_path: Path) -> None:
     assert collect(campaign, _run(tmp_path, [1, 2], {1: ok, 2: bad}, {})) == []
     assert (campaign.total_ops, campaign.mismatches, campaign.crashes) == (100006, 1, [])
     text = report(campaign, "1-2")
-    assert "seed 2: Xen and the model disagree (replay, exactly: make fuzz SEED=2 OPS=100000 VCPUS=1)" in text
+    assert "seed 2: Xen and the model disagree (replay, exactly: make fuzz SEED=2 OPS=100000 VCPUS=1 ABI=2l)" in text
     assert text.splitlines()[-1] == "FUZZ: 100006 ops, 1 mismatches, 0 Xen crashes, seed 1-2"
 
 
@@ -119,7 +125,7 @@ def test_a_shrunk_finding_becomes_a_case_the_checker_accepts(tmp_path: Path) -> 
         "FUZZ-STEP A send 3 -> ok",
     ]
     text = found_case(5, 20000, details, {"xen_version": "4.17.5", "build_id": "ef2a"})
-    assert text is not None and "make fuzz SEED=5 OPS=20000 VCPUS=1` on Xen 4.17.5" in text
+    assert text is not None and "make fuzz SEED=5 OPS=20000 VCPUS=1 ABI=2l` on Xen 4.17.5" in text
     path = tmp_path / "found.evt"
     path.write_text(text)
     (case,) = load([path])
