@@ -4,10 +4,16 @@
  * round trip over the serial line.
  *
  *   evtchn-op <name> <script> [ROLE=domid ...]
+ *   evtchn-op --domu <script>
  *
  * <name> prefixes each EVT line as a guest's console relay would ("g5-Dom0");
  * ROLE=domid says what @ROLE means.  Exit 0 when the script ran (its verdicts
  * are in the EVT lines), 2 when it could not.
+ *
+ * --domu: in the Linux peer, a domU (dom0/peer-init.c).  Its console is
+ * relayed with the prefix already; domain ids are read where the harness put
+ * them for every domain (XS_DIR/dom/ROLE of our home); it publishes in its
+ * own home; and it exits 1 when a step failed.
  *
  * Dom0's own ports are made, notified, unmasked and closed through the dom0
  * kernel's event channel device (/dev/xen/evtchn), as a Linux driver's would
@@ -38,6 +44,7 @@
 #include "script_core.h"
 
 static int privcmd = -1, xenbus = -1, evtchn = -1;
+static int domu;                /* --domu: the Linux peer */
 
 static void die(const char *what)
 {
@@ -122,18 +129,27 @@ static const char *xs_write(const char *path, const char *val)
     return n < 0 || (size_t)n >= sizeof(body) ? "E2BIG" : xs_talk(XS_WRITE, body, n, NULL, 0);
 }
 
-#define PUB "/local/domain/0/" XS_DIR "/pub"
+/* Where `put` publishes: XS_DIR/pub of our home, dom0's or the Linux peer's. */
+static char pub[96];
 
-/* A fresh publication folder, readable by every domain (perms "r0"). */
+/* A fresh publication folder, ours, readable by every domain (perms "r<us>"). */
 static void pub_setup(void)
 {
-    static const char perms[] = PUB "\0r0";
+    char self[16] = "0", perms[sizeof(pub) + 16];
     const char *err;
+    int n;
 
-    xs_talk(XS_RM, PUB, sizeof(PUB), NULL, 0);
-    if ( (err = xs_write(PUB, "")) || (err = xs_talk(XS_SET_PERMS, perms, sizeof(perms), NULL, 0)) )
+    if ( domu && (err = xs_read("domid", self, sizeof(self))) )
     {
-        fprintf(stderr, "evtchn-op: xenstore %s: %s\n", PUB, err);
+        fprintf(stderr, "evtchn-op: xenstore domid: %s\n", err);
+        exit(2);
+    }
+    snprintf(pub, sizeof(pub), "/local/domain/%s/" XS_DIR "/pub", self);
+    n = snprintf(perms, sizeof(perms), "%s%cr%s", pub, '\0', self) + 1;
+    xs_talk(XS_RM, pub, strlen(pub) + 1, NULL, 0);
+    if ( (err = xs_write(pub, "")) || (err = xs_talk(XS_SET_PERMS, perms, n, NULL, 0)) )
+    {
+        fprintf(stderr, "evtchn-op: xenstore %s: %s\n", pub, err);
         exit(2);
     }
 }
@@ -414,7 +430,7 @@ OP(put)
         snprintf(val, sizeof(val), "%ld", (long)a[1]);
         v = val;
     }
-    snprintf(path, sizeof(path), PUB "/%s", s->args[0]);
+    snprintf(path, sizeof(path), "%s/%s", pub, s->args[0]);
     r->err = xs_write(path, v);
 }
 
@@ -444,15 +460,23 @@ static unsigned int nr_doms;
 
 static int dom_lookup(const char *name, int64_t *id)
 {
+    char path[128], val[16], *end;
+
     for ( unsigned int i = 0; i < nr_doms; i++ )
         if ( !strcmp(doms[i].name, name) )
             return *id = doms[i].domid, 0;
-    return -1;
+    /* The harness tells every domain it creates each one's id (xen-config/create.sh). */
+    snprintf(path, sizeof(path), XS_DIR "/dom/%s", name);
+    if ( !domu || xs_read(path, val, sizeof(val)) || !val[0] )
+        return -1;
+    *id = strtol(val, &end, 10);
+    return *end ? -1 : 0;
 }
 
 static void case_begin(char *detail, size_t size)
 {
-    snprintf(detail, size, "(dom0 is not reset: it owns the toolstack ports)");
+    snprintf(detail, size, domu ? "(the Linux peer is not reset: its kernel owns its console and xenstore ports)"
+                                : "(dom0 is not reset: it owns the toolstack ports)");
 }
 
 /* Whatever the case bound in dom0 goes with it; counts start again at 0. */
@@ -514,9 +538,10 @@ int main(int argc, char **argv)
 
     if ( argc < 3 )
     {
-        fprintf(stderr, "usage: evtchn-op <name> <script> [ROLE=domid ...]\n");
+        fprintf(stderr, "usage: evtchn-op <name> <script> [ROLE=domid ...] | --domu <script>\n");
         return 2;
     }
+    domu = !strcmp(argv[1], "--domu");
     for ( int i = 3; i < argc; i++ )
     {
         char *eq = strchr(argv[i], '='), *end;
@@ -535,7 +560,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    snprintf(prefix, sizeof(prefix), "[%s] ", argv[1]);
+    snprintf(prefix, sizeof(prefix), domu ? "" : "[%s] ", argv[1]);
     text = read_file(argv[2], &len);
     if ( (privcmd = open("/dev/xen/privcmd", O_RDWR)) < 0 )
         die("/dev/xen/privcmd");
@@ -547,5 +572,5 @@ int main(int argc, char **argv)
 
     t = script_interpret(&env, text, len);
     script_say("DONE pass=%u fail=%u", t.pass, t.fail);
-    return t.bad_script ? 2 : 0;
+    return t.bad_script ? 2 : domu && t.fail;
 }

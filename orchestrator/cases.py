@@ -36,6 +36,9 @@ VAR = re.compile(r"^[a-z_][a-z0-9_]*$")
 # The privileged domain: its steps run through dom0's privcmd driver (dom0/evtchn-op.c),
 # which offers the hypercalls marked DOM0 in guest/script-lang.h only.
 DOM0 = "Dom0"
+# The Linux peer: a domU running a Linux kernel; its steps go through that kernel's event
+# channel device (dom0/evtchn-op.c --domu, started by dom0/peer-init.c): the same ops as Dom0.
+LINUX = "Linux"
 
 # The index compile_case() gets in the checks: longer than any real group's, so if
 # its keys fit the guest's limits, every real one does.
@@ -261,8 +264,8 @@ class _Parser:
         op = lang.CASE_OPS.get(name)
         if op is None:
             raise self.error(n, f"unknown op `{name}`; known: {', '.join(sorted(lang.CASE_OPS))}")
-        if domain == DOM0 and name not in lang.DOM0_OPS:
-            raise self.error(n, f"{DOM0} runs hypercalls only ({', '.join(lang.DOM0_OPS)}), not `{name}`")
+        if domain in (DOM0, LINUX) and name not in lang.DOM0_OPS:
+            raise self.error(n, f"{domain} runs hypercalls only ({', '.join(lang.DOM0_OPS)}), not `{name}`")
         rest = words[2:]
         concurrent = bool(rest) and rest[-1] == "&"
         if concurrent:

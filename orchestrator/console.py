@@ -23,7 +23,8 @@ BAD_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("Xen panic", re.compile(r"\(XEN\) (?:\*+ )?Panic on CPU \d+")),
     ("Xen fatal trap", re.compile(r"\(XEN\) FATAL TRAP")),
     ("Xen BUG/assertion", re.compile(r"\(XEN\) (?:Xen BUG at|Assertion .* failed at)")),
-    ("dom0 kernel panic", re.compile(r"Kernel panic - not syncing")),
+    # Not a Linux peer's (a domU: its console lines come relayed, "[g1-Linux] ...").
+    ("dom0 kernel panic", re.compile(r"^(?!\[g\d+-\w+\] ).*Kernel panic - not syncing")),
     ("dom0 command shell died", re.compile(r"DOM0-FAILED: command shell exited")),
 )
 

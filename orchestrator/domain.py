@@ -100,14 +100,18 @@ class Domain:
     def report(self) -> DomainReport:
         return parse(self.lines()).get(self.name, DomainReport(self.name))
 
-    def wait_done(self, timeout: float, after_boot: float | None = None) -> DomainReport:
-        """Wait for the guest's EVT DONE line; fail fast on a crash or a dead domain.
+    def wait_done(
+        self, timeout: float, after_boot: float | None = None, peers: tuple[Domain, ...] = ()
+    ) -> DomainReport:
+        """Wait for the guest's EVT DONE line; fail fast on a crash or a dead domain,
+        this one's or a peer's of its group (which this one may be waiting for).
 
         `timeout` counts from now; once the guest's BOOT line is seen, it has at most
         `after_boot` seconds more (its cases' budget), however long booting took.
         """
-        prefix = re.escape(f"[{self.name}] ")
-        pattern = re.compile(f"^{prefix}EVT (DONE|CRASH|BOOT)")
+        names = "|".join(re.escape(d.name) for d in (self, *peers))
+        # evtchn-op's own refusal: the Linux peer's interpreter could not run its script.
+        pattern = re.compile(rf"^\[(?P<who>{names})\] (?:EVT (DONE|CRASH|BOOT)|(evtchn-op): )")
         deadline = time.monotonic() + timeout
         assert self._since is not None, "wait_done before create_all"
         cursor = self._since
@@ -126,10 +130,25 @@ class Domain:
                     ) from None
                 if time.monotonic() - last_check >= ALIVE_CHECK_S:
                     self._check_alive()
+                    for p in peers:
+                        if p.report().done is None:
+                            p._check_alive()
                     last_check = time.monotonic()
                 continue
             cursor = line.index + 1
-            kind = m.group(1)
+            kind = m.group(2) or m.group(3)
+            if m.group("who") != self.name:
+                if kind in ("CRASH", "evtchn-op"):
+                    raise GuestDied(
+                        f"{m.group('who')}, a peer of {self.name}, failed: {line.text}",
+                        self.console.tail(),
+                        self.console.log_path,
+                    )
+                continue
+            if kind == "evtchn-op":
+                raise GuestDied(
+                    f"{self.name} (domid {self.domid}): {line.text}", self.console.tail(), self.console.log_path
+                )
             if kind == "BOOT" and not self.first_line_at:
                 self.first_line_at = line.time
                 if after_boot is not None:

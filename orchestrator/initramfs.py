@@ -7,6 +7,7 @@ raw disk instead, so one booted dom0 can be saved and serve every run.
 
 from __future__ import annotations
 
+import gzip
 import lzma
 import os
 import re
@@ -120,6 +121,40 @@ def build_base(arts: Artifacts, init_script: Path, out: Path) -> Path:
         write_cpio(stage, out)
         shutil.rmtree(stage)
         stamp.write_text(inputs)
+    return out
+
+
+# The Linux peer's kernel modules: /dev/xen/evtchn and /dev/xen/privcmd (xenbus is built in).
+PEER_MODULES = ("xen-evtchn", "xen-privcmd")
+
+
+def build_linux_peer(tools: Path, modules: Path, out: Path) -> Path:
+    """The Linux peer's initramfs (gzip: it travels on the run disk): dom0/peer-init as
+    /init, evtchn-op, and the kernel's Xen modules in /modules with their load-order.
+    xen-config/create.sh appends each group's script as /script."""
+    stage = out.with_suffix(".stage")
+    if stage.exists():
+        shutil.rmtree(stage)
+    (stage / "modules").mkdir(parents=True)
+    for tool, dest in (("peer-init", "init"), ("evtchn-op", "evtchn-op")):
+        shutil.copy2(tools / tool, stage / dest)
+        os.chmod(stage / dest, 0o755)
+    names = []
+    for ko in module_order(modules, PEER_MODULES):
+        name = _module_name(ko) + ".ko"
+        (stage / "modules" / name).write_bytes(module_bytes(ko))
+        names.append(name)
+    (stage / "modules" / "load-order").write_text("\n".join(names) + "\n")
+    plain = out.with_suffix("")
+    write_cpio(stage, plain)
+    with open(plain, "rb") as src, gzip.open(out, "wb", compresslevel=6) as dst:
+        shutil.copyfileobj(src, dst)
+    # The script's cpio is appended: the kernel reads an uncompressed archive only at a
+    # 4-byte boundary (init/initramfs.c unpack_to_rootfs()), and skips zeros before it.
+    with open(out, "ab") as f:
+        f.write(b"\0" * (-out.stat().st_size % 4))
+    plain.unlink()
+    shutil.rmtree(stage)
     return out
 
 

@@ -10,12 +10,12 @@ from types import TracebackType
 
 from . import baseline, dom0script, lang, log, snapshot
 from .artifacts import Artifacts
-from .cases import DOM0, Config, Group, compile_group
+from .cases import DOM0, LINUX, Config, Group, compile_group
 from .console import Line
 from .dom0 import Dom0
 from .domain import Domain, create_all, destroy_all, read_shutdown_reasons, shutdown_reasons
 from .errors import GuestDied, HarnessError, MachineDied, XenPanic
-from .initramfs import build_base, build_run_disk
+from .initramfs import build_base, build_linux_peer, build_run_disk
 from .machine import BootImages, Machine, QemuConfig, qemu_version
 from .results import DomainReport, GroupResult, ParseError, parse, parse_line, parse_result
 
@@ -26,6 +26,8 @@ DOM0_DIR = ROOT / "build" / "dom0"
 
 # Time for the guests of a group to boot, on top of their cases' own budgets.
 GROUP_BOOT_S = 20.0
+# ... and for a Linux kernel's, the Linux peer's, under TCG.
+LINUX_BOOT_S = 90.0
 # dom0's disk with the run's files (virtio-blk: the first disk).
 RUN_DISK = "/dev/vda"
 # A restored dom0 answers within a second; a loaded host may take longer.
@@ -53,13 +55,14 @@ def xen_config_text(name: str) -> str:
     return (XEN_CONFIG / name).read_text().strip()
 
 
-def domain_config(name: str, kernel: str, script: str, config: Config) -> str:
-    text = (XEN_CONFIG / "domU.cfg.in").read_text()
+def domain_config(name: str, kernel: str, script: str, config: Config, template: str = "domU.cfg.in") -> str:
+    text = (XEN_CONFIG / template).read_text()
     extra = f"irqs = [ {', '.join(map(str, config.irqs))} ]\n" if config.irqs else ""
     for key, val in {
         "NAME": name,
         "KERNEL": kernel,
         "SCRIPT": script,
+        "RAMDISK": f"/run/evt-peer/{name}.initrd",  # the Linux peer's: xen-config/create.sh makes it
         "VCPUS": str(config.vcpus),
         "MAX_EVENT_CHANNELS": str(config.max_event_channels),
     }.items():
@@ -145,6 +148,12 @@ class Session:
             f"{GUEST_DIR}/relay": XEN_CONFIG / "relay.sh",
             f"{GUEST_DIR}/create": XEN_CONFIG / "create.sh",
         }
+        if any(LINUX in g.config.domains for g in self.groups):
+            # Only then: a kernel is most of the run disk (its size is fixed, initramfs.RUN_DISK_BYTES).
+            files[f"{GUEST_DIR}/linux-vmlinuz"] = self.arts.vmlinuz
+            files[f"{GUEST_DIR}/linux-peer.cpio.gz"] = build_linux_peer(
+                self.guest.parent, self.arts.modules, self.out / "linux-peer.cpio.gz"
+            )
         for g in self.groups:
             for role, script in self.scripts[g.index].items():
                 if not lang.is_domain(role):  # it names files and xl domains in dom0's shell
@@ -153,6 +162,11 @@ class Session:
                 files[f"{base}.script"] = script
                 if role == DOM0:
                     continue  # run by dom0/evtchn-op in dom0 itself
+                if role == LINUX:
+                    files[f"{base}.cfg"] = domain_config(
+                        f"g{g.index}-{role}", f"{GUEST_DIR}/linux-vmlinuz", "", g.config, "linux-peer.cfg.in"
+                    )
+                    continue
                 files[f"{base}.cfg"] = domain_config(
                     f"g{g.index}-{role}", f"{GUEST_DIR}/evtchn-guest", f"{base}.script", g.config
                 )
@@ -351,12 +365,15 @@ class Session:
                     dom0_since = dom0script.start(self.dom0, privileged, script, domids)
                 self._tidy(following)
                 budget = sum(c.budget for c in group.cases) + RELAY_SLACK_S
+                if LINUX in roles:
+                    budget += LINUX_BOOT_S
                 if privileged is not None and dom0_since is not None:
                     left = max(GROUP_BOOT_S + budget - (time.monotonic() - unpaused), 1.0)
                     dom0script.wait(self.dom0, privileged, dom0_since, left)
                 for d in domains:
                     left = max(GROUP_BOOT_S + budget - (time.monotonic() - unpaused), 1.0)
-                    result.reports[d.role] = d.wait_done(left, after_boot=budget)
+                    peers = tuple(p for p in domains if p is not d)
+                    result.reports[d.role] = d.wait_done(left, after_boot=budget, peers=peers)
                     if d.first_line_at:
                         # As if created just now: time spent parked is not creation's.
                         result.create_to_first_line.append(d.create_seconds + d.first_line_at - unpaused)

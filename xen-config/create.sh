@@ -11,7 +11,14 @@ for a in "$@"; do
     case "$a" in *=*) given="$given $a" ;; *) roles="$roles $a" ;; esac
 done
 for r in $roles; do
-    sh /evt/relay "$group-$r" && xl create -p "/evt/$group/$r.cfg" 2>&1 || exit 1
+    cfg=/evt/$group/$r.cfg
+    if grep -q '^# linux-peer' "$cfg"; then
+        # The Linux peer's ramdisk: its initramfs, then a cpio of the case script as /script.
+        d=/run/evt-peer/$group-$r
+        mkdir -p "$d" && cp "/evt/$group/$r.script" "$d/script" || exit 1
+        (cd "$d" && echo script | cpio -o -H newc 2>/dev/null) | cat /evt/linux-peer.cpio.gz - > "$d.initrd" || exit 1
+    fi
+    sh /evt/relay "$group-$r" && xl create -p "$cfg" 2>&1 || exit 1
     id=$(xl domid "$group-$r") || exit 1
     echo "@@DOMID $group-$r $id"
     given="$given $r=$id"
