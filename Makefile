@@ -4,6 +4,9 @@
 # XEN: a Debian suite (bookworm: Xen 4.17, trixie: Xen 4.20), debug:<suite> (that
 # suite's Xen built from Debian's source with debug=y) or a hypervisor file you built.
 XEN     ?= bookworm
+# KERNEL=<vmlinuz> MODULES=<lib/modules/version>: a Linux kernel of your own in dom0 and in
+# the Linux peer (README "A kernel of your own"); checked before boot. Make hands both to
+# the orchestrator through the environment, which the CLI and pytest read as well.
 VENV    := .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=

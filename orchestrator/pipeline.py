@@ -26,6 +26,7 @@ from .check import load_checked
 from .console import Line
 from .errors import SetupError
 from .hypervisor import resolve, with_hypervisor
+from .kernel import from_environment
 from .outcome import Outcome, worst
 from .results import CaseResult, GroupResult
 from .runner import ROOT, Session
@@ -63,7 +64,10 @@ def prepare(xen: str) -> tuple[Artifacts, Path]:
     if custom is not None:
         arts = with_hypervisor(arts, custom, BUILD)
         log.info(f"hypervisor under test: {arts.versions['xen-hypervisor']}, with the {suite} toolstack")
-    return arts, build_guest(arts)
+    kernel = from_environment(arts)
+    if kernel is not arts:
+        log.info(f"dom0 and Linux peer kernel: {kernel.versions['dom0-kernel']}")
+    return kernel, build_guest(kernel)
 
 
 def load_cases(arts: Artifacts, paths: list[Path]) -> list[Case]:

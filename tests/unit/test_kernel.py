@@ -1,0 +1,74 @@
+"""KERNEL=/MODULES=: a user's kernel is checked before anything boots (orchestrator/kernel.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.artifacts import Artifacts
+from orchestrator.errors import SetupError
+from orchestrator.kernel import REQUIRED, from_environment, missing_options, with_kernel
+
+GOOD = "\n".join(f"{name}={want[0]}" for name, want in REQUIRED.items()) + "\n"
+
+
+def _kernel(tmp_path: Path, config: str | None) -> tuple[Path, Path]:
+    boot = tmp_path / "boot"
+    boot.mkdir()
+    vmlinuz = boot / "vmlinuz-6.99.0-test"
+    vmlinuz.write_bytes(b"\0" * 16)
+    modules = tmp_path / "lib" / "modules" / "6.99.0-test"
+    modules.mkdir(parents=True)
+    (modules / "modules.builtin").write_text("")
+    if config is not None:
+        (boot / "config-6.99.0-test").write_text(config)
+    return vmlinuz, modules
+
+
+def _arts(tmp_path: Path) -> Artifacts:
+    p = tmp_path / "x"
+    return Artifacts("bookworm", p, p, p, p, p, {"dom0-kernel": "6.1.0-56-amd64"})
+
+
+def test_a_complete_config_misses_nothing() -> None:
+    assert missing_options(GOOD) == []
+
+
+def test_each_missing_option_is_named_with_what_it_needs() -> None:
+    text = GOOD.replace("CONFIG_XEN_DEV_EVTCHN=y\n", "# CONFIG_XEN_DEV_EVTCHN is not set\n").replace(
+        "CONFIG_XEN_PV=y", "CONFIG_XEN_PV=m"
+    )
+    assert missing_options(text) == [
+        "CONFIG_XEN_PV (want y, has m)",
+        "CONFIG_XEN_DEV_EVTCHN (want y or m, has not set)",
+    ]
+
+
+def test_a_kernel_lacking_options_is_refused_before_boot(tmp_path: Path) -> None:
+    vmlinuz, modules = _kernel(tmp_path, GOOD.replace("CONFIG_HVC_XEN=y\n", ""))
+    with pytest.raises(SetupError, match=r"lacks what dom0 and the Linux peer need:\n  CONFIG_HVC_XEN"):
+        with_kernel(_arts(tmp_path), vmlinuz, modules)
+
+
+def test_a_kernel_without_a_config_is_refused(tmp_path: Path) -> None:
+    vmlinuz, modules = _kernel(tmp_path, None)
+    with pytest.raises(SetupError, match="its config was not found"):
+        with_kernel(_arts(tmp_path), vmlinuz, modules)
+
+
+def test_a_good_kernel_replaces_the_suites_and_is_named(tmp_path: Path) -> None:
+    vmlinuz, modules = _kernel(tmp_path, GOOD)
+    arts = with_kernel(_arts(tmp_path), vmlinuz, modules.parent)  # lib/modules with one version will do
+    assert (arts.vmlinuz, arts.modules) == (vmlinuz, modules)
+    assert arts.versions["dom0-kernel"].startswith("6.99.0-test (KERNEL=")
+
+
+def test_kernel_and_modules_go_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KERNEL", str(tmp_path / "vmlinuz"))
+    monkeypatch.delenv("MODULES", raising=False)
+    with pytest.raises(SetupError, match="go together"):
+        from_environment(_arts(tmp_path))
+    monkeypatch.delenv("KERNEL")
+    arts = _arts(tmp_path)
+    assert from_environment(arts) is arts
