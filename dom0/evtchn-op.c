@@ -31,6 +31,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -145,6 +146,15 @@ static void pub_setup(void)
         exit(2);
     }
     snprintf(pub, sizeof(pub), "/local/domain/%s/" XS_DIR "/pub", self);
+    if ( domu )
+    {
+        struct utsname u;
+
+        uname(&u);
+        /* As the guest's: its domid ties the peer's answers to its role. */
+        printf("EVT BOOT domid=%s peer=linux kernel=%s\n", self, u.release);
+        fflush(stdout);
+    }
     n = snprintf(perms, sizeof(perms), "%s%cr%s", pub, '\0', self) + 1;
     xs_talk(XS_RM, pub, strlen(pub) + 1, NULL, 0);
     if ( (err = xs_write(pub, "")) || (err = xs_talk(XS_SET_PERMS, perms, n, NULL, 0)) )
