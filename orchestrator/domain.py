@@ -138,8 +138,10 @@ class Domain:
             cursor = line.index + 1
             kind = m.group(2) or m.group(3)
             if m.group("who") != self.name:
-                if kind in ("CRASH", "evtchn-op"):
-                    raise GuestDied(
+                # As the peer's own wait would say it (a crash is a crash), without waiting for it.
+                failed = {"CRASH": GuestCrashed, "evtchn-op": GuestDied}.get(kind)
+                if failed is not None:
+                    raise failed(
                         f"{m.group('who')}, a peer of {self.name}, failed: {line.text}",
                         self.console.tail(),
                         self.console.log_path,
