@@ -15,7 +15,7 @@ from .console import Line
 from .dom0 import Dom0
 from .domain import Domain, create_all, destroy_all, read_shutdown_reasons, shutdown_reasons
 from .errors import GuestDied, HarnessError, MachineDied, XenPanic
-from .initramfs import build_base, build_linux_peer, build_run_disk
+from .initramfs import build_base, build_linux_peer, build_run_disk, peer_kernel
 from .machine import BootImages, Machine, QemuConfig, qemu_version
 from .results import DomainReport, GroupResult, ParseError, parse, parse_line, parse_result
 
@@ -150,7 +150,7 @@ class Session:
         }
         if any(LINUX in g.config.domains for g in self.groups):
             # Only then: a kernel is most of the run disk (its size is fixed, initramfs.RUN_DISK_BYTES).
-            files[f"{GUEST_DIR}/linux-vmlinuz"] = self.arts.vmlinuz
+            files[f"{GUEST_DIR}/linux-vmlinuz"] = peer_kernel(self.arts.vmlinuz, DOM0_DIR)
             files[f"{GUEST_DIR}/linux-peer.cpio.gz"] = build_linux_peer(
                 self.guest.parent, self.arts.modules, self.out / "linux-peer.cpio.gz"
             )

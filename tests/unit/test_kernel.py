@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
+import lzma
+import struct
 from pathlib import Path
 
 import pytest
 
 from orchestrator.artifacts import Artifacts
 from orchestrator.errors import SetupError
+from orchestrator.initramfs import peer_kernel
 from orchestrator.kernel import REQUIRED, from_environment, missing_options, with_kernel
 
 GOOD = "\n".join(f"{name}={want[0]}" for name, want in REQUIRED.items()) + "\n"
@@ -72,3 +76,29 @@ def test_kernel_and_modules_go_together(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.delenv("KERNEL")
     arts = _arts(tmp_path)
     assert from_environment(arts) is arts
+
+
+def _bzimage(payload: bytes) -> bytes:
+    """A bzImage as far as peer_kernel() reads one: setup sectors, header, payload."""
+    head = bytearray(5 * 512)
+    head[0x1F1] = 4  # setup_sects
+    head[0x202:0x206] = b"HdrS"
+    struct.pack_into("<II", head, 0x248, 0, len(payload))  # payload_offset, payload_length
+    return bytes(head) + payload
+
+
+def test_the_peer_gets_an_xz_kernel_as_its_elf_gzipped(tmp_path: Path) -> None:
+    elf = b"\x7fELF" + b"kernel" * 1000
+    vmlinuz = tmp_path / "vmlinuz-x"
+    vmlinuz.write_bytes(_bzimage(lzma.compress(elf, format=lzma.FORMAT_XZ)))
+    out = peer_kernel(vmlinuz, tmp_path / "cache")
+    assert out != vmlinuz and gzip.decompress(out.read_bytes()) == elf
+    assert peer_kernel(vmlinuz, tmp_path / "cache") == out  # kept
+
+
+def test_any_other_kernel_goes_to_the_peer_as_it_is(tmp_path: Path) -> None:
+    vmlinuz = tmp_path / "vmlinuz-y"
+    vmlinuz.write_bytes(_bzimage(b"\x28\xb5\x2f\xfd" + b"zstd, say"))
+    assert peer_kernel(vmlinuz, tmp_path / "cache") == vmlinuz
+    vmlinuz.write_bytes(b"not a bzImage")
+    assert peer_kernel(vmlinuz, tmp_path / "cache2") == vmlinuz
