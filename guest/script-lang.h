@@ -26,7 +26,8 @@
  *       D  a domain NAME, `@` optional (get's peer)
  *     value: NONE, NUM (`ok <n>`, `=> var`) or STATUS (`ok <kind> [f=v]...`)
  *     who: GUEST (guest domains), DOM0 (guests and Dom0, through
- *     dom0/evtchn-op), HARNESS (the compiler's own: not for case files)
+ *     dom0/evtchn-op), PRIV (Dom0 only: the toolstack's), HARNESS (the
+ *     compiler's own: not for case files)
  *
  * SCRIPT_STATUS_FIELD(name)
  *     a field of an EVTCHNOP_status answer, in the order results print them
@@ -93,6 +94,7 @@ SCRIPT_OP(seq, "n", NUM, GUEST)
 SCRIPT_OP(fuzz, "nn", NUM, GUEST)
 SCRIPT_OP(register_vcpu_info, "nn", NONE, GUEST)
 SCRIPT_OP(shutdown, "n", NONE, GUEST)
+SCRIPT_OP(destroy, "n", NONE, PRIV)
 /* Written by the compiler only: rendezvous through xenstore, pingpong's and rtt's base. */
 SCRIPT_OP(mark, "n", NUM, HARNESS)
 SCRIPT_OP(put, "kv", NONE, HARNESS)

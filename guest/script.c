@@ -547,8 +547,16 @@ OP(get)
 }
 
 static script_op_fn *const guest_ops[NR_OPS] = {
-#define SCRIPT_OP(name, args, value, who) [OP_##name] = op_##name,
+#define SCRIPT_OP(name, args, value, who) SCRIPT_OP_##who(name)
+#define SCRIPT_OP_GUEST(name) [OP_##name] = op_##name,
+#define SCRIPT_OP_DOM0(name) [OP_##name] = op_##name,
+#define SCRIPT_OP_PRIV(name)    /* the toolstack's: Dom0 only */
+#define SCRIPT_OP_HARNESS(name) [OP_##name] = op_##name,
 #include "script-lang.h"
+#undef SCRIPT_OP_GUEST
+#undef SCRIPT_OP_DOM0
+#undef SCRIPT_OP_PRIV
+#undef SCRIPT_OP_HARNESS
 };
 
 /*

@@ -14,7 +14,7 @@ enum {
 };
 
 enum val_kind { VAL_NONE, VAL_NUM, VAL_STATUS };
-enum op_who { WHO_GUEST, WHO_DOM0, WHO_HARNESS };
+enum op_who { WHO_GUEST, WHO_DOM0, WHO_PRIV, WHO_HARNESS };
 
 enum op_id {
 #define SCRIPT_OP(name, args, value, who) OP_##name,

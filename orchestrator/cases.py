@@ -103,6 +103,25 @@ class Case:
     def id(self) -> str:
         return self.name
 
+    @property
+    def destroyed(self) -> tuple[str, ...]:
+        """The domains a `Dom0 destroy @X` step of this case ends."""
+        return tuple(s.args[0][1:] for s in self.steps if s.op == "destroy" and s.args[0].startswith("@"))
+
+    def cut(self, role: str) -> set[int]:
+        """Lines of `role`'s steps that run into its destruction (joined by `&` to the
+        destroy): they never report a result, by design."""
+        out: set[int] = set()
+        chain: list[Step] = []
+        for s in self.steps:
+            chain.append(s)
+            if s.concurrent:
+                continue
+            if any(c.op == "destroy" and c.args[0] == f"@{role}" for c in chain):
+                out |= {c.line for c in chain if c.domain == role}
+            chain = []
+        return out
+
 
 def shown(path: Path) -> str:
     """A path as messages print it: one line, whatever characters its name holds."""
@@ -225,12 +244,28 @@ class _Parser:
                 raise self.error(case.line, f"case {case.name} has no steps")
             if case.steps[-1].concurrent:
                 raise self.error(case.steps[-1].line, "the last step cannot end in `&`")
+            self.check_destroy(case)
         except _LineError as e:
             self.note(e)
         if len(self.problems) == bad:
             self.compiled(case)
         if len(self.problems) == bad:
             self.cases.append(case)
+
+    def check_destroy(self, case: Case) -> None:
+        """A domain the case destroys: named as @ROLE, in domains of its own (`fresh`),
+        with no step after the destroy but those `&`-joined to it."""
+        for i, s in enumerate(case.steps):
+            if s.op != "destroy":
+                continue
+            role = s.args[0][1:] if s.args[0].startswith("@") else ""
+            if role not in case.domains or role == DOM0:
+                raise self.error(s.line, "`destroy` takes @NAME of a domain the case creates (not Dom0)")
+            if not case.fresh:
+                raise self.error(s.line, "a case that destroys a domain runs in domains of its own: add `fresh`")
+            later = [t for t in case.steps[i + 1 :] if t.domain == role]
+            if later:
+                raise self.error(later[0].line, f"{role} has been destroyed (line {s.line}): it runs no more steps")
 
     def compiled(self, case: Case) -> None:
         """What the guests will read must pass the guest's own parser (lang.check_script)."""
@@ -266,6 +301,8 @@ class _Parser:
             raise self.error(n, f"unknown op `{name}`; known: {', '.join(sorted(lang.CASE_OPS))}")
         if domain in (DOM0, LINUX) and name not in lang.DOM0_OPS:
             raise self.error(n, f"{domain} runs hypercalls only ({', '.join(lang.DOM0_OPS)}), not `{name}`")
+        if name in lang.PRIV_OPS and domain != DOM0:
+            raise self.error(n, f"`{name}` is the toolstack's: only {DOM0} runs it")
         rest = words[2:]
         concurrent = bool(rest) and rest[-1] == "&"
         if concurrent:
@@ -580,6 +617,8 @@ def compile_case(case: Case, index: int, sync_timeout_ms: int = SYNC_TIMEOUT_MS)
     prev: list[str] = []
     for k, run in enumerate(runs):
         now = [s.domain for s in run]
+        # A domain the run before destroyed will never say it is done: nobody waits for it.
+        prev = [p for p in prev if not any(s.op == "destroy" and s.args[0] == f"@{p}" for s in runs[k - 1])]
         if prev and set(now) != set(prev):
             line = run[0].line
             for p in prev:
@@ -616,12 +655,13 @@ def compile_case(case: Case, index: int, sync_timeout_ms: int = SYNC_TIMEOUT_MS)
         prev = now
     # Nobody leaves before everybody is done: the next case's reset would close
     # ports a peer may still be looking at.
-    if len(doms) > 1:
+    alive = [d for d in doms if d not in case.destroyed]
+    if len(alive) > 1:
         last = case.steps[-1].line
-        for d in doms:
+        for d in alive:
             out[d].append(f"{last} put {key}-done 1")
-        for d in doms:
-            for p in doms:
+        for d in alive:
+            for p in alive:
                 if p != d:
                     get(d, last, p, "done")
     for d in doms:

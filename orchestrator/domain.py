@@ -186,6 +186,10 @@ class Domain:
         """SHUTDOWN_* code from xl's log of the domain, once it has shut down."""
         return shutdown_reasons(self.dom0, [self], wait)[self.role]
 
+    def gone(self) -> None:
+        """A case destroyed it (Dom0's `destroy`): nothing of it is left to destroy but its relay."""
+        self.created_at = 0.0
+
     def destroy_steps(self) -> list[str]:
         """dom0 commands that leave nothing of it, whatever state it reached (a failed
         `xl create` can leave a domain behind); see destroy_all().

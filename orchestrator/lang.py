@@ -20,7 +20,7 @@ class Op:
     name: str
     args: str  # one kind letter per argument (script-lang.h)
     value: str  # NONE, NUM or STATUS
-    who: str  # GUEST, DOM0 (guests and Dom0) or HARNESS (the compiler's own)
+    who: str  # GUEST, DOM0 (guests and Dom0), PRIV (Dom0 only) or HARNESS (the compiler's own)
 
 
 _Tables = tuple[dict[str, int], dict[str, Op], tuple[str, ...], dict[str, tuple[str, ...]], dict[str, str]]
@@ -49,7 +49,8 @@ KEY_LEN = LIMITS["KEY_LEN"]
 RTT_MAX = LIMITS["RTT_MAX"]  # round trips one rtt step may time
 # Ops a case file may give to a domain, and to Dom0 (dom0/evtchn-op).
 CASE_OPS = {n: op for n, op in OPS.items() if op.who != "HARNESS"}
-DOM0_OPS = tuple(n for n, op in OPS.items() if op.who == "DOM0")
+DOM0_OPS = tuple(n for n, op in OPS.items() if op.who in ("DOM0", "PRIV"))
+PRIV_OPS = tuple(n for n, op in OPS.items() if op.who == "PRIV")
 
 INT64_MAX = (1 << 63) - 1
 _VAR = re.compile(r"[a-z_][a-z0-9_]*")

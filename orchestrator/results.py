@@ -444,12 +444,13 @@ class GroupResult:
             complete = True
             for role in case.domains:
                 rep = self.reports.get(role)
-                if rep is None or case.name not in rep.cases_ended:
+                gone = role in case.destroyed  # the case ended it: it ends no case
+                if rep is None or (case.name not in rep.cases_ended and not gone):
                     complete = False
                 if rep is None:
                     continue
                 res.steps += [s for s in rep.steps if s.case == case.name]
-                if case.name in rep.cases_begun and case.name not in rep.cases_ended:
+                if case.name in rep.cases_begun and case.name not in rep.cases_ended and not gone:
                     res.problems.append(Problem(Outcome.ERROR, f"{role} began the case but never ended it"))
                 if rep.crash is not None and rep.current_case == case.name:
                     res.problems.append(Problem(Outcome.CRASH, f"{role}: guest crashed: {rep.crash.text}"))
@@ -460,7 +461,18 @@ class GroupResult:
                     for g in rep.garbled
                     if g.case in (case.name, "")
                 ]
+            cut = {(r, line) for r in case.destroyed for line in case.cut(r)}
             for step in case.steps:
+                if (step.domain, step.line) in cut:
+                    # Ran into its domain's destruction, by design: no result to read. Said, not judged.
+                    res.problems.append(
+                        Problem(
+                            Outcome.PASS,
+                            f"line {step.line} ({step.domain} {step.op}) was cut short: "
+                            f"the case destroyed {step.domain}",
+                        )
+                    )
+                    continue
                 if not any(s.line == step.line and s.op == step.op for s in res.steps):
                     complete = False
                     res.problems.append(

@@ -346,6 +346,7 @@ class Session:
         parked = self._parked.pop(group.index, None)
         domains = parked if parked is not None else self._domains(group)
         privileged = f"g{group.index}-{DOM0}" if DOM0 in roles else None
+        destroyed = {r for c in group.cases for r in c.destroyed}
         names = ", ".join(c.name for c in group.cases)
         start = time.monotonic()
         progress = Progress(group, {k.key for k in self.baseline})
@@ -371,8 +372,10 @@ class Session:
                     left = max(GROUP_BOOT_S + budget - (time.monotonic() - unpaused), 1.0)
                     dom0script.wait(self.dom0, privileged, dom0_since, left)
                 for d in domains:
+                    if d.role in destroyed:
+                        continue  # Dom0's script, done by now, destroyed it: what it said is all there is
                     left = max(GROUP_BOOT_S + budget - (time.monotonic() - unpaused), 1.0)
-                    peers = tuple(p for p in domains if p is not d)
+                    peers = tuple(p for p in domains if p is not d and p.role not in destroyed)
                     result.reports[d.role] = d.wait_done(left, after_boot=budget, peers=peers)
                     if d.first_line_at:
                         # As if created just now: time spent parked is not creation's.
@@ -399,7 +402,11 @@ class Session:
                 result.reports[DOM0] = parse(lines).get(privileged, DomainReport(privileged))
             result.run_seconds = time.monotonic() - start
             if result.error is None:
-                self._unsettled = (result, domains)
+                # Dom0's script ran to its end: what it destroyed is gone, with no shutdown reason.
+                for d in domains:
+                    if d.role in destroyed:
+                        d.gone()
+                self._unsettled = (result, [d for d in domains if d.role not in destroyed])
             elif self.lost is None:
                 try:
                     destroy_all(self.dom0, domains)  # one may still run, or be half made

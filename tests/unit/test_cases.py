@@ -822,3 +822,41 @@ def test_group_description_names_what_differs_from_the_defaults() -> None:
 
     assert describe(Config(("A", "B"))) == "A B"
     assert describe(Config(("A",), 2, 4, (7, 9))) == "A, vcpus=2, max_event_channels=4, irqs=7,9"
+
+
+# -- a domain the case destroys ----------------------------------------------------
+
+DESTROY = """case d
+domains A B Dom0
+fresh
+A alloc_unbound self @B -> ok => pa
+B bind_interdomain @A $pa -> ok => pb
+B wait $pb 3 60000 -> ok 3 &
+Dom0 destroy @B
+A status self $pa -> ok unbound dom=@B
+"""
+
+
+def test_a_destroyed_domain_is_waited_for_by_nobody(tmp_path: Path) -> None:
+    case = one_case(tmp_path, DESTROY)
+    assert case.destroyed == ("B",)
+    assert case.cut("B") == {6}  # its wait runs into the destroy
+    out = compile_case(case, 1)
+    after = out["A"][out["A"].index(next(ln for ln in out["A"] if " status " in ln)) - 1 :]
+    assert not any(" get B " in ln for ln in after)  # no barrier on B once it is gone
+    assert not any("-done" in ln for ln in out["B"])  # nor at the case's end
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("fresh\n", ""), "add `fresh`"),
+        (("Dom0 destroy @B", "Dom0 destroy 2"), "takes @NAME"),
+        (("Dom0 destroy @B", "Dom0 destroy @Dom0"), "takes @NAME"),
+        (("Dom0 destroy @B", "A destroy @B"), "only Dom0 runs it"),
+        (("A status self $pa -> ok unbound dom=@B", "B send $pb"), "B has been destroyed"),
+    ],
+)
+def test_destroy_is_refused_where_it_cannot_work(tmp_path: Path, change: tuple[str, str], message: str) -> None:
+    with pytest.raises(CaseFileError, match=re.escape(message)):
+        parse_file(write(tmp_path, DESTROY.replace(*change)), ERRNOS)
