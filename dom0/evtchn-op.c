@@ -199,18 +199,19 @@ static long dev_bind(unsigned long cmd, void *arg, int64_t *port)
 
 /*
  * Count what the device delivered within timeout_ms (0: only what is there
- * now).  It masks each port it delivers; writing the port back unmasks it.
+ * now); how many it read.  It masks each port it delivers; writing the port
+ * back unmasks it.
  */
-static void dev_pump(int timeout_ms)
+static ssize_t dev_pump(int timeout_ms)
 {
     struct pollfd p = { .fd = evtchn, .events = POLLIN };
     evtchn_port_t got[64];
     ssize_t n;
 
     if ( poll(&p, 1, timeout_ms) <= 0 )
-        return;
+        return 0;
     if ( (n = read(evtchn, got, sizeof(got))) <= 0 )
-        return;
+        return 0;
     for ( ssize_t i = 0; i < n / (ssize_t)sizeof(got[0]); i++ )
     {
         struct dev_port *d = dev_port(got[i]);
@@ -220,6 +221,7 @@ static void dev_pump(int timeout_ms)
     }
     if ( write(evtchn, got, n) != n )
         die("unmasking through /dev/xen/evtchn");
+    return n / sizeof(got[0]);
 }
 
 static uint64_t now_ns(void)
@@ -313,6 +315,13 @@ OP(close)
         struct ioctl_evtchn_unbind u = { .port = d->port };
 
         r->rc = ioctl(evtchn, IOCTL_EVTCHN_UNBIND, &u) < 0 ? -errno : 0;
+        /*
+         * The device's ring may still name the port for events from before
+         * the unbind: count them now, to this binding, not to the next one
+         * Xen gives the same number.
+         */
+        while ( dev_pump(0) > 0 )
+            ;
         *d = dev[--nr_dev];
         return;
     }
@@ -325,6 +334,17 @@ OP(send)
 
     (void)s;
     r->rc = dev_port(a[0]) ? dev_notify(a[0]) : event_channel_op(EVTCHNOP_send, &o);
+}
+
+OP(send_many)
+{
+    struct evtchn_send o = { .port = a[0] };
+    int dev = dev_port(a[0]) != NULL;
+
+    (void)s;
+    for ( r->val = 0; r->val < a[1]; r->val++ )
+        if ( (r->rc = dev ? dev_notify(a[0]) : event_channel_op(EVTCHNOP_send, &o)) )
+            break;
 }
 
 OP(unmask)

@@ -246,6 +246,14 @@ OP(send)
     r->rc = evtchn_notify(a[0]);
 }
 
+/* n sends back to back, for what meets them (a peer unbinding, say); stops at a refusal. */
+OP(send_many)
+{
+    (void)s;
+    for ( r->val = 0; r->val < a[1] && !(r->rc = evtchn_notify(a[0])); r->val++ )
+        ;
+}
+
 OP(status)
 {
     (void)s;
