@@ -27,7 +27,7 @@ unit: setup
 
 # The case files checked as the guests will read them, without booting.
 check: venv
-	$(PY) -m orchestrator --xen $(XEN) check cases/*.evt bench/*.evt tests/selftest/*.evt
+	$(PY) -m orchestrator --xen $(XEN) check cases/*.evt bench/*.evt tests/selftest/*.evt tests/selftest/machine/*.evt
 
 lint: venv
 	$(VENV)/bin/ruff check orchestrator tests

@@ -120,7 +120,18 @@ class Console:
                 if pattern.search(line.text):
                     # Let the machine finish printing its last words before giving up.
                     self._drain(2.0)
-                    raise XenPanic(f"{name}: {line.text.strip()}", self.tail(), self.log_path)
+                    raise XenPanic(f"{name}: {self._last_words(line)}", self.tail(), self.log_path)
+
+    def _last_words(self, line: Line) -> str:
+        """The line that matched and, for a panic, Xen's message between it and the row of
+        stars that closes it: "(XEN) Panic on CPU 0: FATAL TRAP: vec 2, NMI[0000]"."""
+        words = [line.text.strip()]
+        for later in self.lines[line.index + 1 : line.index + 5]:
+            text = later.text.strip()
+            if re.fullmatch(r"\(XEN\) \*{8,}", text):
+                return " ".join(words)
+            words.append(text.removeprefix("(XEN) ").strip())
+        return words[0]  # no closed block: the line alone
 
     def _drain(self, seconds: float) -> None:
         import pexpect

@@ -9,9 +9,14 @@ from itertools import pairwise
 import pytest
 
 from orchestrator.outcome import Outcome
+from orchestrator.pipeline import BUILD, load_cases, prepare, run_all
 from orchestrator.report import failure_message
+from orchestrator.runner import ROOT
 
 from .conftest import XenRun
+
+# In a machine of its own: the panic ends it (tests/test_harness.py, the last test).
+PANIC = ROOT / "tests" / "selftest" / "machine" / "xen-panic.evt"
 
 
 @pytest.mark.cases("selftest-wrong-expectation")
@@ -104,3 +109,23 @@ def test_each_case_starts_clean_whatever_ran_before(xen_run: XenRun, pytestconfi
     if not pytestconfig.getoption("fresh") and pytestconfig.getoption("order") == "file":
         # In file order each pair runs back to back in one domain: the clean-up was really needed.
         assert adjacent == len(LEAKS), f"only {adjacent} leak pair(s) ran back to back: {begins}"
+
+
+def test_a_xen_panic_is_named_with_its_message_and_trace(pytestconfig: pytest.Config) -> None:
+    """A real panic (an NMI, fatal by nmi=fatal), in a machine of its own: nothing after it
+    could run on that one. Named as a crash, with Xen's words, and QEMU is gone."""
+    arts, guest = prepare(pytestconfig.getoption("xen"))
+    out = BUILD / "test-run" / "xen-panic"
+    run = run_all(arts, guest, load_cases(arts, [PANIC]), out)
+    (res,) = run.results
+    assert res.outcome is Outcome.CRASH, res.outcome
+    problems = "\n".join(p.text for p in res.problems)
+    assert "Xen panicked: Xen panic: (XEN) Panic on CPU 0: FATAL TRAP: vec 2, NMI" in problems, problems
+    assert "(XEN) Xen call trace:" in problems, f"Xen's stack trace is missing:\n{problems}"
+    # What ran before the panic still counts.
+    assert [(s.op, s.passed) for s in res.steps] == [("alloc_unbound", True)]
+    for session in run.sessions:
+        assert session.machine is not None
+        pid = session.machine.pid
+        left = subprocess.run(["ps", "-o", "pid=", "-p", str(pid)], capture_output=True, text=True).stdout
+        assert not left.strip(), f"QEMU (pid {pid}) still runs after Xen panicked"

@@ -119,6 +119,20 @@ def test_bad_patterns_raise_at_once(line: str, name: str) -> None:
     assert f"--- full serial log: {LOG_PATH}" in str(err)
 
 
+def test_a_panic_is_named_with_xens_message() -> None:
+    block = [
+        b"(XEN) ****************************************\n",
+        b"(XEN) Panic on CPU 0:\n",
+        b"(XEN) FATAL TRAP: vec 2, NMI[0000]\n",
+        b"(XEN) ****************************************\n",
+        b"(XEN) Manual reset required ('noreboot' specified)\n",
+    ]
+    console, _ = make_console(FakeStream(block, eof=True), LOG_PATH)
+    with pytest.raises(XenPanic) as exc:
+        console.wait_for(re.compile("never printed"), 0, 60.0, lambda d: GuestSilent(d))
+    assert exc.value.detail == "Xen panic: (XEN) Panic on CPU 0: FATAL TRAP: vec 2, NMI[0000]"
+
+
 def test_panic_split_across_chunks_still_caught() -> None:
     stream = FakeStream([b"(XEN) Pan", b"ic on CPU 3:\n"], eof=True)
     console, _ = make_console(stream)

@@ -23,7 +23,7 @@ from orchestrator.cases import compile_group, load, plan, read_errnos
 from .hostbuild import REPO, build, xen_include
 
 CASE_FILES = [*sorted((REPO / "cases").glob("*.evt")), *sorted((REPO / "bench").glob("*.evt"))]
-CASE_FILES += sorted((REPO / "tests" / "selftest").glob("*.evt"))
+CASE_FILES += sorted((REPO / "tests" / "selftest").rglob("*.evt"))
 SEED = 20240601
 GENERATED = 12000  # lines
 Verdicts = list[tuple[int, str | None]]
