@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,8 +150,18 @@ def collect(campaign: Campaign, run: SuiteRun, found_dir: Path | None = None) ->
 
 
 def run_campaign(
-    arts: Artifacts, guest: Path, seeds: list[int], ops: int, out: Path, vcpus: int = 1, jobs: int = 1, abi: str = "2l"
+    arts: Artifacts,
+    guest: Path,
+    seeds: list[int],
+    ops: int,
+    out: Path,
+    vcpus: int = 1,
+    jobs: int = 1,
+    abi: str = "2l",
+    text: Callable[[int, int, int, str], str] = case_text,
 ) -> Campaign:
+    """The seeds, a fresh domain each (`text` writes each one's case: the harness's
+    self-test adds a Xen panic to one); after a machine is lost, the rest in a new one."""
     campaign = Campaign(seeds, ops, vcpus, abi)
     todo = list(seeds)
     machine = 0
@@ -158,7 +169,7 @@ def run_campaign(
         machine += 1
         cases_file = out / f"fuzz-{machine}.evt"
         cases_file.parent.mkdir(parents=True, exist_ok=True)
-        cases_file.write_text("".join(case_text(s, ops, vcpus, abi) for s in todo))
+        cases_file.write_text("".join(text(s, ops, vcpus, abi) for s in todo))
         run = run_all(arts, guest, load_cases(arts, [cases_file]), out / f"machine-{machine}", fresh=True, jobs=jobs)
         lost = collect(campaign, run, FOUND)
         if lost and len(lost) == len(todo):

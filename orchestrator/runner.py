@@ -323,11 +323,15 @@ class Session:
             domains = self._domains(following)
             try:
                 self._create(following, domains)
+            except (XenPanic, MachineDied):
+                raise  # the machine is gone: the group running now ends with it, at once
             except HarnessError as e:
                 log.info(f"creating group {following.index}'s domains ahead failed, it will try again: {e}")
                 destroy_all(self.dom0, domains)
                 return
             self._parked[following.index] = domains
+        except (XenPanic, MachineDied):
+            raise
         except HarnessError as e:
             self.lost = e
 
@@ -359,6 +363,8 @@ class Session:
                     self.dom0.run(" && ".join(f"xl unpause {d.name}" for d in domains))
                 unpaused = time.monotonic()
                 self._settle()
+                if self.lost is not None:
+                    raise self.lost  # the machine went down meanwhile: nothing of this group will come
                 dom0_since = None
                 if privileged is not None:
                     script = f"{GUEST_DIR}/g{group.index}/{DOM0}.script"

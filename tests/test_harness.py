@@ -8,6 +8,7 @@ from itertools import pairwise
 
 import pytest
 
+from orchestrator import fuzz
 from orchestrator.outcome import Outcome
 from orchestrator.pipeline import BUILD, load_cases, prepare, run_all
 from orchestrator.report import failure_message
@@ -129,3 +130,23 @@ def test_a_xen_panic_is_named_with_its_message_and_trace(pytestconfig: pytest.Co
         pid = session.machine.pid
         left = subprocess.run(["ps", "-o", "pid=", "-p", str(pid)], capture_output=True, text=True).stdout
         assert not left.strip(), f"QEMU (pid {pid}) still runs after Xen panicked"
+
+
+def test_a_fuzz_campaign_counts_a_xen_panic_and_goes_on_in_a_new_machine(pytestconfig: pytest.Config) -> None:
+    """Seed 2's domain has Dom0 send the panic key after its run: the campaign names the
+    crash with Xen's message, and seed 3 still runs, on a machine of its own."""
+
+    def text(seed: int, ops: int, vcpus: int, abi: str) -> str:
+        case = fuzz.case_text(seed, ops, vcpus, abi)
+        if seed != 2:
+            return case
+        return case.replace("domains A\n", "domains A Dom0\n").rstrip("\n") + "\nDom0 debug_key 0x4e -> ok\n\n"
+
+    arts, guest = prepare(pytestconfig.getoption("xen"))
+    campaign = fuzz.run_campaign(arts, guest, [1, 2, 3], 2000, BUILD / "test-run" / "fuzz-panic", text=text)
+    assert [seed for seed, _ in campaign.crashes] == [2], campaign.crashes
+    assert "Panic on CPU 0: FATAL TRAP" in campaign.crashes[0][1], campaign.crashes[0][1]
+    assert sorted(r.seed for r in campaign.runs) == [1, 2, 3]  # seed 2's run finished before the panic
+    assert (campaign.mismatches, campaign.errors) == (0, [])
+    assert campaign.summary("1-3").endswith("0 mismatches, 1 Xen crashes, seed 1-3")
+    assert list((BUILD / "test-run" / "fuzz-panic").glob("machine-*")) != []
