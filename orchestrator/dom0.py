@@ -18,6 +18,8 @@ XEN_LINE = "(XEN) "
 RELAY = re.compile(r"^\[([\w.-]+)\] ")
 
 NOT_FOUND = re.compile(r"^sh: .*?(\S+): not found$", re.M)
+# A domain name (g<group>-<role>) the command did not hold: a letter of it arrived changed.
+DOMAIN_NAME = re.compile(r"\bg\d+-\w+")
 GARBLED_RETRIES = 3
 BOOT_TIMEOUT = 180.0
 COMMAND_TIMEOUT = 60.0
@@ -88,8 +90,16 @@ class Dom0:
             self.console.pump(end - time.monotonic())
 
 
+def _names(command: str, name: str) -> bool:
+    """Does `command` name the domain `name`: whole, or as its group and role (`unpause g3 A`)?"""
+    group, _, role = name.partition("-")
+    return name in command or {group, role} <= set(command.split())
+
+
 def _garbled(command: str, rc: int, out: str) -> bool:
     """Did the shell run something other than `command`? (Every command we send is valid sh.)"""
     if rc == 2 and "syntax error" in out:
+        return True
+    if rc != 0 and any(not _names(command, name) for name in DOMAIN_NAME.findall(out)):
         return True
     return rc == 127 and any(word not in command for word in NOT_FOUND.findall(out))

@@ -147,6 +147,7 @@ class Session:
             f"{GUEST_DIR}/evtchn-op": self.guest.parent / "evtchn-op",  # built beside the guest
             f"{GUEST_DIR}/relay": XEN_CONFIG / "relay.sh",
             f"{GUEST_DIR}/create": XEN_CONFIG / "create.sh",
+            f"{GUEST_DIR}/unpause": XEN_CONFIG / "unpause.sh",
         }
         if any(LINUX in g.config.domains for g in self.groups):
             # Only then: a kernel is most of the run disk (its size is fixed, initramfs.RUN_DISK_BYTES).
@@ -360,7 +361,7 @@ class Session:
                 if parked is None:
                     self._create(group, domains)
                 if domains:
-                    self.dom0.run(" && ".join(f"xl unpause {d.name}" for d in domains))
+                    self.dom0.run(" ".join(["sh /evt/unpause", f"g{group.index}", *(d.role for d in domains)]))
                 unpaused = time.monotonic()
                 self._settle()
                 if self.lost is not None:

@@ -182,3 +182,27 @@ def test_xen_lines_on_the_serial_port_are_not_the_commands_output() -> None:
         {f"xenstore-read {path}": (["(XEN) uart interrupt taking more than 4ms, switched to polling", "3"], 0)}
     )
     assert dom0.run(f"xenstore-read {path}") == "3"
+
+
+def test_a_domain_name_garbled_on_the_serial_line_is_sent_again() -> None:
+    """As seen under load: `sh /evt/unpause g12 A Linux` arrived as `... Liuux`."""
+    name = "sh /evt/unpause g12 A Linux"
+
+    class Garbling(FakeShell):
+        def __call__(self, chunk: str) -> bytes:
+            out = super().__call__(chunk)
+            if out and len(self.commands) == 1:
+                return b"g12-Liuux: no such domain" + CRLF + b"@@RC=1@@" + CRLF
+            return out
+
+    shell = Garbling({name: ([], 0)})
+    console, _ = make_console(FakeStream(respond=shell))
+    assert Dom0(console).run(name) == ""
+    assert shell.commands == [name, name]
+
+
+def test_a_domain_the_command_names_is_no_garbling() -> None:
+    dom0, stream = make_dom0({"sh /evt/unpause g3 A": (["g3-A: no such domain"], 1)})
+    with pytest.raises(Dom0CommandFailed, match="exited 1"):
+        dom0.run("sh /evt/unpause g3 A")
+    assert "".join(stream.sent).count("unpause g3 A;") == 1
