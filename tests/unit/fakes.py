@@ -146,8 +146,9 @@ class FakeDom0Shell:
             return self._create_group(words[2], words[3], words[4:])
         if words[:2] == ["xl", "domid"]:
             return ([str(self.domids[words[2]])], 0, []) if words[2] in self.domids else ([], 1, [])
-        if words[:2] == ["xl", "unpause"]:
-            return [], 0, [f"[{words[2]}] {ln}" for ln in self.guests[words[2]].lines]
+        if words[:2] == ["sh", "/evt/unpause"]:  # xen-config/unpause.sh: each paused one
+            names = [f"{words[2]}-{r}" for r in words[3:]]
+            return [], 0, [f"[{n}] {ln}" for n in names for ln in self.guests[n].lines]
         if words[:2] == ["xl", "list"]:
             guest = self.guests.get(words[2])
             return ([], 0, []) if guest and guest.reason is None else ([f"{words[2]} is an invalid domain"], 1, [])

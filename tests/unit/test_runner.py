@@ -101,7 +101,7 @@ def test_all_pass(tmp_path: Path) -> None:
     assert not any("xl destroy" in c for c in shell.commands), shell.commands
     # g2's domain was made while g1's guests ran, before its group began.
     create_solo = next(i for i, c in enumerate(shell.commands) if c.startswith("sh /evt/create g2 "))
-    unpause_g1 = next(i for i, c in enumerate(shell.commands) if "xl unpause g1-A" in c)
+    unpause_g1 = next(i for i, c in enumerate(shell.commands) if c.startswith("sh /evt/unpause g1 A"))
     done_g1 = next(i for i, c in enumerate(shell.commands) if "xl-g1-A.log" in c)  # its shutdown reasons
     assert unpause_g1 < create_solo < done_g1
 
