@@ -11,10 +11,10 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test unit lint check setup host-deps xen-build-deps venv bench matrix compare fuzz xen-debug clean
+.PHONY: run test unit lint check setup host-deps xen-build-deps xen-tools-build-deps venv bench matrix compare fuzz xen-debug clean
 
 # `run` fetches and builds what it needs itself (the same stage as `setup`), in one process.
-run: host-deps venv $(if $(findstring debug:,$(XEN)),xen-build-deps)
+run: host-deps venv $(if $(findstring debug:,$(XEN)),xen-build-deps) $(if $(findstring src:,$(XEN)),xen-tools-build-deps)
 	$(PY) -m orchestrator --xen $(XEN) run
 
 test: setup lint
@@ -40,7 +40,7 @@ bench: setup
 
 # The suite against each Xen in MATRIX, then a comparison (build/matrix/<time>/matrix.md).
 MATRIX ?= bookworm trixie
-matrix: host-deps venv $(if $(findstring debug:,$(MATRIX)),xen-build-deps)
+matrix: host-deps venv $(if $(findstring debug:,$(MATRIX)),xen-build-deps) $(if $(findstring src:,$(MATRIX)),xen-tools-build-deps)
 	$(PY) -m orchestrator matrix --xens $(shell echo $(MATRIX) | tr ' ' ',')
 
 # Does a verdict depend on what ran before? The cases (CASES, default cases/*.evt) warm in
@@ -67,7 +67,7 @@ xen-debug: host-deps venv xen-build-deps
 	$(PY) -m orchestrator --xen debug:$(SUITE) prepare
 
 # Fetch the Xen under test, its dom0 kernel and toolstack; build the guest against its headers.
-setup: host-deps venv $(if $(findstring debug:,$(XEN)),xen-build-deps)
+setup: host-deps venv $(if $(findstring debug:,$(XEN)),xen-build-deps) $(if $(findstring src:,$(XEN)),xen-tools-build-deps)
 	$(PY) -m orchestrator --xen $(XEN) prepare
 
 host-deps:
@@ -75,6 +75,12 @@ host-deps:
 
 xen-build-deps:
 	@tools/host-deps.sh flex bison dpkg-dev
+
+# XEN=src:<tree> also builds the tree's toolstack (xl, libxl and its libraries, xenstored,
+# xenconsoled): what its configure and libraries want.
+xen-tools-build-deps: xen-build-deps
+	@tools/host-deps.sh autoconf automake pkg-config gettext uuid-dev libyajl-dev zlib1g-dev \
+	    libncurses-dev python3-dev libzstd-dev liblzma-dev libbz2-dev
 
 venv: $(VENV)/.installed
 

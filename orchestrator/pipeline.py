@@ -19,18 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import baseline, log
-from .artifacts import Artifacts, fetch
+from .artifacts import SUITES, Artifacts, fetch
 from .baseline import Known
 from .cases import Case, order, plan, read_errnos
 from .check import load_checked
 from .console import Line
 from .errors import SetupError
-from .hypervisor import resolve, with_hypervisor
+from .hypervisor import hypervisor_version, resolve, with_hypervisor
 from .kernel import from_environment
 from .outcome import Outcome, worst
 from .results import CaseResult, GroupResult
 from .runner import ROOT, Session
-from .xenbuild import build_debug, build_tree
+from .xenbuild import build_debug, build_tree, build_tree_tools, with_toolstack
 
 BUILD = ROOT / "build"
 DEFAULT_CASES = [ROOT / "cases" / "interdomain.evt"]
@@ -58,7 +58,7 @@ def prepare(xen: str) -> tuple[Artifacts, Path]:
     if xen.startswith("debug:"):
         xen = str(build_debug(xen.removeprefix("debug:"), BUILD))
     elif xen.startswith("src:"):
-        xen = str(build_tree(Path(xen.removeprefix("src:")), BUILD))
+        return prepare_tree(Path(xen.removeprefix("src:")))
     suite, custom = resolve(xen)
     arts = fetch(suite, BUILD)
     if custom is not None:
@@ -67,6 +67,20 @@ def prepare(xen: str) -> tuple[Artifacts, Path]:
     kernel = from_environment(arts)
     if kernel is not arts:
         log.info(f"dom0 and Linux peer kernel: {kernel.versions['dom0-kernel']}")
+    return kernel, build_guest(kernel)
+
+
+def prepare_tree(tree: Path) -> tuple[Artifacts, Path]:
+    """A Xen source tree under test: its hypervisor and its toolstack, built here, with the
+    dom0 kernel and userspace of the Debian suite of the same major.minor (bookworm's if
+    none has it: staging), and our guest built against the tree's own public headers."""
+    hypervisor = build_tree(tree, BUILD)
+    tools = build_tree_tools(tree, BUILD)
+    version = hypervisor_version(hypervisor)
+    suite = next((s.name for s in SUITES.values() if s.xen_series == version), "bookworm")
+    arts = with_toolstack(with_hypervisor(fetch(suite, BUILD), hypervisor, BUILD), tools, tree, BUILD)
+    log.info(f"Xen {version} from {tree}: hypervisor and toolstack, dom0 from {suite}")
+    kernel = from_environment(arts)
     return kernel, build_guest(kernel)
 
 

@@ -9,10 +9,11 @@ import re
 import shutil
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from . import log
-from .artifacts import SUITES, Apt, fetch
+from .artifacts import SUITES, Apt, Artifacts, fetch
 from .errors import SetupError
 
 
@@ -67,21 +68,22 @@ def run(cmd: list[str], top: Path) -> None:
         raise SetupError(f"`{' '.join(cmd)}` failed (log {logfile}):\n{tail}")
 
 
-def tree_key(tree: Path) -> str:
-    """What names a build of `tree`: its commit, and a hash of any local change; a content
-    hash of xen/ when it is not a git checkout."""
+def tree_key(tree: Path, part: str = "xen") -> str:
+    """What names a build of `tree`'s `part` (xen/: the hypervisor; `.`: the tools, which
+    take the public headers from xen/ too): its commit, and a hash of any local change
+    there; a content hash of xen/ when it is not a git checkout."""
     git = subprocess.run(["git", "-C", str(tree), "rev-parse", "HEAD"], capture_output=True, text=True)
     if git.returncode == 0:
         diff = subprocess.run(
-            ["git", "-C", str(tree), "diff", "HEAD", "--", "xen"], capture_output=True, check=True
+            ["git", "-C", str(tree), "diff", "HEAD", "--", part], capture_output=True, check=True
         ).stdout
         untracked = subprocess.run(
-            ["git", "-C", str(tree), "ls-files", "--others", "--exclude-standard", "--", "xen"],
+            ["git", "-C", str(tree), "ls-files", "--others", "--exclude-standard", "--", part],
             capture_output=True,
             check=True,
         ).stdout
         local = hashlib.sha256(diff + untracked).hexdigest()[:12] if diff or untracked else ""
-        return git.stdout.strip()[:12] + (f"-dirty-{local}" if local else "")
+        return git.stdout.strip()[:12] + (f"-dirty-{local}" if local else "") + ("-tools" if part != "xen" else "")
     h = hashlib.sha256()
     for f in sorted((tree / "xen").rglob("*")):
         if f.is_file() and not f.is_symlink():
@@ -114,3 +116,105 @@ def build_tree(tree: Path, build: Path) -> Path:
     (top / "done").write_text(f"{key}\n")
     log.info(f"hypervisor of {tree}: {xen}, built in {time.monotonic() - start:.0f} s")
     return xen
+
+
+# What dom0 needs of a tree's tools (tools/<dir>, those the tree has): libraries, xl,
+# xenstored and its clients, xenconsoled, xen-init-dom0. No qemu, stubdoms, firmware,
+# ocaml, python or docs.
+TOOL_DIRS = ("xs-clients", "xenstore", "xenstored", "console", "helpers", "xl")
+CONFIGURE = (
+    "--prefix=/usr", "--disable-stubdom", "--disable-docs", "--disable-qemu-traditional",
+    "--with-system-qemu=/bin/false", "--disable-seabios", "--disable-rombios", "--disable-ipxe",
+    "--disable-ovmf", "--disable-pvshim", "--disable-ocamltools", "--disable-xsmpolicy",
+    "--disable-golang", "--disable-systemd",
+)  # fmt: skip
+
+
+def build_tree_tools(tree: Path, build: Path) -> Path:
+    """The tools dom0 needs, built from a copy of `tree` (tools cannot build out of their
+    tree) and installed into a folder of their own; cached by tree_key(). That folder."""
+    tree = tree.resolve()
+    key = tree_key(tree, ".")
+    top = build.resolve() / "src-xen" / key
+    dest = top / "tools-dest"
+    if (top / "tools-done").exists() and dest.exists():
+        log.info(f"toolstack of {tree} ({key}): cached {dest}")
+        return dest
+    src = top / "tools-src"
+    for old in (src, dest):
+        if old.exists():
+            shutil.rmtree(old)
+    top.mkdir(parents=True, exist_ok=True)
+    jobs = f"-j{os.cpu_count() or 1}"
+    start = time.monotonic()
+    with log.step(f"building the toolstack of {tree} ({key}) in a copy, {src} (make {jobs})"):
+        files = subprocess.run(
+            ["git", "-C", str(tree), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            capture_output=True,
+        )
+        if files.returncode == 0:
+            src.mkdir(parents=True)
+            packed = subprocess.run(
+                ["tar", "-C", str(tree), "--null", "-T", "-", "-cf", "-"], input=files.stdout, capture_output=True
+            )
+            subprocess.run(["tar", "-C", str(src), "-xf", "-"], input=packed.stdout, check=True)
+        else:
+            shutil.copytree(tree, src, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+        if not (src / "configure").exists():  # a Debian source package: generated at build time
+            for aux in ("config.guess", "config.sub"):
+                shutil.copy2(Path("/usr/share/misc") / aux, src / aux)
+            run(["sh", "-c", f"cd {src} && ./autogen.sh"], top)
+        run(["sh", "-c", f"cd {src} && ./configure {' '.join(CONFIGURE)}"], top)
+        dirs = [d for d in TOOL_DIRS if (src / "tools" / d / "Makefile").exists()]
+        run(["make", "-C", str(src / "tools" / "include"), jobs], top)
+        run(["make", "-C", str(src / "tools"), jobs, "subdir-all-libs"], top)
+        run(["make", "-C", str(src / "tools"), jobs, *(f"subdir-all-{d}" for d in dirs)], top)
+        run(["make", "-C", str(src / "tools" / "include"), "install", f"DESTDIR={dest}"], top)
+        run(["make", "-C", str(src / "tools"), f"DESTDIR={dest}", "subdir-install-libs",
+             *(f"subdir-install-{d}" for d in dirs)], top)  # fmt: skip
+    for need in ("usr/sbin/xl", "usr/sbin/xenstored", "usr/sbin/xenconsoled", "usr/include/xen/xen.h"):
+        if not (dest / need).exists():
+            raise SetupError(f"src:{tree}: the toolstack build installed no {need} (log {top / 'build.log'})")
+    (top / "tools-done").write_text(f"{key}\n")
+    log.info(f"toolstack of {tree}: {dest}, built in {time.monotonic() - start:.0f} s")
+    shutil.rmtree(src)
+    return dest
+
+
+# Debian's own Xen tools in a dom0 closure (xen-utils-<x.y>, libxen*, xenstore-utils):
+# out of the way of a tree's, which install under /usr (configure --prefix=/usr).
+DEBIAN_TOOLS = ("usr/lib/xen-*", "usr/lib/x86_64-linux-gnu/libxen*", "usr/lib/x86_64-linux-gnu/libxl*",
+                "usr/sbin/xl", "usr/sbin/xen*", "usr/sbin/oxenstored", "usr/bin/xenstore*")  # fmt: skip
+
+
+def with_toolstack(arts: Artifacts, tools: Path, tree: Path, build: Path) -> Artifacts:
+    """`arts` with dom0's toolstack and the guest's headers from a tree's build (`tools`,
+    build_tree_tools()): a dom0 root of the suite's userspace with the tree's tools in
+    place of Debian's."""
+    root = tools.parent / f"dom0-root-{arts.suite}"
+    stamp = root / ".from"
+    if not (stamp.exists() and stamp.read_text() == f"{arts.dom0_root}\n"):
+        if root.exists():
+            shutil.rmtree(root)
+        shutil.copytree(arts.dom0_root, root, symlinks=True)
+        for pattern in DEBIAN_TOOLS:
+            for p in root.glob(pattern):
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
+        for f in tools.rglob("*"):
+            rel = f.relative_to(tools)
+            if rel.parts[:2] == ("usr", "include") or f.suffix == ".a" or "pkgconfig" in rel.parts:
+                continue
+            target = root / rel
+            if f.is_dir() and not f.is_symlink():
+                target.mkdir(parents=True, exist_ok=True)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if target.exists() or target.is_symlink():
+                    target.unlink()
+                shutil.copy2(f, target, follow_symlinks=False)
+        stamp.write_text(f"{arts.dom0_root}\n")
+    versions = {**arts.versions, "xen-utils": f"built from {tree} ({tree_key(tree, '.')})"}
+    return replace(arts, dom0_root=root, include=tools / "usr" / "include", versions=versions)

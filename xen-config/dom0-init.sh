@@ -2,8 +2,10 @@
 # /init of the harness's dom0: bring up Xen's toolstack, then hand the serial
 # console to the orchestrator as a shell. Any failure is reported by name.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+# Debian's toolstack lives in /usr/lib/xen-<x.y>/bin; a source tree's (XEN=src:) in
+# /usr/sbin and /usr/lib/xen/bin.
 xenbin=$(echo /usr/lib/xen-[0-9]*/bin)
-export PATH=$xenbin:$PATH
+export PATH=$xenbin:/usr/lib/xen/bin:$PATH
 
 fail() {
     echo "DOM0-FAILED: $*"
