@@ -2,7 +2,8 @@
 # Both install what is missing: host packages, the Python venv, Debian's Xen.
 
 # XEN: a Debian suite (bookworm: Xen 4.17, trixie: Xen 4.20), debug:<suite> (that
-# suite's Xen built from Debian's source with debug=y) or a hypervisor file you built.
+# suite's Xen built from Debian's source with debug=y), a hypervisor file you built, or
+# src:<tree> (a Xen source tree: its hypervisor and its toolstack, built here).
 XEN     ?= bookworm
 # KERNEL=<vmlinuz> MODULES=<lib/modules/version>: a Linux kernel of your own in dom0 and in
 # the Linux peer (README "A kernel of your own"); checked before boot. Make hands both to

@@ -11,6 +11,7 @@ self-tests out of them.
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -41,7 +42,11 @@ SNAPSHOTS = BUILD / "snapshots"
 
 def build_guest(arts: Artifacts) -> Path:
     """The guest kernel, built against the suite's own Xen headers (make: a no-op when current)."""
-    out = BUILD / "guest" / arts.suite
+    # Headers other than the suite's (a tree's, XEN=src:) get a build of their own: make
+    # would not see that the same file names now come from elsewhere.
+    theirs = arts.include.resolve() != (BUILD / "debian" / arts.suite / "dev" / "usr" / "include").resolve()
+    tag = "-" + hashlib.sha256(str(arts.include.resolve()).encode()).hexdigest()[:10] if theirs else ""
+    out = BUILD / "guest" / f"{arts.suite}{tag}"
     for part in ("guest", "dom0"):  # dom0/ is the privileged steps' tool; it lands beside the guest
         proc = subprocess.run(
             ["make", "-s", "-C", str(ROOT / part), f"XEN_INCLUDE={arts.include}", f"O={out}"],

@@ -433,7 +433,8 @@ class Session:
             self._check_reasons(result, domains)
             self._ended += domains  # shut down, as their reasons said
         except (XenPanic, MachineDied) as e:
-            self.lost = result.error = e
+            # That group is over, its verdicts in: the loss is the running group's (_run_group).
+            self.lost = e
         except HarnessError as e:
             result.error = e
             log.info(f"group {result.group.index}: {e.detail.splitlines()[0]}")
