@@ -153,10 +153,12 @@ def test_wait_ready_times_out() -> None:
 class GarblingShell(FakeShell):
     """The first time, the shell gets the command with a character mangled on the way."""
 
+    garbled = b"sh: eval: line 0: xenstore-wrioe: not found" + CRLF + b"@@RC=127@@" + CRLF
+
     def __call__(self, chunk: str) -> bytes:
         out = super().__call__(chunk)
         if out and len(self.commands) == 1:
-            return b"sh: eval: line 0: xenstore-wrioe: not found" + CRLF + b"@@RC=127@@" + CRLF
+            return self.garbled
         return out
 
 
@@ -188,14 +190,8 @@ def test_a_domain_name_garbled_on_the_serial_line_is_sent_again() -> None:
     """As seen under load: `sh /evt/unpause g12 A Linux` arrived as `... Liuux`."""
     name = "sh /evt/unpause g12 A Linux"
 
-    class Garbling(FakeShell):
-        def __call__(self, chunk: str) -> bytes:
-            out = super().__call__(chunk)
-            if out and len(self.commands) == 1:
-                return b"g12-Liuux: no such domain" + CRLF + b"@@RC=1@@" + CRLF
-            return out
-
-    shell = Garbling({name: ([], 0)})
+    shell = GarblingShell({name: ([], 0)})
+    shell.garbled = b"g12-Liuux: no such domain" + CRLF + b"@@RC=1@@" + CRLF
     console, _ = make_console(FakeStream(respond=shell))
     assert Dom0(console).run(name) == ""
     assert shell.commands == [name, name]
