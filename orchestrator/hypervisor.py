@@ -70,8 +70,8 @@ def resolve(spec: str) -> tuple[str, Path | None]:
     toolstacks = ", ".join(f"{s.name} has {s.xen_series}" for s in SUITES.values())
     raise SetupError(
         f"{path} is Xen {version}, but no toolstack matches it ({toolstacks}): refused before boot. "
-        "XEN=src:<tree> builds a tree's hypervisor, but dom0's toolstack still comes from the Debian "
-        "suite of the same major.minor (the tree's own xl and libraries: not built yet)"
+        "For a Xen of your own, give its source tree, XEN=src:<tree>: its hypervisor and toolstack "
+        "are built together"
     )
 
 
