@@ -9,14 +9,25 @@
 #include "events.h"
 #include "event_abi.h"
 #include "event_fifo.h"
+#include "guard.h"
 #include "hypercall.h"
 #include "lib.h"
 #include "page.h"
 
 #define WORDS_PER_PAGE (PAGE_SIZE / sizeof(event_word_t))
 
-static uint8_t cb_pages[GUEST_MAX_VCPUS][PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
-static uint8_t array_pages[FIFO_ARRAY_PAGES][PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+/*
+ * The pages Xen maps from us, each after a guard page (guard.h), and one
+ * guard after the last: a write of Xen's past a page it maps shows there.
+ */
+static struct {
+    struct {
+        uint8_t guard[PAGE_SIZE];
+        uint8_t page[PAGE_SIZE];
+    } cb[GUEST_MAX_VCPUS], array[FIFO_ARRAY_PAGES];
+    uint8_t guard_end[PAGE_SIZE];
+} shared __attribute__((aligned(PAGE_SIZE)));
+static int guards_filled;
 
 /* Xen's view, as far as it accepted our hypercalls. */
 static evtchn_fifo_control_block_t *control_block[GUEST_MAX_VCPUS];
@@ -39,7 +50,7 @@ long fifo_init_control(enum fifo_gfn_kind kind, uint32_t offset, uint32_t vcpu)
     /* A vcpu we do not run still needs some page: Xen checks vcpu first. */
     unsigned int idx = vcpu < GUEST_MAX_VCPUS ? vcpu : 0;
     struct evtchn_init_control ic = {
-        .control_gfn = gfn_of(kind, cb_pages[idx]),
+        .control_gfn = gfn_of(kind, shared.cb[idx].page),
         .offset = offset,
         .vcpu = vcpu,
     };
@@ -48,7 +59,7 @@ long fifo_init_control(enum fifo_gfn_kind kind, uint32_t offset, uint32_t vcpu)
 
     /* Never scribble over a block Xen is using (the "twice" case). */
     if ( fresh && kind == FIFO_GFN_PAGE )
-        memset(cb_pages[idx], 0, PAGE_SIZE);
+        memset(shared.cb[idx].page, 0, PAGE_SIZE);
 
     events_mask();
     rc = HYPERVISOR_event_channel_op(EVTCHNOP_init_control, &ic);
@@ -56,7 +67,7 @@ long fifo_init_control(enum fifo_gfn_kind kind, uint32_t offset, uint32_t vcpu)
     {
         memset(local_head[vcpu], 0, sizeof(local_head[vcpu]));
         __atomic_store_n(&control_block[vcpu],
-                         (evtchn_fifo_control_block_t *)(cb_pages[idx] + offset),
+                         (evtchn_fifo_control_block_t *)(shared.cb[idx].page + offset),
                          __ATOMIC_SEQ_CST);
     }
     /* The first accepted block switches the whole domain (evtchn_fifo_init_control()). */
@@ -74,11 +85,11 @@ long fifo_expand_array(enum fifo_gfn_kind kind)
 
     if ( kind == FIFO_GFN_PAGE && slot >= FIFO_ARRAY_PAGES )
         return FIFO_NO_PAGE;
-    ea.array_gfn = kind == FIFO_GFN_PAGE ? page_gfn(array_pages[slot]) : ~0ull;
+    ea.array_gfn = kind == FIFO_GFN_PAGE ? page_gfn(shared.array[slot].page) : ~0ull;
     if ( kind == FIFO_GFN_PAGE )
     {
         /* Zero words: unmasked, like 2-level ports after a bind. */
-        memset(array_pages[slot], 0, PAGE_SIZE);
+        memset(shared.array[slot].page, 0, PAGE_SIZE);
         /*
          * Counted before the call: add_page_to_event_array() re-raises
          * pending events at once, and another vcpu's upcall must find them.
@@ -111,6 +122,34 @@ void fifo_reset(void)
         __atomic_store_n(&control_block[v], NULL, __ATOMIC_SEQ_CST);
 }
 
+void fifo_guard_fill(void)
+{
+    for ( unsigned int i = 0; i < GUEST_MAX_VCPUS; i++ )
+        guard_fill(shared.cb[i].guard, PAGE_SIZE);
+    for ( unsigned int i = 0; i < FIFO_ARRAY_PAGES; i++ )
+        guard_fill(shared.array[i].guard, PAGE_SIZE);
+    guard_fill(shared.guard_end, PAGE_SIZE);
+    guards_filled = 1;
+}
+
+long fifo_guard_find(uint8_t *seen)
+{
+    const uint8_t *base = (const uint8_t *)&shared;
+    long at = -1;
+
+    for ( unsigned int i = 0; i < GUEST_MAX_VCPUS && at < 0 && guards_filled; i++ )
+        if ( (at = guard_find(shared.cb[i].guard, PAGE_SIZE)) >= 0 )
+            at += shared.cb[i].guard - base;
+    for ( unsigned int i = 0; i < FIFO_ARRAY_PAGES && at < 0 && guards_filled; i++ )
+        if ( (at = guard_find(shared.array[i].guard, PAGE_SIZE)) >= 0 )
+            at += shared.array[i].guard - base;
+    if ( at < 0 && guards_filled && (at = guard_find(shared.guard_end, PAGE_SIZE)) >= 0 )
+        at += shared.guard_end - base;
+    if ( at >= 0 )
+        *seen = base[at];
+    return at;
+}
+
 unsigned int fifo_nr_pages(void)
 {
     return __atomic_load_n(&nr_array_pages, __ATOMIC_SEQ_CST);
@@ -123,7 +162,7 @@ static event_word_t *fifo_word(evtchn_port_t port)
 
     if ( page >= __atomic_load_n(&nr_array_pages, __ATOMIC_SEQ_CST) )
         return NULL;
-    return (event_word_t *)array_pages[page] + port % WORDS_PER_PAGE;
+    return (event_word_t *)shared.array[page].page + port % WORDS_PER_PAGE;
 }
 
 void fifo_explain(evtchn_port_t port)

@@ -31,6 +31,15 @@ long fifo_init(void);
 void fifo_reset(void);
 /* Event-array pages Xen took from us (ports below 1024 times that have a word). */
 unsigned int fifo_nr_pages(void);
+/*
+ * Guard pages around the control blocks and array pages: fill them (once
+ * nothing of Xen's is mapped there, any time), then find the first changed
+ * byte: its offset from the first guard (a control block's guard is at
+ * 2 * PAGE_SIZE * vcpu, an array page's after the 8 control blocks'), or -1;
+ * the byte found there in *seen.
+ */
+void fifo_guard_fill(void);
+long fifo_guard_find(uint8_t *seen);
 /* For a finding: the port's event word, and each vcpu's ready bits, queue heads and walk. */
 void fifo_explain(evtchn_port_t port);
 

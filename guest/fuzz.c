@@ -38,6 +38,7 @@
 #include "event_fifo.h"
 #include "events.h"
 #include "fuzz.h"
+#include "guard.h"
 #include "guest.h"
 #include "hypercall.h"
 #include "lib.h"
@@ -50,7 +51,8 @@
 #define MAX_OPEN 192
 #define SWEEP_EVERY 1000
 #define LAST_OPS 16
-#define UPCALL_WAIT_MS 200
+/* Generous: a vcpu's host thread can starve on a loaded machine (200 ms was not enough). */
+#define UPCALL_WAIT_MS 2000
 #define NO_OWNER 0xff
 #define BAD_VCPU 4096u              /* past any domain's vcpus */
 
@@ -498,25 +500,15 @@ static void check_status(struct fz *f, uint32_t p, long rc, const struct evtchn_
 #define GUARD_PAGES 8
 static uint8_t guard[GUARD_PAGES * PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
 
-static uint8_t guard_byte(size_t i)
-{
-    return 0xa5 ^ (uint8_t)(i * 7) ^ (uint8_t)(i >> 12);
-}
-
-static void guard_fill(void)
-{
-    for ( size_t i = 0; i < sizeof(guard); i++ )
-        guard[i] = guard_byte(i);
-}
-
 static void guard_check(struct fz *f)
 {
-    for ( size_t i = 0; i < sizeof(guard); i++ )
-        if ( __atomic_load_n(&guard[i], __ATOMIC_RELAXED) != guard_byte(i) )
-        {
-            mismatch(f, "guard-page-write", i, guard_byte(i), guard[i]);
-            return;
-        }
+    long at = guard_find(guard, sizeof(guard));
+    uint8_t seen;
+
+    if ( at >= 0 )
+        mismatch(f, "guard-page-write", at, guard_byte(at), guard[at]);
+    else if ( (at = fifo_guard_find(&seen)) >= 0 )
+        mismatch(f, "guard-page-write-fifo", at, guard_byte(at % PAGE_SIZE), seen);
 }
 
 static void sweep(struct fz *f, int all)
@@ -1336,7 +1328,8 @@ void fuzz_run(uint64_t seed, uint64_t nops, long (*reset)(void), struct fuzz_rep
         fz[v].nops = nops / nvcpus + (v < nops % nvcpus);
     }
     bind_kick_ports();
-    guard_fill();
+    guard_fill(guard, sizeof(guard));
+    fifo_guard_fill();
     model_init();
     sweep(f0, 1);               /* the model starts from what Xen says */
 
