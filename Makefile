@@ -80,7 +80,7 @@ xen-build-deps:
 # XEN=src:<tree> also builds the tree's toolstack (xl, libxl and its libraries, xenstored,
 # xenconsoled): what its configure and libraries want.
 xen-tools-build-deps: xen-build-deps
-	@tools/host-deps.sh autoconf automake pkg-config gettext uuid-dev libyajl-dev zlib1g-dev \
+	@tools/host-deps.sh autoconf automake autotools-dev pkg-config gettext uuid-dev libyajl-dev zlib1g-dev \
 	    libncurses-dev python3-dev libzstd-dev liblzma-dev libbz2-dev
 
 venv: $(VENV)/.installed

@@ -83,7 +83,7 @@ def prepare_tree(tree: Path) -> tuple[Artifacts, Path]:
     tools = build_tree_tools(tree, BUILD)
     version = hypervisor_version(hypervisor)
     suite = next((s.name for s in SUITES.values() if s.xen_series == version), "bookworm")
-    arts = with_toolstack(with_hypervisor(fetch(suite, BUILD), hypervisor, BUILD), tools, tree, BUILD)
+    arts = with_toolstack(with_hypervisor(fetch(suite, BUILD), hypervisor, BUILD), tools, tree)
     log.info(f"Xen {version} from {tree}: hypervisor and toolstack, dom0 from {suite}")
     kernel = from_environment(arts)
     return kernel, build_guest(kernel)

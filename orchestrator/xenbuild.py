@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -155,16 +156,17 @@ def build_tree_tools(tree: Path, build: Path) -> Path:
         if files.returncode == 0:
             src.mkdir(parents=True)
             packed = subprocess.run(
-                ["tar", "-C", str(tree), "--null", "-T", "-", "-cf", "-"], input=files.stdout, capture_output=True
-            )
+                ["tar", "-C", str(tree), "--null", "-T", "-", "-cf", "-"], input=files.stdout, capture_output=True,
+                check=True,
+            )  # fmt: skip
             subprocess.run(["tar", "-C", str(src), "-xf", "-"], input=packed.stdout, check=True)
         else:
             shutil.copytree(tree, src, symlinks=True, ignore=shutil.ignore_patterns(".git"))
         if not (src / "configure").exists():  # a Debian source package: generated at build time
             for aux in ("config.guess", "config.sub"):
                 shutil.copy2(Path("/usr/share/misc") / aux, src / aux)
-            run(["sh", "-c", f"cd {src} && ./autogen.sh"], top)
-        run(["sh", "-c", f"cd {src} && ./configure {' '.join(CONFIGURE)}"], top)
+            run(["sh", "-c", f"cd {shlex.quote(str(src))} && ./autogen.sh"], top)
+        run(["sh", "-c", f"cd {shlex.quote(str(src))} && ./configure {' '.join(CONFIGURE)}"], top)
         dirs = [d for d in TOOL_DIRS if (src / "tools" / d / "Makefile").exists()]
         run(["make", "-C", str(src / "tools" / "include"), jobs], top)
         run(["make", "-C", str(src / "tools"), jobs, "subdir-all-libs"], top)
@@ -187,12 +189,12 @@ DEBIAN_TOOLS = ("usr/lib/xen-*", "usr/lib/x86_64-linux-gnu/libxen*", "usr/lib/x8
                 "usr/sbin/xl", "usr/sbin/xen*", "usr/sbin/oxenstored", "usr/bin/xenstore*")  # fmt: skip
 
 
-def with_toolstack(arts: Artifacts, tools: Path, tree: Path, build: Path) -> Artifacts:
+def with_toolstack(arts: Artifacts, tools: Path, tree: Path) -> Artifacts:
     """`arts` with dom0's toolstack and the guest's headers from a tree's build (`tools`,
     build_tree_tools()): a dom0 root of the suite's userspace with the tree's tools in
     place of Debian's."""
     root = tools.parent / f"dom0-root-{arts.suite}"
-    stamp = root / ".from"
+    stamp = root.with_suffix(".from")  # which suite root it was made from
     if not (stamp.exists() and stamp.read_text() == f"{arts.dom0_root}\n"):
         if root.exists():
             shutil.rmtree(root)

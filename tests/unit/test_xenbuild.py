@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from orchestrator import cli
+from orchestrator.artifacts import Artifacts
 from orchestrator.errors import SetupError
-from orchestrator.xenbuild import build_tree, tree_key
+from orchestrator.xenbuild import build_tree, tree_key, with_toolstack
 
 
 def _git(tree: Path, *args: str) -> None:
@@ -51,3 +52,29 @@ def test_bisect_step_skips_a_tree_that_does_not_build(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(cli, "prepare", broken)
     assert cli.main(["--xen", "src:/nowhere", "bisect-step"]) == cli.BISECT_SKIP == 125
+
+
+def test_a_trees_toolstack_takes_the_place_of_debians_in_dom0(tmp_path: Path) -> None:
+    debian = tmp_path / "debian-root"
+    for f in ("usr/lib/xen-4.17/bin/xl", "usr/lib/x86_64-linux-gnu/libxenctrl.so.4.17", "usr/sbin/xl",
+              "usr/bin/xenstore-read", "usr/lib/x86_64-linux-gnu/libc.so.6", "bin/busybox"):  # fmt: skip
+        (debian / f).parent.mkdir(parents=True, exist_ok=True)
+        (debian / f).write_text("debian")
+    tools = tmp_path / "key-tools" / "tools-dest"
+    for f in ("usr/sbin/xl", "usr/lib/libxenctrl.so.4.21.0", "usr/include/xen/xen.h", "usr/lib/libxenctrl.a",
+              "usr/lib/pkgconfig/xencontrol.pc", "usr/lib/xen/bin/xen-init-dom0"):  # fmt: skip
+        (tools / f).parent.mkdir(parents=True, exist_ok=True)
+        (tools / f).write_text("tree")
+    p = tmp_path / "x"
+    arts = with_toolstack(Artifacts("bookworm", p, p, p, p, debian, {"xen-utils": "4.17"}), tools, tmp_path)
+    root = arts.dom0_root
+    assert (root / "usr/sbin/xl").read_text() == "tree"
+    assert (root / "usr/lib/xen/bin/xen-init-dom0").exists() and (root / "usr/lib/libxenctrl.so.4.21.0").exists()
+    assert not list(root.glob("usr/lib/xen-4.17")) and not (root / "usr/bin/xenstore-read").exists()
+    assert not (root / "usr/lib/x86_64-linux-gnu/libxenctrl.so.4.17").exists()
+    assert (root / "usr/lib/x86_64-linux-gnu/libc.so.6").exists() and (root / "bin/busybox").exists()
+    # Headers and static libraries are the guest's build's, not dom0's.
+    assert not (root / "usr/include").exists() and not (root / "usr/lib/libxenctrl.a").exists()
+    assert arts.include == tools / "usr" / "include"
+    assert arts.versions["xen-utils"].startswith(f"built from {tmp_path}")
+    assert (debian / "usr/sbin/xl").read_text() == "debian"  # the suite's own root is untouched
