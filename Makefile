@@ -52,14 +52,16 @@ compare: setup
 
 # Random event channel operations against the guest's model of Xen (README "Fuzzing"):
 # SEED=S, OPS=N operations per seed, VCPUS=N at once (VCPUS=1 replays a seed exactly),
-# SEEDS=1-1000 a campaign spread over JOBS machines, ABI=2l|fifo the ABI each run starts on.
+# SEEDS=1-1000 a campaign spread over JOBS machines, ABI=2l|fifo the ABI each run starts on,
+# DOMAINS=2 two domains at once with channels between them.
 SEED  ?= 1
 OPS   ?= 100000
 VCPUS ?= 2
 JOBS  ?= 1
 ABI   ?= 2l
+DOMAINS ?= 1
 fuzz: setup
-	$(PY) -m orchestrator --xen $(XEN) fuzz --ops $(OPS) --vcpus $(VCPUS) --jobs $(JOBS) --abi $(ABI) \
+	$(PY) -m orchestrator --xen $(XEN) fuzz --ops $(OPS) --vcpus $(VCPUS) --jobs $(JOBS) --abi $(ABI) --domains $(DOMAINS) \
 	    $(if $(SEEDS),--seeds $(SEEDS),--seed $(SEED))
 
 # Debian's Xen of SUITE built from its source package with debug=y; then use XEN=debug:$(SUITE).

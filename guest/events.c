@@ -242,12 +242,22 @@ static void deliver(evtchn_port_t port, unsigned int vcpu)
 }
 
 /* Called from entry.asm (vcpu's own entry) with upcalls masked by Xen. */
+/* Upcall handlers running now, all vcpus: one may have taken an event it has not counted yet. */
+static unsigned int handling;
+
+unsigned int events_handling(void)
+{
+    return __atomic_load_n(&handling, __ATOMIC_SEQ_CST);
+}
+
 void evtchn_do_upcall(struct trap_frame *frame, unsigned int vcpu);
 void evtchn_do_upcall(struct trap_frame *frame, unsigned int vcpu)
 {
     (void)frame;
+    __atomic_fetch_add(&handling, 1, __ATOMIC_SEQ_CST);
     vcpu_info_of(vcpu)->evtchn_upcall_pending = 0;
     events_abi()->handle_upcall(vcpu, deliver);
+    __atomic_fetch_sub(&handling, 1, __ATOMIC_SEQ_CST);
 }
 
 /* TSC ticks in ns, as the time record scales them (tsc_to_system_mul, tsc_shift). */

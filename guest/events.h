@@ -22,6 +22,11 @@ void events_init(void);
 vcpu_info_t *vcpu_info_of(unsigned int vcpu);
 /* VCPUOP_register_vcpu_info: vcpu's vcpu_info to our page at offset; 0 or -errno. */
 long events_register_vcpu_info(unsigned int vcpu, uint32_t offset);
+/*
+ * Upcall handlers running right now, on any vcpu (one may have cleared a
+ * port's pending bit and not yet counted the event).
+ */
+unsigned int events_handling(void);
 /* Upcall accounting is per case: reset clears every port's counter. */
 void events_reset_counts(void);
 uint32_t events_count(evtchn_port_t port);

@@ -56,7 +56,12 @@
 #define NO_OWNER 0xff
 #define BAD_VCPU 4096u              /* past any domain's vcpus */
 
-enum kind { K_FREE, K_RESERVED, K_UNBOUND, K_INTER, K_VIRQ, K_IPI, K_HARNESS };
+/*
+ * K_CROSS: a channel with the peer domain (fuzz_with), ours but for its other
+ * end, which the peer binds, sends on and closes whenever it likes: unbound or
+ * interdomain with the peer, its events and pending bit the peer's doing.
+ */
+enum kind { K_FREE, K_RESERVED, K_UNBOUND, K_INTER, K_VIRQ, K_IPI, K_HARNESS, K_CROSS };
 
 /* What Xen keeps for each of our ports (struct evtchn), and what we see. */
 static struct mport {
@@ -66,6 +71,7 @@ static struct mport {
     uint8_t pending, masked;    /* the current ABI's bits: shared_info's or the event word's */
     uint8_t masked_2l;          /* on FIFO: the shared_info mask bit, back at a reset */
     uint8_t xpend;              /* struct evtchn's FIFO `pending` flag: X_* */
+    uint8_t uncounted;          /* was K_CROSS: its upcalls were the peer's doing, count unknown */
     uint8_t owner;              /* the vcpu that holds it, NO_OWNER */
     domid_t rdom;               /* unbound: remote_domid; interdomain: the peer */
     uint32_t rport;             /* interdomain: the peer's port */
@@ -86,6 +92,7 @@ static int m_fifo;
 static uint32_t m_pages;
 static uint8_t m_cb[GUEST_MAX_VCPUS];
 static int start_fifo;                  /* the run began on FIFO (a fifo_init before it) */
+static domid_t peer = DOMID_INVALID;    /* fuzz_with: the domain fuzzing beside us */
 static unsigned int nvcpus;             /* fuzzing, all at once */
 static long (*reset_self)(void);
 static uint64_t run_seed;
@@ -102,6 +109,7 @@ static struct fz {
     unsigned int vcpu;
     uint64_t rng, op_index, nops;
     uint64_t fifo_ops, switches;        /* ops issued on FIFO; ABI switches either way */
+    uint64_t cross;                     /* channels made with the peer: offered, or bound to its port */
     int grew;
     unsigned int nr_open;
     uint32_t virq_port[NR_VIRQS];       /* this vcpu's virq_to_evtchn[] */
@@ -173,6 +181,8 @@ static domid_t pick_dom(struct fz *f)
 {
     static const domid_t doms[] = { DOMID_SELF, DOMID_SELF, 0, DOMID_INVALID };
 
+    if ( peer != DOMID_INVALID && below(f, 3) == 0 )
+        return peer;
     return below(f, 4) == 0 ? self_domid : doms[below(f, ARRAY_SIZE(doms))];
 }
 
@@ -212,6 +222,7 @@ static void mismatch(struct fz *f, const char *what, uint32_t port, long model, 
 static const char *const kind_name[] = {
     [K_FREE] = "closed", [K_RESERVED] = "reserved", [K_UNBOUND] = "unbound",
     [K_INTER] = "interdomain", [K_VIRQ] = "virq", [K_IPI] = "ipi", [K_HARNESS] = "harness",
+    [K_CROSS] = "cross",
 };
 
 /* One port as the model and as Xen see it. */
@@ -357,6 +368,7 @@ static void m_set_vcpu(uint32_t p, unsigned int vcpu)
 /* evtchn_free(): pending cleared, back to vcpu 0; then nobody's. */
 static void m_free(struct fz *f, uint32_t p)
 {
+    m[p].uncounted |= m[p].kind == K_CROSS;
     if ( m[p].kind == K_VIRQ )
         f->virq_port[m[p].virq] = 0;
     m[p].kind = K_FREE;
@@ -443,6 +455,32 @@ static void check_port(struct fz *f, uint32_t p)
 
     if ( p >= EVTCHN_2L_NR_CHANNELS || p >= valid || m[p].kind == K_HARNESS )
         return;
+    if ( m[p].kind == K_CROSS || (m[p].uncounted && m[p].kind == K_FREE) )
+    {
+        /* The peer's events: only our own mask bit is ours to know. */
+        if ( m[p].kind == K_CROSS && events_port_masked(p) != m[p].masked )
+            mismatch(f, "masked", p, m[p].masked, events_port_masked(p));
+        return;
+    }
+    if ( m[p].uncounted )
+    {
+        /*
+         * A channel with the peer had the number before: count from here on.
+         * An event this port's own binding raised is let arrive first.
+         */
+        uint64_t end = now_ns() + MS_TO_NS(UPCALL_WAIT_MS);
+
+        while ( !m[p].masked && events_port_pending(p, &pending) == 0 && pending && now_ns() < end )
+            HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+        /* Taken, but maybe not counted yet, by another vcpu's handler (not by ours: we are here). */
+        while ( events_handling() > 0 && nvcpus > 1 && now_ns() < end )
+            HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+        m[p].count = events_count(p);
+        events_port_pending(p, &pending);
+        m[p].pending = pending;
+        m[p].uncounted = 0;
+        return;
+    }
     if ( (count = settled_count(f, p)) != m[p].count )
         mismatch(f, "upcalls", p, m[p].count, count);
     events_port_pending(p, &pending);
@@ -456,7 +494,7 @@ static const uint32_t stat_of[] = {
     [K_FREE] = EVTCHNSTAT_closed, [K_RESERVED] = EVTCHNSTAT_closed,
     [K_UNBOUND] = EVTCHNSTAT_unbound, [K_INTER] = EVTCHNSTAT_interdomain,
     [K_VIRQ] = EVTCHNSTAT_virq, [K_IPI] = EVTCHNSTAT_ipi,
-    [K_HARNESS] = EVTCHNSTAT_interdomain,
+    [K_HARNESS] = EVTCHNSTAT_interdomain, [K_CROSS] = EVTCHNSTAT_interdomain,
 };
 
 /* evtchn_status(): what Xen should say of port p of ours. */
@@ -473,6 +511,17 @@ static void check_status(struct fz *f, uint32_t p, long rc, const struct evtchn_
     }
     if ( rc )
         mismatch(f, "status-rc", p, 0, rc);
+    else if ( mp->kind == K_CROSS )
+    {
+        /* Unbound for the peer, or bound by it: which, is the peer's doing. */
+        if ( st->status != EVTCHNSTAT_unbound && st->status != EVTCHNSTAT_interdomain )
+            mismatch(f, "status", p, EVTCHNSTAT_interdomain, st->status);
+        else if ( st->vcpu != mp->vcpu )
+            mismatch(f, "status-vcpu", p, mp->vcpu, st->vcpu);
+        else if ( (st->status == EVTCHNSTAT_unbound ? st->u.unbound.dom : st->u.interdomain.dom) != peer )
+            mismatch(f, "status-cross-dom", p, peer, st->status == EVTCHNSTAT_unbound ? st->u.unbound.dom
+                                                                                  : st->u.interdomain.dom);
+    }
     else if ( mp->kind == K_HARNESS )
     {
         if ( st->status != EVTCHNSTAT_interdomain && st->status != EVTCHNSTAT_ipi )
@@ -567,14 +616,48 @@ static void do_alloc_unbound(struct fz *f, uint32_t a, uint32_t b)
     check_rc(f, l, want, HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &o));
     if ( want || l->got || claim(f, l, port, o.port) )
         return;
-    m[o.port].kind = K_UNBOUND;
+    m[o.port].kind = peer != DOMID_INVALID && remote == peer ? K_CROSS : K_UNBOUND;
+    f->cross += m[o.port].kind == K_CROSS;
     m[o.port].rdom = remote == DOMID_SELF ? self_domid : remote;
 }
 
 static void pick_bind_interdomain(struct fz *f, uint32_t *a, uint32_t *b)
 {
+    if ( peer != DOMID_INVALID && below(f, 3) == 0 )
+    {
+        /* One of the peer's ports, by guess: it offers some for us (alloc_unbound). */
+        *a = peer;
+        *b = below(f, 128);
+        return;
+    }
     *a = below(f, 6) ? DOMID_SELF : (below(f, 2) ? self_domid : DOMID_INVALID);
     *b = pick_port(f);
+}
+
+/*
+ * To the peer's port: whether it is unbound for us right now is the peer's
+ * business (and its other vcpus'), so Xen may answer 0 or EINVAL; a port it
+ * gives us must still be free and nobody's, as every other.
+ */
+static void bind_cross(struct fz *f, struct last_op *l, struct evtchn_bind_interdomain *o)
+{
+    long port = m_get_port(f);
+
+    l->want = 0;
+    l->got = HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, o);
+    if ( l->got == -XEN_EINVAL )
+        return;
+    if ( l->got )
+    {
+        mismatch(f, "rc", l->b, 0, l->got);
+        return;
+    }
+    if ( claim(f, l, port, o->local_port) )
+        return;
+    m[o->local_port].kind = K_CROSS;
+    f->cross++;
+    m[o->local_port].rdom = peer;
+    m[o->local_port].rport = o->remote_port;
 }
 
 static void do_bind_interdomain(struct fz *f, uint32_t a, uint32_t rport)
@@ -584,6 +667,11 @@ static void do_bind_interdomain(struct fz *f, uint32_t a, uint32_t rport)
     struct last_op *l = record(f, "bind_interdomain", rdom, rport);
     long want = 0, lport = -1;
 
+    if ( peer != DOMID_INVALID && rdom == peer )
+    {
+        bind_cross(f, l, &o);
+        return;
+    }
     if ( rdom == DOMID_INVALID )
         want = -XEN_ESRCH;
     else
@@ -684,8 +772,7 @@ static void do_close(struct fz *f, uint32_t p, uint32_t b)
     struct evtchn_close o = { .port = p };
     struct last_op *l = record(f, "close", p, b);
     long want = 0;
-
-    int peer = -1;
+    int other = -1;             /* the other end, when it is ours too */
 
     if ( p >= valid || m[p].kind == K_FREE || m[p].kind == K_RESERVED )
         want = -XEN_EINVAL;
@@ -693,7 +780,7 @@ static void do_close(struct fz *f, uint32_t p, uint32_t b)
     {
         settled_count(f, p);    /* what is on its way to another vcpu arrives first */
         if ( m[p].kind == K_INTER )
-            peer = m[p].rport;
+            other = m[p].rport;
         /*
          * Let go of it before Xen does: another vcpu may get the number from
          * Xen the moment the close is done.
@@ -702,11 +789,11 @@ static void do_close(struct fz *f, uint32_t p, uint32_t b)
         m_free(f, p);
     }
     check_rc(f, l, want, HYPERVISOR_event_channel_op(EVTCHNOP_close, &o));
-    if ( peer >= 0 )
+    if ( other >= 0 )
     {
-        m[peer].kind = K_UNBOUND;
-        m[peer].rdom = self_domid;
-        check_port(f, peer);
+        m[other].kind = K_UNBOUND;
+        m[other].rdom = self_domid;
+        check_port(f, other);
     }
 }
 
@@ -723,6 +810,8 @@ static void do_send(struct fz *f, uint32_t p, uint32_t b)
         target = m[p].rport;
     else if ( m[p].kind == K_IPI )
         target = p;
+    else if ( m[p].kind == K_CROSS )
+        ;                       /* to the peer, or dropped: 0 either way */
     else if ( m[p].kind != K_UNBOUND )
         want = -XEN_EINVAL;     /* closed, reserved, virq: "Only valid for ..." */
     check_rc(f, l, want, HYPERVISOR_event_channel_op(EVTCHNOP_send, &o));
@@ -777,7 +866,7 @@ static void do_bind_vcpu(struct fz *f, uint32_t p, uint32_t vcpu)
         want = -XEN_EINVAL;
     else if ( m[p].kind == K_VIRQ && !virq_global(m[p].virq) )
         want = -XEN_EINVAL;
-    else if ( m[p].kind != K_VIRQ && m[p].kind != K_UNBOUND && m[p].kind != K_INTER )
+    else if ( m[p].kind != K_VIRQ && m[p].kind != K_UNBOUND && m[p].kind != K_INTER && m[p].kind != K_CROSS )
         want = -XEN_EINVAL;
     if ( movable && !m[p].masked )
         events_port_mask(p);
@@ -802,6 +891,11 @@ static void do_unmask(struct fz *f, uint32_t p, uint32_t b)
     /* evtchn_port_unmask(): nothing for a port that is not evtchn_usable(). */
     if ( m[p].kind == K_FREE || m[p].kind == K_RESERVED || !covered(p) )
         return;
+    if ( m[p].kind == K_CROSS )
+    {
+        m[p].masked = 0;        /* whether it was pending, and so raised now, is the peer's doing */
+        return;
+    }
     /* evtchn_2l_unmask(), evtchn_fifo_unmask(): only a port that was masked and is pending is delivered. */
     if ( m[p].masked && m[p].pending )
     {
@@ -880,6 +974,7 @@ static void do_reset(struct fz *f, uint32_t a, uint32_t b)
     for ( uint32_t p = 1; p < EVTCHN_2L_NR_CHANNELS; p++ )
         m[p] = (struct mport){ .kind = K_FREE, .owner = NO_OWNER, .count = m[p].count,
                                .xpend = m[p].xpend,
+                               .uncounted = m[p].uncounted || m[p].kind == K_CROSS,
                                .masked = m_fifo ? m[p].masked_2l : m[p].masked };
     f->switches += m_fifo;
     m_fifo = 0;
@@ -910,7 +1005,7 @@ static void pick_init_control(struct fz *f, uint32_t *a, uint32_t *b)
     *a = pick_vcpu(f);
     *b = below(f, ARRAY_SIZE(cb_at));
     /* One vcpu: a switch about as rare as the reset back, so each ABI has half the run. */
-    if ( !m_fifo && *b < CB_GOOD && (nvcpus > 1 || below(f, 16)) )
+    if ( !m_fifo && *b < CB_GOOD && (nvcpus > 1 || peer != DOMID_INVALID || below(f, 16)) )
         *b = CB_GOOD + below(f, ARRAY_SIZE(cb_at) - CB_GOOD);
 }
 
@@ -1309,13 +1404,14 @@ static void print_steps(size_t n, const char *what)
     print_check(found.port);
 }
 
-void fuzz_run(uint64_t seed, uint64_t nops, long (*reset)(void), struct fuzz_report *out)
+void fuzz_run(uint64_t seed, uint64_t nops, domid_t with, long (*reset)(void), struct fuzz_report *out)
 {
-    uint64_t start, ops = 0, fifo_ops = 0, switches = 0;
+    uint64_t start, ops = 0, fifo_ops = 0, switches = 0, cross = 0;
     unsigned int open = 0;
     struct fz *f0 = &fz[0];
 
     nvcpus = nr_vcpus_up;
+    peer = with;
     start_fifo = fifo_active();
     reset_self = reset;
     run_seed = seed;
@@ -1348,12 +1444,13 @@ void fuzz_run(uint64_t seed, uint64_t nops, long (*reset)(void), struct fuzz_rep
         open += fz[v].nr_open;
         fifo_ops += fz[v].fifo_ops;
         switches += fz[v].switches;
+        cross += fz[v].cross;
     }
     out->ops = ops;
     out->mismatches = stop;
     if ( stop )
         print_finding();
-    if ( stop && nvcpus == 1 && f0->op_index <= LOG_MAX )
+    if ( stop && nvcpus == 1 && peer == DOMID_INVALID && f0->op_index <= LOG_MAX )
     {
         const char *what = found.what;
         uint64_t from = f0->op_index;
@@ -1364,7 +1461,8 @@ void fuzz_run(uint64_t seed, uint64_t nops, long (*reset)(void), struct fuzz_rep
         print_steps(n, what);
     }
     printf("EVT FUZZ seed=%lu vcpus=%u ops=%lu mismatches=%u ns=%lu valid=%u open=%u "
-           "fifo_ops=%lu switches=%lu\n", (unsigned long)seed, nvcpus, (unsigned long)ops, stop,
-           (unsigned long)out->ns, valid, open, (unsigned long)fifo_ops, (unsigned long)switches);
+           "fifo_ops=%lu switches=%lu cross=%lu\n", (unsigned long)seed, nvcpus, (unsigned long)ops, stop,
+           (unsigned long)out->ns, valid, open, (unsigned long)fifo_ops, (unsigned long)switches,
+           (unsigned long)cross);
     close_kick_ports();
 }

@@ -8,6 +8,7 @@
 #define GUEST_FUZZ_H
 
 #include <stdint.h>
+#include <xen/xen.h>
 
 struct fuzz_report {
     uint64_t ops;               /* operations issued */
@@ -16,11 +17,13 @@ struct fuzz_report {
 };
 
 /*
- * Runs nops operations from seed.  reset: EVTCHNOP_reset of ourselves with
+ * Runs nops operations from seed.  peer: another domain fuzzing at the same
+ * time (fuzz_with), with which channels are made both ways; DOMID_INVALID for
+ * none.  reset: EVTCHNOP_reset of ourselves with
  * the console and xenstore ports bound again (script.c's), 0 or -errno.
  * Prints EVT FUZZ-MISMATCH and FUZZ-LAST lines at a mismatch, and always one
  * EVT FUZZ line at the end.
  */
-void fuzz_run(uint64_t seed, uint64_t nops, long (*reset)(void), struct fuzz_report *out);
+void fuzz_run(uint64_t seed, uint64_t nops, domid_t peer, long (*reset)(void), struct fuzz_report *out);
 
 #endif

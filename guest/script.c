@@ -510,7 +510,16 @@ OP(fuzz)
     struct fuzz_report rep;
 
     (void)s;
-    fuzz_run(a[0], a[1] > 0 ? a[1] : 0, fuzz_reset, &rep);
+    fuzz_run(a[0], a[1] > 0 ? a[1] : 0, DOMID_INVALID, fuzz_reset, &rep);
+    r->val = rep.mismatches;
+}
+
+OP(fuzz_with)
+{
+    struct fuzz_report rep;
+
+    (void)s;
+    fuzz_run(a[0], a[1] > 0 ? a[1] : 0, a[2], fuzz_reset, &rep);
     r->val = rep.mismatches;
 }
 

@@ -73,7 +73,9 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     arts, guest = prepare(args.xen)
     out = BUILD / "fuzz" / time.strftime("%Y%m%d-%H%M%S")
-    campaign = fuzz.run_campaign(arts, guest, seeds, args.ops, out, args.vcpus, args.jobs, args.abi)
+    campaign = fuzz.run_campaign(
+        arts, guest, seeds, args.ops, out, args.vcpus, args.jobs, args.abi, domains=args.domains
+    )
     print(fuzz.report(campaign, args.seeds or args.seed))
     print(f"serial logs and cases: {out}", file=sys.stderr)
     return 0 if campaign.mismatches == 0 and not campaign.crashes and not campaign.errors else 1
@@ -263,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     fz.add_argument("--vcpus", type=int, default=2, help="vcpus fuzzing at once in each domain (1: exact replay)")
     fz.add_argument("--jobs", type=int, default=1, help="machines to spread the seeds over")
     fz.add_argument("--abi", choices=fuzz.ABIS, default="2l", help="the event channel ABI each run starts on")
+    fz.add_argument(
+        "--domains", type=int, choices=(1, 2), default=1, help="2: two domains fuzz at once, with channels between them"
+    )
     pa = sub.add_parser("parse", help="parse a saved serial log")
     pa.add_argument("log")
     ck = sub.add_parser("check", help="check case files as the guests will read them, without booting")

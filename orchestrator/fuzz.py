@@ -45,8 +45,14 @@ def parse_seeds(text: str) -> list[int]:
 ABIS = ("2l", "fifo")  # the ABI a run starts on; with one vcpu it may switch (reset, init_control)
 
 
-def case_text(seed: int, ops: int, vcpus: int = 1, abi: str = "2l") -> str:
+# With two domains, B's stream: a seed of its own, tied to A's.
+PEER_SEED = 1_000_000_000
+
+
+def case_text(seed: int, ops: int, vcpus: int = 1, abi: str = "2l", domains: int = 1) -> str:
     budget = 30 + ops // OPS_PER_SECOND_FLOOR
+    if domains == 2:
+        return _two_domains(seed, ops, vcpus, abi, budget)
     first = "A fifo_init -> ok\n" if abi == "fifo" else ""
     return (
         f"case fuzz-{seed}\n"
@@ -62,12 +68,29 @@ def case_text(seed: int, ops: int, vcpus: int = 1, abi: str = "2l") -> str:
     )
 
 
+def _two_domains(seed: int, ops: int, vcpus: int, abi: str, budget: int) -> str:
+    """A and B fuzz at once, each also making channels with the other (fuzz_with)."""
+    first = "A fifo_init -> ok\nB fifo_init -> ok\n" if abi == "fifo" else ""
+    return (
+        f"case fuzz-{seed}\n"
+        f"title   {ops} random operations in each of two domains at once from seed {seed} (B: "
+        f"{seed + PEER_SEED}), by {vcpus} vcpu(s) each, from the {abi} ABI, with channels between them\n"
+        "domains A B\n"
+        f"vcpus   {vcpus}\n"
+        f"timeout {budget}\n"
+        "source  xen/common/event_channel.c: evtchn_alloc_unbound(), evtchn_bind_interdomain(), evtchn_send(), "
+        "evtchn_close() (the other domain's end); guest/fuzz.c (K_CROSS)\n\n"
+        f"{first}A fuzz_with {seed} {ops} @B -> ok 0 &\nB fuzz_with {seed + PEER_SEED} {ops} @A -> ok 0\n\n"
+    )
+
+
 @dataclass
 class Campaign:
     seeds: list[int]
     ops: int
     vcpus: int = 1
     abi: str = "2l"
+    domains: int = 1
     runs: list[FuzzRun] = field(default_factory=list)
     findings: list[tuple[int, list[str]]] = field(default_factory=list)  # (seed, FUZZ-* lines)
     found_cases: list[Path] = field(default_factory=list)  # shrunk findings, as case files
@@ -122,6 +145,11 @@ def collect(campaign: Campaign, run: SuiteRun, found_dir: Path | None = None) ->
     lost: list[int] = []
     for g in run.groups:
         seed = _seed_of(g)
+        for role, other in g.reports.items():
+            if role != "A":  # B's stream (fuzz_with): its run and its finding count too
+                campaign.runs += [r for r in other.fuzz if r.seed == seed + PEER_SEED]
+                if other.fuzz_details:
+                    campaign.findings.append((seed, [f"{role}: {d}" for d in other.fuzz_details]))
         rep = g.reports.get("A")
         if rep is not None:
             campaign.runs += [r for r in rep.fuzz if r.seed == seed]
@@ -144,7 +172,7 @@ def collect(campaign: Campaign, run: SuiteRun, found_dir: Path | None = None) ->
                 campaign.crashes_seen.append((seed, g.error))
         elif g.error is not None:
             campaign.errors.append((seed, str(g.error)))
-        elif rep is not None and not any(r.seed == seed for r in rep.fuzz):
+        elif rep is not None and not any(r.seed == seed for r in rep.fuzz):  # A's line is the one asked for
             campaign.errors.append((seed, "the guest printed no EVT FUZZ line"))
     return lost
 
@@ -158,18 +186,19 @@ def run_campaign(
     vcpus: int = 1,
     jobs: int = 1,
     abi: str = "2l",
-    text: Callable[[int, int, int, str], str] = case_text,
+    text: Callable[[int, int, int, str, int], str] = case_text,
+    domains: int = 1,
 ) -> Campaign:
     """The seeds, a fresh domain each (`text` writes each one's case: the harness's
     self-test adds a Xen panic to one); after a machine is lost, the rest in a new one."""
-    campaign = Campaign(seeds, ops, vcpus, abi)
+    campaign = Campaign(seeds, ops, vcpus, abi, domains)
     todo = list(seeds)
     machine = 0
     while todo:
         machine += 1
         cases_file = out / f"fuzz-{machine}.evt"
         cases_file.parent.mkdir(parents=True, exist_ok=True)
-        cases_file.write_text("".join(text(s, ops, vcpus, abi) for s in todo))
+        cases_file.write_text("".join(text(s, ops, vcpus, abi, domains) for s in todo))
         run = run_all(arts, guest, load_cases(arts, [cases_file]), out / f"machine-{machine}", fresh=True, jobs=jobs)
         lost = collect(campaign, run, FOUND)
         if lost and len(lost) == len(todo):
@@ -184,7 +213,10 @@ def report(campaign: Campaign, spelled: str) -> str:
     lines: list[str] = []
     for seed, details in campaign.findings:
         replay = f"make fuzz SEED={seed} OPS={campaign.ops} VCPUS={campaign.vcpus} ABI={campaign.abi}"
-        exact = "exactly" if campaign.vcpus == 1 else "the same operations, not their interleaving"
+        if campaign.domains == 2:
+            replay += " DOMAINS=2"
+        alone = campaign.vcpus == 1 and campaign.domains == 1
+        exact = "exactly" if alone else "the same operations, not their interleaving"
         lines.append(f"\nseed {seed}: Xen and the model disagree (replay, {exact}: {replay})")
         lines += [f"  {d}" for d in details]
     for path in campaign.found_cases:
@@ -193,6 +225,9 @@ def report(campaign: Campaign, spelled: str) -> str:
         lines.append(f"\nseed {seed}: Xen went down:\n  " + text.replace("\n", "\n  "))
     for seed, text in campaign.errors:
         lines.append(f"\nseed {seed}: the harness failed, not counted: {text.splitlines()[0] if text else ''}")
+    cross = sum(r.cross for r in campaign.runs)
+    if campaign.domains == 2:
+        lines.append(f"\n{cross} channel(s) made between the two domains while both fuzzed")
     fifo_ops = sum(r.fifo_ops for r in campaign.runs)
     switches = sum(r.switches for r in campaign.runs)
     if campaign.total_ops:
@@ -203,8 +238,11 @@ def report(campaign: Campaign, spelled: str) -> str:
     ns = sum(r.ns for r in campaign.runs)
     rate = f", {campaign.total_ops * 1e9 / ns:,.0f} ops/s in the guest" if ns else ""
     at_once = "one vcpu" if campaign.vcpus == 1 else f"{campaign.vcpus} vcpus at once (QEMU's multi-threaded TCG)"
+    if campaign.domains == 2:
+        at_once = f"two domains at once with channels between them, {at_once} each"
     lines.append(
-        f"\n{len(campaign.runs)} of {len(campaign.seeds)} seed(s) ran, {at_once}, from the {campaign.abi} ABI, "
+        f"\n{len({r.seed for r in campaign.runs if r.seed < PEER_SEED})} of {len(campaign.seeds)} seed(s) ran, "
+        f"{at_once}, from the {campaign.abi} ABI, "
         f"a domain each{rate}"
     )
     lines.append(campaign.summary(spelled))

@@ -28,7 +28,7 @@ RESULT_FIELDS = ("case", "line", "op", "args", "expect", "got", "verdict")
 # The fields of an RTT line (rtt's round-trip times), each once, in this order.
 RTT_FIELDS = ("case", "line", "n", "early", "min_ns", "median_ns", "p99_ns", "max_ns")
 # The fields of a FUZZ line (a fuzz step's end), each once, in this order.
-FUZZ_FIELDS = ("seed", "vcpus", "ops", "mismatches", "ns", "valid", "open", "fifo_ops", "switches")
+FUZZ_FIELDS = ("seed", "vcpus", "ops", "mismatches", "ns", "valid", "open", "fifo_ops", "switches", "cross")
 VERDICTS = ("PASS", "FAIL")
 DECIMAL = re.compile(r"[0-9]+")  # ASCII only: \d would take any Unicode digit
 POSITIVE = re.compile(r"[1-9][0-9]*")
@@ -95,6 +95,7 @@ class FuzzRun:
     open: int  # ports the fuzzer held at the end
     fifo_ops: int  # of the operations, those issued while the domain was on FIFO
     switches: int  # ABI switches: 2-level to FIFO (init_control) and back (reset)
+    cross: int  # channels made with the other fuzzing domain (fuzz_with)
 
 
 @dataclass(frozen=True)

@@ -136,8 +136,8 @@ def test_a_fuzz_campaign_counts_a_xen_panic_and_goes_on_in_a_new_machine(pytestc
     """Seed 2's domain has Dom0 send the panic key after its run: the campaign names the
     crash with Xen's message, and seed 3 still runs, on a machine of its own."""
 
-    def text(seed: int, ops: int, vcpus: int, abi: str) -> str:
-        case = fuzz.case_text(seed, ops, vcpus, abi)
+    def text(seed: int, ops: int, vcpus: int, abi: str, domains: int) -> str:
+        case = fuzz.case_text(seed, ops, vcpus, abi, domains)
         if seed != 2:
             return case
         return case.replace("domains A\n", "domains A Dom0\n").rstrip("\n") + "\nDom0 debug_key 0x4e -> ok\n\n"
