@@ -269,7 +269,7 @@ class _Parser:
 
     def compiled(self, case: Case) -> None:
         """What the guests will read must pass the guest's own parser (lang.check_script)."""
-        for dom, lines in compile_case(case, CHECK_INDEX).items():
+        for dom, lines in compile_case(case, CHECK_INDEX, group=CHECK_INDEX).items():
             text = "\n".join(lines) + "\n"
             for k, err in lang.check_script(text.encode(), self.errnos):
                 if err is None:
@@ -574,10 +574,14 @@ def _uses(step: Step) -> set[str]:
     return {v[1:] for v in vals if v.startswith("$")}
 
 
-def compile_case(case: Case, index: int, sync_timeout_ms: int = SYNC_TIMEOUT_MS) -> dict[str, list[str]]:
-    """The script lines of one case for each of its domains."""
+def compile_case(
+    case: Case, index: int, sync_timeout_ms: int = SYNC_TIMEOUT_MS, group: int = 0
+) -> dict[str, list[str]]:
+    """The script lines of one case for each of its domains. Its rendezvous keys name the
+    group too: dom0 publishes for every group in the same place, and a key an earlier
+    group's Dom0 left there must not stand in for this one's."""
     out: dict[str, list[str]] = {d: [f"case {case.name}"] for d in case.domains}
-    key = f"c{index}"
+    key = f"g{group}c{index}" if group else f"c{index}"
     doms = case.domains
 
     def get(dom: str, line: int, peer: str, name: str, save: str | None = None) -> None:
@@ -675,7 +679,7 @@ def compile_group(group: Group) -> dict[str, str]:
     for i, case in enumerate(group.cases, start=1):
         # A file name is not a token: whatever it holds must not become a line of the script.
         src = f"# {case.name}: {re.sub(r'[^A-Za-z0-9._-]', '?', case.path.name)}:{case.line}"
-        for dom, lines in compile_case(case, i).items():
+        for dom, lines in compile_case(case, i, group=group.index).items():
             scripts[dom] += [src, *lines]
     out = {d: "\n".join(lines) + "\n" for d, lines in scripts.items()}
     for dom, text in out.items():

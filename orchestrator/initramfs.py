@@ -130,9 +130,14 @@ PEER_MODULES = ("xen-evtchn", "xen-privcmd")
 
 
 def build_linux_peer(tools: Path, modules: Path, out: Path) -> Path:
-    """The Linux peer's initramfs (gzip: it travels on the run disk): dom0/peer-init as
-    /init, evtchn-op, and the kernel's Xen modules in /modules with their load-order.
-    xen-config/create.sh appends each group's script as /script."""
+    """The Linux peer's initramfs: dom0/peer-init as /init, evtchn-op, and the kernel's
+    Xen modules in /modules with their load-order. xen-config/create.sh appends each
+    group's script as /script.
+
+    Compressed, as it travels on the run disk, with xz (CRC32: the kernel checks no
+    other): not gzip, which libxc tries to unpack itself ("xc_dom_do_gunzip: inflate
+    failed", with the script appended), and whose message, printed without a newline,
+    ran into a relayed result line."""
     stage = out.with_suffix(".stage")
     if stage.exists():
         shutil.rmtree(stage)
@@ -148,8 +153,7 @@ def build_linux_peer(tools: Path, modules: Path, out: Path) -> Path:
     (stage / "modules" / "load-order").write_text("\n".join(names) + "\n")
     plain = out.with_suffix("")
     write_cpio(stage, plain)
-    with open(plain, "rb") as src, gzip.open(out, "wb", compresslevel=6) as dst:
-        shutil.copyfileobj(src, dst)
+    out.write_bytes(lzma.compress(plain.read_bytes(), format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32))
     # The script's cpio is appended: the kernel reads an uncompressed archive only at a
     # 4-byte boundary (init/initramfs.c unpack_to_rootfs()), and skips zeros before it.
     with open(out, "ab") as f:

@@ -30,7 +30,7 @@ REQUIRED: dict[str, str] = {
     "CONFIG_VIRTIO_PCI": "ym",  # the run disk
     "CONFIG_VIRTIO_BLK": "ym",
     "CONFIG_BLK_DEV_INITRD": "y",
-    "CONFIG_RD_GZIP": "y",  # the peer's initramfs
+    "CONFIG_RD_XZ": "y",  # the peer's initramfs
     "CONFIG_DEVTMPFS": "y",
 }
 

@@ -16,7 +16,7 @@ for r in $roles; do
         # The Linux peer's ramdisk: its initramfs, then a cpio of the case script as /script.
         d=/run/evt-peer/$group-$r
         mkdir -p "$d" && cp "/evt/$group/$r.script" "$d/script" || exit 1
-        (cd "$d" && echo script | cpio -o -H newc 2>/dev/null) | cat /evt/linux-peer.cpio.gz - > "$d.initrd" || exit 1
+        (cd "$d" && echo script | cpio -o -H newc 2>/dev/null) | cat /evt/linux-peer.cpio.xz - > "$d.initrd" || exit 1
     fi
     sh /evt/relay "$group-$r" && xl create -p "$cfg" 2>&1 || exit 1
     id=$(xl domid "$group-$r") || exit 1

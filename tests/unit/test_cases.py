@@ -506,16 +506,16 @@ def test_compile_group(tmp_path: Path) -> None:
         assert lines.count("# two: grp.evt:5") == 1
         assert [ln for ln in lines if ln.startswith("case ")] == ["case one", "case two"]
         assert lines.count("end") == 2
-        # Each case has its own sync keys.
+        # Each case has its own sync keys, and they name the group (g1).
         two = lines[lines.index("case two") :]
         assert all("c1-" not in ln for ln in two)
-        assert "5 put c2-ready 1" in two
+        assert "5 put g1c2-ready 1" in two
         assert all(len(ln) <= 255 for ln in lines), dom
     assert scripts["B"].splitlines()[-5:] == [
-        "5 get A c2-ready 120000",
+        "5 get A g1c2-ready 120000",
         "7 send 1 -> ok",
-        "7 put c2-done 1",
-        "7 get A c2-done 120000",
+        "7 put g1c2-done 1",
+        "7 get A g1c2-done 120000",
         "end",
     ]
 
@@ -530,7 +530,8 @@ def test_compiled_interdomain_matches_the_logged_run() -> None:
     for dom in ("A", "B"):
         # The log also predates the end-of-case barrier (`put c1-done` and a `get` of it from
         # each peer after the last step): those lines are new, so they are left out here.
-        lines = scripts[dom].splitlines()
+        # It also predates the group in the keys (g1c1-, then c1-).
+        lines = scripts[dom].replace(" g1c1-", " c1-").splitlines()
         kept = [ln for ln in lines if ln.split()[1:2] not in (["put"], ["get"]) or "c1-done" not in ln.split()]
         assert len(lines) - len(kept) == 2  # one put and one get (there is one peer)
         steps = [ln.split() for ln in kept if ln[0].isdigit()]
@@ -540,7 +541,7 @@ def test_compiled_interdomain_matches_the_logged_run() -> None:
         # The log predates the `v-` prefix of variable keys (c1-pa, now c1-v-pa); otherwise
         # the guest ran this very script: same sync keys, and the size it reported.
         old_script = "\n".join(kept).replace(" c1-v-", " c1-") + "\n"
-        assert old_script != scripts[dom]
+        assert old_script != scripts[dom].replace(" g1c1-", " c1-")
         keys = [words[3] if words[1] == "get" else words[2] for words in steps if words[1] in ("get", "put")]
         logged = [s.args[1] if s.op == "get" else s.args[0] for s in rep.steps if s.op in ("get", "put")]
         assert [k.replace("c1-v-", "c1-") for k in keys] == logged

@@ -88,7 +88,7 @@ def test_counts_and_the_rendezvous_printed_only_when_the_case_fails(interp: Path
     assert rep.cases_ended == {"priv": (passed, failed)} and rep.done == (passed, failed) and failed == 3
     # The case failed, so its put and get lines were printed at its end: they count.
     assert {"put", "get"} <= {s.op for s in rep.steps}
-    assert "PUT c1-v-p 5" in calls and calls[-1] == "CASE-END"
+    assert "PUT g1c1-v-p 5" in calls and calls[-1] == "CASE-END"
 
 
 def test_a_passing_case_keeps_its_rendezvous_quiet(interp: Path) -> None:
