@@ -496,6 +496,94 @@ OP(debug_key)
     r->rc = system(cmd) == 0 ? 0 : -EIO;
 }
 
+/*
+ * Dom0 as a third actor beside a fuzzing guest (`A fuzz_with ... @Dom0`): n
+ * random operations from seed on channels with `peer`, through the kernel's
+ * device and privcmd.  It offers ports to the peer, binds the peer's ports by
+ * guess, sends on and closes its own, and asks the status of the peer's.  It
+ * keeps no model: each answer must be one Xen can give there (the guest checks
+ * its own side).  Value: answers out of place, each printed as a NOTE.
+ */
+#define CHAOS_PORTS 48
+
+static uint64_t chaos_rnd(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static int chaos_odd(const char *what, long rc)
+{
+    script_say("NOTE chaos: %s answered %ld", what, rc);
+    return 1;
+}
+
+OP(chaos)
+{
+    uint64_t seed = a[0];
+    domid_t peer = a[2];
+    int64_t port;
+
+    (void)s;
+    if ( domu )
+    {
+        r->err = "EPERM";
+        return;
+    }
+    for ( int64_t i = 0; i < a[1]; i++ )
+    {
+        uint64_t pick = chaos_rnd(&seed);
+        long rc;
+
+        dev_pump(0);            /* what the peer sent: read, and let the next come */
+        switch ( pick % 5 )
+        {
+        case 0: {               /* a port for the peer to bind */
+            struct ioctl_evtchn_bind_unbound_port b = { .remote_domain = peer };
+
+            if ( nr_dev < CHAOS_PORTS && (rc = dev_bind(IOCTL_EVTCHN_BIND_UNBOUND_PORT, &b, &port)) )
+                r->val += chaos_odd("offer", rc);
+            break;
+        }
+        case 1: {               /* one of the peer's, if it offers it right now */
+            struct ioctl_evtchn_bind_interdomain b = { .remote_domain = peer,
+                                                       .remote_port = (pick >> 8) % 128 };
+
+            if ( nr_dev < CHAOS_PORTS && (rc = dev_bind(IOCTL_EVTCHN_BIND_INTERDOMAIN, &b, &port)) &&
+                 rc != -EINVAL )
+                r->val += chaos_odd("bind by guess", rc);
+            break;
+        }
+        case 2:                 /* to the peer, or dropped: 0 either way */
+            if ( nr_dev && (rc = dev_notify(dev[(pick >> 8) % nr_dev].port)) )
+                r->val += chaos_odd("send", rc);
+            break;
+        case 3:
+            if ( nr_dev )
+            {
+                struct dev_port *d = &dev[(pick >> 8) % nr_dev];
+                struct ioctl_evtchn_unbind u = { .port = d->port };
+
+                if ( ioctl(evtchn, IOCTL_EVTCHN_UNBIND, &u) < 0 )
+                    r->val += chaos_odd("close", -errno);
+                while ( dev_pump(0) > 0 )
+                    ;
+                *d = dev[--nr_dev];
+            }
+            break;
+        default: {              /* the peer's port: dom0 may look at any domain's */
+            struct evtchn_status st = { .dom = peer, .port = (pick >> 8) % 128 };
+
+            if ( (rc = event_channel_op(EVTCHNOP_status, &st)) && rc != -EINVAL )
+                r->val += chaos_odd("status", rc);
+        }
+        }
+    }
+}
+
 OP(put)
 {
     char path[160], val[32];
