@@ -42,6 +42,7 @@
 #include <xen/sys/evtchn.h>
 #include <xen/sys/privcmd.h>
 
+#include "lib-host.h"
 #include "script_core.h"
 
 static int privcmd = -1, xenbus = -1, evtchn = -1;
@@ -250,6 +251,23 @@ static long dev_notify(evtchn_port_t port)
     return ioctl(evtchn, IOCTL_EVTCHN_NOTIFY, &o) < 0 ? -errno : 0;
 }
 
+/* Unbind one of ours through the device: 0 or -errno; it is ours no more either way. */
+static long dev_unbind(struct dev_port *d)
+{
+    struct ioctl_evtchn_unbind u = { .port = d->port };
+    long rc = ioctl(evtchn, IOCTL_EVTCHN_UNBIND, &u) < 0 ? -errno : 0;
+
+    /*
+     * The device's ring may still name the port for events from before the
+     * unbind: count them now, to this binding, not to the next one Xen gives
+     * the same number.
+     */
+    while ( dev_pump(0) > 0 )
+        ;
+    *d = dev[--nr_dev];
+    return rc;
+}
+
 static void dev_unbind_all(void)
 {
     for ( unsigned int i = 0; i < nr_dev; i++ )
@@ -310,22 +328,7 @@ OP(close)
     struct dev_port *d = dev_port(a[0]);
 
     (void)s;
-    if ( d )
-    {
-        struct ioctl_evtchn_unbind u = { .port = d->port };
-
-        r->rc = ioctl(evtchn, IOCTL_EVTCHN_UNBIND, &u) < 0 ? -errno : 0;
-        /*
-         * The device's ring may still name the port for events from before
-         * the unbind: count them now, to this binding, not to the next one
-         * Xen gives the same number.
-         */
-        while ( dev_pump(0) > 0 )
-            ;
-        *d = dev[--nr_dev];
-        return;
-    }
-    r->rc = event_channel_op(EVTCHNOP_close, &o);
+    r->rc = d ? dev_unbind(d) : event_channel_op(EVTCHNOP_close, &o);
 }
 
 OP(send)
@@ -450,6 +453,14 @@ OP(reset)
     r->rc = event_channel_op(EVTCHNOP_reset, &o);
 }
 
+/* The toolstack's ops (PRIV): dom0's only; the Linux peer is no toolstack. */
+static int not_in_domu(struct result *r)
+{
+    if ( domu )
+        r->err = "EPERM";
+    return domu;
+}
+
 /*
  * The toolstack's destroy, as a crash or an administrator ends a domain: the
  * peer's steps meet it mid-case.  Not from the Linux peer: it is no toolstack.
@@ -460,11 +471,8 @@ OP(destroy)
     int status;
 
     (void)s;
-    if ( domu )
-    {
-        r->err = "EPERM";
+    if ( not_in_domu(r) )
         return;
-    }
     snprintf(cmd, sizeof(cmd), "xl destroy %ld >/dev/null 2>&1", (long)a[0]);
     status = system(cmd);
     r->rc = status == 0 ? 0 : -EIO;
@@ -481,11 +489,8 @@ OP(debug_key)
     char cmd[160];
 
     (void)s;
-    if ( domu )
-    {
-        r->err = "EPERM";
+    if ( not_in_domu(r) )
         return;
-    }
     if ( a[0] < 0x21 || a[0] > 0x7e || a[0] == '\'' || a[0] == '\\' )
     {
         r->err = "EINVAL";
@@ -506,15 +511,6 @@ OP(debug_key)
  */
 #define CHAOS_PORTS 48
 
-static uint64_t chaos_rnd(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static int chaos_odd(const char *what, long rc)
 {
     script_say("NOTE chaos: %s answered %ld", what, rc);
@@ -528,14 +524,11 @@ OP(chaos)
     int64_t port;
 
     (void)s;
-    if ( domu )
-    {
-        r->err = "EPERM";
+    if ( not_in_domu(r) )
         return;
-    }
     for ( int64_t i = 0; i < a[1]; i++ )
     {
-        uint64_t pick = chaos_rnd(&seed);
+        uint64_t pick = splitmix64(&seed);
         long rc;
 
         dev_pump(0);            /* what the peer sent: read, and let the next come */
@@ -562,17 +555,8 @@ OP(chaos)
                 r->val += chaos_odd("send", rc);
             break;
         case 3:
-            if ( nr_dev )
-            {
-                struct dev_port *d = &dev[(pick >> 8) % nr_dev];
-                struct ioctl_evtchn_unbind u = { .port = d->port };
-
-                if ( ioctl(evtchn, IOCTL_EVTCHN_UNBIND, &u) < 0 )
-                    r->val += chaos_odd("close", -errno);
-                while ( dev_pump(0) > 0 )
-                    ;
-                *d = dev[--nr_dev];
-            }
+            if ( nr_dev && (rc = dev_unbind(&dev[(pick >> 8) % nr_dev])) )
+                r->val += chaos_odd("close", rc);
             break;
         default: {              /* the peer's port: dom0 may look at any domain's */
             struct evtchn_status st = { .dom = peer, .port = (pick >> 8) % 128 };

@@ -128,14 +128,10 @@ static struct {
 
 /* ---- seeded choices ---- */
 
-/* splitmix64: one 64-bit state, so a seed names a run exactly. */
+/* One stream per vcpu: a seed names a run exactly. */
 static uint64_t rnd(struct fz *f)
 {
-    uint64_t z = (f->rng += 0x9e3779b97f4a7c15ull);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return splitmix64(&f->rng);
 }
 
 static uint32_t below(struct fz *f, uint32_t n)

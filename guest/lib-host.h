@@ -19,6 +19,19 @@ int strncmp(const char *a, const char *b, size_t n);
 char *strchr(const char *s, int c);
 
 /*
+ * splitmix64: one 64-bit state, so a seed names a whole stream of numbers.
+ * The fuzzer's (guest/fuzz.c) and dom0's chaos actor's (dom0/evtchn-op.c).
+ */
+static inline uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/*
  * The digits of s in base 10 or 16, at most max; 0 on success, -1 for an
  * empty string, another character or a value past max.  The one number
  * reader under parse_int() and the script parser's parse_num().

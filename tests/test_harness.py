@@ -12,7 +12,7 @@ from orchestrator import fuzz
 from orchestrator.outcome import Outcome
 from orchestrator.pipeline import BUILD, load_cases, prepare, run_all
 from orchestrator.report import failure_message
-from orchestrator.runner import ROOT
+from orchestrator.runner import ROOT, Session
 
 from .conftest import XenRun
 
@@ -45,12 +45,16 @@ def test_guests_shut_down_with_their_verdict(xen_run: XenRun) -> None:
     assert not [r for r in xen_run.results.values() if any("shut down with" in p.text for p in r.problems)]
 
 
-def test_no_qemu_left_behind_by_the_session(xen_run: XenRun) -> None:
-    for session in xen_run.sessions:
+def assert_no_qemu_left(sessions: list[Session], after: str) -> None:
+    for session in sessions:
         assert session.machine is not None
         pid = session.machine.pid
         out = subprocess.run(["ps", "-o", "pid=", "-p", str(pid)], capture_output=True, text=True).stdout
-        assert not out.strip(), f"QEMU (pid {pid}) still runs after its session ended"
+        assert not out.strip(), f"QEMU (pid {pid}) still runs after {after}"
+
+
+def test_no_qemu_left_behind_by_the_session(xen_run: XenRun) -> None:
+    assert_no_qemu_left(xen_run.sessions, "its session ended")
 
 
 @pytest.mark.cases("selftest-guest-crash")
@@ -125,11 +129,7 @@ def test_a_xen_panic_is_named_with_its_message_and_trace(pytestconfig: pytest.Co
     assert "(XEN) Xen call trace:" in problems, f"Xen's stack trace is missing:\n{problems}"
     # What ran before the panic still counts.
     assert [(s.op, s.passed) for s in res.steps] == [("alloc_unbound", True)]
-    for session in run.sessions:
-        assert session.machine is not None
-        pid = session.machine.pid
-        left = subprocess.run(["ps", "-o", "pid=", "-p", str(pid)], capture_output=True, text=True).stdout
-        assert not left.strip(), f"QEMU (pid {pid}) still runs after Xen panicked"
+    assert_no_qemu_left(run.sessions, "Xen panicked")
 
 
 def test_a_fuzz_campaign_counts_a_xen_panic_and_goes_on_in_a_new_machine(pytestconfig: pytest.Config) -> None:
