@@ -622,7 +622,8 @@ def compile_case(
     for k, run in enumerate(runs):
         now = [s.domain for s in run]
         # A domain the run before destroyed will never say it is done: nobody waits for it.
-        prev = [p for p in prev if not any(s.op == "destroy" and s.args[0] == f"@{p}" for s in runs[k - 1])]
+        if k:
+            prev = [p for p in prev if not any(s.op == "destroy" and s.args[0] == f"@{p}" for s in runs[k - 1])]
         if prev and set(now) != set(prev):
             line = run[0].line
             for p in prev:

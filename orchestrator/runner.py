@@ -152,9 +152,7 @@ class Session:
         if any(LINUX in g.config.domains for g in self.groups):
             # Only then: a kernel is most of the run disk (its size is fixed, initramfs.RUN_DISK_BYTES).
             files[f"{GUEST_DIR}/linux-vmlinuz"] = peer_kernel(self.arts.vmlinuz, DOM0_DIR)
-            files[f"{GUEST_DIR}/linux-peer.cpio.xz"] = build_linux_peer(
-                self.guest.parent, self.arts.modules, self.out / "linux-peer.cpio.xz"
-            )
+            files[f"{GUEST_DIR}/linux-peer.cpio.xz"] = build_linux_peer(self.guest.parent, self.arts.modules, DOM0_DIR)
         for g in self.groups:
             for role, script in self.scripts[g.index].items():
                 if not lang.is_domain(role):  # it names files and xl domains in dom0's shell

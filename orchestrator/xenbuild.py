@@ -218,5 +218,6 @@ def with_toolstack(arts: Artifacts, tools: Path, tree: Path) -> Artifacts:
                     target.unlink()
                 shutil.copy2(f, target, follow_symlinks=False)
         stamp.write_text(f"{arts.dom0_root}\n")
-    versions = {**arts.versions, "xen-utils": f"built from {tree} ({tree_key(tree, '.')})"}
+    # build_tree_tools() put them in src-xen/<key>/: no second pass over the tree for it.
+    versions = {**arts.versions, "xen-utils": f"built from {tree} ({tools.parent.name})"}
     return replace(arts, dom0_root=root, include=tools / "usr" / "include", versions=versions)
