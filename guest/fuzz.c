@@ -50,7 +50,6 @@
 /* Ports the generator keeps open at most, all vcpus together: well below max_event_channels. */
 #define MAX_OPEN 192
 #define SWEEP_EVERY 1000
-#define LAST_OPS 16
 /* Generous: a vcpu's host thread can starve on a loaded machine (200 ms was not enough). */
 #define UPCALL_WAIT_MS 2000
 #define NO_OWNER 0xff
@@ -97,12 +96,8 @@ static unsigned int nvcpus;             /* fuzzing, all at once */
 static long (*reset_self)(void);
 static uint64_t run_seed;
 
-struct last_op {
-    uint64_t i;
-    const char *name;
-    uint32_t a, b;
-    long want, got;
-};
+/* Each vcpu's last operations, where the harness can read them after a Xen crash. */
+static struct fuzz_ring ring[GUEST_MAX_VCPUS];
 
 /* One vcpu's run. */
 static struct fz {
@@ -113,7 +108,7 @@ static struct fz {
     int grew;
     unsigned int nr_open;
     uint32_t virq_port[NR_VIRQS];       /* this vcpu's virq_to_evtchn[] */
-    struct last_op last[LAST_OPS];
+    struct fuzz_last_op *last;          /* ring[vcpu].last */
 } fz[GUEST_MAX_VCPUS];
 
 /* The first mismatch stops every vcpu; vcpu 0 prints it at the end. */
@@ -195,11 +190,14 @@ static uint32_t pick_vcpu(struct fz *f)
 
 /* ---- the record of the last operations, for a mismatch report ---- */
 
-static struct last_op *record(struct fz *f, const char *name, uint32_t a, uint32_t b)
+static struct fuzz_last_op *record(struct fz *f, const char *name, uint32_t a, uint32_t b)
 {
-    struct last_op *l = &f->last[f->op_index % LAST_OPS];
+    struct fuzz_last_op *l = &f->last[f->op_index % FUZZ_LAST_OPS];
+    unsigned int n = 0;
 
-    *l = (struct last_op){ .i = f->op_index, .name = name, .a = a, .b = b };
+    *l = (struct fuzz_last_op){ .i = f->op_index, .a = a, .b = b, .got = FUZZ_NO_ANSWER };
+    for ( ; name[n] && n < sizeof(l->name) - 1; n++ )
+        l->name[n] = name[n];
     return l;
 }
 
@@ -255,13 +253,18 @@ static void print_finding(void)
         const struct fz *f = &fz[v];
         uint64_t end = f->op_index;     /* one past its last operation */
 
-        for ( uint64_t i = end > LAST_OPS ? end - LAST_OPS : 0; i < end; i++ )
+        for ( uint64_t i = end > FUZZ_LAST_OPS ? end - FUZZ_LAST_OPS : 0; i < end; i++ )
         {
-            const struct last_op *l = &f->last[i % LAST_OPS];
+            const struct fuzz_last_op *l = &f->last[i % FUZZ_LAST_OPS];
 
-            if ( l->name && l->i == i )
-                printf("EVT FUZZ-LAST vcpu=%u op=%lu %s(%u, %u) model=%ld xen=%ld\n", v,
-                       (unsigned long)l->i, l->name, l->a, l->b, l->want, l->got);
+            char got[24] = "-";
+
+            if ( !l->name[0] || l->i != i )
+                continue;
+            if ( l->got != FUZZ_NO_ANSWER )
+                snprintf(got, sizeof(got), "%ld", (long)l->got);
+            printf("EVT FUZZ-LAST vcpu=%u op=%lu %s(%u, %u) model=%ld xen=%s\n", v,
+                   (unsigned long)l->i, l->name, l->a, l->b, (long)l->want, got);
         }
     }
 }
@@ -301,7 +304,7 @@ static void probe_valid(void)
 }
 
 /* A port Xen just gave us: free in the model, and nobody else's. */
-static int claim(struct fz *f, struct last_op *l, long want_port, uint32_t p)
+static int claim(struct fz *f, struct fuzz_last_op *l, long want_port, uint32_t p)
 {
     uint8_t none = NO_OWNER;
 
@@ -574,7 +577,7 @@ static void sweep(struct fz *f, int all)
 }
 
 /* The op's return value. */
-static void check_rc(struct fz *f, struct last_op *l, long want, long got)
+static void check_rc(struct fz *f, struct fuzz_last_op *l, long want, long got)
 {
     l->want = want;
     l->got = got;
@@ -600,7 +603,7 @@ static void do_alloc_unbound(struct fz *f, uint32_t a, uint32_t b)
 {
     domid_t dom = a, remote = b;
     struct evtchn_alloc_unbound o = { .dom = dom, .remote_dom = remote };
-    struct last_op *l = record(f, "alloc_unbound", dom, remote);
+    struct fuzz_last_op *l = record(f, "alloc_unbound", dom, remote);
     long want = 0, port = 0;
 
     if ( dom == DOMID_INVALID )
@@ -635,7 +638,7 @@ static void pick_bind_interdomain(struct fz *f, uint32_t *a, uint32_t *b)
  * business (and its other vcpus'), so Xen may answer 0 or EINVAL; a port it
  * gives us must still be free and nobody's, as every other.
  */
-static void bind_cross(struct fz *f, struct last_op *l, struct evtchn_bind_interdomain *o)
+static void bind_cross(struct fz *f, struct fuzz_last_op *l, struct evtchn_bind_interdomain *o)
 {
     long port = m_get_port(f);
 
@@ -660,7 +663,7 @@ static void do_bind_interdomain(struct fz *f, uint32_t a, uint32_t rport)
 {
     domid_t rdom = a;
     struct evtchn_bind_interdomain o = { .remote_dom = rdom, .remote_port = rport };
-    struct last_op *l = record(f, "bind_interdomain", rdom, rport);
+    struct fuzz_last_op *l = record(f, "bind_interdomain", rdom, rport);
     long want = 0, lport = -1;
 
     if ( peer != DOMID_INVALID && rdom == peer )
@@ -716,7 +719,7 @@ static void pick_bind_virq(struct fz *f, uint32_t *a, uint32_t *b)
 static void do_bind_virq(struct fz *f, uint32_t virq, uint32_t vcpu)
 {
     struct evtchn_bind_virq o = { .virq = virq, .vcpu = vcpu };
-    struct last_op *l = record(f, "bind_virq", virq, vcpu);
+    struct fuzz_last_op *l = record(f, "bind_virq", virq, vcpu);
     long want = 0, port = -1;
 
     if ( (int)virq < 0 || virq >= NR_VIRQS )
@@ -747,7 +750,7 @@ static void pick_bind_ipi(struct fz *f, uint32_t *a, uint32_t *b)
 static void do_bind_ipi(struct fz *f, uint32_t vcpu, uint32_t b)
 {
     struct evtchn_bind_ipi o = { .vcpu = vcpu };
-    struct last_op *l = record(f, "bind_ipi", vcpu, 0);
+    struct fuzz_last_op *l = record(f, "bind_ipi", vcpu, 0);
     long want = 0, port = -1;
 
     (void)b;
@@ -766,7 +769,7 @@ static void do_bind_ipi(struct fz *f, uint32_t vcpu, uint32_t b)
 static void do_close(struct fz *f, uint32_t p, uint32_t b)
 {
     struct evtchn_close o = { .port = p };
-    struct last_op *l = record(f, "close", p, b);
+    struct fuzz_last_op *l = record(f, "close", p, b);
     long want = 0;
     int other = -1;             /* the other end, when it is ours too */
 
@@ -796,7 +799,7 @@ static void do_close(struct fz *f, uint32_t p, uint32_t b)
 static void do_send(struct fz *f, uint32_t p, uint32_t b)
 {
     struct evtchn_send o = { .port = p };
-    struct last_op *l = record(f, "send", p, b);
+    struct fuzz_last_op *l = record(f, "send", p, b);
     long want = 0;
     int target = -1;
 
@@ -828,7 +831,7 @@ static void do_status(struct fz *f, uint32_t a, uint32_t p)
 {
     domid_t dom = a;
     struct evtchn_status st = { .dom = dom, .port = p };
-    struct last_op *l = record(f, "status", dom, p);
+    struct fuzz_last_op *l = record(f, "status", dom, p);
     long rc = HYPERVISOR_event_channel_op(EVTCHNOP_status, &st);
 
     l->got = rc;
@@ -852,7 +855,7 @@ static void do_bind_vcpu(struct fz *f, uint32_t p, uint32_t vcpu)
 {
     struct evtchn_bind_vcpu o = { .port = p, .vcpu = vcpu };
     struct evtchn_unmask u = { .port = p };
-    struct last_op *l = record(f, "bind_vcpu", p, vcpu);
+    struct fuzz_last_op *l = record(f, "bind_vcpu", p, vcpu);
     int movable = mine(f, p) && p < valid && vcpu < nvcpus && m[p].kind != K_HARNESS;
     long want = 0;
 
@@ -878,7 +881,7 @@ static void do_bind_vcpu(struct fz *f, uint32_t p, uint32_t vcpu)
 static void do_unmask(struct fz *f, uint32_t p, uint32_t b)
 {
     struct evtchn_unmask o = { .port = p };
-    struct last_op *l = record(f, "unmask", p, b);
+    struct fuzz_last_op *l = record(f, "unmask", p, b);
 
     check_rc(f, l, p >= valid ? -XEN_EINVAL : 0,
              HYPERVISOR_event_channel_op(EVTCHNOP_unmask, &o));
@@ -911,7 +914,7 @@ static void pick_mask(struct fz *f, uint32_t *a, uint32_t *b)
 
 static void do_mask(struct fz *f, uint32_t p, uint32_t b)
 {
-    struct last_op *l = record(f, "mask", p, b);
+    struct fuzz_last_op *l = record(f, "mask", p, b);
 
     if ( m[p].kind == K_HARNESS || (nvcpus > 1 && !mine(f, p) && p) )
         return;
@@ -952,7 +955,7 @@ static void do_reset(struct fz *f, uint32_t a, uint32_t b)
 {
     domid_t dom = a;
     struct evtchn_reset o = { .dom = dom };
-    struct last_op *l = record(f, "reset", dom, b);
+    struct fuzz_last_op *l = record(f, "reset", dom, b);
 
     if ( dom != DOMID_SELF )
     {
@@ -1008,7 +1011,7 @@ static void pick_init_control(struct fz *f, uint32_t *a, uint32_t *b)
 static void do_init_control(struct fz *f, uint32_t vcpu, uint32_t at)
 {
     uint32_t offset = cb_at[at].offset;
-    struct last_op *l = record(f, "init_control", vcpu, at);
+    struct fuzz_last_op *l = record(f, "init_control", vcpu, at);
     long want = 0;
 
     if ( vcpu >= nvcpus )
@@ -1040,7 +1043,7 @@ static void pick_expand_array(struct fz *f, uint32_t *a, uint32_t *b)
 
 static void do_expand_array(struct fz *f, uint32_t gfn, uint32_t b)
 {
-    struct last_op *l = record(f, "expand_array", gfn, b);
+    struct fuzz_last_op *l = record(f, "expand_array", gfn, b);
     long want = 0;
 
     if ( gfn == FIFO_GFN_PAGE && m_pages >= FIFO_ARRAY_PAGES )
@@ -1068,7 +1071,7 @@ static void pick_set_priority(struct fz *f, uint32_t *a, uint32_t *b)
 static void do_set_priority(struct fz *f, uint32_t p, uint32_t prio)
 {
     struct evtchn_set_priority o = { .port = p, .priority = prio };
-    struct last_op *l = record(f, "set_priority", p, prio);
+    struct fuzz_last_op *l = record(f, "set_priority", p, prio);
     long want = 0;
 
     if ( p >= valid )
@@ -1199,6 +1202,20 @@ static void close_kick_ports(void)
     }
 }
 
+/* The run's ports, closed at its end: a later step finds the table as the run did. */
+static void close_own_ports(void)
+{
+    for ( uint32_t p = 1; p < EVTCHN_2L_NR_CHANNELS; p++ )
+    {
+        struct evtchn_close o = { .port = p };
+
+        if ( m[p].owner == NO_OWNER || m[p].kind == K_FREE )
+            continue;
+        events_set_port_vcpu(p, 0);
+        HYPERVISOR_event_channel_op(EVTCHNOP_close, &o);
+    }
+}
+
 /* Each port's upcalls before the run: a case file counts from its start. */
 static uint32_t count0[EVTCHN_2L_NR_CHANNELS];
 
@@ -1251,9 +1268,9 @@ static int replay(const uint32_t *idx, size_t n, const char *what)
         const struct logged *o = &oplog[idx[i]];
 
         f->grew = 0;
-        f->last[i % LAST_OPS].want = 0;
+        f->last[i % FUZZ_LAST_OPS].want = 0;
         op_defs[o->op].run(f, o->a, o->b);
-        wants[i] = f->last[i % LAST_OPS].want;
+        wants[i] = f->last[i % FUZZ_LAST_OPS].want;
         if ( f->grew )
             probe_valid();
     }
@@ -1418,7 +1435,14 @@ void fuzz_run(uint64_t seed, uint64_t nops, domid_t with, long (*reset)(void), s
         fz[v].vcpu = v;
         fz[v].rng = seed ^ (v * 0xd1b54a32d192ed03ull);    /* a stream of its own */
         fz[v].nops = nops / nvcpus + (v < nops % nvcpus);
+        fz[v].last = ring[v].last;
+        ring[v] = (struct fuzz_ring){ .seed = seed, .vcpu = v, .running = 1 };
+        memcpy(ring[v].magic, FUZZ_RING_MAGIC, sizeof(ring[v].magic));
     }
+    printf("EVT FUZZ-RING seed=%lu vcpus=%u mfns=", (unsigned long)seed, nvcpus);
+    for ( unsigned int v = 0; v < nvcpus; v++ )
+        printf("%s%lx", v ? "," : "", (unsigned long)page_gfn(&ring[v]));
+    printf("\n");
     bind_kick_ports();
     guard_fill(guard, sizeof(guard));
     fifo_guard_fill();
@@ -1442,6 +1466,8 @@ void fuzz_run(uint64_t seed, uint64_t nops, domid_t with, long (*reset)(void), s
         switches += fz[v].switches;
         cross += fz[v].cross;
     }
+    for ( unsigned int v = 0; v < nvcpus; v++ )
+        ring[v].running = 0;
     out->ops = ops;
     out->mismatches = stop;
     if ( stop )
@@ -1460,5 +1486,6 @@ void fuzz_run(uint64_t seed, uint64_t nops, domid_t with, long (*reset)(void), s
            "fifo_ops=%lu switches=%lu cross=%lu\n", (unsigned long)seed, nvcpus, (unsigned long)ops, stop,
            (unsigned long)out->ns, valid, open, (unsigned long)fifo_ops, (unsigned long)switches,
            (unsigned long)cross);
+    close_own_ports();
     close_kick_ports();
 }

@@ -17,10 +17,13 @@ class HarnessError(Exception):
         self.detail = detail
         self.log_tail = log_tail
         self.log_path = log_path
+        self.evidence: list[str] = []  # what was gathered after it happened (lastops.py)
         super().__init__(str(self))
 
     def __str__(self) -> str:
         text = f"{self.what}: {self.detail}"
+        if self.evidence:
+            text += "\n" + "\n".join(self.evidence)
         if self.log_tail:
             text += "\n--- last lines of the serial log ---\n" + self.log_tail.rstrip()
         if self.log_path is not None:

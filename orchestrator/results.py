@@ -29,6 +29,9 @@ RESULT_FIELDS = ("case", "line", "op", "args", "expect", "got", "verdict")
 RTT_FIELDS = ("case", "line", "n", "early", "min_ns", "median_ns", "p99_ns", "max_ns")
 # The fields of a FUZZ line (a fuzz step's end), each once, in this order.
 FUZZ_FIELDS = ("seed", "vcpus", "ops", "mismatches", "ns", "valid", "open", "fifo_ops", "switches", "cross")
+# The fields of a FUZZ-RING line: where each vcpu keeps its last operations (machine frames, hex).
+RING_FIELDS = ("seed", "vcpus", "mfns")
+HEX = re.compile(r"[0-9a-f]{1,13}")  # a machine frame number: 52-bit addresses
 VERDICTS = ("PASS", "FAIL")
 DECIMAL = re.compile(r"[0-9]+")  # ASCII only: \d would take any Unicode digit
 POSITIVE = re.compile(r"[1-9][0-9]*")
@@ -99,6 +102,15 @@ class FuzzRun:
 
 
 @dataclass(frozen=True)
+class FuzzRings:
+    """Where a `fuzz` step's vcpus keep their last operations: a page each (guest/fuzz.c
+    `struct ring`), read out of the machine when Xen goes down (lastops.py)."""
+
+    seed: int
+    mfns: tuple[int, ...]  # by vcpu
+
+
+@dataclass(frozen=True)
 class Crash:
     domain: str
     vector: int
@@ -133,6 +145,7 @@ class DomainReport:
     rtts: list[Rtt] = field(default_factory=list)  # from EVT RTT lines
     fuzz: list[FuzzRun] = field(default_factory=list)  # from EVT FUZZ lines
     fuzz_details: list[str] = field(default_factory=list)  # EVT FUZZ-MISMATCH, -LAST, -PORT, -SHRUNK, -STEP
+    fuzz_rings: FuzzRings | None = None  # the last fuzz step's, from its EVT FUZZ-RING line
     script_errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # EVT NOTE: what the guest wants a reader to know
     garbled: list[Garbled] = field(default_factory=list)
@@ -265,6 +278,22 @@ def parse_fuzz(domain: str, rest: str) -> FuzzRun:
     return FuzzRun(domain, *(int(kv[k]) for k in FUZZ_FIELDS))
 
 
+def parse_fuzz_rings(domain: str, rest: str) -> FuzzRings:
+    try:
+        kv = _result_fields(rest, RING_FIELDS)
+        if not kv:
+            raise ParseError("no fields")
+        mfns = kv["mfns"].split(",")
+        bad = next((k for k, pat in (("seed", DECIMAL), ("vcpus", POSITIVE)) if not pat.fullmatch(kv[k])), None)
+        if bad is not None:
+            raise ParseError(f"{bad} must be a {'positive ' * (bad == 'vcpus')}decimal, not {_quote(kv[bad], 20)}")
+        if len(mfns) != int(kv["vcpus"]) or not all(HEX.fullmatch(m) for m in mfns):
+            raise ParseError(f"mfns must be {kv['vcpus']} frame number(s) in hex, not {_quote(kv['mfns'], 40)}")
+    except ParseError as e:
+        raise ParseError(f"malformed FUZZ-RING line from {domain}: {e}: {_quote(rest)}") from None
+    return FuzzRings(int(kv["seed"]), tuple(int(m, 16) for m in mfns))
+
+
 def _parse_into(rep: DomainReport, kind: str, rest: str) -> None:
     if rep.done is not None and kind != "DONE":
         # Nothing follows DONE but the shutdown: a late line is another run's, or spliced.
@@ -275,6 +304,8 @@ def _parse_into(rep: DomainReport, kind: str, rest: str) -> None:
         rep.rtts.append(parse_rtt(rep.domain, rest))
     elif kind == "FUZZ":
         rep.fuzz.append(parse_fuzz(rep.domain, rest))
+    elif kind == "FUZZ-RING":
+        rep.fuzz_rings = parse_fuzz_rings(rep.domain, rest)
     elif kind in ("FUZZ-MISMATCH", "FUZZ-LAST", "FUZZ-PORT", "FUZZ-FIFO", "FUZZ-SHRUNK", "FUZZ-STEP"):
         rep.fuzz_details.append(f"{kind} {rest}")
     elif kind == "BOOT":

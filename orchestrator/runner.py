@@ -8,7 +8,7 @@ import traceback
 from pathlib import Path
 from types import TracebackType
 
-from . import baseline, dom0script, lang, log, snapshot
+from . import baseline, dom0script, lang, lastops, log, snapshot
 from .artifacts import Artifacts
 from .cases import DOM0, LINUX, Config, Group, compile_group
 from .console import Line
@@ -388,6 +388,8 @@ class Session:
         except (XenPanic, MachineDied) as e:
             self.lost = e
             result.error = e
+            if isinstance(e, XenPanic):
+                self._read_last_ops(e, domains)
         except HarnessError as e:
             result.error = e
         except Exception as e:
@@ -418,6 +420,17 @@ class Session:
                 except HarnessError as e:
                     self.lost = e
         return result
+
+    def _read_last_ops(self, panic: XenPanic, domains: list[Domain]) -> None:
+        """A fuzzing guest's last operations, which it cannot print with Xen down, read out
+        of the machine's memory while QEMU still holds it."""
+        if self.machine is None:
+            return
+        for d in domains:
+            rings = d.report().fuzz_rings
+            if rings is not None:
+                panic.evidence.append(f"--- {d.name}'s last operations (seed {rings.seed}), read from memory ---")
+                panic.evidence += lastops.read(self.machine.qmp, rings, self.out / "rings")
 
     def _settle(self) -> None:
         """The last group's shutdown reasons, each as its guest's DONE line says: checked

@@ -133,20 +133,29 @@ def test_a_xen_panic_is_named_with_its_message_and_trace(pytestconfig: pytest.Co
 
 
 def test_a_fuzz_campaign_counts_a_xen_panic_and_goes_on_in_a_new_machine(pytestconfig: pytest.Config) -> None:
-    """Seed 2's domain has Dom0 send the panic key after its run: the campaign names the
-    crash with Xen's message, and seed 3 still runs, on a machine of its own."""
+    """Seed 2's domain has Dom0 send the panic key while both its vcpus fuzz: the campaign
+    names the crash with Xen's message and each vcpu's last operations, read out of the
+    machine's memory, and seed 3 still runs, on a machine of its own."""
 
     def text(seed: int, ops: int, vcpus: int, abi: str, domains: int) -> str:
         case = fuzz.case_text(seed, ops, vcpus, abi, domains)
         if seed != 2:
             return case
-        return case.replace("domains A\n", "domains A Dom0\n").rstrip("\n") + "\nDom0 debug_key 0x4e -> ok\n\n"
+        # A short run first (its FUZZ-RING line names the same pages), then one that is
+        # still going when Dom0's key lands.
+        busy = f"A fuzz {seed} {ops} -> ok 0\nA fuzz {seed} 20000000 -> ok 0 &\nDom0 debug_key 0x4e -> ok\n\n"
+        return case.replace("domains A\n", "domains A Dom0\n").replace(f"A fuzz {seed} {ops} -> ok 0\n\n", busy)
 
     arts, guest = prepare(pytestconfig.getoption("xen"))
-    campaign = fuzz.run_campaign(arts, guest, [1, 2, 3], 2000, BUILD / "test-run" / "fuzz-panic", text=text)
+    campaign = fuzz.run_campaign(arts, guest, [1, 2, 3], 2000, BUILD / "test-run" / "fuzz-panic", vcpus=2, text=text)
     assert [seed for seed, _ in campaign.crashes] == [2], campaign.crashes
-    assert "Panic on CPU 0: FATAL TRAP" in campaign.crashes[0][1], campaign.crashes[0][1]
-    assert sorted(r.seed for r in campaign.runs) == [1, 2, 3]  # seed 2's run finished before the panic
+    crash = campaign.crashes[0][1]
+    assert "Panic on CPU 0: FATAL TRAP" in crash, crash
+    assert sorted(r.seed for r in campaign.runs) == [1, 2, 3]  # seed 2's short run finished before the panic
+    for vcpu in (0, 1):
+        assert f"vcpu {vcpu} (fuzzing when Xen went down), its last 16 operation(s):" in crash, crash
+        ops = [int(m[1]) for m in re.finditer(rf"^FUZZ-LAST vcpu={vcpu} op=(\d+) \w+\(", crash, re.M)]
+        assert ops == list(range(ops[0], ops[0] + 16)), ops
     assert (campaign.mismatches, campaign.errors) == (0, [])
     assert campaign.summary("1-3").endswith("0 mismatches, 1 Xen crashes, seed 1-3")
     assert list((BUILD / "test-run" / "fuzz-panic").glob("machine-*")) != []
