@@ -24,6 +24,15 @@
  * vcpus the model's bits could not follow a switch, so they only try the
  * init_control calls that fail.
  *
+ * Racing: with several vcpus, some of the channels a vcpu makes are shared
+ * (racy[]), and every vcpu sends on any shared port while its owner binds,
+ * moves, masks and closes it.  What those sends raise is nobody's to
+ * predict, so a shared port's pending bit and upcalls are not checked; the
+ * racer checks only that Xen answers 0 or EINVAL.  A channel bound to a
+ * shared port is shared too.  At a close the owner waits until no racer is
+ * still sending on the number (racing_on[]), and counts it afresh when it is
+ * used again.
+ *
  * Interdomain channels are made with ourselves at both ends (an unbound
  * port whose remote is our own domain, bound with bind_interdomain), so one
  * domain sees both sides of every send.  The console and xenstore ports, and
@@ -96,6 +105,16 @@ static unsigned int nvcpus;             /* fuzzing, all at once */
 static long (*reset_self)(void);
 static uint64_t run_seed;
 
+/*
+ * Shared ports: any vcpu may send on them (racing); their events are nobody's
+ * to predict.  RACY_DRAINING: closed, racers still sending on it are let
+ * finish.  Sharing flips between two values, so that the vcpu closing a port
+ * can tell whether whoever got the number next has shared it again.
+ */
+enum { RACY_NO, RACY_DRAINING, RACY_SHARED, RACY_SHARED_AGAIN };
+static uint8_t racy[EVTCHN_2L_NR_CHANNELS];
+static uint32_t racing_on[GUEST_MAX_VCPUS];     /* the shared port a vcpu is sending on, else 0 */
+
 /* Each vcpu's last operations, where the harness can read them after a Xen crash. */
 static struct fuzz_ring ring[GUEST_MAX_VCPUS];
 
@@ -105,6 +124,7 @@ static struct fz {
     uint64_t rng, op_index, nops;
     uint64_t fifo_ops, switches;        /* ops issued on FIFO; ABI switches either way */
     uint64_t cross;                     /* channels made with the peer: offered, or bound to its port */
+    uint64_t raced;                     /* sends on shared ports that Xen took (answered 0) */
     int grew;
     unsigned int nr_open;
     uint32_t virq_port[NR_VIRQS];       /* this vcpu's virq_to_evtchn[] */
@@ -377,6 +397,49 @@ static void m_free(struct fz *f, uint32_t p)
     __atomic_store_n(&m[p].owner, NO_OWNER, __ATOMIC_SEQ_CST);
 }
 
+/* ---- racing: shared ports ---- */
+
+/* One channel in four a vcpu makes is shared, with several vcpus; by index, not a draw, so streams stay as they were. */
+static int share_new(const struct fz *f)
+{
+    return nvcpus > 1 && f->op_index % 4 == 0;
+}
+
+static int shared(uint32_t p)
+{
+    return __atomic_load_n(&racy[p], __ATOMIC_SEQ_CST) >= RACY_SHARED;
+}
+
+static void share(uint32_t p)
+{
+    uint8_t was = __atomic_load_n(&racy[p], __ATOMIC_SEQ_CST);
+
+    while ( !__atomic_compare_exchange_n(&racy[p], &was, was == RACY_SHARED ? RACY_SHARED_AGAIN : RACY_SHARED,
+                                         0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) )
+        ;
+}
+
+/*
+ * A shared port just closed, `was` its racy[] while it was ours (its count
+ * already unknown: uncounted).  Once no racer is still sending on the number
+ * (each says which, racing_on[], before it looks at racy[]: one of the two
+ * sees the other's store), whoever binds the number next checks it exactly
+ * again, counted from then on.  Until then it is still not checked: a racer's
+ * send may yet land on the new binding.  If whoever got the number has shared
+ * it again meanwhile, it is theirs to drain at their close.
+ */
+static void unshare(uint32_t p, uint8_t was)
+{
+    uint8_t draining = RACY_DRAINING;
+
+    if ( !__atomic_compare_exchange_n(&racy[p], &was, RACY_DRAINING, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) )
+        return;
+    for ( unsigned int v = 0; v < nvcpus; v++ )
+        while ( __atomic_load_n(&racing_on[v], __ATOMIC_SEQ_CST) == p )
+            HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    __atomic_compare_exchange_n(&racy[p], &draining, RACY_NO, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
 /*
  * evtchn_fifo_init_control() of a domain on 2-level: setup_ports() keeps
  * each valid port's 2-level pending bit in its FIFO flag; until an array
@@ -413,6 +476,11 @@ static void m_add_page(struct fz *f)
     m_pages++;
     for ( uint32_t p = from; p < to && p < end; p++ )
     {
+        if ( racy[p] )
+        {
+            m[p].xpend = X_UNKNOWN;     /* a racer's send may have set it */
+            continue;
+        }
         if ( m[p].xpend == X_UNKNOWN )
         {
             uint32_t seen = events_count(p);
@@ -439,7 +507,7 @@ static uint32_t settled_count(struct fz *f, uint32_t p)
 {
     uint64_t end;
 
-    if ( (nvcpus == 1 && m[p].vcpu == f->vcpu) || events_count(p) >= m[p].count )
+    if ( (nvcpus == 1 && m[p].vcpu == f->vcpu) || racy[p] || m[p].uncounted || events_count(p) >= m[p].count )
         return events_count(p);
     end = now_ns() + MS_TO_NS(UPCALL_WAIT_MS);
     while ( events_count(p) < m[p].count && now_ns() < end )
@@ -454,10 +522,10 @@ static void check_port(struct fz *f, uint32_t p)
 
     if ( p >= EVTCHN_2L_NR_CHANNELS || p >= valid || m[p].kind == K_HARNESS )
         return;
-    if ( m[p].kind == K_CROSS || (m[p].uncounted && m[p].kind == K_FREE) )
+    if ( m[p].kind == K_CROSS || racy[p] || (m[p].uncounted && m[p].kind == K_FREE) )
     {
-        /* The peer's events: only our own mask bit is ours to know. */
-        if ( m[p].kind == K_CROSS && events_port_masked(p) != m[p].masked )
+        /* The peer's events, or the racers': only our own mask bit is ours to know. */
+        if ( m[p].kind != K_FREE && events_port_masked(p) != m[p].masked )
             mismatch(f, "masked", p, m[p].masked, events_port_masked(p));
         return;
     }
@@ -617,6 +685,8 @@ static void do_alloc_unbound(struct fz *f, uint32_t a, uint32_t b)
         return;
     m[o.port].kind = peer != DOMID_INVALID && remote == peer ? K_CROSS : K_UNBOUND;
     f->cross += m[o.port].kind == K_CROSS;
+    if ( m[o.port].kind == K_UNBOUND && share_new(f) )
+        share(o.port);
     m[o.port].rdom = remote == DOMID_SELF ? self_domid : remote;
 }
 
@@ -690,6 +760,16 @@ static void do_bind_interdomain(struct fz *f, uint32_t a, uint32_t rport)
     m[rport].kind = K_INTER;
     m[rport].rdom = self_domid;
     m[rport].rport = o.local_port;
+    if ( racy[rport] || racy[o.local_port] || share_new(f) )
+    {
+        /*
+         * A racer's send on rport may already have raised local_port, and one
+         * still on the number local_port had before (draining) raises rport.
+         * Shared before either is checked.
+         */
+        share(o.local_port);
+        share(rport);
+    }
     /* "conservatively always setting a notification": a fresh port notifies vcpu 0 */
     m_set_pending(o.local_port);
     check_port(f, rport);
@@ -764,6 +844,8 @@ static void do_bind_ipi(struct fz *f, uint32_t vcpu, uint32_t b)
         return;
     m[o.port].kind = K_IPI;
     m_set_vcpu(o.port, vcpu);   /* before any send: its upcall handler must take it */
+    if ( share_new(f) )
+        share(o.port);
 }
 
 static void do_close(struct fz *f, uint32_t p, uint32_t b)
@@ -772,6 +854,7 @@ static void do_close(struct fz *f, uint32_t p, uint32_t b)
     struct fuzz_last_op *l = record(f, "close", p, b);
     long want = 0;
     int other = -1;             /* the other end, when it is ours too */
+    uint8_t was = p < EVTCHN_2L_NR_CHANNELS ? __atomic_load_n(&racy[p], __ATOMIC_SEQ_CST) : RACY_NO;
 
     if ( p >= valid || m[p].kind == K_FREE || m[p].kind == K_RESERVED )
         want = -XEN_EINVAL;
@@ -785,9 +868,12 @@ static void do_close(struct fz *f, uint32_t p, uint32_t b)
          * Xen the moment the close is done.
          */
         events_set_port_vcpu(p, 0);
+        m[p].uncounted |= was != RACY_NO;       /* before another vcpu can bind the number */
         m_free(f, p);
     }
     check_rc(f, l, want, HYPERVISOR_event_channel_op(EVTCHNOP_close, &o));
+    if ( !want && was != RACY_NO )
+        unshare(p, was);
     if ( other >= 0 )
     {
         m[other].kind = K_UNBOUND;
@@ -819,6 +905,47 @@ static void do_send(struct fz *f, uint32_t p, uint32_t b)
         m_set_pending(target);
         check_port(f, target);
     }
+}
+
+/* A shared port, mostly another vcpu's; 0 when none turns up. */
+static void pick_racing(struct fz *f, uint32_t *a, uint32_t *b)
+{
+    uint32_t end = __atomic_load_n(&valid, __ATOMIC_ACQUIRE);
+
+    *a = *b = 0;
+    for ( unsigned int tries = 0; tries < 8 && end > 1; tries++ )
+    {
+        uint32_t p = 1 + below(f, end - 1);
+
+        if ( __atomic_load_n(&racy[p], __ATOMIC_RELAXED) >= RACY_SHARED )
+        {
+            *a = p;
+            return;
+        }
+    }
+}
+
+/*
+ * A send on a shared port, racing whatever its owner is doing to it: the
+ * channel may be interdomain, IPI or unbound (0) or closed or a virq (EINVAL)
+ * by the time Xen looks.  Nothing else is ours to check.
+ */
+static void do_send_racing(struct fz *f, uint32_t p, uint32_t b)
+{
+    struct evtchn_send o = { .port = p };
+    struct fuzz_last_op *l = record(f, "send_racing", p, b);
+
+    __atomic_store_n(&racing_on[f->vcpu], p, __ATOMIC_SEQ_CST);
+    if ( p && shared(p) )
+    {
+        l->got = HYPERVISOR_event_channel_op(EVTCHNOP_send, &o);
+        if ( l->got != 0 && l->got != -XEN_EINVAL )
+            mismatch(f, "rc", p, 0, l->got);
+        f->raced += !l->got;
+    }
+    else
+        l->got = 0;             /* unshared meanwhile: not sent */
+    __atomic_store_n(&racing_on[f->vcpu], 0, __ATOMIC_SEQ_CST);
 }
 
 static void pick_status(struct fz *f, uint32_t *a, uint32_t *b)
@@ -890,9 +1017,9 @@ static void do_unmask(struct fz *f, uint32_t p, uint32_t b)
     /* evtchn_port_unmask(): nothing for a port that is not evtchn_usable(). */
     if ( m[p].kind == K_FREE || m[p].kind == K_RESERVED || !covered(p) )
         return;
-    if ( m[p].kind == K_CROSS )
+    if ( m[p].kind == K_CROSS || racy[p] )
     {
-        m[p].masked = 0;        /* whether it was pending, and so raised now, is the peer's doing */
+        m[p].masked = 0;        /* whether it was pending, and so raised now, is the peer's or a racer's doing */
         return;
     }
     /* evtchn_2l_unmask(), evtchn_fifo_unmask(): only a port that was masked and is pending is delivered. */
@@ -1090,7 +1217,7 @@ static void do_set_priority(struct fz *f, uint32_t p, uint32_t prio)
 enum fuzz_op {
     F_ALLOC_UNBOUND, F_BIND_INTERDOMAIN, F_BIND_VIRQ, F_BIND_IPI, F_CLOSE, F_SEND,
     F_STATUS, F_BIND_VCPU, F_UNMASK, F_MASK, F_RESET, F_INIT_CONTROL, F_EXPAND_ARRAY,
-    F_SET_PRIORITY,
+    F_SET_PRIORITY, F_SEND_RACING,
 };
 
 static const struct fuzz_op_def {
@@ -1111,6 +1238,7 @@ static const struct fuzz_op_def {
     [F_INIT_CONTROL] = { pick_init_control, do_init_control },
     [F_EXPAND_ARRAY] = { pick_expand_array, do_expand_array },
     [F_SET_PRIORITY] = { pick_set_priority, do_set_priority },
+    [F_SEND_RACING] = { pick_racing, do_send_racing },
 };
 
 /* How often each is drawn. */
@@ -1125,7 +1253,10 @@ static const uint8_t weighted[] = {
     F_UNMASK, F_UNMASK,
     F_MASK, F_MASK,
     F_INIT_CONTROL, F_EXPAND_ARRAY, F_SET_PRIORITY, F_SET_PRIORITY,
+    /* Last, and drawn only with several vcpus: one vcpu's streams are as they were. */
+    F_SEND_RACING, F_SEND_RACING, F_SEND_RACING,
 };
+#define RACING_WEIGHT 3
 
 /*
  * With one vcpu the run is exact and its operations are kept, so that a
@@ -1151,6 +1282,7 @@ static void fuzz_vcpu(unsigned int vcpu, void *arg)
 {
     struct fz *f = &fz[vcpu];
     unsigned int max_open = MAX_OPEN / nvcpus;
+    unsigned int draws = ARRAY_SIZE(weighted) - (nvcpus == 1 ? RACING_WEIGHT : 0);
 
     (void)arg;
     for ( ; f->op_index < f->nops && !__atomic_load_n(&stop, __ATOMIC_RELAXED); f->op_index++ )
@@ -1162,7 +1294,7 @@ static void fuzz_vcpu(unsigned int vcpu, void *arg)
         else if ( f->nr_open >= max_open )
             run_op(f, F_CLOSE);
         else
-            run_op(f, weighted[below(f, ARRAY_SIZE(weighted))]);
+            run_op(f, weighted[below(f, draws)]);
         if ( f->grew )
             probe_valid();
         if ( f->op_index % SWEEP_EVERY == SWEEP_EVERY - 1 )
@@ -1419,7 +1551,7 @@ static void print_steps(size_t n, const char *what)
 
 void fuzz_run(uint64_t seed, uint64_t nops, domid_t with, long (*reset)(void), struct fuzz_report *out)
 {
-    uint64_t start, ops = 0, fifo_ops = 0, switches = 0, cross = 0;
+    uint64_t start, ops = 0, fifo_ops = 0, switches = 0, cross = 0, raced = 0;
     unsigned int open = 0;
     struct fz *f0 = &fz[0];
 
@@ -1430,6 +1562,7 @@ void fuzz_run(uint64_t seed, uint64_t nops, domid_t with, long (*reset)(void), s
     run_seed = seed;
     stop = 0;
     memset(fz, 0, sizeof(fz));
+    memset(racy, 0, sizeof(racy));
     for ( unsigned int v = 0; v < nvcpus; v++ )
     {
         fz[v].vcpu = v;
@@ -1465,6 +1598,7 @@ void fuzz_run(uint64_t seed, uint64_t nops, domid_t with, long (*reset)(void), s
         fifo_ops += fz[v].fifo_ops;
         switches += fz[v].switches;
         cross += fz[v].cross;
+        raced += fz[v].raced;
     }
     for ( unsigned int v = 0; v < nvcpus; v++ )
         ring[v].running = 0;
@@ -1483,9 +1617,9 @@ void fuzz_run(uint64_t seed, uint64_t nops, domid_t with, long (*reset)(void), s
         print_steps(n, what);
     }
     printf("EVT FUZZ seed=%lu vcpus=%u ops=%lu mismatches=%u ns=%lu valid=%u open=%u "
-           "fifo_ops=%lu switches=%lu cross=%lu\n", (unsigned long)seed, nvcpus, (unsigned long)ops, stop,
-           (unsigned long)out->ns, valid, open, (unsigned long)fifo_ops, (unsigned long)switches,
-           (unsigned long)cross);
+           "fifo_ops=%lu switches=%lu cross=%lu raced=%lu\n", (unsigned long)seed, nvcpus, (unsigned long)ops,
+           stop, (unsigned long)out->ns, valid, open, (unsigned long)fifo_ops, (unsigned long)switches,
+           (unsigned long)cross, (unsigned long)raced);
     close_own_ports();
     close_kick_ports();
 }

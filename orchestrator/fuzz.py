@@ -228,6 +228,9 @@ def report(campaign: Campaign, spelled: str) -> str:
     cross = sum(r.cross for r in campaign.runs)
     if campaign.domains == 2:
         lines.append(f"\n{cross} channel(s) made between the two domains while both fuzzed")
+    if campaign.vcpus > 1:
+        raced = sum(r.raced for r in campaign.runs)
+        lines.append(f"\n{raced} send(s) on shared ports, racing their owners' binds, moves and closes")
     fifo_ops = sum(r.fifo_ops for r in campaign.runs)
     switches = sum(r.switches for r in campaign.runs)
     if campaign.total_ops:

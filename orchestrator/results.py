@@ -28,7 +28,7 @@ RESULT_FIELDS = ("case", "line", "op", "args", "expect", "got", "verdict")
 # The fields of an RTT line (rtt's round-trip times), each once, in this order.
 RTT_FIELDS = ("case", "line", "n", "early", "min_ns", "median_ns", "p99_ns", "max_ns")
 # The fields of a FUZZ line (a fuzz step's end), each once, in this order.
-FUZZ_FIELDS = ("seed", "vcpus", "ops", "mismatches", "ns", "valid", "open", "fifo_ops", "switches", "cross")
+FUZZ_FIELDS = ("seed", "vcpus", "ops", "mismatches", "ns", "valid", "open", "fifo_ops", "switches", "cross", "raced")
 # The fields of a FUZZ-RING line: where each vcpu keeps its last operations (machine frames, hex).
 RING_FIELDS = ("seed", "vcpus", "mfns")
 HEX = re.compile(r"[0-9a-f]{1,13}")  # a machine frame number: 52-bit addresses
@@ -99,6 +99,7 @@ class FuzzRun:
     fifo_ops: int  # of the operations, those issued while the domain was on FIFO
     switches: int  # ABI switches: 2-level to FIFO (init_control) and back (reset)
     cross: int  # channels made with the other fuzzing domain (fuzz_with)
+    raced: int  # sends on another vcpu's shared ports, racing its binds, moves and closes, that Xen took
 
 
 @dataclass(frozen=True)

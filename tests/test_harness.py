@@ -12,6 +12,7 @@ from orchestrator import fuzz
 from orchestrator.outcome import Outcome
 from orchestrator.pipeline import BUILD, load_cases, prepare, run_all
 from orchestrator.report import failure_message
+from orchestrator.results import parse
 from orchestrator.runner import ROOT, Session
 
 from .conftest import XenRun
@@ -159,3 +160,13 @@ def test_a_fuzz_campaign_counts_a_xen_panic_and_goes_on_in_a_new_machine(pytestc
     assert (campaign.mismatches, campaign.errors) == (0, [])
     assert campaign.summary("1-3").endswith("0 mismatches, 1 Xen crashes, seed 1-3")
     assert list((BUILD / "test-run" / "fuzz-panic").glob("machine-*")) != []
+
+
+@pytest.mark.cases("fuzz-seed-3-two-vcpus", "fuzz-seed-4-fifo-two-vcpus")
+def test_two_vcpus_send_on_each_others_shared_ports(xen_run: XenRun) -> None:
+    """The fuzz cases with two vcpus race sends against their owners' binds, moves and
+    closes: Xen took some of those sends, on 2-level and on FIFO."""
+    runs = {r.seed: r for rep in parse(xen_run.lines()).values() for r in rep.fuzz if r.seed in (3, 4)}
+    assert sorted(runs) == [3, 4], runs
+    for run in runs.values():
+        assert run.vcpus == 2 and run.raced > 0, run

@@ -13,13 +13,13 @@ from orchestrator.fuzz import Campaign, case_text, collect, found_case, parse_se
 from orchestrator.pipeline import SuiteRun
 from orchestrator.results import DomainReport, FuzzRun, GroupResult, ParseError, parse, parse_fuzz
 
-FUZZ = "seed=7 vcpus=1 ops=100000 mismatches=0 ns=210000000 valid=256 open=82 fifo_ops=0 switches=0 cross=0"
+FUZZ = "seed=7 vcpus=1 ops=100000 mismatches=0 ns=210000000 valid=256 open=82 fifo_ops=0 switches=0 cross=0 raced=0"
 
 
 def fuzz_line(seed: int, ops: int = 100000, mismatches: int = 0) -> str:
     return (
         f"FUZZ seed={seed} vcpus=1 ops={ops} mismatches={mismatches} ns=210000000 valid=256 open=82 "
-        "fifo_ops=0 switches=0 cross=0"
+        "fifo_ops=0 switches=0 cross=0 raced=0"
     )
 
 
@@ -57,7 +57,7 @@ def test_fuzz_lines_are_parsed_and_a_finding_is_kept() -> None:
         ]
     )["g1-A"]
     assert rep.garbled == []
-    assert rep.fuzz == [FuzzRun("g1-A", 7, 1, 100000, 1, 210000000, 256, 82, 0, 0, 0)]
+    assert rep.fuzz == [FuzzRun("g1-A", 7, 1, 100000, 1, 210000000, 256, 82, 0, 0, 0, 0)]
     assert [d.split()[0] for d in rep.fuzz_details] == ["FUZZ-MISMATCH", "FUZZ-LAST", "FUZZ-PORT"]
 
 
@@ -68,7 +68,7 @@ def test_fuzz_lines_are_parsed_and_a_finding_is_kept() -> None:
         (FUZZ.replace("ops=100000", "ops=x"), "ops must be a decimal"),
         (FUZZ.replace(" open=82", ""), "missing field open"),
         (FUZZ.replace(" switches=0", ""), "missing field switches"),
-        (FUZZ.replace(" cross=0", ""), "missing field cross"),
+        (FUZZ.replace(" raced=0", ""), "missing field raced"),
         (FUZZ + " seed=8", "repeated field seed"),
     ],
 )
