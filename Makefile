@@ -60,9 +60,10 @@ VCPUS ?= 2
 JOBS  ?= 1
 ABI   ?= 2l
 DOMAINS ?= 1
+SHRINK ?= 1
 fuzz: setup
 	$(PY) -m orchestrator --xen $(XEN) fuzz --ops $(OPS) --vcpus $(VCPUS) --jobs $(JOBS) --abi $(ABI) --domains $(DOMAINS) \
-	    $(if $(SEEDS),--seeds $(SEEDS),--seed $(SEED))
+	    $(if $(SEEDS),--seeds $(SEEDS),--seed $(SEED)) $(if $(filter 0,$(SHRINK)),--no-shrink)
 
 # Debian's Xen of SUITE built from its source package with debug=y; then use XEN=debug:$(SUITE).
 SUITE ?= bookworm

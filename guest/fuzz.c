@@ -12,8 +12,8 @@
  *     (get_free_port()); with more, one that is free and that nobody holds;
  *   - an upcall arrives when the vcpu it notifies takes it, which with
  *     several vcpus may be a little later than the operation that raised it:
- *     the count must reach the model's within UPCALL_WAIT_MS (and never
- *     pass it).
+ *     the count must reach the model's within UPCALL_WAIT_MS and
+ *     MIN_YIELDS turns of the waiting vcpu (and never pass it).
  * Every SWEEP_EVERY operations each vcpu compares all its ports (and checks
  * that GUARD_PAGES of a known pattern are untouched), and at the end, with
  * every vcpu stopped, vcpu 0 compares every port.
@@ -61,6 +61,7 @@
 #define SWEEP_EVERY 1000
 /* Generous: a vcpu's host thread can starve on a loaded machine (200 ms was not enough). */
 #define UPCALL_WAIT_MS 2000
+#define MIN_YIELDS 2000             /* and at least as many turns on a cpu (wait_more()) */
 #define NO_OWNER 0xff
 #define BAD_VCPU 4096u              /* past any domain's vcpus */
 
@@ -114,6 +115,8 @@ static uint64_t run_seed;
 enum { RACY_NO, RACY_DRAINING, RACY_SHARED, RACY_SHARED_AGAIN };
 static uint8_t racy[EVTCHN_2L_NR_CHANNELS];
 static uint32_t racing_on[GUEST_MAX_VCPUS];     /* the shared port a vcpu is sending on, else 0 */
+/* When each number's last drain ended, on a clock that ticks once a drain: see drained_since(). */
+static uint64_t drain_clock, drained_at[EVTCHN_2L_NR_CHANNELS];
 
 /* Each vcpu's last operations, where the harness can read them after a Xen crash. */
 static struct fuzz_ring ring[GUEST_MAX_VCPUS];
@@ -437,7 +440,19 @@ static void unshare(uint32_t p, uint8_t was)
     for ( unsigned int v = 0; v < nvcpus; v++ )
         while ( __atomic_load_n(&racing_on[v], __ATOMIC_SEQ_CST) == p )
             HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    __atomic_store_n(&drained_at[p], __atomic_add_fetch(&drain_clock, 1, __ATOMIC_SEQ_CST), __ATOMIC_SEQ_CST);
     __atomic_compare_exchange_n(&racy[p], &draining, RACY_NO, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Could a racer have sent on number p since `since` (drain_clock then)?  If it
+ * is shared or draining now, or its drain ended after then: a port Xen gave
+ * us at that number in the meantime may have had a racer's send.
+ */
+static int raced_since(uint32_t p, uint64_t since)
+{
+    return __atomic_load_n(&racy[p], __ATOMIC_SEQ_CST) != RACY_NO ||
+           __atomic_load_n(&drained_at[p], __ATOMIC_SEQ_CST) > since;
 }
 
 /*
@@ -503,15 +518,39 @@ static void m_add_page(struct fz *f)
  * vcpu's vcpu_mark_events_pending() (evtchn_2l_set_pending(),
  * evtchn_2l_unmask()).  Wait that long, no longer.
  */
+struct patience {
+    uint64_t end;
+    unsigned int yields;
+};
+
+static struct patience patience(void)
+{
+    return (struct patience){ .end = now_ns() + MS_TO_NS(UPCALL_WAIT_MS) };
+}
+
+/*
+ * Yield once more, unless both UPCALL_WAIT_MS and MIN_YIELDS are over: with
+ * more vcpus than host cores, a vcpu can be off its cpu for longer than the
+ * time alone (4 vcpus on 2 cores: an IPI to itself counted "late" after 2 s
+ * in which it hardly ran), and it runs again at each yield.
+ */
+static int wait_more(struct patience *w)
+{
+    if ( now_ns() >= w->end && w->yields >= MIN_YIELDS )
+        return 0;
+    w->yields++;
+    HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    return 1;
+}
+
 static uint32_t settled_count(struct fz *f, uint32_t p)
 {
-    uint64_t end;
+    struct patience w = patience();
 
-    if ( (nvcpus == 1 && m[p].vcpu == f->vcpu) || racy[p] || m[p].uncounted || events_count(p) >= m[p].count )
+    if ( (nvcpus == 1 && m[p].vcpu == f->vcpu) || racy[p] || m[p].uncounted )
         return events_count(p);
-    end = now_ns() + MS_TO_NS(UPCALL_WAIT_MS);
-    while ( events_count(p) < m[p].count && now_ns() < end )
-        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    while ( events_count(p) < m[p].count && wait_more(&w) )
+        ;
     return events_count(p);
 }
 
@@ -535,13 +574,13 @@ static void check_port(struct fz *f, uint32_t p)
          * A channel with the peer had the number before: count from here on.
          * An event this port's own binding raised is let arrive first.
          */
-        uint64_t end = now_ns() + MS_TO_NS(UPCALL_WAIT_MS);
+        struct patience w = patience();
 
-        while ( !m[p].masked && events_port_pending(p, &pending) == 0 && pending && now_ns() < end )
-            HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+        while ( !m[p].masked && events_port_pending(p, &pending) == 0 && pending && wait_more(&w) )
+            ;
         /* Taken, but maybe not counted yet, by another vcpu's handler (not by ours: we are here). */
-        while ( events_handling() > 0 && nvcpus > 1 && now_ns() < end )
-            HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+        while ( events_handling() > 0 && nvcpus > 1 && wait_more(&w) )
+            ;
         m[p].count = events_count(p);
         events_port_pending(p, &pending);
         m[p].pending = pending;
@@ -735,6 +774,7 @@ static void do_bind_interdomain(struct fz *f, uint32_t a, uint32_t rport)
     struct evtchn_bind_interdomain o = { .remote_dom = rdom, .remote_port = rport };
     struct fuzz_last_op *l = record(f, "bind_interdomain", rdom, rport);
     long want = 0, lport = -1;
+    uint64_t since = __atomic_load_n(&drain_clock, __ATOMIC_SEQ_CST);
 
     if ( peer != DOMID_INVALID && rdom == peer )
     {
@@ -760,12 +800,12 @@ static void do_bind_interdomain(struct fz *f, uint32_t a, uint32_t rport)
     m[rport].kind = K_INTER;
     m[rport].rdom = self_domid;
     m[rport].rport = o.local_port;
-    if ( racy[rport] || racy[o.local_port] || share_new(f) )
+    if ( racy[rport] || raced_since(o.local_port, since) || share_new(f) )
     {
         /*
          * A racer's send on rport may already have raised local_port, and one
-         * still on the number local_port had before (draining) raises rport.
-         * Shared before either is checked.
+         * on the number local_port had before (draining, or drained since the
+         * bind began) may have raised rport.  Shared before either is checked.
          */
         share(o.local_port);
         share(rport);
@@ -1563,6 +1603,8 @@ void fuzz_run(uint64_t seed, uint64_t nops, domid_t with, long (*reset)(void), s
     stop = 0;
     memset(fz, 0, sizeof(fz));
     memset(racy, 0, sizeof(racy));
+    memset(drained_at, 0, sizeof(drained_at));
+    drain_clock = 0;
     for ( unsigned int v = 0; v < nvcpus; v++ )
     {
         fz[v].vcpu = v;

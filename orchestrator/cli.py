@@ -74,7 +74,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     arts, guest = prepare(args.xen)
     out = BUILD / "fuzz" / time.strftime("%Y%m%d-%H%M%S")
     campaign = fuzz.run_campaign(
-        arts, guest, seeds, args.ops, out, args.vcpus, args.jobs, args.abi, domains=args.domains
+        arts, guest, seeds, args.ops, out, args.vcpus, args.jobs, args.abi, domains=args.domains, shrink=args.shrink
     )
     print(fuzz.report(campaign, args.seeds or args.seed))
     print(f"serial logs and cases: {out}", file=sys.stderr)
@@ -267,6 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     fz.add_argument("--abi", choices=fuzz.ABIS, default="2l", help="the event channel ABI each run starts on")
     fz.add_argument(
         "--domains", type=int, choices=(1, 2), default=1, help="2: two domains fuzz at once, with channels between them"
+    )
+    fz.add_argument(
+        "--no-shrink",
+        dest="shrink",
+        action="store_false",
+        help="leave findings of several vcpus or domains as they are (shrinking runs the seed again, minutes each)",
     )
     pa = sub.add_parser("parse", help="parse a saved serial log")
     pa.add_argument("log")

@@ -49,13 +49,15 @@ ABIS = ("2l", "fifo")  # the ABI a run starts on; with one vcpu it may switch (r
 PEER_SEED = 1_000_000_000
 
 
-def case_text(seed: int, ops: int, vcpus: int = 1, abi: str = "2l", domains: int = 1) -> str:
+def case_text(seed: int, ops: int, vcpus: int = 1, abi: str = "2l", domains: int = 1, name: str = "") -> str:
+    """The seed as a case of one `fuzz` step; `name` if not `fuzz-<seed>` (a repeat of it)."""
     budget = 30 + ops // OPS_PER_SECOND_FLOOR
+    name = name or f"fuzz-{seed}"
     if domains == 2:
-        return _two_domains(seed, ops, vcpus, abi, budget)
+        return _two_domains(seed, ops, vcpus, abi, budget, name)
     first = "A fifo_init -> ok\n" if abi == "fifo" else ""
     return (
-        f"case fuzz-{seed}\n"
+        f"case {name}\n"
         f"title   {ops} random operations on the domain's own event channels from seed {seed}, "
         f"by {vcpus} vcpu(s) at once, from the {abi} ABI, each checked against guest/fuzz.c's model of Xen\n"
         "domains A\n"
@@ -68,11 +70,11 @@ def case_text(seed: int, ops: int, vcpus: int = 1, abi: str = "2l", domains: int
     )
 
 
-def _two_domains(seed: int, ops: int, vcpus: int, abi: str, budget: int) -> str:
+def _two_domains(seed: int, ops: int, vcpus: int, abi: str, budget: int, name: str) -> str:
     """A and B fuzz at once, each also making channels with the other (fuzz_with)."""
     first = "A fifo_init -> ok\nB fifo_init -> ok\n" if abi == "fifo" else ""
     return (
-        f"case fuzz-{seed}\n"
+        f"case {name}\n"
         f"title   {ops} random operations in each of two domains at once from seed {seed} (B: "
         f"{seed + PEER_SEED}), by {vcpus} vcpu(s) each, from the {abi} ABI, with channels between them\n"
         "domains A B\n"
@@ -97,6 +99,7 @@ class Campaign:
     crashes: list[tuple[int, str]] = field(default_factory=list)  # (seed, Xen's message)
     errors: list[tuple[int, str]] = field(default_factory=list)  # the harness's, not Xen's
     crashes_seen: list[tuple[int, BaseException]] = field(default_factory=list)
+    xen: dict[str, str] = field(default_factory=dict)  # the Xen under test, as the last machine said
 
     @property
     def total_ops(self) -> int:
@@ -140,6 +143,107 @@ def found_case(seed: int, ops: int, details: list[str], xen: dict[str, str], abi
     return "\n".join(head + steps) + "\n"
 
 
+def write_found(found_dir: Path, seed: int, xen: dict[str, str], text: str) -> Path:
+    version = re.sub(r"[^\w.-]", "_", xen.get("xen_version", "unknown"))
+    path = found_dir / f"fuzz-{seed}-xen-{version}.evt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+# ---- shrinking a finding of several vcpus or domains: by operation count ----
+
+SHRINK_S = 180.0  # per finding; what is left when the time is up is still a reproducer
+SHRINK_TRIES = 3  # fresh runs per operation count: a race shows in some, not all
+SHRINK_FLOOR = 500  # fewer operations than this are not worth a machine's time
+WHAT = re.compile(r"\bwhat=(\S+)")
+
+
+def smallest_ops(
+    probe: Callable[[int], int], start: int, deadline: float, clock: Callable[[], float] = time.monotonic
+) -> tuple[int, int] | None:
+    """The fewest operations at which `probe` (how many of its tries met the mismatch)
+    still meets it, halving from `start`, then bisecting the last step while there is
+    time; with its hits. None if not even `start` met it again."""
+    hits = probe(start)
+    if not hits:
+        return None
+    best, lo = (start, hits), 0  # lo: the most operations known not to meet it
+    n = start // 2
+    while n >= SHRINK_FLOOR and clock() < deadline:
+        hits = probe(n)
+        if not hits:
+            lo = n
+            break
+        best, n = (n, hits), n // 2
+    while lo and best[0] - lo > max(best[0] // 8, SHRINK_FLOOR) and clock() < deadline:
+        mid = (lo + best[0]) // 2
+        hits = probe(mid)
+        if hits:
+            best = (mid, hits)
+        else:
+            lo = mid
+    return best
+
+
+def concurrent_found_case(campaign: Campaign, seed: int, ops: int, hits: int, mismatch: str, found_at: int) -> str:
+    """A finding of several vcpus or domains as a case file: its seed at `ops` operations,
+    which met the same kind of mismatch in `hits` of SHRINK_TRIES fresh runs."""
+    at_once = f"VCPUS={campaign.vcpus} ABI={campaign.abi}" + (" DOMAINS=2" if campaign.domains == 2 else "")
+    head = [
+        f"# Found by `make fuzz SEED={seed} OPS={found_at} {at_once}` on Xen "
+        f"{campaign.xen.get('xen_version', '?')}",
+        f"# (build-id {campaign.xen.get('build_id', '?')}), {time.strftime('%Y-%m-%d')}. Several vcpus or domains at",
+        "# once: the seed repeats each one's operations, not their interleaving, so the finding was",
+        f"# shrunk by operation count (orchestrator/fuzz.py smallest_ops()): at {ops} operations",
+        f"# {hits} of {SHRINK_TRIES} fresh runs met the same kind of mismatch again. It first said:",
+        f"# {mismatch}",
+        "",
+    ]
+    case = case_text(seed, ops, campaign.vcpus, campaign.abi, campaign.domains, name=f"fuzz-found-{seed}")
+    return "\n".join(head) + case.replace("\ndomains", "\nfresh\ndomains", 1)
+
+
+def shrink_concurrent(
+    arts: Artifacts, guest: Path, campaign: Campaign, seed: int, details: list[str], out: Path
+) -> Path | None:
+    """Shrink one finding of several vcpus or domains to a case file in cases/found/."""
+    mismatch = next((d for d in details if "FUZZ-MISMATCH " in d), "")
+    what = WHAT.search(mismatch)
+    runs = [r for r in campaign.runs if r.seed in (seed, seed + PEER_SEED) and r.mismatches]
+    if what is None or not runs:
+        return None
+    start = max(r.ops for r in runs)  # the operations issued up to the mismatch (per domain)
+    tag = f" what={what[1]} "
+
+    def probe(ops: int) -> int:
+        name = f"shrink-{seed}-{ops}"
+        path = out / f"{name}.evt"
+        path.write_text(
+            "".join(
+                case_text(seed, ops, campaign.vcpus, campaign.abi, campaign.domains, name=f"fuzz-{seed}-{ops}-try{k}")
+                for k in range(SHRINK_TRIES)
+            )
+        )
+        with log.step(f"fuzz: seed {seed} at {ops} operations, {SHRINK_TRIES} fresh runs"):
+            run = run_all(arts, guest, load_cases(arts, [path]), out / name, fresh=True)
+        return sum(
+            any(
+                d.startswith("FUZZ-MISMATCH ") and tag in d + " "
+                for rep in g.reports.values()
+                for d in rep.fuzz_details
+            )
+            for g in run.groups
+        )
+
+    best = smallest_ops(probe, start, time.monotonic() + SHRINK_S)
+    if best is None:
+        log.info(f"fuzz: seed {seed} did not meet the mismatch again in {SHRINK_TRIES} runs: not shrunk")
+        return None
+    text = concurrent_found_case(campaign, seed, best[0], best[1], re.sub(r"^\w+: ", "", mismatch), campaign.ops)
+    return write_found(FOUND, seed, campaign.xen, text)
+
+
 def collect(campaign: Campaign, run: SuiteRun, found_dir: Path | None = None) -> list[int]:
     """Take in one machine's results; the seeds it never ran because it was lost."""
     lost: list[int] = []
@@ -155,15 +259,10 @@ def collect(campaign: Campaign, run: SuiteRun, found_dir: Path | None = None) ->
             campaign.runs += [r for r in rep.fuzz if r.seed == seed]
             if rep.fuzz_details:
                 campaign.findings.append((seed, rep.fuzz_details))
-                text = None
                 if found_dir is not None:
                     text = found_case(seed, campaign.ops, rep.fuzz_details, run.session.info, campaign.abi)
-                if text is not None and found_dir is not None:
-                    version = re.sub(r"[^\w.-]", "_", run.session.info.get("xen_version", "unknown"))
-                    path = found_dir / f"fuzz-{seed}-xen-{version}.evt"
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_text(text)
-                    campaign.found_cases.append(path)
+                    if text is not None:
+                        campaign.found_cases.append(write_found(found_dir, seed, run.session.info, text))
         if isinstance(g.error, XenPanic | MachineDied):
             if lost or any(g.error is e for _, e in campaign.crashes_seen):
                 lost.append(seed)  # the machine was already gone when this seed's turn came
@@ -188,9 +287,11 @@ def run_campaign(
     abi: str = "2l",
     text: Callable[[int, int, int, str, int], str] = case_text,
     domains: int = 1,
+    shrink: bool = True,
 ) -> Campaign:
     """The seeds, a fresh domain each (`text` writes each one's case: the harness's
-    self-test adds a Xen panic to one); after a machine is lost, the rest in a new one."""
+    self-test adds a Xen panic to one); after a machine is lost, the rest in a new one.
+    Then each finding of several vcpus or domains is shrunk (one vcpu's, the guest shrinks)."""
     campaign = Campaign(seeds, ops, vcpus, abi, domains)
     todo = list(seeds)
     machine = 0
@@ -200,12 +301,18 @@ def run_campaign(
         cases_file.parent.mkdir(parents=True, exist_ok=True)
         cases_file.write_text("".join(text(s, ops, vcpus, abi, domains) for s in todo))
         run = run_all(arts, guest, load_cases(arts, [cases_file]), out / f"machine-{machine}", fresh=True, jobs=jobs)
+        campaign.xen = run.session.info
         lost = collect(campaign, run, FOUND)
         if lost and len(lost) == len(todo):
             break  # nothing ran on a new machine either: not Xen's doing
         if lost:
             log.info(f"fuzz: the machine went down; {len(lost)} seed(s) go on in a new one")
         todo = lost
+    if shrink and (vcpus > 1 or domains == 2):
+        for seed, details in list(campaign.findings):
+            path = shrink_concurrent(arts, guest, campaign, seed, details, out)
+            if path is not None:
+                campaign.found_cases.append(path)
     return campaign
 
 

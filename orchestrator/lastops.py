@@ -46,8 +46,9 @@ def decode(page: bytes, seed: int, vcpu: int) -> list[str]:
     state = "fuzzing" if running else "its run over"
     out = [f"vcpu {vcpu} ({state} when Xen went down), its last {len(ops)} operation(s):"]
     for i, name, a, b, want, got in ops:
-        answer = "-, in flight" if got == NO_ANSWER else str(got)
-        out.append(f"FUZZ-LAST vcpu={vcpu} op={i} {name}({a}, {b}) model={want} xen={answer}")
+        # The model's answer is written with Xen's: an operation in flight has neither.
+        answer = "in flight" if got == NO_ANSWER else f"model={want} xen={got}"
+        out.append(f"FUZZ-LAST vcpu={vcpu} op={i} {name}({a}, {b}) {answer}")
     return out
 
 

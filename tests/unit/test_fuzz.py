@@ -9,7 +9,16 @@ import pytest
 from orchestrator import lang
 from orchestrator.cases import Group, load, plan
 from orchestrator.errors import HarnessError, XenPanic
-from orchestrator.fuzz import Campaign, case_text, collect, found_case, parse_seeds, report
+from orchestrator.fuzz import (
+    Campaign,
+    case_text,
+    collect,
+    concurrent_found_case,
+    found_case,
+    parse_seeds,
+    report,
+    smallest_ops,
+)
 from orchestrator.pipeline import SuiteRun
 from orchestrator.results import DomainReport, FuzzRun, GroupResult, ParseError, parse, parse_fuzz
 
@@ -135,3 +144,43 @@ def test_a_shrunk_finding_becomes_a_case_the_checker_accepts(tmp_path: Path) -> 
         ("send", ("3",), ("ok",)),
     ]
     assert found_case(5, 1, details[:2], {}) is None  # not shrunk: no case
+
+
+class Race:
+    """A made-up race: met in `hits` of the tries at `threshold` operations or more."""
+
+    def __init__(self, threshold: int, hits: int = 2) -> None:
+        self.threshold, self.hits, self.probed = threshold, hits, []  # type: tuple[int, int, list[int]]
+
+    def __call__(self, ops: int) -> int:
+        self.probed.append(ops)
+        return self.hits if ops >= self.threshold else 0
+
+
+def test_a_concurrent_finding_is_halved_then_bisected_to_near_its_threshold() -> None:
+    race = Race(threshold=37_000)
+    assert smallest_ops(race, 300_000, deadline=float("inf")) == (37_500, 2)
+    assert race.probed[:5] == [300_000, 150_000, 75_000, 37_500, 18_750]
+    assert all(n >= 18_750 for n in race.probed[5:])  # then between what met it and what did not
+
+
+def test_a_concurrent_finding_not_met_again_is_not_shrunk_and_time_ends_the_search() -> None:
+    assert smallest_ops(Race(threshold=10**9), 300_000, deadline=float("inf")) is None
+    ticks = iter(range(100))
+    race = Race(threshold=1)
+    assert smallest_ops(race, 300_000, deadline=2, clock=lambda: next(ticks)) == (75_000, 2)
+    assert race.probed == [300_000, 150_000, 75_000]
+
+
+@pytest.mark.parametrize("domains", [1, 2])
+def test_a_concurrent_finding_becomes_a_case_the_checker_accepts(tmp_path: Path, domains: int) -> None:
+    campaign = Campaign([7], 300_000, vcpus=2, abi="fifo", domains=domains, xen={"xen_version": "4.20.4"})
+    mismatch = "FUZZ-MISMATCH seed=7 vcpu=1 op=51999 what=upcalls port=100 model=46 xen=47"
+    text = concurrent_found_case(campaign, 7, 37_500, 2, mismatch, 300_000)
+    assert "`make fuzz SEED=7 OPS=300000 VCPUS=2 ABI=fifo" in text and "2 of 3 fresh runs" in text
+    path = tmp_path / "found.evt"
+    path.write_text(text)
+    (case,) = load([path])
+    assert case.name == "fuzz-found-7" and case.fresh and case.config.vcpus == 2
+    fuzz_steps = [s for s in case.steps if s.op in ("fuzz", "fuzz_with")]
+    assert [s.args[:2] for s in fuzz_steps] == [("7", "37500"), ("1000000007", "37500")][:domains]
