@@ -29,9 +29,10 @@
  * moves, masks and closes it.  What those sends raise is nobody's to
  * predict, so a shared port's pending bit and upcalls are not checked; the
  * racer checks only that Xen answers 0 or EINVAL.  A channel bound to a
- * shared port is shared too.  At a close the owner waits until no racer is
- * still sending on the number (racing_on[]), and counts it afresh when it is
- * used again.
+ * shared port is shared too, and so is a channel bound at a number a racer
+ * may have sent on since the bind began (raced_since()).  At a close the
+ * owner waits until no racer is still sending on the number (racing_on[]);
+ * whoever binds the number next counts it afresh.
  *
  * Interdomain channels are made with ourselves at both ends (an unbound
  * port whose remote is our own domain, bound with bind_interdomain), so one
@@ -511,13 +512,6 @@ static void m_add_page(struct fz *f)
 
 /* ---- checks ---- */
 
-/*
- * Upcalls to another vcpu arrive when it takes them; and with several vcpus
- * even our own may come a little late: when another vcpu's event sets the
- * same selector bit first, our send or unmask leaves the upcall to that
- * vcpu's vcpu_mark_events_pending() (evtchn_2l_set_pending(),
- * evtchn_2l_unmask()).  Wait that long, no longer.
- */
 struct patience {
     uint64_t end;
     unsigned int yields;
@@ -543,6 +537,13 @@ static int wait_more(struct patience *w)
     return 1;
 }
 
+/*
+ * Upcalls to another vcpu arrive when it takes them; and with several vcpus
+ * even our own may come a little late: when another vcpu's event sets the
+ * same selector bit first, our send or unmask leaves the upcall to that
+ * vcpu's vcpu_mark_events_pending() (evtchn_2l_set_pending(),
+ * evtchn_2l_unmask()).  Wait that long, no longer.
+ */
 static uint32_t settled_count(struct fz *f, uint32_t p)
 {
     struct patience w = patience();
@@ -603,6 +604,13 @@ static const uint32_t stat_of[] = {
     [K_HARNESS] = EVTCHNSTAT_interdomain, [K_CROSS] = EVTCHNSTAT_interdomain,
 };
 
+/* A port past the table when we looked: invalid, unless another vcpu has grown the table since. */
+static void check_past_end(struct fz *f, uint32_t p, long rc)
+{
+    if ( rc != -XEN_EINVAL && (nvcpus == 1 || p >= EVTCHN_2L_NR_CHANNELS || rc) )
+        mismatch(f, "status-rc", p, -XEN_EINVAL, rc);
+}
+
 /* evtchn_status(): what Xen should say of port p of ours. */
 static void check_status(struct fz *f, uint32_t p, long rc, const struct evtchn_status *st)
 {
@@ -610,9 +618,7 @@ static void check_status(struct fz *f, uint32_t p, long rc, const struct evtchn_
 
     if ( p >= valid )
     {
-        /* With several vcpus, another may have grown the table meanwhile. */
-        if ( rc != -XEN_EINVAL && (nvcpus == 1 || p >= EVTCHN_2L_NR_CHANNELS || rc) )
-            mismatch(f, "status-rc", p, -XEN_EINVAL, rc);
+        check_past_end(f, p, rc);
         return;
     }
     if ( rc )
@@ -678,6 +684,12 @@ static void sweep(struct fz *f, int all)
 
         if ( !all && !mine(f, p) && p != end )
             continue;
+        if ( p == end && !mine(f, p) )
+        {
+            /* Not `valid` now: the table may have grown, and the port be another vcpu's. */
+            check_past_end(f, p, HYPERVISOR_event_channel_op(EVTCHNOP_status, &st));
+            continue;
+        }
         check_status(f, p, HYPERVISOR_event_channel_op(EVTCHNOP_status, &st), &st);
         check_port(f, p);
     }
