@@ -86,6 +86,7 @@ static struct mport {
     domid_t rdom;               /* unbound: remote_domid; interdomain: the peer */
     uint32_t rport;             /* interdomain: the peer's port */
     uint32_t count;             /* upcalls delivered */
+    uint32_t born;              /* the owner's operation index that got it from Xen (a report's clue) */
 } m[EVTCHN_2L_NR_CHANNELS];
 
 /*
@@ -256,9 +257,11 @@ static void explain(uint32_t p)
     mp = &m[p];
     events_port_pending(p, &pending);
     printf("EVT FUZZ-PORT port=%u model=%s,owner=%u,vcpu=%u,rdom=%u,rport=%u,pending=%u,masked=%u,"
-           "upcalls=%u xen=rc:%ld,status:%u,vcpu=%u,dom=%u,port=%u,pending=%u,masked=%u,upcalls=%u\n",
+           "upcalls=%u,born=%u,racy=%u,drained=%lu/%lu,uncounted=%u xen=rc:%ld,status:%u,vcpu=%u,dom=%u,port=%u,"
+           "pending=%u,masked=%u,upcalls=%u\n",
            p, kind_name[mp->kind], mp->owner, mp->vcpu, mp->rdom, mp->rport, mp->pending,
-           mp->masked, mp->count, rc, st.status, st.vcpu, st.u.interdomain.dom,
+           mp->masked, mp->count, mp->born, racy[p], (unsigned long)drained_at[p], (unsigned long)drain_clock,
+           mp->uncounted, rc, st.status, st.vcpu, st.u.interdomain.dom,
            st.u.interdomain.port, pending, events_port_masked(p), events_count(p));
 }
 
@@ -272,6 +275,8 @@ static void print_finding(void)
         fifo_explain(found.port);
     if ( found.port != (uint32_t)found.model && (uint64_t)found.model < EVTCHN_2L_NR_CHANNELS )
         explain(found.model);   /* a port number the model expected */
+    if ( found.port < EVTCHN_2L_NR_CHANNELS && m[found.port].kind == K_INTER )
+        explain(m[found.port].rport);   /* the other end, whose sends raise it */
     for ( unsigned int v = 0; v < nvcpus; v++ )
     {
         const struct fz *f = &fz[v];
@@ -351,6 +356,7 @@ static int claim(struct fz *f, struct fuzz_last_op *l, long want_port, uint32_t 
     if ( p >= __atomic_load_n(&valid, __ATOMIC_ACQUIRE) )
         f->grew = 1;
     f->nr_open++;
+    m[p].born = f->op_index;
     return 0;
 }
 
@@ -812,12 +818,12 @@ static void do_bind_interdomain(struct fz *f, uint32_t a, uint32_t rport)
     m[rport].kind = K_INTER;
     m[rport].rdom = self_domid;
     m[rport].rport = o.local_port;
-    if ( racy[rport] || raced_since(o.local_port, since) || share_new(f) )
+    if ( raced_since(rport, since) || raced_since(o.local_port, since) || share_new(f) )
     {
         /*
-         * A racer's send on rport may already have raised local_port, and one
-         * on the number local_port had before (draining, or drained since the
-         * bind began) may have raised rport.  Shared before either is checked.
+         * A racer's send on either number (shared, draining, or drained since
+         * the bind began: one still on the number's previous channel) may
+         * already have raised the other end.  Shared before either is checked.
          */
         share(o.local_port);
         share(rport);
