@@ -111,14 +111,23 @@ static uint64_t run_seed;
 /*
  * Shared ports: any vcpu may send on them (racing); their events are nobody's
  * to predict.  RACY_DRAINING: closed, racers still sending on it are let
- * finish.  Sharing flips between two values, so that the vcpu closing a port
- * can tell whether whoever got the number next has shared it again.
+ * finish.  Each number's state carries a generation, bumped at every change,
+ * so that a vcpu's compare-and-swap only ever undoes its own change: the
+ * number may have been closed, bound, shared and closed again meanwhile
+ * (a closer that compared states alone unshared a live pair: two-domain seed 13).
  */
-enum { RACY_NO, RACY_DRAINING, RACY_SHARED, RACY_SHARED_AGAIN };
-static uint8_t racy[EVTCHN_2L_NR_CHANNELS];
+enum { RACY_NO, RACY_DRAINING, RACY_SHARED };
+#define RACY_STATE(v) ((v) & 3u)
+#define RACY_NEXT(v, state) ((((v) >> 2) + 1) << 2 | (state))
+static uint32_t racy[EVTCHN_2L_NR_CHANNELS];
 static uint32_t racing_on[GUEST_MAX_VCPUS];     /* the shared port a vcpu is sending on, else 0 */
-/* When each number's last drain ended, on a clock that ticks once a drain: see drained_since(). */
+/* When each number's last drain ended, on a clock that ticks once a drain: see raced_since(). */
 static uint64_t drain_clock, drained_at[EVTCHN_2L_NR_CHANNELS];
+
+static uint32_t racy_state(uint32_t p)
+{
+    return RACY_STATE(__atomic_load_n(&racy[p], __ATOMIC_SEQ_CST));
+}
 
 /* Each vcpu's last operations, where the harness can read them after a Xen crash. */
 static struct fuzz_ring ring[GUEST_MAX_VCPUS];
@@ -260,7 +269,7 @@ static void explain(uint32_t p)
            "upcalls=%u,born=%u,racy=%u,drained=%lu/%lu,uncounted=%u xen=rc:%ld,status:%u,vcpu=%u,dom=%u,port=%u,"
            "pending=%u,masked=%u,upcalls=%u(%u+%u),handler=%u\n",
            p, kind_name[mp->kind], mp->owner, mp->vcpu, mp->rdom, mp->rport, mp->pending,
-           mp->masked, mp->count, mp->born, racy[p], (unsigned long)drained_at[p], (unsigned long)drain_clock,
+           mp->masked, mp->count, mp->born, racy_state(p), (unsigned long)drained_at[p], (unsigned long)drain_clock,
            mp->uncounted, rc, st.status, st.vcpu, st.u.interdomain.dom,
            st.u.interdomain.port, pending, events_port_masked(p), events_count(p), events_count_on(p, 0),
            events_count(p) - events_count_on(p, 0), events_port_vcpu(p));
@@ -287,14 +296,16 @@ static void print_finding(void)
         {
             const struct fuzz_last_op *l = &f->last[i % FUZZ_LAST_OPS];
 
-            char got[24] = "-";
+            char answer[48] = "not issued";     /* as orchestrator/lastops.py says it */
 
             if ( !l->name[0] || l->i != i )
                 continue;
-            if ( l->got != FUZZ_NO_ANSWER )
-                snprintf(got, sizeof(got), "%ld", (long)l->got);
-            printf("EVT FUZZ-LAST vcpu=%u op=%lu %s(%u, %u) model=%ld xen=%s\n", v,
-                   (unsigned long)l->i, l->name, l->a, l->b, (long)l->want, got);
+            if ( l->got == FUZZ_NO_ANSWER )
+                snprintf(answer, sizeof(answer), "in flight");
+            else if ( l->got != FUZZ_NOT_ISSUED )
+                snprintf(answer, sizeof(answer), "model=%ld xen=%ld", (long)l->want, (long)l->got);
+            printf("EVT FUZZ-LAST vcpu=%u op=%lu %s(%u, %u) %s\n", v, (unsigned long)l->i, l->name,
+                   l->a, l->b, answer);
         }
     }
 }
@@ -416,40 +427,41 @@ static int share_new(const struct fz *f)
     return nvcpus > 1 && f->op_index % 4 == 0;
 }
 
-static int shared(uint32_t p)
+/* From `was` to `state`, unless someone else changed the number since `was`. */
+static int racy_move(uint32_t p, uint32_t *was, uint32_t state)
 {
-    return __atomic_load_n(&racy[p], __ATOMIC_SEQ_CST) >= RACY_SHARED;
+    return __atomic_compare_exchange_n(&racy[p], was, RACY_NEXT(*was, state), 0, __ATOMIC_SEQ_CST,
+                                       __ATOMIC_SEQ_CST);
 }
 
 static void share(uint32_t p)
 {
-    uint8_t was = __atomic_load_n(&racy[p], __ATOMIC_SEQ_CST);
+    uint32_t was = __atomic_load_n(&racy[p], __ATOMIC_SEQ_CST);
 
-    while ( !__atomic_compare_exchange_n(&racy[p], &was, was == RACY_SHARED ? RACY_SHARED_AGAIN : RACY_SHARED,
-                                         0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) )
+    while ( !racy_move(p, &was, RACY_SHARED) )
         ;
 }
 
 /*
- * A shared port just closed, `was` its racy[] while it was ours (its count
- * already unknown: uncounted).  Once no racer is still sending on the number
- * (each says which, racing_on[], before it looks at racy[]: one of the two
- * sees the other's store), whoever binds the number next checks it exactly
- * again, counted from then on.  Until then it is still not checked: a racer's
- * send may yet land on the new binding.  If whoever got the number has shared
- * it again meanwhile, it is theirs to drain at their close.
+ * A port just closed, `was` its racy[] while it was ours (not RACY_NO: its
+ * count already unknown, uncounted).  Once no racer is still sending on the
+ * number (each says which, racing_on[], before it looks at racy[]: one of the
+ * two sees the other's store), whoever binds the number next checks it
+ * exactly again, counted from then on.  Until then it is still not checked: a
+ * racer's send may yet land on the new binding.  If the number has changed
+ * since `was` (shared again, or a drain of ours that has not ended was taken
+ * over), it is someone else's to drain.
  */
-static void unshare(uint32_t p, uint8_t was)
+static void unshare(uint32_t p, uint32_t was)
 {
-    uint8_t draining = RACY_DRAINING;
-
-    if ( !__atomic_compare_exchange_n(&racy[p], &was, RACY_DRAINING, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) )
+    if ( !racy_move(p, &was, RACY_DRAINING) )
         return;
+    was = RACY_NEXT(was, RACY_DRAINING);
     for ( unsigned int v = 0; v < nvcpus; v++ )
         while ( __atomic_load_n(&racing_on[v], __ATOMIC_SEQ_CST) == p )
             HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
     __atomic_store_n(&drained_at[p], __atomic_add_fetch(&drain_clock, 1, __ATOMIC_SEQ_CST), __ATOMIC_SEQ_CST);
-    __atomic_compare_exchange_n(&racy[p], &draining, RACY_NO, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    racy_move(p, &was, RACY_NO);
 }
 
 /*
@@ -459,8 +471,7 @@ static void unshare(uint32_t p, uint8_t was)
  */
 static int raced_since(uint32_t p, uint64_t since)
 {
-    return __atomic_load_n(&racy[p], __ATOMIC_SEQ_CST) != RACY_NO ||
-           __atomic_load_n(&drained_at[p], __ATOMIC_SEQ_CST) > since;
+    return racy_state(p) != RACY_NO || __atomic_load_n(&drained_at[p], __ATOMIC_SEQ_CST) > since;
 }
 
 /*
@@ -499,7 +510,7 @@ static void m_add_page(struct fz *f)
     m_pages++;
     for ( uint32_t p = from; p < to && p < end; p++ )
     {
-        if ( racy[p] )
+        if ( racy_state(p) != RACY_NO )
         {
             m[p].xpend = X_UNKNOWN;     /* a racer's send may have set it */
             continue;
@@ -555,7 +566,7 @@ static uint32_t settled_count(struct fz *f, uint32_t p)
 {
     struct patience w = patience();
 
-    if ( (nvcpus == 1 && m[p].vcpu == f->vcpu) || racy[p] || m[p].uncounted )
+    if ( (nvcpus == 1 && m[p].vcpu == f->vcpu) || racy_state(p) != RACY_NO || m[p].uncounted )
         return events_count(p);
     while ( events_count(p) < m[p].count && wait_more(&w) )
         ;
@@ -569,7 +580,7 @@ static void check_port(struct fz *f, uint32_t p)
 
     if ( p >= EVTCHN_2L_NR_CHANNELS || p >= valid || m[p].kind == K_HARNESS )
         return;
-    if ( m[p].kind == K_CROSS || racy[p] || (m[p].uncounted && m[p].kind == K_FREE) )
+    if ( m[p].kind == K_CROSS || racy_state(p) != RACY_NO || (m[p].uncounted && m[p].kind == K_FREE) )
     {
         /* The peer's events, or the racers': only our own mask bit is ours to know. */
         if ( m[p].kind != K_FREE && events_port_masked(p) != m[p].masked )
@@ -913,7 +924,7 @@ static void do_close(struct fz *f, uint32_t p, uint32_t b)
     struct fuzz_last_op *l = record(f, "close", p, b);
     long want = 0;
     int other = -1;             /* the other end, when it is ours too */
-    uint8_t was = p < EVTCHN_2L_NR_CHANNELS ? __atomic_load_n(&racy[p], __ATOMIC_SEQ_CST) : RACY_NO;
+    uint32_t was = p < EVTCHN_2L_NR_CHANNELS ? __atomic_load_n(&racy[p], __ATOMIC_SEQ_CST) : RACY_NO;
 
     if ( p >= valid || m[p].kind == K_FREE || m[p].kind == K_RESERVED )
         want = -XEN_EINVAL;
@@ -927,11 +938,11 @@ static void do_close(struct fz *f, uint32_t p, uint32_t b)
          * Xen the moment the close is done.
          */
         events_set_port_vcpu(p, 0);
-        m[p].uncounted |= was != RACY_NO;       /* before another vcpu can bind the number */
+        m[p].uncounted |= RACY_STATE(was) != RACY_NO;  /* before another vcpu can bind the number */
         m_free(f, p);
     }
     check_rc(f, l, want, HYPERVISOR_event_channel_op(EVTCHNOP_close, &o));
-    if ( !want && was != RACY_NO )
+    if ( !want && RACY_STATE(was) != RACY_NO )
         unshare(p, was);
     if ( other >= 0 )
     {
@@ -976,7 +987,7 @@ static void pick_racing(struct fz *f, uint32_t *a, uint32_t *b)
     {
         uint32_t p = 1 + below(f, end - 1);
 
-        if ( __atomic_load_n(&racy[p], __ATOMIC_RELAXED) >= RACY_SHARED )
+        if ( RACY_STATE(__atomic_load_n(&racy[p], __ATOMIC_RELAXED)) == RACY_SHARED )
         {
             *a = p;
             return;
@@ -995,7 +1006,7 @@ static void do_send_racing(struct fz *f, uint32_t p, uint32_t b)
     struct fuzz_last_op *l = record(f, "send_racing", p, b);
 
     __atomic_store_n(&racing_on[f->vcpu], p, __ATOMIC_SEQ_CST);
-    if ( p && shared(p) )
+    if ( p && racy_state(p) == RACY_SHARED )
     {
         l->got = HYPERVISOR_event_channel_op(EVTCHNOP_send, &o);
         if ( l->got != 0 && l->got != -XEN_EINVAL )
@@ -1003,7 +1014,7 @@ static void do_send_racing(struct fz *f, uint32_t p, uint32_t b)
         f->raced += !l->got;
     }
     else
-        l->got = 0;             /* unshared meanwhile: not sent */
+        l->got = FUZZ_NOT_ISSUED;   /* unshared meanwhile (or none found): not sent */
     __atomic_store_n(&racing_on[f->vcpu], 0, __ATOMIC_SEQ_CST);
 }
 
@@ -1076,7 +1087,7 @@ static void do_unmask(struct fz *f, uint32_t p, uint32_t b)
     /* evtchn_port_unmask(): nothing for a port that is not evtchn_usable(). */
     if ( m[p].kind == K_FREE || m[p].kind == K_RESERVED || !covered(p) )
         return;
-    if ( m[p].kind == K_CROSS || racy[p] )
+    if ( m[p].kind == K_CROSS || racy_state(p) != RACY_NO )
     {
         m[p].masked = 0;        /* whether it was pending, and so raised now, is the peer's or a racer's doing */
         return;
@@ -1102,6 +1113,7 @@ static void do_mask(struct fz *f, uint32_t p, uint32_t b)
 {
     struct fuzz_last_op *l = record(f, "mask", p, b);
 
+    l->got = FUZZ_NOT_ISSUED;   /* the guest's own bit: no hypercall */
     if ( m[p].kind == K_HARNESS || (nvcpus > 1 && !mine(f, p) && p) )
         return;
     /*
@@ -1239,7 +1251,10 @@ static void do_expand_array(struct fz *f, uint32_t gfn, uint32_t b)
     long want = 0;
 
     if ( gfn == FIFO_GFN_PAGE && m_pages >= FIFO_ARRAY_PAGES )
-        return;                 /* the guest has no page left (FIFO_NO_PAGE): no hypercall */
+    {
+        l->got = FUZZ_NOT_ISSUED;   /* the guest has no page left (FIFO_NO_PAGE) */
+        return;
+    }
     if ( !m_fifo )
         want = -XEN_EOPNOTSUPP; /* evtchn_fifo_expand_array(): !d->evtchn_fifo */
     else if ( gfn == FIFO_GFN_BAD )
@@ -1459,6 +1474,7 @@ static int replay(const uint32_t *idx, size_t n, const char *what)
     f->nr_open = 0;
     f->op_index = 0;
     stop = 0;
+    memset(ring[0].last, 0, sizeof(ring[0].last));     /* a crash now shows the replay's operations */
     model_init();
     for ( size_t i = 0; i < n && !stop; i++, f->op_index++ )
     {
@@ -1666,7 +1682,6 @@ void fuzz_run(uint64_t seed, uint64_t nops, domid_t with, long (*reset)(void), s
         switches += fz[v].switches;
         cross += fz[v].cross;
         raced += fz[v].raced;
-        ring[v].running = 0;
     }
     out->ops = ops;
     out->mismatches = stop;
@@ -1682,6 +1697,8 @@ void fuzz_run(uint64_t seed, uint64_t nops, domid_t with, long (*reset)(void), s
                (unsigned long)from, (unsigned long)n);
         print_steps(n, what);
     }
+    for ( unsigned int v = 0; v < nvcpus; v++ )
+        ring[v].running = 0;    /* only now: the shrink above issues operations too */
     printf("EVT FUZZ seed=%lu vcpus=%u ops=%lu mismatches=%u ns=%lu valid=%u open=%u "
            "fifo_ops=%lu switches=%lu cross=%lu raced=%lu\n", (unsigned long)seed, nvcpus, (unsigned long)ops,
            stop, (unsigned long)out->ns, valid, open, (unsigned long)fifo_ops, (unsigned long)switches,

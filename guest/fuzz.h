@@ -19,6 +19,7 @@
 #define FUZZ_RING_MAGIC "EVTFUZZ1"
 #define FUZZ_LAST_OPS 16
 #define FUZZ_NO_ANSWER INT64_MIN    /* the hypercall had not returned */
+#define FUZZ_NOT_ISSUED (INT64_MIN + 1) /* no hypercall: nothing to do, or not yet */
 
 struct fuzz_last_op {
     uint64_t i;                 /* the vcpu's operation index */

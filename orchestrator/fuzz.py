@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import log
 from .artifacts import Artifacts
-from .errors import MachineDied, XenPanic
+from .errors import HarnessError, MachineDied, XenPanic
 from .pipeline import SuiteRun, load_cases, run_all
 from .results import FuzzRun, GroupResult
 
@@ -49,15 +49,18 @@ ABIS = ("2l", "fifo")  # the ABI a run starts on; with one vcpu it may switch (r
 PEER_SEED = 1_000_000_000
 
 
-def case_text(seed: int, ops: int, vcpus: int = 1, abi: str = "2l", domains: int = 1, name: str = "") -> str:
-    """The seed as a case of one `fuzz` step; `name` if not `fuzz-<seed>` (a repeat of it)."""
+def case_text(
+    seed: int, ops: int, vcpus: int = 1, abi: str = "2l", domains: int = 1, name: str = "", fresh: bool = False
+) -> str:
+    """The seed as a case of one `fuzz` step; `name` if not `fuzz-<seed>` (a repeat of it);
+    `fresh` to say in the case itself that it wants domains of its own (a found case)."""
     budget = 30 + ops // OPS_PER_SECOND_FLOOR
-    name = name or f"fuzz-{seed}"
+    head = f"case {name or f'fuzz-{seed}'}\n" + ("fresh\n" if fresh else "")
     if domains == 2:
-        return _two_domains(seed, ops, vcpus, abi, budget, name)
+        return _two_domains(seed, ops, vcpus, abi, budget, head)
     first = "A fifo_init -> ok\n" if abi == "fifo" else ""
     return (
-        f"case {name}\n"
+        f"{head}"
         f"title   {ops} random operations on the domain's own event channels from seed {seed}, "
         f"by {vcpus} vcpu(s) at once, from the {abi} ABI, each checked against guest/fuzz.c's model of Xen\n"
         "domains A\n"
@@ -70,11 +73,11 @@ def case_text(seed: int, ops: int, vcpus: int = 1, abi: str = "2l", domains: int
     )
 
 
-def _two_domains(seed: int, ops: int, vcpus: int, abi: str, budget: int, name: str) -> str:
+def _two_domains(seed: int, ops: int, vcpus: int, abi: str, budget: int, head: str) -> str:
     """A and B fuzz at once, each also making channels with the other (fuzz_with)."""
     first = "A fifo_init -> ok\nB fifo_init -> ok\n" if abi == "fifo" else ""
     return (
-        f"case {name}\n"
+        f"{head}"
         f"title   {ops} random operations in each of two domains at once from seed {seed} (B: "
         f"{seed + PEER_SEED}), by {vcpus} vcpu(s) each, from the {abi} ABI, with channels between them\n"
         "domains A B\n"
@@ -118,12 +121,17 @@ def _seed_of(group: GroupResult) -> int:
     return int(group.group.cases[0].name.removeprefix("fuzz-"))
 
 
+def first_mismatch(details: list[str]) -> str:
+    """A finding's FUZZ-MISMATCH line, without the `B: ` that names the other domain's; "" if none."""
+    return next((re.sub(r"^\w+: ", "", d) for d in details if re.match(r"^(\w+: )?FUZZ-MISMATCH ", d)), "")
+
+
 def found_case(seed: int, ops: int, details: list[str], xen: dict[str, str], abi: str = "2l") -> str | None:
     """A shrunk finding (its FUZZ-STEP lines) as a case file, or None if it was not shrunk."""
     steps = [d.removeprefix("FUZZ-STEP ") for d in details if d.startswith("FUZZ-STEP ")]
     if not steps:
         return None
-    mismatch = next((d for d in details if d.startswith("FUZZ-MISMATCH ")), "")
+    mismatch = first_mismatch(details)
     shrunk = next((d for d in details if d.startswith("FUZZ-SHRUNK ")), "")
     head = [
         f"# Found by `make fuzz SEED={seed} OPS={ops} VCPUS=1 ABI={abi}` on Xen {xen.get('xen_version', '?')}",
@@ -153,7 +161,7 @@ def write_found(found_dir: Path, seed: int, xen: dict[str, str], text: str) -> P
 
 # ---- shrinking a finding of several vcpus or domains: by operation count ----
 
-SHRINK_S = 180.0  # per finding; what is left when the time is up is still a reproducer
+SHRINK_S = 180.0  # per finding, no new probe after it; what is left then is still a reproducer
 SHRINK_TRIES = 3  # fresh runs per operation count: a race shows in some, not all
 SHRINK_FLOOR = 500  # fewer operations than this are not worth a machine's time
 WHAT = re.compile(r"\bwhat=(\S+)")
@@ -200,15 +208,16 @@ def concurrent_found_case(campaign: Campaign, seed: int, ops: int, hits: int, mi
         f"# {mismatch}",
         "",
     ]
-    case = case_text(seed, ops, campaign.vcpus, campaign.abi, campaign.domains, name=f"fuzz-found-{seed}")
-    return "\n".join(head) + case.replace("\ndomains", "\nfresh\ndomains", 1)
+    return "\n".join(head) + case_text(
+        seed, ops, campaign.vcpus, campaign.abi, campaign.domains, name=f"fuzz-found-{seed}", fresh=True
+    )
 
 
 def shrink_concurrent(
     arts: Artifacts, guest: Path, campaign: Campaign, seed: int, details: list[str], out: Path
 ) -> Path | None:
     """Shrink one finding of several vcpus or domains to a case file in cases/found/."""
-    mismatch = next((d for d in details if "FUZZ-MISMATCH " in d), "")
+    mismatch = first_mismatch(details)
     what = WHAT.search(mismatch)
     runs = [r for r in campaign.runs if r.seed in (seed, seed + PEER_SEED) and r.mismatches]
     if what is None or not runs:
@@ -227,20 +236,13 @@ def shrink_concurrent(
         )
         with log.step(f"fuzz: seed {seed} at {ops} operations, {SHRINK_TRIES} fresh runs"):
             run = run_all(arts, guest, load_cases(arts, [path]), out / name, fresh=True)
-        return sum(
-            any(
-                d.startswith("FUZZ-MISMATCH ") and tag in d + " "
-                for rep in g.reports.values()
-                for d in rep.fuzz_details
-            )
-            for g in run.groups
-        )
+        return sum(any(tag in first_mismatch(rep.fuzz_details) + " " for rep in g.reports.values()) for g in run.groups)
 
     best = smallest_ops(probe, start, time.monotonic() + SHRINK_S)
     if best is None:
         log.info(f"fuzz: seed {seed} did not meet the mismatch again in {SHRINK_TRIES} runs: not shrunk")
         return None
-    text = concurrent_found_case(campaign, seed, best[0], best[1], re.sub(r"^\w+: ", "", mismatch), campaign.ops)
+    text = concurrent_found_case(campaign, seed, best[0], best[1], mismatch, campaign.ops)
     return write_found(FOUND, seed, campaign.xen, text)
 
 
@@ -309,8 +311,16 @@ def run_campaign(
             log.info(f"fuzz: the machine went down; {len(lost)} seed(s) go on in a new one")
         todo = lost
     if shrink and (vcpus > 1 or domains == 2):
+        shrunk: set[int] = set()
         for seed, details in list(campaign.findings):
-            path = shrink_concurrent(arts, guest, campaign, seed, details, out)
+            if seed in shrunk:
+                continue  # A's and B's finding of one run: one shrink
+            shrunk.add(seed)
+            try:
+                path = shrink_concurrent(arts, guest, campaign, seed, details, out)
+            except HarnessError as e:  # the campaign's own results still stand
+                log.info(f"fuzz: shrinking seed {seed} failed: {str(e).splitlines()[0]}")
+                continue
             if path is not None:
                 campaign.found_cases.append(path)
     return campaign

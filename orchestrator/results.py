@@ -104,8 +104,8 @@ class FuzzRun:
 
 @dataclass(frozen=True)
 class FuzzRings:
-    """Where a `fuzz` step's vcpus keep their last operations: a page each (guest/fuzz.c
-    `struct ring`), read out of the machine when Xen goes down (lastops.py)."""
+    """Where a `fuzz` step's vcpus keep their last operations: a page each (`struct
+    fuzz_ring`, guest/fuzz.h), read out of the machine when Xen goes down (lastops.py)."""
 
     seed: int
     mfns: tuple[int, ...]  # by vcpu

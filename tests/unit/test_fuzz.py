@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from orchestrator import lang
+from orchestrator import fuzz, lang
 from orchestrator.cases import Group, load, plan
-from orchestrator.errors import HarnessError, XenPanic
+from orchestrator.errors import HarnessError, SetupError, XenPanic
 from orchestrator.fuzz import (
     Campaign,
     case_text,
@@ -184,3 +185,27 @@ def test_a_concurrent_finding_becomes_a_case_the_checker_accepts(tmp_path: Path,
     assert case.name == "fuzz-found-7" and case.fresh and case.config.vcpus == 2
     fuzz_steps = [s for s in case.steps if s.op in ("fuzz", "fuzz_with")]
     assert [s.args[:2] for s in fuzz_steps] == [("7", "37500"), ("1000000007", "37500")][:domains]
+
+
+def test_a_two_domain_finding_is_shrunk_once_and_a_failed_shrink_keeps_the_campaign(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A's and B's finding of one run make one shrink; a shrink that fails is logged, and
+    the campaign it came from is still reported."""
+    bad = ["BOOT domid=1", "FUZZ-MISMATCH seed=3 op=5 what=rc", fuzz_line(3, ops=6, mismatches=1)]
+    run = _run(tmp_path, [3, 4], {3: bad, 4: ["BOOT domid=2", "FUZZ-MISMATCH seed=4 op=9 what=rc", fuzz_line(4)]}, {})
+    run.groups[0].reports["B"] = run.groups[0].reports["A"]  # B met it too
+    run.session = SimpleNamespace(info={"xen_version": "4.17.7"})  # type: ignore[assignment]
+    monkeypatch.setattr(fuzz, "run_all", lambda *a, **k: run)
+    monkeypatch.setattr(fuzz, "load_cases", lambda *a, **k: [])
+    shrunk: list[int] = []
+
+    def shrink(arts: object, guest: object, campaign: Campaign, seed: int, details: list[str], out: Path) -> None:
+        shrunk.append(seed)
+        if seed == 3:
+            raise SetupError("QEMU would not start")
+
+    monkeypatch.setattr(fuzz, "shrink_concurrent", shrink)
+    campaign = fuzz.run_campaign(None, tmp_path, [3, 4], 1000, tmp_path, vcpus=2, domains=2)  # type: ignore[arg-type]
+    assert shrunk == [3, 4]
+    assert [seed for seed, _ in campaign.findings] == [3, 3, 4] and campaign.found_cases == []

@@ -47,10 +47,12 @@ def test_a_malformed_ring_line_names_what_is_wrong(rest: str, why: str) -> None:
 
 
 def test_the_last_operations_come_oldest_first_with_the_one_in_flight() -> None:
-    ops = [(i, "send", i, 0, 0, 0) for i in range(100, 115)] + [(115, "close", 7, 0, 0, lastops.NO_ANSWER)]
+    ops = [(i, "send", i, 0, 0, 0) for i in range(100, 114)] + [(114, "mask", 3, 0, 0, lastops.NOT_ISSUED)]
+    ops += [(115, "close", 7, 0, 0, lastops.NO_ANSWER)]
     lines = lastops.decode(ring_page(9, 1, ops), 9, 1)
     assert lines[0] == "vcpu 1 (fuzzing when Xen went down), its last 16 operation(s):"
     assert lines[1] == "FUZZ-LAST vcpu=1 op=100 send(100, 0) model=0 xen=0"
+    assert lines[-2] == "FUZZ-LAST vcpu=1 op=114 mask(3, 0) not issued"
     assert lines[-1] == "FUZZ-LAST vcpu=1 op=115 close(7, 0) in flight"
 
 
@@ -77,12 +79,14 @@ class Memory:
 
 def test_each_vcpu_page_is_read_from_its_frame_and_a_failure_is_said(tmp_path: Path) -> None:
     memory = Memory({0x10 * lastops.PAGE: ring_page(4, 0, [(3, "status", 1, 2, 0, 0)])})
-    lines = lastops.read(memory, FuzzRings(4, (0x10, 0x20)), tmp_path)
+    (tmp_path / "ring-4-1.bin").write_bytes(ring_page(4, 1, [(9, "send", 1, 0, 0, 0)]))  # an earlier run's
+    lines = lastops.read(memory, FuzzRings(4, (0x10, 0x20, 0x30)), tmp_path)
     assert lines[1] == "FUZZ-LAST vcpu=0 op=3 status(1, 2) model=0 xen=0"
     assert (
         lines[2]
         == "vcpu 1: its page (frame 0x20) could not be read: set-up failed: QMP pmemsave: Invalid parameter 'val'"
     )
+    assert len(lines) == 3  # after a failure QMP may be out of step: no more reads
 
 
 def test_the_layout_is_the_guests(tmp_path: Path) -> None:
@@ -93,7 +97,7 @@ def test_the_layout_is_the_guests(tmp_path: Path) -> None:
         "int main(void) {\n"
         '  printf("%zu %zu %zu %zu %s %d\\n", offsetof(struct fuzz_ring, last), sizeof(struct fuzz_last_op),\n'
         "         offsetof(struct fuzz_last_op, want), sizeof(struct fuzz_ring), FUZZ_RING_MAGIC, FUZZ_LAST_OPS);\n"
-        '  printf("%lld\\n", (long long)FUZZ_NO_ANSWER);\n'
+        '  printf("%lld %lld\\n", (long long)FUZZ_NO_ANSWER, (long long)FUZZ_NOT_ISSUED);\n'
         "  return 0;\n}\n"
     )
     exe = build(tmp_path / "layout", xen_include(), src)
@@ -102,4 +106,5 @@ def test_the_layout_is_the_guests(tmp_path: Path) -> None:
     assert int(last_at) == lastops.HEADER.size
     assert int(op_size) == lastops.OP.size and int(want_at) == 8 + 24 + 4 + 4
     assert int(ring_size) == lastops.PAGE  # a page each: one frame holds it all
-    assert (magic.encode(), int(n), int(second)) == (lastops.MAGIC, lastops.LAST_OPS, lastops.NO_ANSWER)
+    assert (magic.encode(), int(n)) == (lastops.MAGIC, lastops.LAST_OPS)
+    assert [int(x) for x in second.split()] == [lastops.NO_ANSWER, lastops.NOT_ISSUED]
