@@ -331,23 +331,25 @@ OP(close)
     r->rc = d ? dev_unbind(d) : event_channel_op(EVTCHNOP_close, &o);
 }
 
+/* Through the device when the port is its, else the hypercall: 0 or -errno. */
+static long send_one(int64_t port)
+{
+    struct evtchn_send o = { .port = port };
+
+    return dev_port(port) ? dev_notify(port) : event_channel_op(EVTCHNOP_send, &o);
+}
+
 OP(send)
 {
-    struct evtchn_send o = { .port = a[0] };
-
     (void)s;
-    r->rc = dev_port(a[0]) ? dev_notify(a[0]) : event_channel_op(EVTCHNOP_send, &o);
+    r->rc = send_one(a[0]);
 }
 
 OP(send_many)
 {
-    struct evtchn_send o = { .port = a[0] };
-    int dev = dev_port(a[0]) != NULL;
-
     (void)s;
-    for ( r->val = 0; r->val < a[1]; r->val++ )
-        if ( (r->rc = dev ? dev_notify(a[0]) : event_channel_op(EVTCHNOP_send, &o)) )
-            break;
+    for ( r->val = 0; r->val < a[1] && !(r->rc = send_one(a[0])); r->val++ )
+        ;
 }
 
 OP(unmask)

@@ -122,32 +122,40 @@ void fifo_reset(void)
         __atomic_store_n(&control_block[v], NULL, __ATOMIC_SEQ_CST);
 }
 
+#define NR_GUARDS (GUEST_MAX_VCPUS + FIFO_ARRAY_PAGES + 1)
+
+/* The i-th guard page of `shared`, in address order. */
+static uint8_t *guard_page(unsigned int i)
+{
+    if ( i < GUEST_MAX_VCPUS )
+        return shared.cb[i].guard;
+    i -= GUEST_MAX_VCPUS;
+    return i < FIFO_ARRAY_PAGES ? shared.array[i].guard : shared.guard_end;
+}
+
 void fifo_guard_fill(void)
 {
-    for ( unsigned int i = 0; i < GUEST_MAX_VCPUS; i++ )
-        guard_fill(shared.cb[i].guard, PAGE_SIZE);
-    for ( unsigned int i = 0; i < FIFO_ARRAY_PAGES; i++ )
-        guard_fill(shared.array[i].guard, PAGE_SIZE);
-    guard_fill(shared.guard_end, PAGE_SIZE);
+    for ( unsigned int i = 0; i < NR_GUARDS; i++ )
+        guard_fill(guard_page(i), PAGE_SIZE);
     guards_filled = 1;
 }
 
 long fifo_guard_find(uint8_t *seen)
 {
     const uint8_t *base = (const uint8_t *)&shared;
-    long at = -1;
 
-    for ( unsigned int i = 0; i < GUEST_MAX_VCPUS && at < 0 && guards_filled; i++ )
-        if ( (at = guard_find(shared.cb[i].guard, PAGE_SIZE)) >= 0 )
-            at += shared.cb[i].guard - base;
-    for ( unsigned int i = 0; i < FIFO_ARRAY_PAGES && at < 0 && guards_filled; i++ )
-        if ( (at = guard_find(shared.array[i].guard, PAGE_SIZE)) >= 0 )
-            at += shared.array[i].guard - base;
-    if ( at < 0 && guards_filled && (at = guard_find(shared.guard_end, PAGE_SIZE)) >= 0 )
-        at += shared.guard_end - base;
-    if ( at >= 0 )
-        *seen = base[at];
-    return at;
+    for ( unsigned int i = 0; i < NR_GUARDS && guards_filled; i++ )
+    {
+        long at = guard_find(guard_page(i), PAGE_SIZE);
+
+        if ( at >= 0 )
+        {
+            at += guard_page(i) - base;
+            *seen = base[at];
+            return at;
+        }
+    }
+    return -1;
 }
 
 unsigned int fifo_nr_pages(void)

@@ -295,7 +295,6 @@ static void print_finding(void)
         for ( uint64_t i = end > FUZZ_LAST_OPS ? end - FUZZ_LAST_OPS : 0; i < end; i++ )
         {
             const struct fuzz_last_op *l = &f->last[i % FUZZ_LAST_OPS];
-
             char answer[48] = "not issued";     /* as orchestrator/lastops.py says it */
 
             if ( !l->name[0] || l->i != i )

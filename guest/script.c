@@ -505,22 +505,25 @@ static long fuzz_reset(void)
     return reset_self(DOMID_SELF, 0, &con, &xs);
 }
 
-OP(fuzz)
+/* Value: mismatches (0 or 1). */
+static void run_fuzz(struct result *r, const int64_t *a, domid_t peer)
 {
     struct fuzz_report rep;
 
-    (void)s;
-    fuzz_run(a[0], a[1] > 0 ? a[1] : 0, DOMID_INVALID, fuzz_reset, &rep);
+    fuzz_run(a[0], a[1] > 0 ? a[1] : 0, peer, fuzz_reset, &rep);
     r->val = rep.mismatches;
+}
+
+OP(fuzz)
+{
+    (void)s;
+    run_fuzz(r, a, DOMID_INVALID);
 }
 
 OP(fuzz_with)
 {
-    struct fuzz_report rep;
-
     (void)s;
-    fuzz_run(a[0], a[1] > 0 ? a[1] : 0, a[2], fuzz_reset, &rep);
-    r->val = rep.mismatches;
+    run_fuzz(r, a, a[2]);
 }
 
 OP(mark)
