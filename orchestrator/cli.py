@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import baseline, fuzz, log
+from . import baseline, fuzz, log, matrix
 from .artifacts import SUITES
 from .bench import bench
 from .cases import ORDERS, order
@@ -22,7 +22,7 @@ from .check import cmd_check
 from .compare import arms, differences, format_differences
 from .compare import write as write_compare
 from .errors import HarnessError
-from .matrix import Column, column_from, compare
+from .matrix import NO_RESULT, Column, column_from, compare
 from .matrix import write as write_matrix
 from .outcome import Outcome
 from .pipeline import ALL_CASES, BUILD, DEFAULT_CASES, SNAPSHOTS, load_cases, prepare, run_all, run_suite
@@ -135,7 +135,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
             run = run_suite(xen, sorted(snapshot.glob("*.evt")), where)
             header = run.session.header()
             _, md = write_reports(where, header, run.results)
-            col = column_from(xen, header, rows(run.results), time.monotonic() - start, md)
+            col = column_from(xen, header, rows(run.results), run.outcome, time.monotonic() - start, md)
             if run.session.lost is not None:
                 col.error = str(run.session.lost)
         except HarnessError as e:
@@ -144,14 +144,23 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         columns.append(col)
     _, md_path = write_matrix(out, columns)
     print(f"\ncomparison: {md_path}")
+    table = compare(columns)
     for c in columns:
-        state = f"did not run: {c.error.splitlines()[0]}" if c.error else f"{len(c.cells)} steps"
+        missing = sum(1 for v in c.cells.values() if v == NO_RESULT)
+        state = f"did not run: {c.error.splitlines()[0]}" if c.error else f"{len(c.cells)} steps, {c.outcome.name}"
+        if missing:
+            state += f", {missing} without a result"
         print(f"  {c.title()}\n      wall time {c.wall_seconds:.0f} s, {state}")
-    differing = [k for k, _, d in compare(columns) if d]
+    differing = [k for k, _, st in table if st == matrix.DIFFERS]
     print(f"{len(differing)} step(s) differ between the hypervisors" + (":" if differing else "."))
     for k in differing:
         print(f"  {k}")
-    return 1 if any(c.error for c in columns) else 0
+    errors = [k for k, _, st in table if st == matrix.ERROR]
+    if errors:
+        print(f"{len(errors)} step(s) have no result in some column (ERROR, not counted as differences)")
+    verdict = matrix.outcome(columns)
+    print(f"matrix: {verdict.name}")
+    return verdict.exit_code
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -166,13 +175,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
             log.info(f"compare: {len(cases)} cases {arm.label}")
             runs.append((arm, session.run_groups(arm.groups)))
     labels = [a.label for a in planned]
-    diffs = differences(runs)
-    path = write_compare(out, labels, len(cases), diffs)
+    diffs, errors = differences(runs)
+    path = write_compare(out, labels, len(cases), diffs, errors)
     if diffs:
         print(format_differences(labels, diffs))
     print(f"\ncompare: {len(cases)} cases, {len(diffs)} step(s) differ between {'; '.join(labels)}; report {path}")
+    errored = [
+        r.case.name for _, groups in runs for g in groups for r in g.case_results() if r.outcome is Outcome.ERROR
+    ]
     if session.lost is not None:
         print(f"ERROR: the machine was lost, later runs are incomplete: {session.lost}", file=sys.stderr)
+    if errors or errored or session.lost is not None:
+        print(
+            f"ERROR: {len(errors)} step(s) without a result in some run, {len(errored)} case run(s) in ERROR "
+            f"({', '.join(sorted(set(errored))[:5])}): not counted as differences",
+            file=sys.stderr,
+        )
         return Outcome.ERROR.exit_code
     return Outcome.FAIL.exit_code if diffs else 0
 

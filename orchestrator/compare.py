@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .cases import Case, Group, order, plan
-from .report import rows
+from .report import MISSING, rows
 from .results import GroupResult
 
 FIRST = "(first in its domains)"
@@ -72,8 +72,10 @@ def _by_role(text: str, roles: dict[int, str]) -> str:
     return DOMID_FIELD.sub(lambda m: f"dom=@{roles[int(m[1])]}" if int(m[1]) in roles else m[0], text)
 
 
-def differences(runs: list[tuple[Arm, list[GroupResult]]]) -> list[Difference]:
-    """Every case-file step whose verdict or answer is not the same in all runs.
+def differences(runs: list[tuple[Arm, list[GroupResult]]]) -> tuple[list[Difference], list[Difference]]:
+    """Every case-file step whose verdict or answer is not the same in all runs; and,
+    apart, every step that has no result in some run (an error of that run: nothing is
+    known of Xen's answer there, so it is no difference).
 
     Resolved calls are shown but not compared: they carry domain ids and ports, and a
     port that differs shows in the answer of the step that allocated it.
@@ -88,15 +90,19 @@ def differences(runs: list[tuple[Arm, list[GroupResult]]]) -> list[Difference]:
             for r in rows(g.case_results()):
                 key = (r.case, r.where)
                 domain[key] = r.domain
+                seen.setdefault(key, {})
+                if r.verdict == MISSING:
+                    continue
                 answer[(*key, arm.label)] = f"{r.verdict}: {_by_role(r.got, roles)}"
                 cell = Cell(f"{r.verdict}: {r.call} -> {r.got}", before.get(r.case, FIRST))
                 seen.setdefault(key, {})[arm.label] = cell
-    out = []
+    diffs, errors = [], []
     for (case, where), cells in seen.items():
-        values = {answer[(case, where, label)] for label in cells}
-        if len(values) > 1 or len(cells) != len(runs):
-            out.append(Difference(where, case, domain[(case, where)], cells))
-    return out
+        if len(cells) != len(runs):
+            errors.append(Difference(where, case, domain[(case, where)], cells))
+        elif len({answer[(case, where, label)] for label in cells}) > 1:
+            diffs.append(Difference(where, case, domain[(case, where)], cells))
+    return diffs, errors
 
 
 def format_differences(labels: list[str], diffs: list[Difference]) -> str:
@@ -106,20 +112,28 @@ def format_differences(labels: list[str], diffs: list[Difference]) -> str:
         lines.append(f"{d.where} ({d.case}, domain {d.domain}):")
         for label in labels:
             cell = d.cells.get(label)
-            text = f"{cell.result}   [after {cell.after}]" if cell else "(did not run)"
+            text = f"{cell.result}   [after {cell.after}]" if cell else "(no result: ERROR)"
             lines.append(f"    {label:<{width}}  {text}")
     return "\n".join(lines)
 
 
-def write(out: Path, labels: list[str], ncases: int, diffs: list[Difference]) -> Path:
+def write(out: Path, labels: list[str], ncases: int, diffs: list[Difference], errors: list[Difference]) -> Path:
     """compare.json and compare.md in `out`; returns the Markdown's path."""
-    data = {"runs": labels, "cases": ncases, "differences": [asdict(d) for d in diffs]}
+    data = {
+        "runs": labels,
+        "cases": ncases,
+        "differences": [asdict(d) for d in diffs],
+        "no_result": [asdict(d) for d in errors],
+    }
     (out / "compare.json").write_text(json.dumps(data, indent=2) + "\n")
     md = ["# Warm in two orders against fresh domains", ""]
     md += [f"- {label}" for label in labels]
     md += ["", f"{ncases} cases, **{len(diffs)} step(s) differ**.", ""]
     if diffs:
-        md += ["```", format_differences(labels, diffs), "```"]
+        md += ["```", format_differences(labels, diffs), "```", ""]
+    if errors:
+        md += [f"**ERROR: {len(errors)} step(s) have no result in some run** (not differences):", ""]
+        md += ["```", format_differences(labels, errors), "```"]
     path = out / "compare.md"
     path.write_text("\n".join(md) + "\n")
     return path

@@ -1,8 +1,10 @@
-"""The serial console: the one way the harness reads from and writes to the machine.
+"""The serial console: where the harness reads what Xen, dom0 and the guests print.
 
-Every byte QEMU prints is copied to a log file as it arrives and split into
-lines that are kept for whoever waits on them: the dom0 session waits for its
-command markers, each domain handle waits for its own (prefixed) lines.  A table
+Commands do not come this way (dom0's agent has a channel of its own, agent.py);
+the only thing ever written here is the nudge's keystroke. Every byte QEMU prints
+is copied to a log file as it arrives and split into lines that are kept for
+whoever waits on them: the dom0 session waits for dom0's ready line, each domain
+handle waits for its own (prefixed) lines.  A table
 of bad patterns is checked on every line, so a Xen panic fails the run at once
 instead of at some timeout.
 """
@@ -10,6 +12,7 @@ instead of at some timeout.
 from __future__ import annotations
 
 import re
+import select
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,19 +28,17 @@ BAD_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("Xen BUG/assertion", re.compile(r"\(XEN\) (?:Xen BUG at|Assertion .* failed at)")),
     # Not a Linux peer's (a domU: its console lines come relayed, "[g1-Linux] ...").
     ("dom0 kernel panic", re.compile(r"^(?!\[g\d+-\w+\] ).*Kernel panic - not syncing")),
-    ("dom0 command shell died", re.compile(r"DOM0-FAILED: command shell exited")),
+    ("dom0's agent died", re.compile(r"DOM0-FAILED: agent exited")),
 )
 
 TAIL_LINES = 40
-SEND_CHUNK = 48
-SEND_PAUSE_S = 0.03
 
 
 class Stream(Protocol):
     """What the console needs from the process behind it (pexpect.spawn fits)."""
 
     def read_nonblocking(self, size: int, timeout: float | None) -> bytes: ...
-    def send(self, s: str | bytes) -> int: ...
+    def send(self, s: str | bytes) -> int: ...  # only the nudge's keystroke: commands go to dom0's agent
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,18 @@ class Console:
         self.lines.append(line)
         for watch in self.watchers:
             watch(line)
+
+    def wait_readable(self, fd: int, timeout: float) -> bool:
+        """Wait up to `timeout` for `fd` to be readable, reading the console meanwhile (so
+        its lines are kept and a Xen panic is seen at once); True when `fd` may be."""
+        own = getattr(self.stream, "child_fd", None)
+        if own is None:  # a stream without a descriptor (the unit tests' fakes)
+            self.pump(min(timeout, 0.01))
+            return True
+        ready = select.select([own, fd], [], [], max(timeout, 0))[0]
+        if own in ready:
+            self.pump(0.01)
+        return fd in ready
 
     def _flush_partial(self) -> None:
         if self._partial:
@@ -195,21 +208,7 @@ class Console:
     def around(self, index: int, before: int = 5, after: int = 5) -> str:
         return "\n".join(line.text for line in self.lines[max(0, index - before) : index + after + 1])
 
-    # -- writing -----------------------------------------------------------
-
-    def send_line(self, text: str) -> int:
-        """Send a command line; returns the index of the first line printed after it."""
-        self.pump(0)
-        mark = len(self.lines)
-        self.log.write(f"\n[harness -> dom0] {text}\n".encode())
-        data = text + "\n"
-        # Xen buffers serial input for dom0 in a small ring: a long line sent at once
-        # can lose characters when dom0 is slow to read. Send it in bites.
-        for i in range(0, len(data), SEND_CHUNK):
-            if i:
-                time.sleep(SEND_PAUSE_S)
-            self.stream.send(data[i : i + SEND_CHUNK])
-        return mark
+    # -- notes -------------------------------------------------------------
 
     def note(self, text: str) -> None:
         """Add a line of the harness's own to the log, as if the machine had printed it."""

@@ -33,7 +33,7 @@ def start(dom0: Dom0, name: str, script_path: str, domids: dict[str, int]) -> in
     console index its lines come after. In the background, so the guests need not wait for
     whatever else dom0 is asked meanwhile (creating the next group's domains)."""
     since = len(dom0.console.lines)
-    dom0.run(f"{command(name, script_path, domids)} &")
+    dom0.spawn(command(name, script_path, domids))
     return since
 
 

@@ -205,8 +205,7 @@ class Domain:
 
 def create_all(dom0: Dom0, group: str, domains: list[Domain], others: dict[str, int] | None = None) -> None:
     """Create a group's domains, paused, and tell each every domain's id (theirs and
-    `others`', by role) under its XS_DIR/dom: xen-config/create.sh, one short command line,
-    as dom0's serial input is slow to type."""
+    `others`', by role) under its XS_DIR/dom: xen-config/create.sh, one request."""
     start = time.monotonic()
     for d in domains:
         d.creating()
@@ -226,8 +225,7 @@ def create_all(dom0: Dom0, group: str, domains: list[Domain], others: dict[str, 
 
 
 def destroy_all(dom0: Dom0, domains: list[Domain]) -> None:
-    """Destroy domains, in one command line. Not in the background: a busy dom0 reads its
-    serial input late, and Xen's small input ring then loses characters of the next command."""
+    """Destroy domains, in one request."""
     steps = [step for d in domains for step in d.destroy_steps()]
     if steps:
         dom0.run_rc("; ".join(steps))

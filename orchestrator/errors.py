@@ -52,6 +52,12 @@ class Dom0NotReady(HarnessError):
     what = "dom0 did not become ready"
 
 
+class Dom0ChannelLost(MachineDied):
+    """The command channel to dom0's agent broke: the machine cannot be driven on."""
+
+    what = "dom0's command channel broke"
+
+
 class Dom0CommandFailed(HarnessError):
     what = "dom0 command failed"
 

@@ -23,7 +23,16 @@ from .errors import SetupError
 
 # The dom0 kernel's Xen drivers that the toolstack needs, in the order given;
 # their own dependencies are found from each module's .modinfo.
-DOM0_MODULES = ("xen-evtchn", "xen-privcmd", "xenfs", "xen-gntdev", "xen-gntalloc", "virtio-pci", "virtio-blk")
+DOM0_MODULES = (
+    "xen-evtchn",
+    "xen-privcmd",
+    "xenfs",
+    "xen-gntdev",
+    "xen-gntalloc",
+    "virtio-pci",
+    "virtio-blk",
+    "virtio-console",
+)
 
 # Documentation and translations are the bulk of a Debian closure; dom0 needs none.
 PRUNE = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/lintian")
@@ -87,10 +96,12 @@ def write_cpio(src: Path, out: Path) -> None:
         )  # fmt: skip
 
 
-def build_base(arts: Artifacts, init_script: Path, out: Path) -> Path:
-    """The suite's base initramfs, rebuilt only when its inputs change."""
+def build_base(arts: Artifacts, init_script: Path, agent: Path, out: Path) -> Path:
+    """The suite's base initramfs, rebuilt only when its inputs change. `agent` (dom0/agent.c)
+    is in it, not on the run disk: it serves the commands that read the run disk."""
     stamp = out.with_suffix(".inputs")
-    inputs = f"{arts.describe()}\n{' '.join(DOM0_MODULES)}\n{init_script.read_text()}"
+    agent_hash = hashlib.sha256(agent.read_bytes()).hexdigest()
+    inputs = f"{arts.describe()}\n{' '.join(DOM0_MODULES)}\nagent {agent_hash}\n{init_script.read_text()}"
     if out.exists() and stamp.exists() and stamp.read_text() == inputs:
         return out
     with log.step(f"building the dom0 initramfs for {arts.suite}"):
@@ -118,6 +129,7 @@ def build_base(arts: Artifacts, init_script: Path, out: Path) -> Path:
         etc_xen = stage / "etc" / "xen"
         etc_xen.mkdir(parents=True, exist_ok=True)
         (etc_xen / "xl.conf").write_text("# empty: xl's defaults\n")
+        shutil.copy2(agent, stage / "bin" / "evt-agent")
         shutil.copy2(init_script, stage / "init")
         os.chmod(stage / "init", 0o755)
         write_cpio(stage, out)

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 
 from . import log
+from .agent import PORT_NAME, Agent
 from .console import Console
 from .errors import SetupError
 from .qmp import Qmp
@@ -46,8 +47,8 @@ class BootImages:
     run_disk: Path
 
 
-def qemu_argv(cfg: QemuConfig, boot: BootImages, qmp: Path) -> list[str]:
-    for p in (boot.xen, boot.dom0_kernel, boot.initrd, boot.run_disk, qmp):
+def qemu_argv(cfg: QemuConfig, boot: BootImages, qmp: Path, agent: Path) -> list[str]:
+    for p in (boot.xen, boot.dom0_kernel, boot.initrd, boot.run_disk, qmp, agent):
         if "," in str(p) or " " in str(p):
             raise SetupError(f"{p}: QEMU's option lists cannot take commas or spaces in paths")
     modules = f"{boot.dom0_kernel} {boot.dom0_cmdline},{boot.initrd}"
@@ -57,6 +58,10 @@ def qemu_argv(cfg: QemuConfig, boot: BootImages, qmp: Path) -> list[str]:
         "-qmp", f"unix:{qmp},server=on,wait=off",
         "-drive", f"file={boot.run_disk},format=raw,if=none,id=run",
         "-device", "virtio-blk-pci,drive=run",
+        # dom0's command channel (agent.py): a virtio-serial port, a unix socket here.
+        "-device", "virtio-serial-pci,id=vser",
+        "-chardev", f"socket,id=agent,path={agent},server=on,wait=off",
+        "-device", f"virtserialport,bus=vser.0,chardev=agent,name={PORT_NAME}",
         "-kernel", str(boot.xen), "-append", boot.xen_cmdline, "-initrd", modules,
     ]  # fmt: skip
 
@@ -100,7 +105,8 @@ class Machine:
 
         qmp_path = self.log_path.parent / "qmp.sock"
         qmp_path.unlink(missing_ok=True)
-        argv = qemu_argv(self.cfg, self.boot, qmp_path)
+        self.agent_path.unlink(missing_ok=True)
+        argv = qemu_argv(self.cfg, self.boot, qmp_path, self.agent_path)
         if self.restore is not None:
             argv += ["-incoming", f"exec:cat {shlex.quote(str(self.restore))}"]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,6 +131,14 @@ class Machine:
             self.stop()
             raise
         return self
+
+    @property
+    def agent_path(self) -> Path:
+        return self.log_path.parent / "agent.sock"
+
+    def agent(self) -> Agent:
+        """The host's end of dom0's command channel; it keeps the console read while it waits."""
+        return Agent(self.agent_path, self.console.wait_readable)
 
     def save(self, path: Path) -> None:
         """The machine's whole state into `path` (a QEMU migration stream), then it runs on."""

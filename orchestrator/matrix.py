@@ -1,4 +1,9 @@
-"""The same cases against several hypervisors, and what changed between them."""
+"""The same cases against several hypervisors, and what changed between them.
+
+A step that has a result in every column is the same or differs; one that has no
+result in some column (a lost machine, a silent guest) is an error of that column,
+listed apart: nothing is known of that Xen's answer, so it is never a difference.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .report import Row
+from .outcome import Outcome, worst
+from .report import MISSING, Row
+
+NO_RESULT = "(no result)"
+SAME, DIFFERS, ERROR = "same", "differs", "error"
 
 
 @dataclass
@@ -15,8 +24,9 @@ class Column:
 
     name: str
     header: dict[str, str] = field(default_factory=dict)
-    cells: dict[str, str] = field(default_factory=dict)  # row key -> got
+    cells: dict[str, str] = field(default_factory=dict)  # row key -> got, or NO_RESULT
     error: str = ""  # the run could not complete (panic, no dom0, ...)
+    outcome: Outcome = Outcome.ERROR  # the run's, as `run` would exit
     wall_seconds: float = 0.0
     report: str = ""
 
@@ -36,32 +46,52 @@ def row_key(r: Row) -> str:
     return f"{r.case} {r.where} {r.domain} {r.command}"
 
 
-def column_from(name: str, header: dict[str, str], table: list[Row], wall: float, report: Path) -> Column:
-    return Column(name, header, {row_key(r): r.got for r in table}, "", wall, str(report))
+def column_from(
+    name: str, header: dict[str, str], table: list[Row], outcome: Outcome, wall: float, report: Path
+) -> Column:
+    cells = {row_key(r): NO_RESULT if r.verdict == MISSING else r.got for r in table}
+    return Column(name, header, cells, wall_seconds=wall, report=str(report), outcome=outcome)
 
 
-def compare(columns: list[Column]) -> list[tuple[str, list[str], bool]]:
-    """(row key, cell per column, differs) with differing rows first."""
+def compare(columns: list[Column]) -> list[tuple[str, list[str], str]]:
+    """(row key, cell per column, SAME/DIFFERS/ERROR): differing rows first, then the
+    rows some column has no result for, then the rest."""
     keys: list[str] = []
     for c in columns:
         keys += [k for k in c.cells if k not in keys]
     out = []
     for k in keys:
-        cells = ["(no run)" if c.error else c.cells.get(k, "-") for c in columns]
-        out.append((k, cells, len(set(cells)) > 1))
-    return sorted(out, key=lambda row: not row[2])
+        cells = [c.cells.get(k, NO_RESULT) for c in columns]
+        status = ERROR if NO_RESULT in cells else DIFFERS if len(set(cells)) > 1 else SAME
+        out.append((k, cells, status))
+    rank = {DIFFERS: 0, ERROR: 1, SAME: 2}
+    return sorted(out, key=lambda row: rank[row[2]])
+
+
+def outcome(columns: list[Column]) -> Outcome:
+    """The matrix's verdict: the worst column's, as `run` gives it (ERROR for one that did
+    not run). Differences between Xens are findings, not failures."""
+    return worst(Outcome.ERROR if c.error else c.outcome for c in columns)
 
 
 def write(out: Path, columns: list[Column]) -> tuple[Path, Path]:
     table = compare(columns)
     data = {
         "columns": [
-            {"name": c.name, "header": c.header, "error": c.error, "wall_seconds": c.wall_seconds, "report": c.report}
+            {
+                "name": c.name,
+                "header": c.header,
+                "error": c.error,
+                "outcome": (Outcome.ERROR if c.error else c.outcome).name,
+                "wall_seconds": c.wall_seconds,
+                "report": c.report,
+            }
             for c in columns
         ],
+        "outcome": outcome(columns).name,
         "rows": [
-            {"step": k, "cells": dict(zip([c.name for c in columns], cells, strict=True)), "differs": d}
-            for k, cells, d in table
+            {"step": k, "cells": dict(zip([c.name for c in columns], cells, strict=True)), "status": st}
+            for k, cells, st in table
         ],
     }
     json_path = out / "matrix.json"
@@ -71,12 +101,19 @@ def write(out: Path, columns: list[Column]) -> tuple[Path, Path]:
         md.append(f"- **{c.title()}**" + (f" — **did not run**: {c.error.splitlines()[0]}" if c.error else ""))
         if c.report:
             md.append(f"  report: {c.report}; wall time {c.wall_seconds:.0f} s")
-    differing = sum(1 for _, _, d in table if d)
-    md += ["", f"{differing} of {len(table)} steps differ; they come first.", ""]
-    md.append("| step | " + " | ".join(c.name for c in columns) + " | differs |")
+    differing = sum(1 for _, _, st in table if st == DIFFERS)
+    errors = sum(1 for _, _, st in table if st == ERROR)
+    md += [
+        "",
+        f"Verdict: **{outcome(columns).name}**. {differing} of {len(table)} steps differ; they come first. "
+        f"{errors} step(s) have no result in some column: ERROR, not a difference.",
+        "",
+    ]
+    md.append("| step | " + " | ".join(c.name for c in columns) + " | status |")
     md.append("|---|" + "---|" * len(columns) + "---|")
-    for k, cells, d in table:
-        md.append(f"| {k} | " + " | ".join(cells) + f" | {'**yes**' if d else ''} |")
+    for k, cells, st in table:
+        mark = {DIFFERS: "**differs**", ERROR: "**ERROR**", SAME: ""}[st]
+        md.append(f"| {k} | " + " | ".join(cells) + f" | {mark} |")
     md_path = out / "matrix.md"
     md_path.write_text("\n".join(md) + "\n")
     return json_path, md_path

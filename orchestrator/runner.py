@@ -175,7 +175,12 @@ class Session:
         self.out.mkdir(parents=True, exist_ok=True)
         # One initramfs per suite for every kind of run: a saved machine is keyed by its bytes.
         DOM0_DIR.mkdir(parents=True, exist_ok=True)
-        initrd = build_base(self.arts, XEN_CONFIG / "dom0-init.sh", DOM0_DIR / f"base-{self.arts.suite}.cpio")
+        initrd = build_base(
+            self.arts,
+            XEN_CONFIG / "dom0-init.sh",
+            self.guest.parent / "evt-agent",
+            DOM0_DIR / f"base-{self.arts.suite}.cpio",
+        )
         disk = build_run_disk(self._files(), self.out / "run-files", self.out / "run-disk.img")
         for g in self.groups:  # kept beside the log for whoever reads a failure
             for role, script in self.scripts[g.index].items():
@@ -211,8 +216,8 @@ class Session:
         try:
             with log.step(f"restoring the saved Xen and dom0 ({snap.dir.name})"):
                 machine.__enter__()
-                dom0 = Dom0(machine.console)
-                dom0.run("true", timeout=RESUME_TIMEOUT_S)
+                dom0 = Dom0(machine.console, machine.agent())
+                dom0.connect(RESUME_TIMEOUT_S)
         except (HarnessError, OSError) as e:
             machine.stop()
             log.info(f"the saved machine did not come back ({str(e).splitlines()[0]}): booting instead")
@@ -230,7 +235,7 @@ class Session:
         """Boot Xen and dom0; save the booted machine for later runs when `snap` is given."""
         self.machine = Machine(self.qemu, boot, self.out / "serial.log").__enter__()
         try:
-            self.dom0 = Dom0(self.machine.console)
+            self.dom0 = Dom0(self.machine.console, self.machine.agent())
             with log.step("booting Xen and dom0"):
                 self.dom0.wait_ready()
             self.ready_seconds = self.dom0.ready_at - self.machine.started

@@ -22,7 +22,7 @@ from typing import Any
 from .machine import BootImages, QemuConfig, qemu_argv, qemu_version
 
 # Bump when what dom0 does before it is saved changes in a way no input shows.
-FORMAT = 2
+FORMAT = 3  # 3: dom0's agent serves the command channel
 
 
 def _digest(path: Path) -> str:
@@ -46,7 +46,7 @@ def key(cfg: QemuConfig, boot: BootImages) -> str:
     placeholders[str(boot.initrd)] = "INITRD"
     parts: dict[str, Any] = {
         "format": FORMAT,
-        "argv": [_generic(a, placeholders) for a in qemu_argv(cfg, boot, Path("QMP"))],
+        "argv": [_generic(a, placeholders) for a in qemu_argv(cfg, boot, Path("QMP"), Path("AGENT"))],
         "qemu": qemu_version(cfg.binary),
         "files": {
             name: _digest(p) for name, p in (("xen", boot.xen), ("dom0", boot.dom0_kernel), ("initrd", boot.initrd))

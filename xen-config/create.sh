@@ -3,7 +3,7 @@
 # its console relay (relay.sh) in place first, then tell each domain every domain's id
 # under XS_DIR/dom/ROLE of its xenstore home (ROLE=ID: one that is not created here, as
 # Dom0=0). Prints "@@DOMID <name> <id>" for each; stops at the first failure.
-# One short command line for the harness to send: dom0's serial input is slow to type.
+# One request for the harness to send, one answer back.
 group=$1 dir=$2
 shift 2
 roles= given=

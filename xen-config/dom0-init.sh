@@ -1,6 +1,6 @@
 #!/bin/sh
-# /init of the harness's dom0: bring up Xen's toolstack, then hand the serial
-# console to the orchestrator as a shell. Any failure is reported by name.
+# /init of the harness's dom0: bring up Xen's toolstack, then serve the harness's
+# commands (evt-agent). Any failure is reported by name.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 # Debian's toolstack lives in /usr/lib/xen-<x.y>/bin; a source tree's (XEN=src:) in
 # /usr/sbin and /usr/lib/xen/bin.
@@ -42,11 +42,13 @@ xenstored --pid-file /run/xenstored.pid || fail "xenstored"
 xen-init-dom0 || fail "xen-init-dom0"
 xenconsoled --log=guest --log-dir=/var/log/xen/console --pid-file=/run/xenconsoled.pid || fail "xenconsoled"
 
-# A non-interactive shell that runs each line as soon as it arrives, with the
-# tty's echo off: no prompt, no line editing, so the serial log holds only what
-# the commands print. (Piping cat into sh delays each line until the next.)
+# Commands come from the harness through evt-agent (dom0/agent.c) on a virtio-serial
+# port, never through the serial console's input: Xen's input ring garbles it when dom0
+# is slow. The agent says DOM0-READY once its port is open. Echo off: a keystroke that
+# wakes the console (the harness's nudge) must not print.
 stty -echo
 wait $seeding
-echo "DOM0-READY kernel=$kver xen=$(cat /sys/hypervisor/version/major).$(cat /sys/hypervisor/version/minor)$(cat /sys/hypervisor/version/extra)"
-# Each line runs in a subshell, so a syntax error cannot end the loop (and dom0).
-exec sh -c 'while IFS= read -r line; do (eval "$line"); done; echo "DOM0-FAILED: command shell exited"'
+ready="DOM0-READY kernel=$kver xen=$(cat /sys/hypervisor/version/major).$(cat /sys/hypervisor/version/minor)$(cat /sys/hypervisor/version/extra)"
+evt-agent "$ready"
+echo "DOM0-FAILED: agent exited ($?)"
+exec /bin/sh

@@ -1,6 +1,6 @@
 #!/bin/sh
-# relay NAME: copy a guest's console to the serial line as xenconsoled writes it,
-# each line prefixed "[NAME] ". Run it before `xl create`: it makes xenconsoled's
+# relay NAME: copy a guest's console to the serial line (dom0's /dev/console) as
+# xenconsoled writes it, each line prefixed "[NAME] ". Run it before `xl create`: it makes xenconsoled's
 # log of the guest a named pipe, so every line travels the moment it is written
 # (no polling of a file), and it returns once the reader is in place. The reader
 # ends by itself when xenconsoled closes the log (the domain is gone); its pid is
@@ -12,5 +12,5 @@ log=/var/log/xen/console/guest-$name.log
 pid=/run/relay-$name.pid
 rm -f "$log" "$pid"
 mkfifo "$log" || exit 1
-sh -c "echo \$\$ > $pid; exec cat $log" | awk -v p="[$name] " '{ print p $0; fflush() }' &
+sh -c "echo \$\$ > $pid; exec cat $log" | awk -v p="[$name] " '{ print p $0; fflush() }' > /dev/console &
 while [ ! -s "$pid" ]; do usleep 1000; done

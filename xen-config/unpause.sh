@@ -1,6 +1,6 @@
 #!/bin/sh
-# unpause GROUP ROLE...: unpause those of the group's domains that are paused. Safe to
-# send again: dom0's serial input can arrive garbled, and the harness then repeats it.
+# unpause GROUP ROLE...: unpause those of the group's domains that are paused (safe to
+# run again).
 group=$1
 shift
 for r in "$@"; do

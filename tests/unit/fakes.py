@@ -1,8 +1,10 @@
-"""Test doubles for the console: a stream that plays back scripted bytes."""
+"""Test doubles for the console (a stream that plays back scripted bytes) and for dom0's
+agent (a channel that answers each request with a real frame)."""
 
 from __future__ import annotations
 
 import io
+import struct
 import time
 from collections import deque
 from collections.abc import Callable
@@ -10,6 +12,8 @@ from pathlib import Path
 
 import pexpect
 
+from orchestrator import agent
+from orchestrator.agent import Agent, Frame, TimedOut
 from orchestrator.console import Console
 from orchestrator.dom0 import Dom0
 
@@ -62,10 +66,53 @@ def make_console(stream: FakeStream, log_path: Path = Path("/nonexistent/serial.
     return Console(stream, log, log_path), log
 
 
-# -- a whole dom0 for the runner: xl, xenstore, relays and the guests behind them --
-
-SUFFIXES = ('; echo "@@RC=$?@@"\n', ' echo "@@RC=$?@@"\n')
 CRLF = b"\r\r\r\n"  # what dom0's console looks like on QEMU's serial line
+
+# (output lines, exit code, lines the console shows after it); None: it never ends.
+Answer = tuple[list[str], int, list[str]] | None
+
+
+class FakeChannel(Agent):
+    """dom0's agent as the host sees it: each request answered by `answer(command)`, in a
+    real frame; what the command leaves on the console goes to `stream`. A command that
+    gets no answer times out at once, as a real one would at its deadline."""
+
+    def __init__(self, answer: Callable[[str], Answer], stream: FakeStream) -> None:
+        super().__init__(Path("/nonexistent/agent.sock"))
+        self.answer = answer
+        self.stream = stream
+        self.requests: list[tuple[bytes, str]] = []
+        self.connects = 0
+
+    def connect(self, timeout: float = 10.0) -> None:
+        self.connects += 1
+
+    def close(self) -> None:
+        pass
+
+    def request(self, kind: bytes, payload: bytes, timeout: float) -> Frame:
+        req_id, self.next_id = self.next_id, self.next_id + 1
+        self.requests.append((kind, payload.decode(errors="replace")))
+        if kind == agent.HELLO:
+            return Frame(agent.RESULT, req_id, struct.pack("<i", 0) + b"fake-agent")
+        if kind == agent.KILL:
+            return Frame(agent.RESULT, req_id, struct.pack("<i", 0))
+        answered = self.answer(payload.decode())
+        if answered is None:
+            raise TimedOut(f"request {req_id} had no reply within {timeout:.0f}s")
+        out, rc, after = answered
+        if after:
+            self.stream.queue.append(b"".join(ln.encode() + CRLF for ln in after))
+        if kind == agent.SPAWN:
+            return Frame(agent.RESULT, req_id, struct.pack("<i", 0))
+        return Frame(agent.RESULT, req_id, struct.pack("<i", rc) + "".join(ln + "\n" for ln in out).encode())
+
+    @property
+    def commands(self) -> list[str]:
+        return [c for kind, c in self.requests if kind in (agent.EXEC, agent.SPAWN)]
+
+
+# -- a whole dom0 for the runner: xl, xenstore, relays and the guests behind them --
 
 # The few lines of Xen's public headers the harness reads (the real ones are libxen-dev's).
 HEADERS = {
@@ -107,19 +154,10 @@ class FakeDom0Shell:
         self.xenstore: dict[str, str] = {}
         self.commands: list[str] = []
         self.domids: dict[str, int] = {}
-        self._buf = ""
 
-    def __call__(self, chunk: str) -> bytes:
-        self._buf += chunk
-        if not self._buf.endswith("\n"):
-            return b""  # the console sends long lines in bites
-        sent, self._buf = self._buf, ""
-        if sent == "\n":
-            return b""  # a nudge: an empty command line
-        command = next(sent.removesuffix(s) for s in SUFFIXES if sent.endswith(s))
+    def __call__(self, command: str) -> Answer:
         self.commands.append(command)
-        out, rc, after = self.answer(command)
-        return b"".join(ln.encode() + CRLF for ln in [*out, f"@@RC={rc}@@", *after])
+        return self.answer(command)
 
     def answer(self, command: str) -> tuple[list[str], int, list[str]]:
         """(output, exit code, lines printed after the prompt returns); `a && b` runs b if a succeeded."""
@@ -194,6 +232,7 @@ class FakeDom0Shell:
         return out
 
 
-def make_dom0(shell: FakeDom0Shell) -> Dom0:
-    console, _ = make_console(FakeStream(respond=shell))
-    return Dom0(console)
+def make_dom0(shell: Callable[[str], Answer], boot: list[bytes] | None = None) -> Dom0:
+    stream = FakeStream(boot)
+    console, _ = make_console(stream)
+    return Dom0(console, FakeChannel(shell, stream))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from orchestrator.cases import Case, load, order, plan
-from orchestrator.compare import FIRST, Arm, arms, differences, format_differences
+from orchestrator.compare import FIRST, Arm, arms, differences, format_differences, write
 from orchestrator.results import DomainReport, GroupResult, StepResult
 
 CASES = """case one
@@ -103,9 +104,10 @@ def _group_results(arm: Arm, got: dict[str, str], domid: int = 5, missing: str =
 
 def test_differences_name_each_run_and_the_case_before(cases: list[Case]) -> None:
     planned = arms(cases, ["file", "reverse"])
-    assert differences([(a, _group_results(a, {})) for a in planned]) == []
+    assert differences([(a, _group_results(a, {})) for a in planned]) == ([], [])
     leaky = _group_results(planned[0], {"two": "ok"})
-    diffs = differences([(planned[0], leaky), *((a, _group_results(a, {})) for a in planned[1:])])
+    diffs, errors = differences([(planned[0], leaky), *((a, _group_results(a, {})) for a in planned[1:])])
+    assert errors == []
     assert [(d.case, d.where, d.domain) for d in diffs] == [("two", "c.evt:9", "A")]
     cells = diffs[0].cells
     assert cells["warm, file order"].result == "FAIL: close(2000) -> ok"
@@ -121,16 +123,44 @@ def test_domain_ids_are_compared_as_the_roles_they_name(cases: list[Case]) -> No
     # Each run's domains have other ids; a status naming its own domain is still the same answer.
     ids = zip(planned, (5, 9), strict=True)
     same = [(a, _group_results(a, {"one": f"ok:unbound,dom={n}"}, domid=n)) for a, n in ids]
-    assert differences(same) == []
+    assert differences(same) == ([], [])
     other = [(planned[0], _group_results(planned[0], {"one": "ok:unbound,dom=5"}, domid=5))]
     other.append((planned[1], _group_results(planned[1], {"one": "ok:unbound,dom=7"}, domid=9)))
-    assert [d.case for d in differences(other)] == ["one"]
+    assert [d.case for d in differences(other)[0]] == ["one"]
 
 
-def test_a_step_missing_from_one_run_is_a_difference(cases: list[Case]) -> None:
+def test_a_step_missing_from_one_run_is_an_error_not_a_difference(cases: list[Case]) -> None:
     planned = arms(cases, ["file"])
-    diffs = differences(
+    diffs, errors = differences(
         [(planned[0], _group_results(planned[0], {})), (planned[1], _group_results(planned[1], {}, missing="three"))]
     )
-    assert [d.case for d in diffs] == ["three"]
-    assert diffs[0].cells["fresh"].result.startswith("NO RESULT")
+    assert diffs == []
+    assert [d.case for d in errors] == ["three"]
+    assert "fresh" not in errors[0].cells  # no result there: nothing to compare
+    text = format_differences([a.label for a in planned], errors)
+    assert "(no result: ERROR)" in text
+
+
+def test_a_whole_lost_run_is_errors_only(cases: list[Case]) -> None:
+    """As on the slow host: a run that lost its machine has no results for its later
+    cases; not one of them may show as a difference."""
+    planned = arms(cases, ["file"])
+    lost = _group_results(planned[1], {})
+    for g in lost:
+        for rep in g.reports.values():
+            rep.steps.clear()
+    diffs, errors = differences([(planned[0], _group_results(planned[0], {})), (planned[1], lost)])
+    assert diffs == [] and sorted(d.case for d in errors) == ["one", "other-config", "three", "two"]
+
+
+def test_the_report_lists_errors_apart(cases: list[Case], tmp_path: Path) -> None:
+    planned = arms(cases, ["file"])
+    runs = [
+        (planned[0], _group_results(planned[0], {"two": "ok"})),
+        (planned[1], _group_results(planned[1], {}, missing="three")),
+    ]
+    diffs, errors = differences(runs)
+    md = write(tmp_path, [a.label for a in planned], 4, diffs, errors).read_text()
+    assert "**1 step(s) differ**" in md and "ERROR: 1 step(s) have no result in some run" in md
+    data = json.loads((tmp_path / "compare.json").read_text())
+    assert [d["case"] for d in data["differences"]] == ["two"] and [d["case"] for d in data["no_result"]] == ["three"]

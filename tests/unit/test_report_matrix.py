@@ -6,8 +6,11 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from orchestrator import matrix
 from orchestrator.cases import parse_file
-from orchestrator.matrix import Column, compare, write
+from orchestrator.matrix import ERROR, NO_RESULT, SAME, Column, column_from, compare, write
+from orchestrator.matrix import outcome as matrix_outcome
+from orchestrator.outcome import Outcome
 from orchestrator.report import DIFFERS, FAIL, MISSING, PASS, ktap, rows, write_reports
 from orchestrator.results import CaseResult, StepResult
 
@@ -52,13 +55,36 @@ def test_reports_are_written_with_header_and_failures_first(tmp_path: Path) -> N
     assert [ln.split(" | ")[0] for ln in body] == ["| send", "| close", "| raw"]
 
 
-def test_compare_puts_differing_rows_first_and_marks_missing_columns() -> None:
-    a = Column("bookworm", cells={"k1": "ok:3", "k2": "EINVAL"})
-    b = Column("trixie", cells={"k1": "ok:3", "k2": "ENOENT"})
+def test_compare_puts_differing_rows_first_and_a_broken_column_differs_nowhere() -> None:
+    a = Column("bookworm", cells={"k1": "ok:3", "k2": "EINVAL"}, outcome=Outcome.PASS)
+    b = Column("trixie", cells={"k1": "ok:3", "k2": "ENOENT"}, outcome=Outcome.PASS)
     broken = Column("mine", error="Xen panicked: ...")
     table = compare([a, b, broken])
-    assert table[0][0] in ("k1", "k2") and all(d for _, _, d in table)  # the broken column differs everywhere
-    assert compare([a, b]) == [("k2", ["EINVAL", "ENOENT"], True), ("k1", ["ok:3", "ok:3"], False)]
+    assert all(st == ERROR for _, _, st in table)  # no result in one column: never a difference
+    assert compare([a, b]) == [("k2", ["EINVAL", "ENOENT"], matrix.DIFFERS), ("k1", ["ok:3", "ok:3"], SAME)]
+    assert matrix_outcome([a, b]) is Outcome.PASS
+    assert matrix_outcome([a, b, broken]) is Outcome.ERROR
+
+
+def test_a_column_that_lost_steps_shows_errors_apart_and_fails_the_matrix(tmp_path: Path) -> None:
+    """The slow host's matrix: trixie lost its machine half way; its missing steps are
+    ERROR rows, the steps both ran are compared, and the verdict is ERROR."""
+    full = _result(tmp_path, {4: ("EINVAL", "PASS"), 5: ("ENOSYS", "PASS"), 6: ("EINVAL", "PASS")})
+    half = _result(tmp_path, {4: ("ESRCH", "FAIL")})
+    a = column_from("bookworm", {}, rows([full]), full.outcome, 1.0, tmp_path / "a.md")
+    b = column_from("trixie", {}, rows([half]), half.outcome, 1.0, tmp_path / "b.md")
+    table = compare([a, b])
+    assert [(k.split()[1], st) for k, _, st in table] == [
+        ("c.evt:4", matrix.DIFFERS),
+        ("c.evt:5", ERROR),
+        ("c.evt:6", ERROR),
+    ]
+    assert table[1][1] == ["ENOSYS", NO_RESULT]
+    assert matrix_outcome([a, b]) is half.outcome and half.outcome.exit_code != 0
+    json_path, md_path = write(tmp_path, [a, b])
+    data = json.loads(json_path.read_text())
+    assert [r["status"] for r in data["rows"]] == [matrix.DIFFERS, ERROR, ERROR] and data["outcome"] != "PASS"
+    assert "1 of 3 steps differ" in md_path.read_text() and "2 step(s) have no result" in md_path.read_text()
 
 
 def test_matrix_files_name_each_column(tmp_path: Path) -> None:
@@ -68,7 +94,7 @@ def test_matrix_files_name_each_column(tmp_path: Path) -> None:
     md = md_path.read_text()
     assert "bookworm: Xen 4.17.7" in md and "debug=n" in md
     assert "did not run**: Xen panicked: boom" in md
-    assert json.loads(json_path.read_text())["rows"][0]["cells"] == {"bookworm": "ok", "trixie": "(no run)"}
+    assert json.loads(json_path.read_text())["rows"][0]["cells"] == {"bookworm": "ok", "trixie": NO_RESULT}
 
 
 def test_ktap_has_a_test_per_case_and_a_subtest_per_step(tmp_path: Path) -> None:

@@ -1,0 +1,212 @@
+"""The command channel to dom0: frames over a virtio-serial port, to dom0/agent.c.
+
+Dom0's serial input is Xen's small ring, which loses or changes characters when dom0
+is slow; so commands, exit codes, output and files travel here instead, each frame
+with a request id and a checksum (the frame layout is in dom0/agent.c). A reply is
+matched to its request by id: one that comes after its request was given up on is
+dropped, never taken for another's. The serial line stays the way the harness reads
+what Xen, dom0 and the guests print.
+"""
+
+from __future__ import annotations
+
+import errno
+import select
+import socket
+import struct
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+PORT_NAME = "org.xenevt.agent"  # the virtserialport's name; the agent looks for it
+MAGIC = b"EVTA"
+HEADER = struct.Struct("<4sBBHIII")  # magic, kind, flags, 0, id, length, crc32
+MAX_PAYLOAD = 64 << 20
+FLAG_TRUNCATED = 1
+
+HELLO, EXEC, SPAWN, KILL, PUT, GET = b"H", b"X", b"S", b"K", b"P", b"G"
+RESULT, DATA, REFUSED = b"R", b"D", b"E"
+
+
+class ChannelError(Exception):
+    """The channel broke (closed, or a frame that fails its checks): nothing more it
+    says can be trusted."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    kind: bytes
+    id: int
+    payload: bytes
+    flags: int = 0
+
+
+def encode(kind: bytes, req_id: int, payload: bytes = b"", flags: int = 0) -> bytes:
+    if len(payload) > MAX_PAYLOAD:
+        raise ValueError(f"a frame's payload is at most {MAX_PAYLOAD} bytes, not {len(payload)}")
+    head = HEADER.pack(MAGIC, kind[0], flags, 0, req_id, len(payload), 0)[:16]
+    return head + struct.pack("<I", zlib.crc32(payload, zlib.crc32(head))) + payload
+
+
+class Decoder:
+    """Frames out of a byte stream, however it is cut."""
+
+    def __init__(self) -> None:
+        self.buf = b""
+
+    def feed(self, data: bytes) -> list[Frame]:
+        self.buf += data
+        frames = []
+        while len(self.buf) >= HEADER.size:
+            magic, kind, flags, _, req_id, length, crc = HEADER.unpack_from(self.buf)
+            if magic != MAGIC or length > MAX_PAYLOAD:
+                raise ChannelError(f"a frame that is not one: {self.buf[: HEADER.size]!r}")
+            if len(self.buf) < HEADER.size + length:
+                break
+            payload = self.buf[HEADER.size : HEADER.size + length]
+            if zlib.crc32(payload, zlib.crc32(self.buf[:16])) != crc:
+                raise ChannelError(f"frame {req_id} ({bytes([kind])!r}, {length} bytes) fails its checksum")
+            frames.append(Frame(bytes([kind]), req_id, payload, flags))
+            self.buf = self.buf[HEADER.size + length :]
+        return frames
+
+
+@dataclass(frozen=True)
+class Result:
+    status: int  # the shell's exit code, or 128 + the signal that ended it
+    output: bytes
+    truncated: bool = False
+
+
+class Refused(Exception):
+    """The agent could not do what was asked (no such file, fork failed, ...)."""
+
+
+class TimedOut(Exception):
+    pass
+
+
+# Waits for bytes on the socket while something else is kept going (the serial console):
+# given the socket's fd and at most how long to wait, True when the fd may be readable.
+Waiter = Callable[[int, float], bool]
+
+
+def _plain_wait(fd: int, timeout: float) -> bool:
+    return bool(select.select([fd], [], [], max(timeout, 0))[0])
+
+
+class Agent:
+    """The host's end: one request at a time, each answered or given up on by its deadline."""
+
+    def __init__(self, path: Path, waiter: Waiter = _plain_wait) -> None:
+        self.path = path
+        self.waiter = waiter
+        self.sock: socket.socket | None = None
+        self.decoder = Decoder()
+        self.next_id = 1
+        self.stray: list[Frame] = []  # late replies to requests given up on, for the log
+
+    def connect(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(str(self.path))
+                break
+            except OSError as e:
+                sock.close()
+                if e.errno not in (errno.ENOENT, errno.ECONNREFUSED) or time.monotonic() > deadline:
+                    raise ChannelError(f"cannot connect to {self.path}: {e}") from None
+                time.sleep(0.05)
+        sock.setblocking(False)
+        self.sock, self.decoder = sock, Decoder()
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def request(self, kind: bytes, payload: bytes, timeout: float) -> Frame:
+        """Send one request and wait for its reply; TimedOut when none comes in time."""
+        if self.sock is None:
+            self.connect()
+        assert self.sock is not None
+        req_id = self.next_id
+        self.next_id = self.next_id % 0xFFFFFFFF + 1
+        try:
+            self.sock.setblocking(True)
+            self.sock.sendall(encode(kind, req_id, payload))
+        except OSError as e:
+            raise ChannelError(f"sending request {req_id}: {e}") from None
+        finally:
+            self.sock.setblocking(False)
+        deadline = time.monotonic() + timeout
+        while True:
+            for frame in self._read():
+                if frame.id == req_id:
+                    return frame
+                if frame.id == 0 and frame.kind == REFUSED:
+                    raise ChannelError(f"the agent refused a frame: {frame.payload.decode(errors='replace')}")
+                self.stray.append(frame)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimedOut(f"request {req_id} ({kind.decode()}) had no reply within {timeout:.0f}s")
+            self.waiter(self.sock.fileno(), min(left, 0.5))
+
+    def _read(self) -> list[Frame]:
+        assert self.sock is not None
+        chunks = []
+        while True:
+            try:
+                data = self.sock.recv(1 << 20)
+            except BlockingIOError:
+                break
+            except OSError as e:
+                raise ChannelError(f"reading the channel: {e}") from None
+            if not data:
+                raise ChannelError("the channel was closed")
+            chunks.append(data)
+        return self.decoder.feed(b"".join(chunks)) if chunks else []
+
+    # -- the requests ---------------------------------------------------------
+
+    def hello(self, timeout: float) -> str:
+        return _result(self.request(HELLO, b"", timeout)).output.decode()
+
+    def exec(self, command: str, timeout: float) -> Result:
+        """Run `command` with dom0's sh; its status and output when it ends. On a
+        timeout its process group is killed: nothing of it is left running."""
+        try:
+            return _result(self.request(EXEC, command.encode(), timeout))
+        except TimedOut:
+            self.kill(self.next_id - 1)
+            raise
+
+    def spawn(self, command: str, timeout: float) -> None:
+        """Start `command` with dom0's sh, its output going to the console; returns once started."""
+        _result(self.request(SPAWN, command.encode(), timeout))
+
+    def kill(self, req_id: int, timeout: float = 10.0) -> bool:
+        return _result(self.request(KILL, struct.pack("<I", req_id), timeout)).status == 0
+
+    def put(self, path: str, data: bytes, timeout: float = 30.0) -> None:
+        _result(self.request(PUT, path.encode() + b"\0" + data, timeout))
+
+    def get(self, path: str, timeout: float = 30.0) -> bytes:
+        frame = self.request(GET, path.encode(), timeout)
+        if frame.kind == REFUSED:
+            raise Refused(frame.payload.decode(errors="replace"))
+        if frame.kind != DATA:
+            raise ChannelError(f"a {frame.kind!r} frame in reply to a file request")
+        return frame.payload
+
+
+def _result(frame: Frame) -> Result:
+    if frame.kind == REFUSED:
+        raise Refused(frame.payload.decode(errors="replace"))
+    if frame.kind != RESULT or len(frame.payload) < 4:
+        raise ChannelError(f"a {frame.kind!r} frame of {len(frame.payload)} bytes where a result belongs")
+    (status,) = struct.unpack_from("<i", frame.payload)
+    return Result(status, frame.payload[4:], bool(frame.flags & FLAG_TRUNCATED))
