@@ -53,7 +53,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         for p in r.problems:
             print(f"  {p.outcome.name}: {p.text}")
     print(baseline.summary(run.baseline, run.results, run.known, run.stale, args.update_baseline))
-    logs = out / "serial.log" if len(run.sessions) == 1 else out / "m*" / "serial.log"
+    for s in run.sessions:
+        for lost in s.replaced:
+            print(
+                f"\nERROR: a machine was given up and the groups after it ran on a new one: {lost.what}: "
+                f"{lost.detail.splitlines()[0]}"
+            )
+    logs = out / "serial*.log" if len(run.sessions) == 1 else out / "m*" / "serial*.log"
     steps = sum(len(r.steps) for r in run.results)
     passed = sum(r.passed for r in run.results)
     others = ", ".join(f"{n} {o.name}" for o in Outcome if o is not Outcome.PASS and (n := _count(run.results, o)))

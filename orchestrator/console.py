@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
-from .errors import HarnessError, MachineDied, XenPanic
+from .errors import Dom0ChannelLost, HarnessError, MachineDied, XenPanic
 
 # Named patterns that mean the whole machine is lost.
 BAD_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -30,6 +30,8 @@ BAD_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("dom0 kernel panic", re.compile(r"^(?!\[g\d+-\w+\] ).*Kernel panic - not syncing")),
     ("dom0's agent died", re.compile(r"DOM0-FAILED: agent exited")),
 )
+# Of those, the ones that lose the machine without Xen going down: an ERROR, not a CRASH.
+NOT_XEN = ("dom0's agent died",)
 
 TAIL_LINES = 40
 
@@ -133,7 +135,8 @@ class Console:
                 if pattern.search(line.text):
                     # Let the machine finish printing its last words before giving up.
                     self._drain(2.0)
-                    raise XenPanic(f"{name}: {self._last_words(line)}", self.tail(), self.log_path)
+                    lost = Dom0ChannelLost if name in NOT_XEN else XenPanic
+                    raise lost(f"{name}: {self._last_words(line)}", self.tail(), self.log_path)
 
     def _last_words(self, line: Line) -> str:
         """The line that matched and, for a panic, Xen's message between it and the row of

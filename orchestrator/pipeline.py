@@ -115,7 +115,7 @@ class SuiteRun:
 
     def console_lines(self) -> list[Line]:
         """Every machine's serial lines, machine after machine."""
-        return [ln for s in self.sessions if s.machine is not None for ln in s.machine.console.lines]
+        return [ln for s in self.sessions for ln in s.lines()]
 
 
 def run_all(

@@ -34,6 +34,9 @@ RUN_DISK = "/dev/vda"
 RESUME_TIMEOUT_S = 30.0
 # Once a guest has booted, its cases' budget, plus this for its last lines to arrive.
 RELAY_SLACK_S = 2.0
+# A lost machine is replaced for the groups that remain, up to this many times a session
+# (a Xen that goes down in every group is not worth a new machine each time).
+MAX_REPLACEMENTS = 3
 # Ended domains (shut down, preserved) left to the machine's end, up to this many: 16 MiB each.
 ENDED_KEPT = 16
 
@@ -129,9 +132,13 @@ class Session:
         self.qemu = qemu or QemuConfig()
         self.snapshots = snapshots  # where booted machines are saved; None: always boot cold
         self.info: dict[str, str] = {}
-        self.machine: Machine | None = None
+        self.machine: Machine | None = None  # the one running now
+        self.machines: list[Machine] = []  # every one this session used, in turn
         self.dom0: Dom0 | None = None
         self.lost: HarnessError | None = None  # set once the machine is gone
+        self.replaced: list[HarnessError] = []  # why each earlier machine was given up
+        self._boot: BootImages | None = None
+        self._snap: snapshot.Snapshot | None = None
         self.reasons = read_shutdown_reasons(arts.include)
         self.scripts = {g.index: compile_group(g) for g in groups}  # role -> script, per group
         self._parked: dict[int, list[Domain]] = {}  # created ahead, paused, by group index
@@ -193,26 +200,60 @@ class Session:
             initrd=initrd,
             run_disk=disk,
         )
-        snap = snapshot.find(self.snapshots, self.qemu, boot) if self.snapshots is not None else None
+        self._boot = boot
+        self._snap = snapshot.find(self.snapshots, self.qemu, boot) if self.snapshots is not None else None
+        self._start()
+        assert self.dom0 is not None
+        log.info("Xen under test: " + ", ".join(f"{k}={v}" for k, v in self.info.items()))
+        self.baseline_path = baseline.path_for(self.info.get("xen_version", ""))
+        self.baseline = baseline.read(self.baseline_path)
+        return self
+
+    def _start(self) -> None:
+        """A machine with the run's files in dom0: the saved one restored, else booted."""
+        boot, snap = self._boot, self._snap
+        assert boot is not None
         if snap is not None and snap.exists() and not self._restore(boot, snap):
             snap.drop()  # no use trying it again: the next run saves a good one
         if self.machine is None:
             self._boot_cold(boot, snap)
         assert self.machine is not None and self.dom0 is not None
+        self.machines.append(self.machine)
         try:
-            log.info("Xen under test: " + ", ".join(f"{k}={v}" for k, v in self.info.items()))
-            self.baseline_path = baseline.path_for(self.info.get("xen_version", ""))
-            self.baseline = baseline.read(self.baseline_path)
             # The run's own files: dom0 may have read the disk before it was saved, so drop its cache.
             self.dom0.run(f"blockdev --flushbufs {RUN_DISK} && cd / && cpio -idm < {RUN_DISK} 2>/dev/null")
         except BaseException:
             self.machine.stop()
             raise
-        return self
+
+    def _log_path(self) -> Path:
+        """serial.log for the first machine; a replacement's log does not overwrite it."""
+        n = len(self.machines)
+        return self.out / ("serial.log" if n == 0 else f"serial-{n + 1}.log")
+
+    def _replace(self) -> None:
+        """The machine was lost, or its state is in doubt: the groups that remain run on a
+        new one (restored from the saved state), never on that one."""
+        assert self.lost is not None
+        self.replaced.append(self.lost)
+        log.info(
+            f"the machine is not driven on ({self.lost.what}: {self.lost.detail.splitlines()[0][:160]}); "
+            "the groups that remain run on a new one"
+        )
+        if self.machine is not None:
+            self.machine.stop()
+        self.machine, self.dom0 = None, None
+        self._parked.clear()  # made ahead on the lost machine: gone with it
+        self._ended, self._unsettled = [], None
+        self.lost = None
+        try:
+            self._start()
+        except HarnessError as e:
+            self.lost = e
 
     def _restore(self, boot: BootImages, snap: snapshot.Snapshot) -> bool:
         """Start from the saved machine; False (and no machine) if it does not come back."""
-        machine = Machine(self.qemu, boot, self.out / "serial.log", restore=snap.state)
+        machine = Machine(self.qemu, boot, self._log_path(), restore=snap.state)
         try:
             with log.step(f"restoring the saved Xen and dom0 ({snap.dir.name})"):
                 machine.__enter__()
@@ -233,7 +274,7 @@ class Session:
 
     def _boot_cold(self, boot: BootImages, snap: snapshot.Snapshot | None) -> None:
         """Boot Xen and dom0; save the booted machine for later runs when `snap` is given."""
-        self.machine = Machine(self.qemu, boot, self.out / "serial.log").__enter__()
+        self.machine = Machine(self.qemu, boot, self._log_path()).__enter__()
         try:
             self.dom0 = Dom0(self.machine.console, self.machine.agent())
             with log.step("booting Xen and dom0"):
@@ -251,6 +292,10 @@ class Session:
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         if self.machine is not None:
             self.machine.stop()
+
+    def lines(self) -> list[Line]:
+        """Every machine's serial lines, machine after machine."""
+        return [ln for m in self.machines for ln in m.console.lines]
 
     def header(self) -> dict[str, str]:
         """What a report says about the stack under test."""
@@ -287,6 +332,8 @@ class Session:
         checked while the next one runs (_settle)."""
         results = []
         for i, group in enumerate(groups):
+            if self.lost is not None and self._boot is not None and len(self.replaced) < MAX_REPLACEMENTS:
+                self._replace()
             results.append(self._run_group(group, groups[i + 1] if i + 1 < len(groups) else None))
         self._settle()
         return results

@@ -84,12 +84,11 @@ class XenRun:
     def console_of(self, res: CaseResult) -> list[Line]:
         """The serial lines of the machine that ran the case."""
         session = next(s for s in self.sessions if any(g.index == res.group for g in s.groups))
-        assert session.machine is not None
-        return session.machine.console.lines
+        return session.lines()
 
     def lines(self) -> list[str]:
         """Every machine's serial lines, as text."""
-        return [ln.text for s in self.sessions if s.machine is not None for ln in s.machine.console.lines]
+        return [ln.text for s in self.sessions for ln in s.lines()]
 
 
 @pytest.fixture(scope="session")
@@ -108,6 +107,11 @@ def xen_run(pytestconfig: pytest.Config) -> Iterator[XenRun]:
             arts, guest, cases, out, fresh=opt("fresh"), spec=opt("order"), cold=opt("cold"), jobs=opt("jobs")
         )
     pytestconfig.stash[ORDER] = run.order
+    pytestconfig.stash[REPLACED] = [
+        f"ERROR: a machine was given up, the groups after it ran on a new one: {e.what}: {e.detail.splitlines()[0]}"
+        for s in run.sessions
+        for e in s.replaced
+    ]
     # The report is about Xen: the harness's own self-tests (which fail on purpose) stay out.
     conformance = [r for r in run.results if r.case.path in CASE_FILES]
     pytestconfig.stash[BASELINE] = baseline.summary(
@@ -121,6 +125,7 @@ def xen_run(pytestconfig: pytest.Config) -> Iterator[XenRun]:
 REPORTS = pytest.StashKey[tuple[tuple[Path, Path], list[Any]]]()
 BASELINE = pytest.StashKey[str]()
 ORDER = pytest.StashKey[str]()
+REPLACED = pytest.StashKey[list[str]]()
 WANTED = pytest.StashKey[set[str]]()
 
 
@@ -138,4 +143,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     for r in differs:
         tr.write_line(f"  {r.where}: {r.call}: Xen {r.got}, 3.0 guide {r.spec}")
     for line in config.stash.get(BASELINE, "").strip().splitlines():
+        tr.write_line(line)
+    for line in config.stash.get(REPLACED, []):
         tr.write_line(line)

@@ -9,10 +9,12 @@ from itertools import pairwise
 import pytest
 
 from orchestrator import fuzz
+from orchestrator.cases import Group
+from orchestrator.errors import Dom0ChannelLost, Dom0CommandFailed
 from orchestrator.outcome import Outcome
 from orchestrator.pipeline import BUILD, load_cases, prepare, run_all
 from orchestrator.report import failure_message
-from orchestrator.results import parse
+from orchestrator.results import GroupResult, parse
 from orchestrator.runner import ROOT, Session
 
 from .conftest import XenRun
@@ -47,9 +49,10 @@ def test_guests_shut_down_with_their_verdict(xen_run: XenRun) -> None:
 
 
 def assert_no_qemu_left(sessions: list[Session], after: str) -> None:
-    for session in sessions:
-        assert session.machine is not None
-        pid = session.machine.pid
+    machines = [m for session in sessions for m in session.machines]
+    assert machines, "no machine ran"
+    for machine in machines:
+        pid = machine.pid
         out = subprocess.run(["ps", "-o", "pid=", "-p", str(pid)], capture_output=True, text=True).stdout
         assert not out.strip(), f"QEMU (pid {pid}) still runs after {after}"
 
@@ -170,3 +173,41 @@ def test_two_vcpus_send_on_each_others_shared_ports(xen_run: XenRun) -> None:
     assert sorted(runs) == [3, 4], runs
     for run in runs.values():
         assert run.vcpus == 2 and run.raced > 0, run
+
+
+def test_a_dead_agent_costs_one_group_and_the_rest_run_on_a_new_machine(
+    pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dom0's agent is killed as group 2 begins: group 2 is an ERROR that says so, the
+    machine is not driven on, and groups 3 and 4 run on a new one and pass. On that one, a
+    command that stalls past its deadline is killed and the next answered."""
+    arts, guest = prepare(pytestconfig.getoption("xen"))
+    files = [ROOT / "cases" / f for f in ("close.evt", "send.evt", "status.evt", "unmask.evt")]
+    seen: dict[str, object] = {}
+    run_group = Session._run_group
+
+    def meddling(self: Session, group: Group, following: Group | None) -> GroupResult:
+        assert self.dom0 is not None
+        if group.index == 2:
+            self.dom0.spawn("kill -9 $(pidof evt-agent)")
+        if group.index == 3:
+            with pytest.raises(Dom0CommandFailed, match=r"no answer within 2s \(killed\)"):
+                self.dom0.run("sleep 300; echo never", timeout=2)
+            seen["after stall"] = self.dom0.run("echo answered; pidof sleep || echo no-sleep-left")
+        return run_group(self, group, following)
+
+    monkeypatch.setattr(Session, "_run_group", meddling)
+    run = run_all(arts, guest, load_cases(arts, files), BUILD / "test-run" / "agent-killed", fresh=True)
+    by_group = {g.group.index: g for g in run.groups}
+    assert sorted(by_group) == [1, 2, 3, 4]
+    lost = by_group[2].error
+    assert isinstance(lost, Dom0ChannelLost), lost
+    assert "dom0's agent died: DOM0-FAILED: agent exited" in str(lost)
+    assert [r.outcome for r in by_group[2].case_results()] == [Outcome.ERROR]
+    for i in (1, 3, 4):
+        assert by_group[i].error is None and all(r.passed for r in by_group[i].case_results()), by_group[i].error
+    (session,) = run.sessions
+    assert len(session.machines) == 2 and session.replaced == [lost]
+    assert seen["after stall"] == "answered\nno-sleep-left"
+    assert run.outcome is Outcome.ERROR  # the verdict says a group was lost, whatever else passed
+    assert_no_qemu_left(run.sessions, "the agent was killed")
