@@ -53,8 +53,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         for p in r.problems:
             print(f"  {p.outcome.name}: {p.text}")
     print(baseline.summary(run.baseline, run.results, run.known, run.stale, args.update_baseline))
-    for s in run.sessions:
-        for lost in s.replaced:
+    for each in run.sessions:
+        for lost in each.replaced:
             print(
                 f"\nERROR: a machine was given up and the groups after it ran on a new one: {lost.what}: "
                 f"{lost.detail.splitlines()[0]}"
