@@ -12,7 +12,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test unit lint check setup host-deps xen-build-deps xen-tools-build-deps venv bench matrix compare fuzz xen-debug clean
+.PHONY: run test unit lint check setup host-deps xen-build-deps xen-tools-build-deps venv bench matrix compare fuzz soak xen-debug clean
 
 # `run` fetches and builds what it needs itself (the same stage as `setup`), in one process.
 run: host-deps venv $(if $(findstring debug:,$(XEN)),xen-build-deps) $(if $(findstring src:,$(XEN)),xen-tools-build-deps)
@@ -64,6 +64,12 @@ SHRINK ?= 1
 fuzz: setup
 	$(PY) -m orchestrator --xen $(XEN) fuzz --ops $(OPS) --vcpus $(VCPUS) --jobs $(JOBS) --abi $(ABI) --domains $(DOMAINS) \
 	    $(if $(SEEDS),--seeds $(SEEDS),--seed $(SEED)) $(if $(filter 0,$(SHRINK)),--no-shrink)
+
+# The suite RUNS times as CI runners meet it (restored and cold boots, --jobs 2, random
+# order, bookworm and trixie, a busy host); every verdict held to the first run's.
+RUNS ?= 10
+soak: host-deps venv
+	$(PY) -m orchestrator soak --runs $(RUNS) $(if $(SOAK_XENS),--xens $(SOAK_XENS))
 
 # Debian's Xen of SUITE built from its source package with debug=y; then use XEN=debug:$(SUITE).
 SUITE ?= bookworm

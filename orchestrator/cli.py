@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import baseline, fuzz, log, matrix
+from . import baseline, fuzz, log, matrix, soak
 from .artifacts import SUITES
 from .bench import bench
 from .cases import ORDERS, order
@@ -201,6 +201,32 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return Outcome.FAIL.exit_code if diffs else 0
 
 
+def cmd_soak(args: argparse.Namespace) -> int:
+    out = BUILD / "soak" / time.strftime("%Y%m%d-%H%M%S")
+    xens = [x for x in args.xens.split(",") if x] or None
+    records = soak.soak(args.runs, [Path(p) for p in args.cases] or ALL_CASES, out, xens)
+    print(f"\nsoak report: {soak.write(out, records)}")
+    for r in records:
+        print(
+            f"  run {r.index:>3}: {r.outcome:<5} {r.seconds:6.0f}s  {r.variant.describe()}"
+            + (f"  FLAKY: {len(r.errors)} error(s), {len(r.changed)} change(s)" if r.flaky else "")
+        )
+    print(soak.summary(records))
+    return 0 if records and not any(r.flaky for r in records) else Outcome.ERROR.exit_code
+
+
+def _positive(text: str) -> int:
+    """A count of at least 1 (machines, runs, operations): 0 or -1 is a usage error, not a
+    silently skipped share of the work."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n}: must be at least 1")
+    return n
+
+
 def _order(spec: str) -> str:
     try:
         order([], spec)
@@ -259,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("run", help="boot Xen, run cases in guest domains, print the exchange and a verdict")
     r.add_argument("cases", nargs="*", help="case files (default: cases/interdomain.evt)")
     r.add_argument("--fresh", action="store_true", help="run every case in fresh domains")
-    r.add_argument("--jobs", type=int, default=1, help="machines to run at once, the groups dealt out among them")
+    r.add_argument("--jobs", type=_positive, default=1, help="machines to run at once, the groups dealt out among them")
     r.add_argument("--cold", action="store_true", help="boot Xen and dom0 instead of restoring a saved machine")
     r.add_argument("--order", default="file", type=_order, help=f"order of the cases: {', '.join(ORDERS)}")
     r.add_argument(
@@ -269,6 +295,10 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("cases", nargs="*", help="case files (default: cases/*.evt)")
     c.add_argument("--orders", default="file,random", type=_orders, help="the warm runs' orders, comma-separated")
     sub.add_parser("prepare", help="fetch Xen, the dom0 kernel and toolstack; build the guest")
+    sk = sub.add_parser("soak", help="run the suite again and again as CI runners meet it; every verdict held steady")
+    sk.add_argument("--runs", type=_positive, default=10, help="how many runs (variants taken in turn)")
+    sk.add_argument("--xens", default="", help="only the variants of these Xens, comma-separated (default: all)")
+    sk.add_argument("cases", nargs="*", help="case files (default: cases/*.evt)")
     mx = sub.add_parser("matrix", help="run the cases against several Xens and compare the results")
     mx.add_argument("cases", nargs="*", help="case files (default: cases/*.evt)")
     mx.add_argument("--xens", default="bookworm,trixie", help="comma-separated suites or hypervisor files")
@@ -276,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         "bench", help="time the suite warm and fresh, boot, domain creation, cases and event round trips"
     )
     b.add_argument("cases", nargs="*", help="the suite to time (default: cases/*.evt)")
-    b.add_argument("--runs", type=int, default=3, help="warm suite runs and bench/rtt.evt runs, a boot each")
+    b.add_argument("--runs", type=_positive, default=3, help="warm suite runs and bench/rtt.evt runs, a boot each")
     b.add_argument("--xens", default="", help="also time the whole suite against each of these (matrix columns)")
     bs = sub.add_parser(
         "bisect-step", help="for git bisect run: exit 0 if the cases pass, 1 if one fails, 125 if it cannot tell"
@@ -285,9 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     fz = sub.add_parser("fuzz", help="random event channel operations against a model of Xen, a seed per domain")
     fz.add_argument("--seed", default="1", help="the seed (a run replays exactly from it)")
     fz.add_argument("--seeds", default="", help="a campaign: seeds as 1-1000 or 1,5,9-12 (instead of --seed)")
-    fz.add_argument("--ops", type=int, default=fuzz.DEFAULT_OPS, help="operations per seed")
-    fz.add_argument("--vcpus", type=int, default=2, help="vcpus fuzzing at once in each domain (1: exact replay)")
-    fz.add_argument("--jobs", type=int, default=1, help="machines to spread the seeds over")
+    fz.add_argument("--ops", type=_positive, default=fuzz.DEFAULT_OPS, help="operations per seed")
+    fz.add_argument("--vcpus", type=_positive, default=2, help="vcpus fuzzing at once in each domain (1: exact replay)")
+    fz.add_argument("--jobs", type=_positive, default=1, help="machines to spread the seeds over")
     fz.add_argument("--abi", choices=fuzz.ABIS, default="2l", help="the event channel ABI each run starts on")
     fz.add_argument(
         "--domains", type=int, choices=(1, 2), default=1, help="2: two domains fuzz at once, with channels between them"
@@ -309,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         "bench": cmd_bench,
         "parse": cmd_parse,
         "matrix": cmd_matrix,
+        "soak": cmd_soak,
         "compare": cmd_compare,
         "check": cmd_check,
         "fuzz": cmd_fuzz,
