@@ -45,11 +45,13 @@ class Sample:
     ready_seconds: float  # QEMU start to dom0 ready
     groups: list[GroupResult]
     not_passed: list[str] = field(default_factory=list)  # cases whose outcome was not PASS
+    dom0_commands: list[float] = field(default_factory=list)  # each dom0 command, request to reply
 
 
 def sample(run: SuiteRun) -> Sample:
     bad = [f"{r.case.name}: {r.outcome.name}" for r in run.results if not r.passed]
-    return Sample(run.seconds, run.session.ready_seconds, run.groups, bad)
+    latencies = [t for s in run.sessions for t in s.dom0_latencies()]
+    return Sample(run.seconds, run.session.ready_seconds, run.groups, bad, latencies)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ class Figures:
     case_guest_s: Spread | None
     fresh_seconds: Spread | None
     fresh_ratio: float | None
+    dom0_command_s: Spread | None  # one dom0 command, request to reply (agent.py)
+    group_setup_s: Spread | None  # a group's start to its domains unpaused
     rtt_ns: dict[str, RttFigure]
     not_passed: list[str]
     suite_by_xen: dict[str, XenSuite] = field(default_factory=dict)
@@ -171,6 +175,8 @@ def figures(
         case_guest_s=spread(case_guest_seconds(warm)),
         fresh_seconds=fresh_s,
         fresh_ratio=ratio,
+        dom0_command_s=spread([t for s in warm for t in s.dom0_commands]),
+        group_setup_s=spread([g.setup_seconds for s in warm for g in s.groups if g.error is None]),
         rtt_ns=rtt_figures(rtt),
         not_passed=not_passed,
         suite_by_xen=dict(suite_by_xen or {}),
@@ -195,6 +201,8 @@ def format_figures(f: Figures) -> list[str]:
         f"case_guest_s            time per case, in the guest (s):     {show(f.case_guest_s)}",
         f"fresh_seconds           whole suite in fresh domains (s):    {show(f.fresh_seconds)}",
         f"fresh_ratio             fresh / warm wall time (medians):    {ratio}",
+        f"dom0_command_s          one dom0 command, request to reply:  {show(f.dom0_command_s)}",
+        f"group_setup_s           group start -> domains unpaused (s): {show(f.group_setup_s)}",
     ]
     for case, r in sorted(f.rtt_ns.items()):
         for k in RTT_STATS:

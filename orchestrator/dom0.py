@@ -26,6 +26,7 @@ class Dom0:
         self.channel = channel
         self.ready_info = ""
         self.ready_at = 0.0
+        self.latencies: list[float] = []  # each command's request to reply (bench: dom0_command_s)
 
     def wait_ready(self, timeout: float = BOOT_TIMEOUT) -> str:
         """Until dom0's /init says it is ready (its agent has opened the channel's port)."""
@@ -64,6 +65,7 @@ class Dom0:
         """Run `command`; its exit code and output (stdout and stderr). One that does not
         end within `timeout` is killed with everything it started in dom0."""
         self.console.note(f"[harness -> dom0] {command}")
+        start = time.monotonic()
         try:
             result = self.channel.exec(command, timeout)
         except TimedOut:
@@ -76,6 +78,7 @@ class Dom0:
             ) from None
         except ChannelError as e:
             raise Dom0ChannelLost(f"`{command}`: {e}", self.console.tail(), self.console.log_path) from None
+        self.latencies.append(time.monotonic() - start)
         text = result.output.decode("utf-8", "replace").strip()
         if result.truncated:
             text += "\n[harness] (output truncated by dom0's agent)"

@@ -460,6 +460,7 @@ class GroupResult:
     error: HarnessError | None = None
     create_to_first_line: list[float] = field(default_factory=list)
     run_seconds: float = 0.0
+    setup_seconds: float = 0.0  # the group's start to its domains unpaused (creation, if not made ahead)
 
     def roles(self) -> dict[int, str]:
         """The domain ids of this group's domains, each to its role (from their BOOT lines)."""

@@ -134,6 +134,7 @@ class Session:
         self.info: dict[str, str] = {}
         self.machine: Machine | None = None  # the one running now
         self.machines: list[Machine] = []  # every one this session used, in turn
+        self._dom0s: list[Dom0] = []  # their dom0 sessions
         self.dom0: Dom0 | None = None
         self.lost: HarnessError | None = None  # set once the machine is gone
         self.replaced: list[HarnessError] = []  # why each earlier machine was given up
@@ -219,6 +220,7 @@ class Session:
             self._boot_cold(boot, snap)
         assert self.machine is not None and self.dom0 is not None
         self.machines.append(self.machine)
+        self._dom0s.append(self.dom0)
         try:
             # The run's own files: dom0 may have read the disk before it was saved, so drop its cache.
             self.dom0.run(f"blockdev --flushbufs {RUN_DISK} && cd / && cpio -idm < {RUN_DISK} 2>/dev/null")
@@ -292,6 +294,10 @@ class Session:
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         if self.machine is not None:
             self.machine.stop()
+
+    def dom0_latencies(self) -> list[float]:
+        """How long each dom0 command took, request to reply, on every machine."""
+        return [t for d in self._dom0s for t in d.latencies]
 
     def lines(self) -> list[Line]:
         """Every machine's serial lines, machine after machine."""
@@ -413,6 +419,7 @@ class Session:
                 if domains:
                     self.dom0.run(" ".join(["sh /evt/unpause", f"g{group.index}", *(d.role for d in domains)]))
                 unpaused = time.monotonic()
+                result.setup_seconds = unpaused - start
                 self._settle()
                 if self.lost is not None:
                     raise self.lost  # the machine went down meanwhile: nothing of this group will come

@@ -87,9 +87,11 @@ def test_rtt_figures_spread_each_summary_over_the_runs() -> None:
 
 def made_up() -> Figures:
     warm = [
-        Sample(100.0, 12.0, [group(1, ["a", "b"], 40.0, [6.0, 7.0])]),
-        Sample(120.0, 14.0, [group(1, ["a", "b"], 60.0, [8.0, 9.0])], ["b: FAIL"]),
+        Sample(100.0, 12.0, [group(1, ["a", "b"], 40.0, [6.0, 7.0])], dom0_commands=[0.01, 0.03]),
+        Sample(120.0, 14.0, [group(1, ["a", "b"], 60.0, [8.0, 9.0])], ["b: FAIL"], [0.02]),
     ]
+    warm[0].groups[0].setup_seconds = 0.5
+    warm[1].groups[0].setup_seconds = 1.5
     fresh = [Sample(330.0, 13.0, [group(1, ["a"], 20.0, [10.0, 11.0]), group(2, ["b"], 22.0, [6.5, 6.6])])]
     g = group(1, ["rtt-same-vcpu"], 10.0, [7.5])
     g.reports["A"] = DomainReport("g1-A", rtts=[rtt("rtt-same-vcpu", 12000)])
@@ -109,6 +111,8 @@ def test_figures_of_a_bench_run() -> None:
     assert f.fresh_ratio == pytest.approx(3.0)
     assert f.rtt_ns["rtt-same-vcpu"].median_ns == Spread(12000, 12000, 12000, 1)
     assert f.not_passed == ["b: FAIL"]
+    assert f.dom0_command_s == Spread(0.01, 0.02, 0.03, 3)  # every command of the warm runs
+    assert f.group_setup_s == Spread(0.5, 1.0, 1.5, 2)
 
 
 def test_no_ratio_without_both_runs() -> None:
@@ -121,7 +125,10 @@ def test_bench_json_has_the_keys_and_spreads(tmp_path: Path) -> None:
     path = tmp_path / "bench" / "bench.json"
     write(path, made_up())
     data = json.loads(path.read_text())
-    for key in ("suite_seconds", "dom0_ready_s", "create_to_first_line_s", "case_median_s", "fresh_seconds"):
+    for key in (
+        "suite_seconds", "dom0_ready_s", "create_to_first_line_s", "case_median_s", "fresh_seconds",
+        "dom0_command_s", "group_setup_s",
+    ):  # fmt: skip
         assert set(data[key]) == {"min", "median", "max", "n"}, key
     assert data["suite_cases"] == 2 and data["fresh_ratio"] == pytest.approx(3.0)
     assert data["header"]["build_id"] == "abc123" and data["date"].startswith("2024-06-01")
