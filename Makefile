@@ -90,7 +90,7 @@ xen-build-deps:
 # xenconsoled): what its configure and libraries want.
 xen-tools-build-deps: xen-build-deps
 	@tools/host-deps.sh autoconf automake autotools-dev pkg-config gettext uuid-dev libyajl-dev zlib1g-dev \
-	    libncurses-dev python3-dev libzstd-dev liblzma-dev libbz2-dev
+	    libncurses-dev python3-dev libzstd-dev liblzma-dev libbz2-dev acpica-tools
 
 venv: $(VENV)/.installed
 

@@ -98,7 +98,8 @@ def _plain_wait(fd: int, timeout: float) -> bool:
 
 
 class Agent:
-    """The host's end: one request at a time, each answered or given up on by its deadline."""
+    """The host's end. Requests may be outstanding at once (submit, then collect each by
+    its id); each is answered, or given up on at its deadline."""
 
     def __init__(self, path: Path, waiter: Waiter = _plain_wait) -> None:
         self.path = path
@@ -106,6 +107,8 @@ class Agent:
         self.sock: socket.socket | None = None
         self.decoder = Decoder()
         self.next_id = 1
+        self.waiting: set[int] = set()  # submitted, not yet collected
+        self.replies: dict[int, Frame] = {}  # arrived for a request not collected yet
         self.stray: list[Frame] = []  # late replies to requests given up on, for the log
 
     def connect(self, timeout: float = 10.0) -> None:
@@ -122,14 +125,16 @@ class Agent:
                 time.sleep(0.05)
         sock.setblocking(False)
         self.sock, self.decoder = sock, Decoder()
+        self.waiting.clear()
+        self.replies.clear()
 
     def close(self) -> None:
         if self.sock is not None:
             self.sock.close()
             self.sock = None
 
-    def request(self, kind: bytes, payload: bytes, timeout: float) -> Frame:
-        """Send one request and wait for its reply; TimedOut when none comes in time."""
+    def submit(self, kind: bytes, payload: bytes) -> int:
+        """Send one request; its id, to collect its reply by."""
         if self.sock is None:
             self.connect()
         assert self.sock is not None
@@ -142,18 +147,35 @@ class Agent:
             raise ChannelError(f"sending request {req_id}: {e}") from None
         finally:
             self.sock.setblocking(False)
+        self.waiting.add(req_id)
+        return req_id
+
+    def collect(self, req_id: int, timeout: float) -> Frame:
+        """The reply to request `req_id`; TimedOut when none comes within `timeout` (the
+        request is then given up on: a reply that comes later is dropped)."""
+        assert self.sock is not None
         deadline = time.monotonic() + timeout
-        while True:
+        while req_id not in self.replies:
             for frame in self._read():
-                if frame.id == req_id:
-                    return frame
                 if frame.id == 0 and frame.kind == REFUSED:
                     raise ChannelError(f"the agent refused a frame: {frame.payload.decode(errors='replace')}")
-                self.stray.append(frame)
+                if frame.id in self.waiting:
+                    self.replies[frame.id] = frame
+                else:
+                    self.stray.append(frame)
+            if req_id in self.replies:
+                break
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimedOut(f"request {req_id} ({kind.decode()}) had no reply within {timeout:.0f}s")
+                self.waiting.discard(req_id)
+                raise TimedOut(f"request {req_id} had no reply within {timeout:g}s")
             self.waiter(self.sock.fileno(), min(left, 0.5))
+        self.waiting.discard(req_id)
+        return self.replies.pop(req_id)
+
+    def request(self, kind: bytes, payload: bytes, timeout: float) -> Frame:
+        """Send one request and wait for its reply; TimedOut when none comes in time."""
+        return self.collect(self.submit(kind, payload), timeout)
 
     def _read(self) -> list[Frame]:
         assert self.sock is not None
@@ -178,10 +200,14 @@ class Agent:
     def exec(self, command: str, timeout: float) -> Result:
         """Run `command` with dom0's sh; its status and output when it ends. On a
         timeout its process group is killed: nothing of it is left running."""
+        return self.finish(self.submit(EXEC, command.encode()), timeout)
+
+    def finish(self, req_id: int, timeout: float) -> Result:
+        """The result of a submitted EXEC; past `timeout`, it is killed and TimedOut raised."""
         try:
-            return _result(self.request(EXEC, command.encode(), timeout))
+            return _result(self.collect(req_id, timeout))
         except TimedOut:
-            self.kill(self.next_id - 1)
+            self.kill(req_id)
             raise
 
     def spawn(self, command: str, timeout: float) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import time
 
-from .agent import Agent, ChannelError, Refused, TimedOut
+from .agent import EXEC, Agent, ChannelError, Refused, TimedOut
 from .console import Console
 from .errors import Dom0ChannelLost, Dom0CommandFailed, Dom0NotReady
 
@@ -64,25 +64,17 @@ class Dom0:
     def run_rc(self, command: str, timeout: float = COMMAND_TIMEOUT) -> tuple[int, str]:
         """Run `command`; its exit code and output (stdout and stderr). One that does not
         end within `timeout` is killed with everything it started in dom0."""
+        return self.begin(command).result(timeout)
+
+    def begin(self, command: str) -> Pending:
+        """Start `command` and return at once; its result is asked for later (Pending.result),
+        while the harness watches the guests and sends dom0 other commands meanwhile."""
         self.console.note(f"[harness -> dom0] {command}")
-        start = time.monotonic()
         try:
-            result = self.channel.exec(command, timeout)
-        except TimedOut:
-            raise Dom0CommandFailed(
-                f"`{command}`: no answer within {timeout:g}s (killed)", self.console.tail(), self.console.log_path
-            ) from None
-        except Refused as e:
-            raise Dom0CommandFailed(
-                f"`{command}`: dom0's agent: {e}", self.console.tail(), self.console.log_path
-            ) from None
+            req_id = self.channel.submit(EXEC, command.encode())
         except ChannelError as e:
             raise Dom0ChannelLost(f"`{command}`: {e}", self.console.tail(), self.console.log_path) from None
-        self.latencies.append(time.monotonic() - start)
-        text = result.output.decode("utf-8", "replace").strip()
-        if result.truncated:
-            text += "\n[harness] (output truncated by dom0's agent)"
-        return result.status, text
+        return Pending(self, command, req_id, time.monotonic())
 
     def spawn(self, command: str, timeout: float = COMMAND_TIMEOUT) -> None:
         """Start `command` in dom0, its output going to the console; returns once it runs."""
@@ -98,3 +90,31 @@ class Dom0:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             self.console.pump(end - time.monotonic())
+
+
+class Pending:
+    """A dom0 command under way (Dom0.begin)."""
+
+    def __init__(self, dom0: Dom0, command: str, req_id: int, started: float) -> None:
+        self.dom0, self.command, self.req_id, self.started = dom0, command, req_id, started
+
+    def result(self, timeout: float = COMMAND_TIMEOUT) -> tuple[int, str]:
+        """Its exit code and output, waiting at most `timeout` more; past that it is killed."""
+        d = self.dom0
+        try:
+            result = d.channel.finish(self.req_id, timeout)
+        except TimedOut:
+            raise Dom0CommandFailed(
+                f"`{self.command}`: no answer within {timeout:g}s (killed)", d.console.tail(), d.console.log_path
+            ) from None
+        except Refused as e:
+            raise Dom0CommandFailed(
+                f"`{self.command}`: dom0's agent: {e}", d.console.tail(), d.console.log_path
+            ) from None
+        except ChannelError as e:
+            raise Dom0ChannelLost(f"`{self.command}`: {e}", d.console.tail(), d.console.log_path) from None
+        d.latencies.append(time.monotonic() - self.started)
+        text = result.output.decode("utf-8", "replace").strip()
+        if result.truncated:
+            text += "\n[harness] (output truncated by dom0's agent)"
+        return result.status, text

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .console import Console
-from .dom0 import NUDGE_S, Dom0
+from .dom0 import COMMAND_TIMEOUT, NUDGE_S, Dom0, Pending
 from .errors import Dom0CommandFailed, DomainCreateFailed, GuestCrashed, GuestDied, GuestSilent, HarnessError
 from .results import DomainReport, parse
 
@@ -206,11 +206,21 @@ class Domain:
 def create_all(dom0: Dom0, group: str, domains: list[Domain], others: dict[str, int] | None = None) -> None:
     """Create a group's domains, paused, and tell each every domain's id (theirs and
     `others`', by role) under its XS_DIR/dom: xen-config/create.sh, one request."""
-    start = time.monotonic()
+    finish_create(start_create(dom0, group, domains, others), domains)
+
+
+def start_create(dom0: Dom0, group: str, domains: list[Domain], others: dict[str, int] | None = None) -> Pending:
+    """create_all, started: it runs in dom0 while the harness goes on (finish_create)."""
     for d in domains:
         d.creating()
     given = [f"{r}={i}" for r, i in (others or {}).items()]
-    rc, out = dom0.run_rc(" ".join(["sh /evt/create", group, XS_DIR, *(d.role for d in domains), *given]))
+    return dom0.begin(" ".join(["sh /evt/create", group, XS_DIR, *(d.role for d in domains), *given]))
+
+
+def finish_create(pending: Pending, domains: list[Domain], timeout: float = COMMAND_TIMEOUT) -> None:
+    """Wait for a creation start_create began; each domain's id, or the error."""
+    rc, out = pending.result(timeout)
+    elapsed = time.monotonic() - pending.started
     found = dict(re.findall(r"^@@DOMID (\S+) (\d+)$", out, re.M))
     for d in domains:
         if d.name not in found:
@@ -218,9 +228,9 @@ def create_all(dom0: Dom0, group: str, domains: list[Domain], others: dict[str, 
                 f"{d.name}: relay, `xl create` or `xl domid` exited {rc}:\n{out}", d.console.tail(), d.console.log_path
             )
         d.domid = int(found[d.name])
-        d.create_seconds = (time.monotonic() - start) / len(domains)  # each one's share
+        d.create_seconds = elapsed / len(domains)  # each one's share
     if rc != 0:
-        tail, log_path = dom0.console.tail(), dom0.console.log_path
+        tail, log_path = pending.dom0.console.tail(), pending.dom0.console.log_path
         raise Dom0CommandFailed(f"telling the domains their ids exited {rc}:\n{out}", tail, log_path)
 
 

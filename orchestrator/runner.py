@@ -12,8 +12,16 @@ from . import baseline, dom0script, lang, lastops, log, snapshot
 from .artifacts import Artifacts
 from .cases import DOM0, LINUX, Config, Group, compile_group
 from .console import Line
-from .dom0 import Dom0
-from .domain import Domain, create_all, destroy_all, read_shutdown_reasons, shutdown_reasons
+from .dom0 import Dom0, Pending
+from .domain import (
+    Domain,
+    create_all,
+    destroy_all,
+    finish_create,
+    read_shutdown_reasons,
+    shutdown_reasons,
+    start_create,
+)
 from .errors import GuestDied, HarnessError, MachineDied, XenPanic
 from .initramfs import build_base, build_linux_peer, build_run_disk, peer_kernel
 from .machine import BootImages, Machine, QemuConfig, qemu_version
@@ -34,6 +42,8 @@ RUN_DISK = "/dev/vda"
 RESUME_TIMEOUT_S = 30.0
 # Once a guest has booted, its cases' budget, plus this for its last lines to arrive.
 RELAY_SLACK_S = 2.0
+# A creation made ahead has had the whole last group to run; this much more, then it is killed.
+CREATE_AHEAD_TIMEOUT_S = 120.0
 # A lost machine is replaced for the groups that remain, up to this many times a session
 # (a Xen that goes down in every group is not worth a new machine each time).
 MAX_REPLACEMENTS = 3
@@ -142,7 +152,8 @@ class Session:
         self._snap: snapshot.Snapshot | None = None
         self.reasons = read_shutdown_reasons(arts.include)
         self.scripts = {g.index: compile_group(g) for g in groups}  # role -> script, per group
-        self._parked: dict[int, list[Domain]] = {}  # created ahead, paused, by group index
+        # Being created ahead (paused) while the group before runs, by group index.
+        self._parked: dict[int, tuple[list[Domain], Pending]] = {}
         self._ended: list[Domain] = []  # their group is over: to destroy
         self._unsettled: tuple[GroupResult, list[Domain]] | None = None  # reasons not checked yet
         self.baseline_path: Path | None = None  # the Xen's known results (orchestrator/baseline.py)
@@ -361,13 +372,29 @@ class Session:
         if domains:
             create_all(self.dom0, f"g{group.index}", domains, {DOM0: 0} if DOM0 in group.config.domains else {})
 
+    def _finish_parked(self, group: Group, domains: list[Domain], pending: Pending) -> None:
+        """The creation started while the last group ran: its result, with as long again to
+        come as a command has. One that failed is undone, and the group creates its domains
+        itself, reporting whatever goes wrong then as its own error."""
+        assert self.dom0 is not None
+        try:
+            finish_create(pending, domains, CREATE_AHEAD_TIMEOUT_S)
+        except (XenPanic, MachineDied):
+            raise
+        except HarnessError as e:
+            log.info(f"creating group {group.index}'s domains ahead failed, it tries again: {e.detail.splitlines()[0]}")
+            destroy_all(self.dom0, domains)
+            domains[:] = self._domains(group)
+            self._create(group, domains)
+
     def _tidy(self, following: Group | None) -> None:
-        """Create `following`'s domains, paused; destroy the oldest ended ones past ENDED_KEPT.
+        """Start creating `following`'s domains, paused (collected as `following` begins,
+        _finish_parked); destroy the oldest ended ones past ENDED_KEPT.
 
         An ended domain costs Xen only its memory until the machine stops, and each
-        `xl destroy` is dom0 time on the critical path. A creation that fails here is
-        undone at once: the group then creates its domains itself in its turn, and
-        reports whatever goes wrong as its own error."""
+        `xl destroy` is dom0 time on the critical path. The creation is not waited for
+        here: the running group's own dom0 commands are answered meanwhile, and on a slow
+        host its duration costs the running group nothing but dom0's CPU."""
         if self.lost is not None or self.dom0 is None:
             return
         try:
@@ -378,15 +405,13 @@ class Session:
             if following is None:
                 return
             domains = self._domains(following)
-            try:
-                self._create(following, domains)
-            except (XenPanic, MachineDied):
-                raise  # the machine is gone: the group running now ends with it, at once
-            except HarnessError as e:
-                log.info(f"creating group {following.index}'s domains ahead failed, it will try again: {e}")
-                destroy_all(self.dom0, domains)
-                return
-            self._parked[following.index] = domains
+            if domains:
+                # Started, not waited for: it runs in dom0 while this group's guests do.
+                others = {DOM0: 0} if DOM0 in following.config.domains else {}
+                self._parked[following.index] = (
+                    domains,
+                    start_create(self.dom0, f"g{following.index}", domains, others),
+                )
         except (XenPanic, MachineDied):
             raise
         except HarnessError as e:
@@ -405,7 +430,7 @@ class Session:
         assert self.dom0 is not None
         roles = group.config.domains
         parked = self._parked.pop(group.index, None)
-        domains = parked if parked is not None else self._domains(group)
+        domains = parked[0] if parked is not None else self._domains(group)
         privileged = f"g{group.index}-{DOM0}" if DOM0 in roles else None
         destroyed = {r for c in group.cases for r in c.destroyed}
         names = ", ".join(c.name for c in group.cases)
@@ -414,7 +439,9 @@ class Session:
         self.dom0.console.watchers.append(progress)
         try:
             with log.step(f"group {group.index} ({describe(group.config)}; {len(group.cases)} case(s): {names})"):
-                if parked is None:
+                if parked is not None:
+                    self._finish_parked(group, domains, parked[1])
+                else:
                     self._create(group, domains)
                 if domains:
                     self.dom0.run(" ".join(["sh /evt/unpause", f"g{group.index}", *(d.role for d in domains)]))

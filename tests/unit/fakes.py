@@ -90,16 +90,28 @@ class FakeChannel(Agent):
     def close(self) -> None:
         pass
 
-    def request(self, kind: bytes, payload: bytes, timeout: float) -> Frame:
+    def submit(self, kind: bytes, payload: bytes) -> int:
+        """Answered at once (a command with no answer never is); collected by id."""
         req_id, self.next_id = self.next_id, self.next_id + 1
         self.requests.append((kind, payload.decode(errors="replace")))
+        frame = self._answer(kind, req_id, payload)
+        if frame is not None:
+            self.replies[req_id] = frame
+        return req_id
+
+    def collect(self, req_id: int, timeout: float) -> Frame:
+        if req_id not in self.replies:
+            raise TimedOut(f"request {req_id} had no reply within {timeout:g}s")
+        return self.replies.pop(req_id)
+
+    def _answer(self, kind: bytes, req_id: int, payload: bytes) -> Frame | None:
         if kind == agent.HELLO:
             return Frame(agent.RESULT, req_id, struct.pack("<i", 0) + b"fake-agent")
         if kind == agent.KILL:
             return Frame(agent.RESULT, req_id, struct.pack("<i", 0))
         answered = self.answer(payload.decode())
         if answered is None:
-            raise TimedOut(f"request {req_id} had no reply within {timeout:.0f}s")
+            return None
         out, rc, after = answered
         if after:
             self.stream.queue.append(b"".join(ln.encode() + CRLF for ln in after))

@@ -79,7 +79,7 @@ def test_a_broken_channel_loses_the_machine() -> None:
     """Nothing more the channel says can be trusted: the machine is not driven on."""
 
     class Broken(FakeChannel):
-        def request(self, kind: bytes, payload: bytes, timeout: float) -> Frame:
+        def collect(self, req_id: int, timeout: float) -> Frame:
             raise ChannelError("frame 7 ('R', 12 bytes) fails its checksum")
 
     dom0 = make_dom0(scripted({}))
