@@ -60,6 +60,7 @@ class Console:
         self.watchers: list[Callable[[Line], None]] = []
         self._partial = b""
         self._held = ""  # the start of a dom0 line that Xen's output cut
+        self._notes: list[bytes] = []  # the harness's notes, held until the log is at a line's end
         self.closed = False
 
     # -- reading -----------------------------------------------------------
@@ -82,7 +83,12 @@ class Console:
         self.feed(data)
 
     def feed(self, data: bytes, check: bool = True) -> None:
-        self.log.write(data)
+        cut = data.rfind(b"\n") + 1 if self._notes else 0
+        self.log.write(data[:cut])
+        if cut:  # at a line's end: the notes held back go in here
+            self.log.write(b"".join(self._notes))
+            self._notes.clear()
+        self.log.write(data[cut:])
         self.log.flush()
         chunks = (self._partial + data).split(b"\n")
         self._partial = chunks.pop()
@@ -214,6 +220,11 @@ class Console:
     # -- notes -------------------------------------------------------------
 
     def note(self, text: str) -> None:
-        """Add a line of the harness's own to the log, as if the machine had printed it."""
-        self.log.write(f"{text}\n".encode())
+        """Add a line of the harness's own to the log, as if the machine had printed it. In
+        the log file it waits for the end of a line the machine is part way through, so a
+        saved log reads (and parses) as the machine printed it."""
+        if self._partial:
+            self._notes.append(f"{text}\n".encode())
+        else:
+            self.log.write(f"{text}\n".encode())
         self._keep(Line(len(self.lines), time.monotonic(), text))

@@ -241,3 +241,21 @@ def test_without_nudge_nothing_is_sent() -> None:
     with pytest.raises(GuestSilent):
         console.wait_for(re.compile("late output"), 0, 0.5, lambda d: GuestSilent(d))
     assert stream.sent == []
+
+
+def test_a_note_never_cuts_a_line_in_the_saved_log() -> None:
+    """A note made while the machine is part way through a line waits for its end: the
+    saved log parses as the machine printed it."""
+    stream = FakeStream([b"[g1-A] EVT CASE-BEGIN x reset", b" ports=2\r\n(XEN) next\r\n"])
+    console, log = make_console(stream)
+    console.pump(0.1)
+    console.note("[harness -> dom0] sh /evt/create g2 data/evtchn-test A")
+    console.pump(0.1)
+    console.note("[harness -> dom0] true")
+    assert log.getvalue().decode().split("\n") == [
+        "[g1-A] EVT CASE-BEGIN x reset ports=2\r",
+        "[harness -> dom0] sh /evt/create g2 data/evtchn-test A",
+        "(XEN) next\r",
+        "[harness -> dom0] true",
+        "",
+    ]
