@@ -83,7 +83,7 @@ class Console:
         self.feed(data)
 
     def feed(self, data: bytes, check: bool = True) -> None:
-        cut = data.rfind(b"\n") + 1 if self._notes else 0
+        cut = data.find(b"\n") + 1 if self._notes else 0
         self.log.write(data[:cut])
         if cut:  # at a line's end: the notes held back go in here
             self.log.write(b"".join(self._notes))
