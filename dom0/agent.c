@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -463,6 +464,8 @@ int main(int argc, char **argv)
     }
     struct sigaction sa = { .sa_handler = on_sigchld, .sa_flags = SA_RESTART | SA_NOCLDSTOP };
     sigaction(SIGCHLD, &sa, NULL);
+    /* What a request leaves running (a relay, xl's monitor) is ours to reap when it ends. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     rx = malloc(HDR + MAX_PAYLOAD + 1);
     if (!rx)
         return 1;
