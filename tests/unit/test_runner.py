@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import domain, runner
+from orchestrator import agent, domain, runner
 from orchestrator.artifacts import Artifacts
 from orchestrator.cases import load, plan
 from orchestrator.console import Line
@@ -18,7 +18,7 @@ from orchestrator.outcome import Outcome
 from orchestrator.results import CaseResult, GroupResult
 from orchestrator.runner import Session
 
-from .fakes import FakeDom0Shell, FakeGuest, make_dom0, write_headers
+from .fakes import Answer, FakeChannel, FakeDom0Shell, FakeGuest, make_dom0, write_headers
 
 CASES = """case first
 domains A B
@@ -220,3 +220,29 @@ def test_progress_counts_a_known_failure_as_known(tmp_path: Path, capsys: pytest
     for i, text in enumerate(lines):
         progress(Line(i, 0.0, text))
     assert "k: pass (1 known)" in capsys.readouterr().err
+
+
+def test_a_creation_ahead_that_never_answers_is_killed_and_made_again(tmp_path: Path) -> None:
+    """As on the slow host: group 2's domains, made ahead, got no answer. The request is
+    killed in dom0 (not left to answer later), its half-made domains destroyed, and the
+    group makes them again in its turn and passes; group 1 never waited for it."""
+
+    class Stalling(FakeDom0Shell):
+        stalled = False
+
+        def __call__(self, command: str) -> Answer:
+            if command.startswith("sh /evt/create g2 ") and not self.stalled:
+                self.stalled = True
+                self.commands.append(command)
+                return None  # no answer, ever
+            return super().__call__(command)
+
+    shell = Stalling({"g1-A": FakeGuest(A_OK), "g1-B": FakeGuest(B_OK), "g2-Solo": FakeGuest(SOLO_OK)})
+    session = _session(tmp_path, shell)
+    results = session.run_groups(session.groups)
+    assert [g.error for g in results] == [None, None]
+    assert _cases(results)["second"].outcome is Outcome.PASS
+    creates = [c for c in shell.commands if c.startswith("sh /evt/create g2 ")]
+    assert len(creates) == 2 and ran(shell, "xl destroy g2-Solo 2>&1")
+    assert session.dom0 is not None and isinstance(session.dom0.channel, FakeChannel)
+    assert any(kind == agent.KILL for kind, _ in session.dom0.channel.requests)  # killed in dom0
