@@ -28,6 +28,7 @@ from pathlib import Path
 
 from . import lang
 from .errors import CaseFileError
+from .userfile import MiB, UserFileError, read_bytes
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # the forms of lang.py, with friendlier messages here
 DOMAIN = re.compile(r"^[A-Z][A-Za-z0-9]*$")
@@ -418,12 +419,16 @@ class _Parser:
         self.value(case, n, rest[0], defined)
 
 
+# Far beyond any real case file (cases/ has about 100 KiB in all), room for 10^5 cases.
+MAX_CASE_FILE = 8 * MiB
+
+
 def read_text(path: Path) -> str:
     """A case file's text; CaseFileError (`file: ...`) if it cannot be one."""
     try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise CaseFileError(f"{shown(path)}: cannot read: {e.strerror or e}") from None
+        data = read_bytes(path, MAX_CASE_FILE)
+    except UserFileError as e:
+        raise CaseFileError(f"{shown(path)}: {e}") from None
     if b"\0" in data:
         raise CaseFileError(f"{shown(path)}: a binary file, not a case file")
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -193,3 +194,21 @@ def test_a_file_name_with_a_newline_is_shown_on_one_line(tmp_path: Path, capsys:
     assert main(["check", str(path)]) == 1
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "two\\nlines.evt':3: bad value `first`" in out
+
+
+def test_devices_and_fifos_are_refused_unread(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `check /dev/zero` read without end; a FIFO hung the check. Both are named, nothing is read.
+    fifo = tmp_path / "cases.evt"
+    os.mkfifo(fifo)
+    assert main(["check", "/dev/zero", str(fifo)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["/dev/zero: not a regular file (a character device)", f"{fifo}: not a regular file (a FIFO)"]
+
+
+def test_a_case_file_past_its_size_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("orchestrator.cases.MAX_CASE_FILE", 1 << 20)
+    path = write(tmp_path, "case x\ndomains A\n" + "A send 1\n" * (1 << 17))
+    assert main(["check", str(path)]) == 1
+    assert capsys.readouterr().out == f"{path}: too large: {path.stat().st_size} bytes, more than 1 MiB\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -436,3 +437,21 @@ def test_a_malformed_rtt_line_is_garbled_in_its_case() -> None:
 def test_an_rtt_line_after_done_is_garbled() -> None:
     rep = parse(["[d] EVT DONE pass=0 fail=0", f"[d] EVT RTT {RTT}"])["d"]
     assert rep.rtts == [] and "after EVT DONE" in rep.garbled[0].message
+
+
+def test_read_log_refuses_devices_and_fifos_without_reading_them(tmp_path: Path) -> None:
+    # /dev/zero never ends and a FIFO without a writer never answers: neither is opened for reading.
+    with pytest.raises(LogError, match=r"^/dev/zero: not a regular file \(a character device\)$"):
+        read_log(Path("/dev/zero"))
+    fifo = tmp_path / "serial.log"
+    os.mkfifo(fifo)
+    with pytest.raises(LogError, match=r"serial.log: not a regular file \(a FIFO\)$"):
+        read_log(fifo)
+
+
+def test_read_log_refuses_a_log_past_its_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("orchestrator.results.MAX_LOG", 1 << 20)
+    big = tmp_path / "big.log"
+    big.write_bytes(b"(XEN) x\n" * (1 << 17) + b"more")
+    with pytest.raises(LogError, match=r"big.log: too large: 1048580 bytes, more than 1 MiB"):
+        read_log(big)
