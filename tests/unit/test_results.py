@@ -28,8 +28,7 @@ CASE = "interdomain-exchange"
 
 
 def log_lines() -> list[str]:
-    # The way `orchestrator parse` reads a saved log (the file has QEMU's \r\r\n ends).
-    return PASS_LOG.read_text(errors="replace").splitlines()
+    return read_log(PASS_LOG)  # the way `orchestrator parse` reads it (the file has QEMU's \r\r\n ends)
 
 
 def test_fixture_is_a_real_excerpt() -> None:
@@ -455,3 +454,13 @@ def test_read_log_refuses_a_log_past_its_size_limit(tmp_path: Path, monkeypatch:
     big.write_bytes(b"(XEN) x\n" * (1 << 17) + b"more")
     with pytest.raises(LogError, match=r"big.log: too large: 1048580 bytes, more than 1 MiB"):
         read_log(big)
+
+
+def test_read_log_counts_lines_at_newlines_only(tmp_path: Path) -> None:
+    # QEMU's \r\r\r\n is one line end; \x0c, \x1c, NEL and U+2028 in Xen's output end no line.
+    log = tmp_path / "serial.log"
+    odd = "b \x0c \x1c \x0b \x85 \u2028 c"
+    log.write_bytes(f"a\r\r\r\n{odd}\r\r\r\n\r\r\r\n[d] EVT DONE pass=0 fail=0\r\r\r\ntail".encode())
+    lines = read_log(log)
+    assert lines == ["a", odd, "", "[d] EVT DONE pass=0 fail=0", "tail"]
+    assert parse(lines)["d"].done == (0, 0)
