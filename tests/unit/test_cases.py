@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -207,7 +208,9 @@ MALFORMED = [
     pytest.param("case x\ndomains\n", 2, "expected `domains A [B ...]`", id="domains-empty"),
     pytest.param("case X\n", 1, "expected `case <name>`", id="bad-case-name"),
     pytest.param("case a b\n", 1, "expected `case <name>`", id="case-two-names"),
-    pytest.param("case x\ndomains A\nA send 1\ncase x\n", 4, "case x defined twice", id="duplicate-case"),
+    pytest.param(
+        "case x\ndomains A\nA send 1\ncase x\n", 4, "case x defined twice (first on line 1)", id="duplicate-case"
+    ),
     pytest.param(HEAD + "A send 1\nB send 2 &\n", 4, "the last step cannot end in `&`", id="amp-last"),
     pytest.param(HEAD + "A send 1 &\nA send 2\n", 4, "must run in different domains", id="amp-same-domain"),
     pytest.param(HEAD + "A send 1 &\nA send 2 &\nB send 3\n", 4, "must run in different domains", id="amp-same-2"),
@@ -861,3 +864,17 @@ def test_a_destroyed_domain_is_waited_for_by_nobody(tmp_path: Path) -> None:
 def test_destroy_is_refused_where_it_cannot_work(tmp_path: Path, change: tuple[str, str], message: str) -> None:
     with pytest.raises(CaseFileError, match=re.escape(message)):
         parse_file(write(tmp_path, DESTROY.replace(*change)), ERRNOS)
+
+
+def test_many_cases_load_in_linear_time(tmp_path: Path) -> None:
+    # 20,000 cases took about 30 s when each name was compared with every earlier one; a
+    # second or two now (the bound leaves room for a busy machine).
+    n = 20_000
+    path = write(tmp_path, "".join(f"case c{i}\ndomains A\nA send {i}\n" for i in range(n)) + "case c7\n")
+    start = time.monotonic()
+    with pytest.raises(CaseFileError) as exc:
+        cases.load([path])
+    assert exc.value.detail == f"{path}:{3 * n + 1}: case c7 defined twice (first on line 22)"
+    found, _ = cases.check_file(path)
+    assert len(plan(found)) == 1
+    assert time.monotonic() - start < 10
