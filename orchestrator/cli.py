@@ -21,7 +21,8 @@ from .cases import ORDERS, order
 from .check import cmd_check
 from .compare import arms, differences, format_differences
 from .compare import write as write_compare
-from .errors import HarnessError
+from .errors import HarnessError, SetupError
+from .hypervisor import check_spec
 from .matrix import NO_RESULT, Column, column_from, compare
 from .matrix import write as write_matrix
 from .outcome import Outcome
@@ -227,6 +228,22 @@ def _positive(text: str) -> int:
     return n
 
 
+def _xen(spec: str) -> str:
+    """A --xen value that can name a Xen (hypervisor.check_spec): a typo, a text file or a
+    truncated xen.gz is a usage error before anything is fetched, built or booted."""
+    try:
+        check_spec(spec)
+    except SetupError as e:
+        raise argparse.ArgumentTypeError(e.detail) from None
+    return spec
+
+
+def _xens(specs: str) -> str:
+    for spec in specs.split(",") if specs else []:
+        _xen(spec)
+    return specs
+
+
 def _order(spec: str) -> str:
     try:
         order([], spec)
@@ -278,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--xen",
         default="bookworm",
+        type=_xen,
         help=f"Xen under test: a Debian suite ({', '.join(SUITES)}), debug:<suite> (built from Debian's source "
         "with debug=y) or a hypervisor file (xen or xen.gz)",
     )
@@ -301,13 +319,15 @@ def main(argv: list[str] | None = None) -> int:
     sk.add_argument("cases", nargs="*", help="case files (default: cases/*.evt)")
     mx = sub.add_parser("matrix", help="run the cases against several Xens and compare the results")
     mx.add_argument("cases", nargs="*", help="case files (default: cases/*.evt)")
-    mx.add_argument("--xens", default="bookworm,trixie", help="comma-separated suites or hypervisor files")
+    mx.add_argument("--xens", default="bookworm,trixie", type=_xens, help="comma-separated suites or hypervisor files")
     b = sub.add_parser(
         "bench", help="time the suite warm and fresh, boot, domain creation, cases and event round trips"
     )
     b.add_argument("cases", nargs="*", help="the suite to time (default: cases/*.evt)")
     b.add_argument("--runs", type=_positive, default=3, help="warm suite runs and bench/rtt.evt runs, a boot each")
-    b.add_argument("--xens", default="", help="also time the whole suite against each of these (matrix columns)")
+    b.add_argument(
+        "--xens", default="", type=_xens, help="also time the whole suite against each of these (matrix columns)"
+    )
     bs = sub.add_parser(
         "bisect-step", help="for git bisect run: exit 0 if the cases pass, 1 if one fails, 125 if it cannot tell"
     )

@@ -96,9 +96,10 @@ def check_spec(spec: str) -> None:
         if not (Path(rest) / "xen" / "Makefile").is_file():
             raise SetupError(f"{spec}: not a Xen source tree (no xen/Makefile in {rest!r})")
         return
-    if not Path(spec).exists():
+    if not spec or not Path(spec).exists():  # Path("") is the current directory
         raise SetupError(
-            f"{spec}: neither a Debian suite ({', '.join(SUITES)}), debug:<suite>, src:<tree> nor a hypervisor file"
+            f"{spec or repr(spec)}: neither a Debian suite ({', '.join(SUITES)}), debug:<suite>, src:<tree> "
+            "nor a hypervisor file"
         )
     _elf_bytes(Path(spec))
 

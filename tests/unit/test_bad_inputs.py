@@ -48,3 +48,25 @@ def test_a_bad_log_line_is_named_by_its_line(path: Path, capsys: pytest.CaptureF
     assert main(["parse", str(path)]) == 4  # ERROR: a line that cannot be read
     err = capsys.readouterr().err.splitlines()
     assert any(e.startswith(f"{path}:{line}: ERROR: {fragment}") for e in err), err
+
+
+# xen/<file>: what `--xen <file>` is told (a usage error, exit 2, before anything is read but it).
+XEN = {
+    "xen": "not a hypervisor image: neither ELF nor gzip (it begins b'This is ')",
+    "xen-text.gz": "not a hypervisor image: neither ELF nor gzip (it begins b'#!/bin/s')",
+    "xen-truncated.gz": "a truncated gzip file (it ends before its end), not a hypervisor image",
+}
+
+
+def test_every_xen_file_has_its_expectation() -> None:
+    assert sorted(p.name for p in corpus("xen", "*")) == sorted(XEN)
+
+
+@pytest.mark.parametrize("name", sorted(XEN))
+def test_a_bad_xen_file_is_a_usage_error(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = CORPUS / "xen" / name
+    for argv in (["--xen", str(path), "check", str(GOOD)], ["--xen", str(path), "run"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
+        assert f"error: argument --xen: {path}: {XEN[name]}" in capsys.readouterr().err

@@ -212,3 +212,53 @@ def test_a_case_file_past_its_size_limit(
     path = write(tmp_path, "case x\ndomains A\n" + "A send 1\n" * (1 << 17))
     assert main(["check", str(path)]) == 1
     assert capsys.readouterr().out == f"{path}: too large: {path.stat().st_size} bytes, more than 1 MiB\n"
+
+
+def _usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """What argparse says of a command line it refuses (exit 2, before anything is read or run)."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("xen", "fragment"),
+    [
+        pytest.param("/etc/passwd", "/etc/passwd: not a hypervisor image: neither ELF nor gzip", id="text-file"),
+        pytest.param("debug:nonsuite", "debug:nonsuite: debug:<suite> takes a Debian suite (bookworm", id="debug"),
+        pytest.param("src:/nonexistent", "src:/nonexistent: not a Xen source tree", id="src-tree"),
+        pytest.param("bookwrom", "bookwrom: neither a Debian suite", id="typo"),
+        pytest.param("", "'': neither a Debian suite", id="empty"),
+    ],
+)
+def test_check_refuses_a_bad_xen(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], xen: str, fragment: str
+) -> None:
+    # `check --xen /etc/passwd` checked the cases without errno names and exited 0.
+    path = write(tmp_path, "case x\ndomains A\nA send 1\n")
+    err = _usage_error(["--xen", xen, "check", str(path)], capsys)
+    assert f"argument --xen: {fragment}" in err
+
+
+def test_check_refuses_a_hypervisor_no_toolstack_matches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # An image `run` would refuse before booting: `check` does not pass it either (ERROR, exit 4).
+    xen = tmp_path / "xen"
+    xen.write_bytes(b"\x7fELF and no version anywhere")
+    path = write(tmp_path, "case x\ndomains A\nA send 1\n")
+    assert main(["--xen", str(xen), "check", str(path)]) == 4
+    assert f"set-up failed: cannot tell which Xen version {xen} is" in capsys.readouterr().err
+
+
+def test_check_takes_a_good_xen(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "case x\ndomains A\nA send 1\n")
+    (tmp_path / "tree" / "xen").mkdir(parents=True)
+    (tmp_path / "tree" / "xen" / "Makefile").write_text("")
+    for xen in ("trixie", "debug:bookworm", f"src:{tmp_path / 'tree'}"):
+        assert main(["--xen", xen, "check", str(path)]) == 0, xen
+    assert capsys.readouterr().out.count("1 file(s), 1 case(s): ok") == 3
+
+
+def test_matrix_refuses_a_bad_xen_before_it_runs_a_column(capsys: pytest.CaptureFixture[str]) -> None:
+    err = _usage_error(["matrix", "--xens", "bookworm,debug:sid"], capsys)
+    assert "argument --xens: debug:sid: debug:<suite> takes a Debian suite" in err
