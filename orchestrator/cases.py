@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import lang
-from .errors import CaseFileError
+from .errors import CaseFileError, SetupError
 from .userfile import MiB, UserFileError, read_bytes
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # the forms of lang.py, with friendlier messages here
@@ -451,11 +451,19 @@ def check_file(path: Path, errnos: frozenset[str] | None = None) -> tuple[list[C
     return found, parser.problems
 
 
+ERRNO_H = "xen/errno.h"
+
+
 def _guest_errnos(include: Path) -> list[tuple[str, int]]:
     """xen/errno.h's XEN_ERRNO(name, value) lines a guest sees: not those under `#ifdef __XEN__`."""
     out: list[tuple[str, int]] = []
     hidden = 0  # depth inside #ifdef __XEN__ (nested conditionals counted while hidden)
-    for line in (include / "xen" / "errno.h").read_text().splitlines():
+    path = include / ERRNO_H
+    try:
+        text = read_bytes(path, MiB).decode("utf-8", "replace")
+    except UserFileError as e:
+        raise SetupError(f"{shown(path)}: {e}: Xen's public headers are not there") from None
+    for line in text.splitlines():
         d = line.strip()
         if hidden:
             hidden += d.startswith("#if")
@@ -467,6 +475,9 @@ def _guest_errnos(include: Path) -> list[tuple[str, int]]:
         m = re.match(r"XEN_ERRNO\((E\w+),\s*(\d+)\)", d)
         if m:
             out.append((m.group(1), int(m.group(2))))
+    if not out:
+        # Every errno name of every case would be refused, each as "not an errno".
+        raise SetupError(f"{shown(path)}: no XEN_ERRNO(name, value) lines: not Xen's public {ERRNO_H}")
     return out
 
 

@@ -13,8 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from .cases import Case, check_files, read_errnos
-from .errors import CaseFileError
+from .cases import ERRNO_H, Case, check_files, read_errnos
+from .errors import CaseFileError, SetupError
 from .hypervisor import check_spec, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,8 +36,15 @@ def manifest_for(xen: str) -> Path | None:
 def include_for(xen: str) -> Path | None:
     """Xen's public headers: $EVT_XEN_INCLUDE, else the suite's manifest; None if neither is there."""
     manifest = manifest_for(xen)  # --xen is checked even when the headers come from the environment
-    if os.environ.get(INCLUDE_ENV):
-        return Path(os.environ[INCLUDE_ENV])
+    env = os.environ.get(INCLUDE_ENV)
+    if env:
+        include = Path(env)
+        if not (include / ERRNO_H).is_file():
+            raise SetupError(
+                f"{INCLUDE_ENV}={env}: no {ERRNO_H} there: it names the directory of Xen's public headers "
+                "(the one holding xen/errno.h, e.g. .../usr/include), or leave it unset"
+            )
+        return include
     if manifest is None or not manifest.exists():
         return None
     return Path(json.loads(manifest.read_text())["include"])

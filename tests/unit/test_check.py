@@ -262,3 +262,23 @@ def test_check_takes_a_good_xen(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_matrix_refuses_a_bad_xen_before_it_runs_a_column(capsys: pytest.CaptureFixture[str]) -> None:
     err = _usage_error(["matrix", "--xens", "bookworm,debug:sid"], capsys)
     assert "argument --xens: debug:sid: debug:<suite> takes a Debian suite" in err
+
+
+@pytest.mark.parametrize("where", ["/nonexistent", "{tmp}", "{tmp}/include/xen/errno.h", "/dev/zero"])
+def test_a_bad_evt_xen_include_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    # EVT_XEN_INCLUDE=/nonexistent was a FileNotFoundError traceback.
+    value = where.format(tmp=tmp_path)
+    monkeypatch.setenv("EVT_XEN_INCLUDE", value)
+    path = write(tmp_path, "case x\ndomains A\nA send 1\n")
+    assert main(["check", str(path)]) == 4
+    err = capsys.readouterr().err
+    assert f"set-up failed: EVT_XEN_INCLUDE={value}: no xen/errno.h there" in err and "Traceback" not in err
+
+
+def test_headers_without_errno_names_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "include" / "xen" / "errno.h").write_text("/* not Xen's */\n")
+    path = write(tmp_path, "case x\ndomains A\nA send 1 -> EINVAL\n")
+    assert main(["check", str(path)]) == 4
+    assert f"{tmp_path / 'include' / 'xen' / 'errno.h'}: no XEN_ERRNO(name, value) lines" in capsys.readouterr().err
