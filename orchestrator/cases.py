@@ -42,8 +42,9 @@ DOM0 = "Dom0"
 LINUX = "Linux"
 
 # The index compile_case() gets in the checks: longer than any real group's, so if
-# its keys fit the guest's limits, every real one does.
-CHECK_INDEX = 99999
+# its keys fit the guest's limits, every real one does. Nine digits: `compare` numbers
+# the groups of its arms one after another, past 99999 for 10^5 cases.
+CHECK_INDEX = 999_999_999
 
 SYNC_TIMEOUT_MS = 120000
 # Ops that count a port's upcalls from a base: in an `&` chain, a `mark` takes it (compile_case).
@@ -271,16 +272,15 @@ class _Parser:
                 raise self.error(later[0].line, f"{role} has been destroyed (line {s.line}): it runs no more steps")
 
     def compiled(self, case: Case) -> None:
-        """What the guests will read must pass the guest's own parser (lang.check_script)."""
+        """What the guests will read must pass the guest's own parser (lang.check_script):
+        every line compile_group() writes for the case, its comment line too."""
         for dom, lines in compile_case(case, CHECK_INDEX, group=CHECK_INDEX).items():
+            lines = [source_comment(case), *lines]
             text = "\n".join(lines) + "\n"
             for k, err in lang.check_script(text.encode(), self.errnos):
                 if err is None:
                     continue
-                src = lines[k - 1] if k <= len(lines) else "end"
-                first = src.split(" ", 1)[0]
-                line = int(first) if first.isdecimal() and first.isascii() else case.line
-                self.note(self.error(line, f"the guest would refuse {dom}'s script: {err}"))
+                self.note(self.error(_source_line(case, lines, k), f"the guest would refuse {dom}'s script: {err}"))
                 return
 
     def step(self, case: Case, n: int, words: list[str], comment: str, defined: set[str]) -> Step | None:
@@ -693,18 +693,41 @@ def compile_case(
     return out
 
 
+def source_comment(case: Case) -> str:
+    """The comment line that opens a case in a script: where it comes from, for a reader.
+
+    A file name is not a token: whatever it holds must not become a line of the script;
+    and a long one is cut, for the line must fit the guest's MAX_LINE like any other."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "?", case.path.name)
+    room = lang.MAX_LINE - len(f"# {case.name}: :{case.line}")
+    if len(name) > room:
+        name = name[: room - 3] + "..."
+    return f"# {case.name}: {name}:{case.line}"
+
+
+def _source_line(case: Case, lines: list[str], k: int) -> int:
+    """The case-file line that script line `k` (1-based) of `lines` was compiled from."""
+    src = lines[k - 1] if k <= len(lines) else "end"
+    first = src.split(" ", 1)[0]
+    return int(first) if first.isdecimal() and first.isascii() else case.line
+
+
 def compile_group(group: Group) -> dict[str, str]:
     """The whole script of each domain of a group."""
+    if max(group.index, len(group.cases)) > CHECK_INDEX:
+        raise CaseFileError(f"group {group.index} of {len(group.cases)} cases: more than the checks allow for")
     scripts: dict[str, list[str]] = {d: [] for d in group.config.domains}
+    origin: dict[str, list[Case]] = {d: [] for d in group.config.domains}  # each script line's case
     for i, case in enumerate(group.cases, start=1):
-        # A file name is not a token: whatever it holds must not become a line of the script.
-        src = f"# {case.name}: {re.sub(r'[^A-Za-z0-9._-]', '?', case.path.name)}:{case.line}"
         for dom, lines in compile_case(case, i, group=group.index).items():
-            scripts[dom] += [src, *lines]
+            scripts[dom] += [source_comment(case), *lines]
+            origin[dom] += [case] * (len(lines) + 1)
     out = {d: "\n".join(lines) + "\n" for d, lines in scripts.items()}
     for dom, text in out.items():
         # The cases passed these checks (CHECK_INDEX); this only guards the promise.
-        bad = [f"line {n}: {err}" for n, err in lang.check_script(text.encode()) if err]
-        if bad:
-            raise CaseFileError(f"group {group.index}: {dom}'s script would be refused: {'; '.join(bad[:3])}")
+        for k, err in lang.check_script(text.encode()):
+            if err:
+                case = origin[dom][min(k, len(origin[dom])) - 1]
+                where = f"{shown(case.path)}:{_source_line(case, scripts[dom], k)}"
+                raise CaseFileError(f"{where}: group {group.index}: the guest would refuse {dom}'s script: {err}")
     return out

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from orchestrator import lang
-from orchestrator.cases import Case, Config, Group, check_file, compile_group, parse_file
+from orchestrator.cases import Case, Config, Group, Step, check_file, compile_group, parse_file
 from orchestrator.cli import main
+from orchestrator.errors import CaseFileError
 
 HEAD = "case bad\ndomains A B\n"  # steps start on line 3
 LONG = "v" * (lang.NAME_LEN - 1)
@@ -282,3 +283,28 @@ def test_headers_without_errno_names_are_refused(tmp_path: Path, capsys: pytest.
     path = write(tmp_path, "case x\ndomains A\nA send 1 -> EINVAL\n")
     assert main(["check", str(path)]) == 4
     assert f"{tmp_path / 'include' / 'xen' / 'errno.h'}: no XEN_ERRNO(name, value) lines" in capsys.readouterr().err
+
+
+def test_a_long_file_name_fits_the_script(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The comment line naming the file ran past MAX_LINE: check passed, and the run was refused
+    # after the boot with no file or line. Check and run now compile the same lines, the
+    # comment cut to fit.
+    name = "n" * (lang.NAME_LEN - 1)
+    path = write(tmp_path, f"case {name}\ndomains A B\nA count 1 => v\nB send $v\n", "f" * 251 + ".evt")
+    assert main(["check", str(path)]) == 0
+    (case,) = parse_file(path)
+    for index in (1, 123_456_789):
+        for script in compile_group(Group(index, case.config, (case,))).values():
+            assert all(err is None for _, err in lang.check_script(script.encode()))
+            first = script.splitlines()[0]
+            assert len(first) == lang.MAX_LINE and first.startswith(f"# {name}: fff") and first.endswith("...:1")
+
+
+def test_a_script_the_guest_would_refuse_names_its_case_file_and_line() -> None:
+    # The guard behind the checks: were a line to slip past them, the run names where it came from.
+    step = Step(7, "A", "send", ("9" * 300,), ("ok",), None, None, False, "")
+    case = Case("x", Path("dir/x.evt"), 5, domains=("A",), steps=[step])
+    with pytest.raises(CaseFileError) as info:
+        compile_group(Group(3, case.config, (case,)))
+    refused = "the guest would refuse A's script: line longer than 255 characters"
+    assert info.value.detail == f"dir/x.evt:7: group 3: {refused}"
