@@ -8,7 +8,6 @@ line or an unreadable log, 130 on Ctrl-C, 143 on SIGTERM.
 from __future__ import annotations
 
 import argparse
-import shutil
 import signal
 import sys
 import time
@@ -17,8 +16,8 @@ from pathlib import Path
 from . import baseline, fuzz, log, matrix, soak
 from .artifacts import SUITES
 from .bench import bench
-from .cases import ORDERS, order
-from .check import cmd_check
+from .cases import ORDERS, order, read_text, shown
+from .check import cmd_check, load_checked
 from .compare import arms, differences, format_differences
 from .compare import write as write_compare
 from .errors import HarnessError, SetupError
@@ -127,12 +126,26 @@ def _count(results: list[CaseResult], outcome: Outcome) -> int:
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
+    sources = [Path(p) for p in args.cases] or sorted((ROOT / "cases").glob("*.evt"))
+    # The columns read copies kept in one folder, by name: two files of one name would be one.
+    by_name: dict[str, Path] = {}
+    for src in sources:
+        if src.name in by_name:
+            print(
+                f"error: {shown(by_name[src.name])} and {shown(src)}: two case files named {shown(Path(src.name))}; "
+                "the matrix keeps its cases in one folder by name: rename one",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        by_name[src.name] = src
+    # Refused before the first column boots, not once per column.
+    load_checked(sources, None)
     out = BUILD / "matrix" / time.strftime("%Y%m%d-%H%M%S")
     # Every column runs the very same cases, even if the files change meanwhile.
     snapshot = out / "cases"
     snapshot.mkdir(parents=True)
-    for src in [Path(p) for p in args.cases] or sorted((ROOT / "cases").glob("*.evt")):
-        shutil.copy2(src, snapshot / src.name)
+    for src in sources:
+        (snapshot / src.name).write_bytes(read_text(src).encode())
     columns: list[Column] = []
     for xen in args.xens.split(","):
         start = time.monotonic()
