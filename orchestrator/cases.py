@@ -20,6 +20,7 @@ runs at the same time as the next one (in another domain).
 
 from __future__ import annotations
 
+import codecs
 import random
 import re
 from collections.abc import Iterable
@@ -433,6 +434,11 @@ def read_text(path: Path) -> str:
         raise CaseFileError(f"{shown(path)}: {e}") from None
     if b"\0" in data:
         raise CaseFileError(f"{shown(path)}: a binary file, not a case file")
+    if data.startswith(codecs.BOM_UTF8):
+        # Invisible in most editors, it made the first word `\ufeffcase`: "before the first `case` line".
+        raise CaseFileError(
+            f"{shown(path)}:1: starts with a UTF-8 byte-order mark (bytes EF BB BF): save it as UTF-8 without one"
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -70,3 +70,11 @@ def test_a_bad_xen_file_is_a_usage_error(name: str, capsys: pytest.CaptureFixtur
             main(argv)
         assert info.value.code == 2
         assert f"error: argument --xen: {path}: {XEN[name]}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", corpus("cases", "*.evt"), ids=lambda p: p.name)
+def test_a_bad_case_file_is_refused_at_its_line(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    line, fragment = expectation(path)
+    assert main(["check", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and out[0].startswith(f"{path}:{line}: {fragment}"), out

@@ -134,6 +134,11 @@ def test_every_problem_of_every_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     [
         pytest.param(b"case x\ndomains A\n\x00\x01\x02", ": a binary file, not a case file", id="binary"),
         pytest.param(b"case x\ndomains A\nA send 1 # caf\xe9\n", ":3: not UTF-8 text", id="latin-1"),
+        pytest.param(
+            b"\xef\xbb\xbfcase x\ndomains A\nA send 1\n",
+            ":1: starts with a UTF-8 byte-order mark (bytes EF BB BF): save it as UTF-8 without one",
+            id="bom",
+        ),
     ],
 )
 def test_unreadable_files(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, fragment: str) -> None:
