@@ -21,8 +21,10 @@ runs at the same time as the next one (in another domain).
 from __future__ import annotations
 
 import codecs
+import contextlib
 import random
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -136,6 +138,37 @@ def _fail(path: Path, line: int, msg: str) -> CaseFileError:
     return CaseFileError(f"{shown(path)}:{line}: {msg}")
 
 
+# Characters that str.split() takes for spaces, or that print as nothing, with the names a
+# reader knows them by; unicodedata names the others (NO-BREAK SPACE, LINE SEPARATOR, ...).
+_CONTROL_NAMES = {
+    "\v": "vertical tab",
+    "\f": "form feed",
+    "\r": "carriage return",
+    "\x1c": "file separator",
+    "\x1d": "group separator",
+    "\x1e": "record separator",
+    "\x1f": "unit separator",
+    "\x85": "next line (NEL)",
+}
+
+
+def _odd_separator(body: str) -> str | None:
+    """What is wrong with a line whose words are parted by more than spaces and tabs.
+
+    The guest's lexer parts words at spaces and tabs only (and refuses control characters);
+    str.split() also at form feeds, NBSP, U+2028, \\x1c and the like, and would let a line
+    through that reads otherwise than it shows."""
+    c = next((c for c in body if _odd(c)), None)
+    if c is None:
+        return None
+    name = _CONTROL_NAMES.get(c) or unicodedata.name(c, "control character").lower()
+    return f"a {name} (U+{ord(c):04X}): only spaces and tabs part the words of a line"
+
+
+def _odd(c: str) -> bool:
+    return c not in " \t" and (c.isspace() or unicodedata.category(c) in ("Cc", "Cf", "Zs", "Zl", "Zp"))
+
+
 class _LineError(Exception):
     """One line's problem; the parser notes it and goes on with the next line."""
 
@@ -165,9 +198,13 @@ class _Parser:
         self.case_start = 0  # problems noted before the current case
         # "\n" only: str.splitlines() also breaks at form feeds and the like, which editors do not.
         for n, raw in enumerate(text.split("\n"), start=1):
-            body, _, comment = raw.partition("#")
-            words = body.split()
+            body, _, comment = raw.removesuffix("\r").partition("#")  # a CRLF file's \r ends the line
+            odd = _odd_separator(body)
+            # A line with an odd separator is refused, but read as meant: what follows is not blamed for it.
+            words = ("".join(" " if _odd(c) else c for c in body) if odd else body).split()
             if not words:
+                if odd:
+                    self.note(self.error(n, odd))
                 continue
             try:
                 if words[0] == "case":
@@ -175,10 +212,18 @@ class _Parser:
                         self.finish(case)
                     case, defined = Case(words[1] if len(words) > 1 else "", self.path, n), set()
                     self.case_start = len(self.problems)
+                    if odd:
+                        with contextlib.suppress(_LineError):
+                            self.case_line(n, words)  # its name is known, even if this line is refused
+                        raise self.error(n, odd)
                     self.case_line(n, words)
                     continue
                 if case is None:
                     raise self.error(n, f"`{words[0]}` before the first `case` line")
+                if odd:
+                    with contextlib.suppress(_LineError):
+                        self.line(case, n, words, body, comment, defined)
+                    raise self.error(n, odd)
                 self.line(case, n, words, body, comment, defined)
             except _LineError as e:
                 self.note(e)

@@ -878,3 +878,36 @@ def test_many_cases_load_in_linear_time(tmp_path: Path) -> None:
     found, _ = cases.check_file(path)
     assert len(plan(found)) == 1
     assert time.monotonic() - start < 10
+
+
+@pytest.mark.parametrize(
+    ("sep", "name"),
+    [
+        ("\f", "a form feed (U+000C)"),
+        ("\v", "a vertical tab (U+000B)"),
+        ("\u00a0", "a no-break space (U+00A0)"),
+        ("\x85", "a next line (NEL) (U+0085)"),
+        ("\u2028", "a line separator (U+2028)"),
+        ("\x1c", "a file separator (U+001C)"),
+        ("\u200b", "a zero width space (U+200B)"),
+        ("\u202e", "a right-to-left override (U+202E)"),
+        ("\r", "a carriage return (U+000D)"),
+        ("\x01", "a control character (U+0001)"),
+    ],
+)
+@pytest.mark.parametrize("where", ["case{}y", "domains A{}B", "A send{}1", "A send 1{}-> ok", "{}", "title a{}b"])
+def test_only_spaces_and_tabs_part_words(tmp_path: Path, sep: str, name: str, where: str) -> None:
+    # str.split() took all of these for spaces: `A send<FF>1` ran as `A send 1`.
+    if (where, sep) == ("{}", "\r"):
+        return  # a line's last \r is a CRLF line end
+    tail = "domains A B\nA send 2\n" if where.startswith("case") else "A send 2\n"
+    text = "case x\ndomains A B\nA send 1\n" + where.format(sep) + "\n" + tail
+    found, problems = cases.check_file(write(tmp_path, text))
+    assert problems == [f"{tmp_path / 't.evt'}:4: {name}: only spaces and tabs part the words of a line"]
+
+
+def test_a_crlf_file_and_tabs_are_fine(tmp_path: Path) -> None:
+    case = one_case(tmp_path, "case x\r\ndomains\tA B\r\nA\tsend 1\t->\tok   # a comment\f with a form feed\r\n")
+    step = case.steps[0]
+    assert (case.domains, step.args, step.expect) == (("A", "B"), ("1",), ("ok",))
+    assert step.comment == "a comment\f with a form feed"  # comments are the reader's: the guest never sees them
