@@ -36,6 +36,7 @@ from .userfile import MiB, UserFileError, read_bytes
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # the forms of lang.py, with friendlier messages here
 DOMAIN = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 VAR = re.compile(r"^[a-z_][a-z0-9_]*$")
+_DECIMAL = re.compile(r"[0-9]+", re.ASCII)  # ASCII: int() would take any Unicode digit
 
 # The privileged domain: its steps run through dom0's privcmd driver (dom0/evtchn-op.c),
 # which offers the hypercalls marked DOM0 in guest/script-lang.h only.
@@ -54,6 +55,15 @@ SYNC_TIMEOUT_MS = 120000
 COUNTS_FROM_MARK = ("pingpong", "rtt")
 DEFAULT_VCPUS = 1
 DEFAULT_MAX_EVENT_CHANNELS = 1023  # xl.cfg(5)'s default
+# What each config line takes, and why: a value past it would reach xl changed (a uint32
+# cut short), be refused by xl create after the boot, or run on fewer vcpus than asked.
+BOUNDS = {
+    "vcpus": (1, lang.GUEST_MAX_VCPUS, "the guest runs on at most GUEST_MAX_VCPUS (guest/events.h)"),
+    "max_event_channels": (1, (1 << 32) - 1, "xl's max_event_channels is a uint32"),
+    # Physical IRQs (GSIs) of the machine: QEMU's have a few dozen, Xen's nr_irqs some hundreds.
+    "irqs": (0, 1023, "an IRQ of the machine"),
+    "timeout": (1, lang.INT64_MAX, "seconds"),
+}
 CASE_BASE_S = 10.0
 SECONDS_PER_STEP = 1.0
 
@@ -150,6 +160,11 @@ _CONTROL_NAMES = {
     "\x1f": "unit separator",
     "\x85": "next line (NEL)",
 }
+
+
+def _clip(word: str, limit: int = 40) -> str:
+    """A word as a message quotes it: a 5000-digit number is not worth a screenful."""
+    return word if len(word) <= limit else f"{word[:limit]}... ({len(word)} characters)"
 
 
 def _odd_separator(body: str) -> str | None:
@@ -263,25 +278,31 @@ class _Parser:
                 )
             case.domains = doms
         elif head == "irqs":
-            irqs = [lang.parse_num(w, hex_ok=False) for w in words[1:]]
-            if not irqs or None in irqs:
+            if len(words) < 2 or not all(_DECIMAL.fullmatch(w) for w in words[1:]):
                 raise self.error(n, "expected `irqs <irq> [<irq> ...]`")
-            case.irqs = tuple(i for i in irqs if i is not None)
+            case.irqs = tuple(self.bounded(n, head, w) for w in words[1:])
         elif head == "fresh":
             if len(words) != 1:
                 raise self.error(n, "`fresh` takes no value")
             case.fresh = True
         elif head in ("vcpus", "max_event_channels", "timeout"):
-            v = lang.parse_num(words[1], hex_ok=False) if len(words) == 2 else None
-            if not v:
+            if len(words) != 2 or not _DECIMAL.fullmatch(words[1]) or not words[1].strip("0"):
                 raise self.error(n, f"expected `{head} <positive number>`")
-            setattr(case, head, v)
+            setattr(case, head, self.bounded(n, head, words[1]))
         elif DOMAIN.match(head):
             step = self.step(case, n, words, comment.strip(), defined)
             if step is not None:
                 case.steps.append(step)
         else:
             raise self.error(n, f"unknown keyword or domain `{head}`")
+
+    def bounded(self, n: int, head: str, word: str) -> int:
+        """A decimal config value within BOUNDS[head]."""
+        low, high, why = BOUNDS[head]
+        v = lang.parse_num(word, hex_ok=False)  # None past INT64_MAX
+        if v is None or not low <= v <= high:
+            raise self.error(n, f"`{head}` {_clip(word)} is out of range: {low}..{high} ({why})")
+        return v
 
     def finish(self, case: Case) -> None:
         bad = len(self.problems)
@@ -428,7 +449,7 @@ class _Parser:
                 raise self.error(n, f"{v}: no domain {v[1:]} in this case")
             return
         if re.fullmatch(r"[0-9]+|0x[0-9a-fA-F]+", v, re.ASCII):
-            raise self.error(n, f"number `{v}` is out of range: at most {lang.INT64_MAX} (signed 64-bit)")
+            raise self.error(n, f"number `{_clip(v)}` is out of range: at most {lang.INT64_MAX} (signed 64-bit)")
         raise self.error(n, f"bad value `{v}`: expected a number (ASCII decimal or 0x hex), $variable, @DOMAIN or self")
 
     def expectation(self, case: Case, n: int, op: lang.Op, expect: list[str], defined: set[str]) -> None:

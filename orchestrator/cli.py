@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import baseline, fuzz, log, matrix, soak
+from . import baseline, fuzz, lang, log, matrix, soak
 from .artifacts import SUITES
 from .bench import bench
 from .cases import ORDERS, order, read_text, shown
@@ -257,6 +257,14 @@ def _xens(specs: str) -> str:
     return specs
 
 
+def _vcpus(text: str) -> int:
+    """Vcpus of a guest: at least 1, at most the guest's GUEST_MAX_VCPUS (it leaves more down)."""
+    n = _positive(text)
+    if n > lang.GUEST_MAX_VCPUS:
+        raise argparse.ArgumentTypeError(f"{n}: a guest runs on at most {lang.GUEST_MAX_VCPUS} vcpus")
+    return n
+
+
 def _order(spec: str) -> str:
     try:
         order([], spec)
@@ -349,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     fz.add_argument("--seed", default="1", help="the seed (a run replays exactly from it)")
     fz.add_argument("--seeds", default="", help="a campaign: seeds as 1-1000 or 1,5,9-12 (instead of --seed)")
     fz.add_argument("--ops", type=_positive, default=fuzz.DEFAULT_OPS, help="operations per seed")
-    fz.add_argument("--vcpus", type=_positive, default=2, help="vcpus fuzzing at once in each domain (1: exact replay)")
+    fz.add_argument("--vcpus", type=_vcpus, default=2, help="vcpus fuzzing at once in each domain (1: exact replay)")
     fz.add_argument("--jobs", type=_positive, default=1, help="machines to spread the seeds over")
     fz.add_argument("--abi", choices=fuzz.ABIS, default="2l", help="the event channel ABI each run starts on")
     fz.add_argument(

@@ -41,6 +41,18 @@ def _read(text: str) -> _Tables:
 
 
 LIMITS, OPS, STATUS_FIELDS, STATUS_KINDS, KEYWORDS = _read(HEADER.read_text())
+
+
+def _guest_max_vcpus() -> int:
+    path = HEADER.parent / "events.h"
+    m = re.search(r"^#define GUEST_MAX_VCPUS (\d+)$", path.read_text(), re.M)
+    if m is None:
+        raise ValueError(f"{path}: no `#define GUEST_MAX_VCPUS <n>` line")
+    return int(m.group(1))
+
+
+# The vcpus a guest brings up and counts upcalls on: a domain given more runs on these.
+GUEST_MAX_VCPUS = _guest_max_vcpus()
 MAX_LINE = LIMITS["MAX_LINE"]
 MAX_TOKS = LIMITS["MAX_TOKS"]
 MAX_VARS = LIMITS["MAX_VARS"]
@@ -87,6 +99,8 @@ def parse_num(s: str, hex_ok: bool = True) -> int | None:
     if hex_ok and _HEX.fullmatch(s):
         v = int(s, 16)
     elif _DEC.fullmatch(s):
+        if len(s.lstrip("0")) > len(str(INT64_MAX)):
+            return None  # out of range, and int() refuses over 4300 digits with a ValueError
         v = int(s)
     else:
         return None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import cases
+from orchestrator import cases, lang
 from orchestrator.cases import Case, Config, Group, Step, compile_case, compile_group, parse_file, plan
 from orchestrator.errors import CaseFileError
 from orchestrator.results import parse
@@ -218,6 +218,13 @@ MALFORMED = [
     pytest.param(HEAD + "A fault\n", 3, "fault takes 1 argument(s), got 0", id="fault-no-address"),
     pytest.param(HEAD + "vcpus 0\n", 3, "expected `vcpus <positive number>`", id="vcpus-zero"),
     pytest.param(HEAD + "max_event_channels many\n", 3, "`max_event_channels <positive number>`", id="mec"),
+    pytest.param(HEAD + "vcpus 9\n", 3, "`vcpus` 9 is out of range: 1..8 (the guest runs on", id="vcpus-9"),
+    pytest.param(HEAD + f"vcpus {2**63}\n", 3, f"`vcpus` {2**63} is out of range: 1..8", id="vcpus-2-63"),
+    pytest.param(HEAD + "vcpus \u0663\n", 3, "expected `vcpus <positive number>`", id="vcpus-arabic-digit"),
+    pytest.param(HEAD + f"max_event_channels {2**32}\n", 3, f"`max_event_channels` {2**32} is out", id="mec-2-32"),
+    pytest.param(HEAD + "irqs 7 1024\n", 3, "`irqs` 1024 is out of range: 0..1023", id="irq-1024"),
+    pytest.param(HEAD + "irqs 0x7\n", 3, "expected `irqs <irq> [<irq> ...]`", id="irq-hex"),
+    pytest.param(HEAD + "irqs\n", 3, "expected `irqs <irq> [<irq> ...]`", id="irqs-none"),
     pytest.param(HEAD + "source\n", 3, "`source` needs a citation", id="empty-source"),
     pytest.param(HEAD + "frobnicate\n", 3, "unknown keyword or domain `frobnicate`", id="unknown-keyword"),
     pytest.param("# only a comment\n\n", 1, "no `case` in file", id="empty-file"),
@@ -911,3 +918,9 @@ def test_a_crlf_file_and_tabs_are_fine(tmp_path: Path) -> None:
     step = case.steps[0]
     assert (case.domains, step.args, step.expect) == (("A", "B"), ("1",), ("ok",))
     assert step.comment == "a comment\f with a form feed"  # comments are the reader's: the guest never sees them
+
+
+def test_config_values_at_their_bounds(tmp_path: Path) -> None:
+    case = one_case(tmp_path, "case x\ndomains A\nvcpus 8\nmax_event_channels 4294967295\nirqs 0 1023\nA send 1\n")
+    assert case.config == Config(("A",), 8, 4294967295, (0, 1023))
+    assert lang.GUEST_MAX_VCPUS == 8  # guest/events.h

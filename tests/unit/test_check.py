@@ -313,3 +313,8 @@ def test_a_script_the_guest_would_refuse_names_its_case_file_and_line() -> None:
         compile_group(Group(3, case.config, (case,)))
     refused = "the guest would refuse A's script: line longer than 255 characters"
     assert info.value.detail == f"dir/x.evt:7: group 3: {refused}"
+
+
+def test_fuzz_vcpus_past_the_guests_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    err = _usage_error(["fuzz", "--vcpus", "9"], capsys)
+    assert "argument --vcpus: 9: a guest runs on at most 8 vcpus" in err
