@@ -415,8 +415,11 @@ class _Parser:
         args = rest
         if len(args) != len(op.args):
             raise self.error(n, f"{name} takes {len(op.args)} argument(s), got {len(args)}")
-        for kind, a in zip(op.args, args, strict=True):
+        for i, (kind, a) in enumerate(zip(op.args, args, strict=True)):
             self.argument(case, n, name, kind, a, defined)
+            wide = lang.field_error(name, i, a)
+            if wide:
+                raise self.error(n, wide)
         self.expectation(case, n, op, expect, defined)
         if spec is not None:
             self.expectation(case, n, op, list(spec), defined)

@@ -924,3 +924,45 @@ def test_config_values_at_their_bounds(tmp_path: Path) -> None:
     case = one_case(tmp_path, "case x\ndomains A\nvcpus 8\nmax_event_channels 4294967295\nirqs 0 1023\nA send 1\n")
     assert case.config == Config(("A",), 8, 4294967295, (0, 1023))
     assert lang.GUEST_MAX_VCPUS == 8  # guest/events.h
+
+
+def test_every_op_says_where_its_numbers_go() -> None:
+    assert set(lang.FIELDS) == set(lang.OPS)
+    for name, op in lang.OPS.items():
+        fields = lang.FIELDS[name]
+        assert len(fields) == len(op.args), name
+        # Only a number can be cut short: keywords, keys and domain names have no field.
+        assert all(f is None for f, kind in zip(fields, op.args, strict=True) if kind not in "n"), name
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        ("A close 4294967297", "close: port 4294967297 does not fit its evtchn_port_t (at most 4294967295): "
+         "it would reach Xen as 1"),
+        ("A alloc_unbound 98288 self", "alloc_unbound: domid 98288 does not fit its domid_t (at most 65535): "
+         "it would reach Xen as 32752"),
+        ("B bind_interdomain 0x10000 1", "bind_interdomain: remote_dom 0x10000 does not fit its domid_t"),
+        ("A status self 0x100000000", "status: port 0x100000000 does not fit its evtchn_port_t"),
+        ("A bind_vcpu 1 4294967296", "bind_vcpu: vcpu 4294967296 does not fit its uint32_t"),
+        ("A wait 1 4294967296 10", "wait: count 4294967296 does not fit its uint32_t"),
+        ("A raw 2147483648", "raw: cmd 2147483648 does not fit its int (at most 2147483647): "
+         "it would reach Xen as -2147483648"),
+        ("Dom0 destroy 65536", "destroy: domid 65536 does not fit its domid_t"),
+    ],
+)
+def test_a_literal_past_its_fields_width_is_refused(tmp_path: Path, step: str, message: str) -> None:
+    # `A close 4294967297` closed port 1; `A alloc_unbound 98288 self` allocated for domain 32752.
+    path = write(tmp_path, f"case x\nfresh\ndomains A B Dom0\n{step}\n")
+    with pytest.raises(CaseFileError) as info:
+        parse_file(path, ERRNOS)
+    assert info.value.detail.startswith(f"{path}:4: {message}")
+
+
+def test_literals_at_their_fields_width_are_fine(tmp_path: Path) -> None:
+    case = one_case(
+        tmp_path,
+        "case x\ndomains A\nA close 0xffffffff -> EINVAL\nA alloc_unbound 65535 self -> ESRCH\n"
+        "A raw 2147483647 -> ENOSYS\nA wait 4294967295 1 0x7fffffffffffffff\n",
+    )
+    assert [s.args[0] for s in case.steps] == ["0xffffffff", "65535", "2147483647", "4294967295"]

@@ -112,7 +112,7 @@ def test_within_the_limits_is_accepted(tmp_path: Path, capsys: pytest.CaptureFix
         tmp_path,
         f"case {'c' * (lang.NAME_LEN - 1)}\ndomains A B{'b' * 62}\n"
         + many_vars(lang.MAX_VARS)
-        + f"A count 1 -> ok {lang.INT64_MAX}\nA count 0x7fffffffffffffff\nA send 1 -> ERR-5\n"
+        + f"A count 1 -> ok {lang.INT64_MAX}\nA wait 1 1 0x7fffffffffffffff\nA send 1 -> ERR-5\n"
         + f"A rtt 1 {lang.RTT_MAX} first 10 -> ok {lang.RTT_MAX}\n"
         + f"B{'b' * 62} count 1 => {LONG}\nB{'b' * 62} status self 1 -> ok interdomain dom=@A port=2 vcpu=${LONG}\n",
     )
