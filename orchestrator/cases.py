@@ -20,18 +20,23 @@ runs at the same time as the next one (in another domain).
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import random
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import lang
-from .errors import CaseFileError
+from .errors import CaseFileError, SetupError
+from .userfile import MiB, UserFileError, read_bytes
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # the forms of lang.py, with friendlier messages here
 DOMAIN = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 VAR = re.compile(r"^[a-z_][a-z0-9_]*$")
+_DECIMAL = re.compile(r"[0-9]+", re.ASCII)  # ASCII: int() would take any Unicode digit
 
 # The privileged domain: its steps run through dom0's privcmd driver (dom0/evtchn-op.c),
 # which offers the hypercalls marked DOM0 in guest/script-lang.h only.
@@ -41,14 +46,24 @@ DOM0 = "Dom0"
 LINUX = "Linux"
 
 # The index compile_case() gets in the checks: longer than any real group's, so if
-# its keys fit the guest's limits, every real one does.
-CHECK_INDEX = 99999
+# its keys fit the guest's limits, every real one does. Nine digits: `compare` numbers
+# the groups of its arms one after another, past 99999 for 10^5 cases.
+CHECK_INDEX = 999_999_999
 
 SYNC_TIMEOUT_MS = 120000
 # Ops that count a port's upcalls from a base: in an `&` chain, a `mark` takes it (compile_case).
 COUNTS_FROM_MARK = ("pingpong", "rtt")
 DEFAULT_VCPUS = 1
 DEFAULT_MAX_EVENT_CHANNELS = 1023  # xl.cfg(5)'s default
+# What each config line takes, and why: a value past it would reach xl changed (a uint32
+# cut short), be refused by xl create after the boot, or run on fewer vcpus than asked.
+BOUNDS = {
+    "vcpus": (1, lang.GUEST_MAX_VCPUS, "the guest runs on at most GUEST_MAX_VCPUS (guest/events.h)"),
+    "max_event_channels": (1, (1 << 32) - 1, "xl's max_event_channels is a uint32"),
+    # Physical IRQs (GSIs) of the machine: QEMU's have a few dozen, Xen's nr_irqs some hundreds.
+    "irqs": (0, 1023, "an IRQ of the machine"),
+    "timeout": (1, lang.INT64_MAX, "seconds"),
+}
 CASE_BASE_S = 10.0
 SECONDS_PER_STEP = 1.0
 
@@ -133,6 +148,42 @@ def _fail(path: Path, line: int, msg: str) -> CaseFileError:
     return CaseFileError(f"{shown(path)}:{line}: {msg}")
 
 
+# Characters that str.split() takes for spaces, or that print as nothing, with the names a
+# reader knows them by; unicodedata names the others (NO-BREAK SPACE, LINE SEPARATOR, ...).
+_CONTROL_NAMES = {
+    "\v": "vertical tab",
+    "\f": "form feed",
+    "\r": "carriage return",
+    "\x1c": "file separator",
+    "\x1d": "group separator",
+    "\x1e": "record separator",
+    "\x1f": "unit separator",
+    "\x85": "next line (NEL)",
+}
+
+
+def _clip(word: str, limit: int = 40) -> str:
+    """A word as a message quotes it: a 5000-digit number is not worth a screenful."""
+    return word if len(word) <= limit else f"{word[:limit]}... ({len(word)} characters)"
+
+
+def _odd_separator(body: str) -> str | None:
+    """What is wrong with a line whose words are parted by more than spaces and tabs.
+
+    The guest's lexer parts words at spaces and tabs only (and refuses control characters);
+    str.split() also at form feeds, NBSP, U+2028, \\x1c and the like, and would let a line
+    through that reads otherwise than it shows."""
+    c = next((c for c in body if _odd(c)), None)
+    if c is None:
+        return None
+    name = _CONTROL_NAMES.get(c) or unicodedata.name(c, "control character").lower()
+    return f"a {name} (U+{ord(c):04X}): only spaces and tabs part the words of a line"
+
+
+def _odd(c: str) -> bool:
+    return c not in " \t" and (c.isspace() or unicodedata.category(c) in ("Cc", "Cf", "Zs", "Zl", "Zp"))
+
+
 class _LineError(Exception):
     """One line's problem; the parser notes it and goes on with the next line."""
 
@@ -148,6 +199,7 @@ class _Parser:
         self.errnos = errnos
         self.cases: list[Case] = []
         self.problems: list[str] = []  # `file:line: message`, in file order
+        self.names: dict[str, int] = {}  # case name -> its `case` line: a file of 10^5 cases stays linear
 
     def error(self, line: int, msg: str) -> _LineError:
         return _LineError(line, msg)
@@ -161,9 +213,13 @@ class _Parser:
         self.case_start = 0  # problems noted before the current case
         # "\n" only: str.splitlines() also breaks at form feeds and the like, which editors do not.
         for n, raw in enumerate(text.split("\n"), start=1):
-            body, _, comment = raw.partition("#")
-            words = body.split()
+            body, _, comment = raw.removesuffix("\r").partition("#")  # a CRLF file's \r ends the line
+            odd = _odd_separator(body)
+            # A line with an odd separator is refused, but read as meant: what follows is not blamed for it.
+            words = ("".join(" " if _odd(c) else c for c in body) if odd else body).split()
             if not words:
+                if odd:
+                    self.note(self.error(n, odd))
                 continue
             try:
                 if words[0] == "case":
@@ -171,10 +227,18 @@ class _Parser:
                         self.finish(case)
                     case, defined = Case(words[1] if len(words) > 1 else "", self.path, n), set()
                     self.case_start = len(self.problems)
+                    if odd:
+                        with contextlib.suppress(_LineError):
+                            self.case_line(n, words)  # its name is known, even if this line is refused
+                        raise self.error(n, odd)
                     self.case_line(n, words)
                     continue
                 if case is None:
                     raise self.error(n, f"`{words[0]}` before the first `case` line")
+                if odd:
+                    with contextlib.suppress(_LineError):
+                        self.line(case, n, words, body, comment, defined)
+                    raise self.error(n, odd)
                 self.line(case, n, words, body, comment, defined)
             except _LineError as e:
                 self.note(e)
@@ -189,8 +253,9 @@ class _Parser:
             raise self.error(
                 n, f"expected `case <name>` (lower case, digits and dashes, under {lang.NAME_LEN} characters)"
             )
-        if any(c.name == words[1] for c in self.cases):
-            raise self.error(n, f"case {words[1]} defined twice")
+        first = self.names.setdefault(words[1], n)
+        if first != n:
+            raise self.error(n, f"case {words[1]} defined twice (first on line {first})")
 
     def line(self, case: Case, n: int, words: list[str], body: str, comment: str, defined: set[str]) -> None:
         head = words[0]
@@ -213,25 +278,31 @@ class _Parser:
                 )
             case.domains = doms
         elif head == "irqs":
-            irqs = [lang.parse_num(w, hex_ok=False) for w in words[1:]]
-            if not irqs or None in irqs:
+            if len(words) < 2 or not all(_DECIMAL.fullmatch(w) for w in words[1:]):
                 raise self.error(n, "expected `irqs <irq> [<irq> ...]`")
-            case.irqs = tuple(i for i in irqs if i is not None)
+            case.irqs = tuple(self.bounded(n, head, w) for w in words[1:])
         elif head == "fresh":
             if len(words) != 1:
                 raise self.error(n, "`fresh` takes no value")
             case.fresh = True
         elif head in ("vcpus", "max_event_channels", "timeout"):
-            v = lang.parse_num(words[1], hex_ok=False) if len(words) == 2 else None
-            if not v:
+            if len(words) != 2 or not _DECIMAL.fullmatch(words[1]) or not words[1].strip("0"):
                 raise self.error(n, f"expected `{head} <positive number>`")
-            setattr(case, head, v)
+            setattr(case, head, self.bounded(n, head, words[1]))
         elif DOMAIN.match(head):
             step = self.step(case, n, words, comment.strip(), defined)
             if step is not None:
                 case.steps.append(step)
         else:
             raise self.error(n, f"unknown keyword or domain `{head}`")
+
+    def bounded(self, n: int, head: str, word: str) -> int:
+        """A decimal config value within BOUNDS[head]."""
+        low, high, why = BOUNDS[head]
+        v = lang.parse_num(word, hex_ok=False)  # None past INT64_MAX
+        if v is None or not low <= v <= high:
+            raise self.error(n, f"`{head}` {_clip(word)} is out of range: {low}..{high} ({why})")
+        return v
 
     def finish(self, case: Case) -> None:
         bad = len(self.problems)
@@ -268,16 +339,15 @@ class _Parser:
                 raise self.error(later[0].line, f"{role} has been destroyed (line {s.line}): it runs no more steps")
 
     def compiled(self, case: Case) -> None:
-        """What the guests will read must pass the guest's own parser (lang.check_script)."""
+        """What the guests will read must pass the guest's own parser (lang.check_script):
+        every line compile_group() writes for the case, its comment line too."""
         for dom, lines in compile_case(case, CHECK_INDEX, group=CHECK_INDEX).items():
+            lines = [source_comment(case), *lines]
             text = "\n".join(lines) + "\n"
             for k, err in lang.check_script(text.encode(), self.errnos):
                 if err is None:
                     continue
-                src = lines[k - 1] if k <= len(lines) else "end"
-                first = src.split(" ", 1)[0]
-                line = int(first) if first.isdecimal() and first.isascii() else case.line
-                self.note(self.error(line, f"the guest would refuse {dom}'s script: {err}"))
+                self.note(self.error(_source_line(case, lines, k), f"the guest would refuse {dom}'s script: {err}"))
                 return
 
     def step(self, case: Case, n: int, words: list[str], comment: str, defined: set[str]) -> Step | None:
@@ -345,8 +415,11 @@ class _Parser:
         args = rest
         if len(args) != len(op.args):
             raise self.error(n, f"{name} takes {len(op.args)} argument(s), got {len(args)}")
-        for kind, a in zip(op.args, args, strict=True):
+        for i, (kind, a) in enumerate(zip(op.args, args, strict=True)):
             self.argument(case, n, name, kind, a, defined)
+            wide = lang.field_error(name, i, a)
+            if wide:
+                raise self.error(n, wide)
         self.expectation(case, n, op, expect, defined)
         if spec is not None:
             self.expectation(case, n, op, list(spec), defined)
@@ -379,7 +452,7 @@ class _Parser:
                 raise self.error(n, f"{v}: no domain {v[1:]} in this case")
             return
         if re.fullmatch(r"[0-9]+|0x[0-9a-fA-F]+", v, re.ASCII):
-            raise self.error(n, f"number `{v}` is out of range: at most {lang.INT64_MAX} (signed 64-bit)")
+            raise self.error(n, f"number `{_clip(v)}` is out of range: at most {lang.INT64_MAX} (signed 64-bit)")
         raise self.error(n, f"bad value `{v}`: expected a number (ASCII decimal or 0x hex), $variable, @DOMAIN or self")
 
     def expectation(self, case: Case, n: int, op: lang.Op, expect: list[str], defined: set[str]) -> None:
@@ -418,14 +491,23 @@ class _Parser:
         self.value(case, n, rest[0], defined)
 
 
+# Far beyond any real case file (cases/ has about 100 KiB in all), room for 10^5 cases.
+MAX_CASE_FILE = 8 * MiB
+
+
 def read_text(path: Path) -> str:
     """A case file's text; CaseFileError (`file: ...`) if it cannot be one."""
     try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise CaseFileError(f"{shown(path)}: cannot read: {e.strerror or e}") from None
+        data = read_bytes(path, MAX_CASE_FILE)
+    except UserFileError as e:
+        raise CaseFileError(f"{shown(path)}: {e}") from None
     if b"\0" in data:
         raise CaseFileError(f"{shown(path)}: a binary file, not a case file")
+    if data.startswith(codecs.BOM_UTF8):
+        # Invisible in most editors, it made the first word `\ufeffcase`: "before the first `case` line".
+        raise CaseFileError(
+            f"{shown(path)}:1: starts with a UTF-8 byte-order mark (bytes EF BB BF): save it as UTF-8 without one"
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -444,11 +526,19 @@ def check_file(path: Path, errnos: frozenset[str] | None = None) -> tuple[list[C
     return found, parser.problems
 
 
+ERRNO_H = "xen/errno.h"
+
+
 def _guest_errnos(include: Path) -> list[tuple[str, int]]:
     """xen/errno.h's XEN_ERRNO(name, value) lines a guest sees: not those under `#ifdef __XEN__`."""
     out: list[tuple[str, int]] = []
     hidden = 0  # depth inside #ifdef __XEN__ (nested conditionals counted while hidden)
-    for line in (include / "xen" / "errno.h").read_text().splitlines():
+    path = include / ERRNO_H
+    try:
+        text = read_bytes(path, MiB).decode("utf-8", "replace")
+    except UserFileError as e:
+        raise SetupError(f"{shown(path)}: {e}: Xen's public headers are not there") from None
+    for line in text.splitlines():
         d = line.strip()
         if hidden:
             hidden += d.startswith("#if")
@@ -460,6 +550,9 @@ def _guest_errnos(include: Path) -> list[tuple[str, int]]:
         m = re.match(r"XEN_ERRNO\((E\w+),\s*(\d+)\)", d)
         if m:
             out.append((m.group(1), int(m.group(2))))
+    if not out:
+        # Every errno name of every case would be refused, each as "not an errno".
+        raise SetupError(f"{shown(path)}: no XEN_ERRNO(name, value) lines: not Xen's public {ERRNO_H}")
     return out
 
 
@@ -562,7 +655,8 @@ def plan(cases: list[Case], fresh: bool = False, first: int = 1) -> list[Group]:
             alone = fresh or case.fresh or members[0].fresh
             joined = None if alone else shared(config, case.config)
             if joined is not None:
-                groups[i] = (joined, [*members, case])
+                members.append(case)  # in place: a copy per case made 10^5 cases quadratic
+                groups[i] = (joined, members)
                 break
         else:
             groups.append((case.config, [case]))
@@ -674,18 +768,41 @@ def compile_case(
     return out
 
 
+def source_comment(case: Case) -> str:
+    """The comment line that opens a case in a script: where it comes from, for a reader.
+
+    A file name is not a token: whatever it holds must not become a line of the script;
+    and a long one is cut, for the line must fit the guest's MAX_LINE like any other."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "?", case.path.name)
+    room = lang.MAX_LINE - len(f"# {case.name}: :{case.line}")
+    if len(name) > room:
+        name = name[: room - 3] + "..."
+    return f"# {case.name}: {name}:{case.line}"
+
+
+def _source_line(case: Case, lines: list[str], k: int) -> int:
+    """The case-file line that script line `k` (1-based) of `lines` was compiled from."""
+    src = lines[k - 1] if k <= len(lines) else "end"
+    first = src.split(" ", 1)[0]
+    return int(first) if first.isdecimal() and first.isascii() else case.line
+
+
 def compile_group(group: Group) -> dict[str, str]:
     """The whole script of each domain of a group."""
+    if max(group.index, len(group.cases)) > CHECK_INDEX:
+        raise CaseFileError(f"group {group.index} of {len(group.cases)} cases: more than the checks allow for")
     scripts: dict[str, list[str]] = {d: [] for d in group.config.domains}
+    origin: dict[str, list[Case]] = {d: [] for d in group.config.domains}  # each script line's case
     for i, case in enumerate(group.cases, start=1):
-        # A file name is not a token: whatever it holds must not become a line of the script.
-        src = f"# {case.name}: {re.sub(r'[^A-Za-z0-9._-]', '?', case.path.name)}:{case.line}"
         for dom, lines in compile_case(case, i, group=group.index).items():
-            scripts[dom] += [src, *lines]
+            scripts[dom] += [source_comment(case), *lines]
+            origin[dom] += [case] * (len(lines) + 1)
     out = {d: "\n".join(lines) + "\n" for d, lines in scripts.items()}
     for dom, text in out.items():
         # The cases passed these checks (CHECK_INDEX); this only guards the promise.
-        bad = [f"line {n}: {err}" for n, err in lang.check_script(text.encode()) if err]
-        if bad:
-            raise CaseFileError(f"group {group.index}: {dom}'s script would be refused: {'; '.join(bad[:3])}")
+        for k, err in lang.check_script(text.encode()):
+            if err:
+                case = origin[dom][min(k, len(origin[dom])) - 1]
+                where = f"{shown(case.path)}:{_source_line(case, scripts[dom], k)}"
+                raise CaseFileError(f"{where}: group {group.index}: the guest would refuse {dom}'s script: {err}")
     return out

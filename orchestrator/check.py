@@ -13,10 +13,9 @@ import os
 import sys
 from pathlib import Path
 
-from .artifacts import SUITES
-from .cases import Case, check_files, read_errnos
-from .errors import CaseFileError, HarnessError
-from .hypervisor import resolve
+from .cases import ERRNO_H, Case, check_files, read_errnos
+from .errors import CaseFileError, SetupError
+from .hypervisor import check_spec, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
@@ -24,21 +23,28 @@ INCLUDE_ENV = "EVT_XEN_INCLUDE"
 
 
 def manifest_for(xen: str) -> Path | None:
-    """build/debian/<suite>/manifest.json of the Xen under test, or None if the suite is unknown."""
-    suite = xen.removeprefix("debug:") if xen.startswith("debug:") or xen in SUITES else None
-    if suite is None:
-        try:
-            suite = resolve(xen)[0]
-        except HarnessError:
-            return None
+    """build/debian/<suite>/manifest.json of the Xen under test; None for a source tree
+    (src:), whose headers are its own. SetupError for a --xen that `run` would refuse
+    before booting: `check` must not pass what cannot run."""
+    check_spec(xen)
+    if xen.startswith("src:"):
+        return None
+    suite = xen.removeprefix("debug:") if xen.startswith("debug:") else resolve(xen)[0]
     return BUILD / "debian" / suite / "manifest.json"
 
 
 def include_for(xen: str) -> Path | None:
     """Xen's public headers: $EVT_XEN_INCLUDE, else the suite's manifest; None if neither is there."""
-    if os.environ.get(INCLUDE_ENV):
-        return Path(os.environ[INCLUDE_ENV])
-    manifest = manifest_for(xen)
+    manifest = manifest_for(xen)  # --xen is checked even when the headers come from the environment
+    env = os.environ.get(INCLUDE_ENV)
+    if env:
+        include = Path(env)
+        if not (include / ERRNO_H).is_file():
+            raise SetupError(
+                f"{INCLUDE_ENV}={env}: no {ERRNO_H} there: it names the directory of Xen's public headers "
+                "(the one holding xen/errno.h, e.g. .../usr/include), or leave it unset"
+            )
+        return include
     if manifest is None or not manifest.exists():
         return None
     return Path(json.loads(manifest.read_text())["include"])

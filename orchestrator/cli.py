@@ -8,20 +8,20 @@ line or an unreadable log, 130 on Ctrl-C, 143 on SIGTERM.
 from __future__ import annotations
 
 import argparse
-import shutil
 import signal
 import sys
 import time
 from pathlib import Path
 
-from . import baseline, fuzz, log, matrix, soak
+from . import baseline, fuzz, lang, log, matrix, soak
 from .artifacts import SUITES
 from .bench import bench
-from .cases import ORDERS, order
-from .check import cmd_check
+from .cases import ORDERS, order, read_text, shown
+from .check import cmd_check, load_checked
 from .compare import arms, differences, format_differences
 from .compare import write as write_compare
-from .errors import HarnessError
+from .errors import HarnessError, SetupError
+from .hypervisor import check_spec
 from .matrix import NO_RESULT, Column, column_from, compare
 from .matrix import write as write_matrix
 from .outcome import Outcome
@@ -126,12 +126,26 @@ def _count(results: list[CaseResult], outcome: Outcome) -> int:
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
+    sources = [Path(p) for p in args.cases] or sorted((ROOT / "cases").glob("*.evt"))
+    # The columns read copies kept in one folder, by name: two files of one name would be one.
+    by_name: dict[str, Path] = {}
+    for src in sources:
+        if src.name in by_name:
+            print(
+                f"error: {shown(by_name[src.name])} and {shown(src)}: two case files named {shown(Path(src.name))}; "
+                "the matrix keeps its cases in one folder by name: rename one",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        by_name[src.name] = src
+    # Refused before the first column boots, not once per column.
+    load_checked(sources, None)
     out = BUILD / "matrix" / time.strftime("%Y%m%d-%H%M%S")
     # Every column runs the very same cases, even if the files change meanwhile.
     snapshot = out / "cases"
     snapshot.mkdir(parents=True)
-    for src in [Path(p) for p in args.cases] or sorted((ROOT / "cases").glob("*.evt")):
-        shutil.copy2(src, snapshot / src.name)
+    for src in sources:
+        (snapshot / src.name).write_bytes(read_text(src).encode())
     columns: list[Column] = []
     for xen in args.xens.split(","):
         start = time.monotonic()
@@ -227,6 +241,30 @@ def _positive(text: str) -> int:
     return n
 
 
+def _xen(spec: str) -> str:
+    """A --xen value that can name a Xen (hypervisor.check_spec): a typo, a text file or a
+    truncated xen.gz is a usage error before anything is fetched, built or booted."""
+    try:
+        check_spec(spec)
+    except SetupError as e:
+        raise argparse.ArgumentTypeError(e.detail) from None
+    return spec
+
+
+def _xens(specs: str) -> str:
+    for spec in specs.split(",") if specs else []:
+        _xen(spec)
+    return specs
+
+
+def _vcpus(text: str) -> int:
+    """Vcpus of a guest: at least 1, at most the guest's GUEST_MAX_VCPUS (it leaves more down)."""
+    n = _positive(text)
+    if n > lang.GUEST_MAX_VCPUS:
+        raise argparse.ArgumentTypeError(f"{n}: a guest runs on at most {lang.GUEST_MAX_VCPUS} vcpus")
+    return n
+
+
 def _order(spec: str) -> str:
     try:
         order([], spec)
@@ -278,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--xen",
         default="bookworm",
+        type=_xen,
         help=f"Xen under test: a Debian suite ({', '.join(SUITES)}), debug:<suite> (built from Debian's source "
         "with debug=y) or a hypervisor file (xen or xen.gz)",
     )
@@ -301,13 +340,15 @@ def main(argv: list[str] | None = None) -> int:
     sk.add_argument("cases", nargs="*", help="case files (default: cases/*.evt)")
     mx = sub.add_parser("matrix", help="run the cases against several Xens and compare the results")
     mx.add_argument("cases", nargs="*", help="case files (default: cases/*.evt)")
-    mx.add_argument("--xens", default="bookworm,trixie", help="comma-separated suites or hypervisor files")
+    mx.add_argument("--xens", default="bookworm,trixie", type=_xens, help="comma-separated suites or hypervisor files")
     b = sub.add_parser(
         "bench", help="time the suite warm and fresh, boot, domain creation, cases and event round trips"
     )
     b.add_argument("cases", nargs="*", help="the suite to time (default: cases/*.evt)")
     b.add_argument("--runs", type=_positive, default=3, help="warm suite runs and bench/rtt.evt runs, a boot each")
-    b.add_argument("--xens", default="", help="also time the whole suite against each of these (matrix columns)")
+    b.add_argument(
+        "--xens", default="", type=_xens, help="also time the whole suite against each of these (matrix columns)"
+    )
     bs = sub.add_parser(
         "bisect-step", help="for git bisect run: exit 0 if the cases pass, 1 if one fails, 125 if it cannot tell"
     )
@@ -316,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     fz.add_argument("--seed", default="1", help="the seed (a run replays exactly from it)")
     fz.add_argument("--seeds", default="", help="a campaign: seeds as 1-1000 or 1,5,9-12 (instead of --seed)")
     fz.add_argument("--ops", type=_positive, default=fuzz.DEFAULT_OPS, help="operations per seed")
-    fz.add_argument("--vcpus", type=_positive, default=2, help="vcpus fuzzing at once in each domain (1: exact replay)")
+    fz.add_argument("--vcpus", type=_vcpus, default=2, help="vcpus fuzzing at once in each domain (1: exact replay)")
     fz.add_argument("--jobs", type=_positive, default=1, help="machines to spread the seeds over")
     fz.add_argument("--abi", choices=fuzz.ABIS, default="2l", help="the event channel ABI each run starts on")
     fz.add_argument(

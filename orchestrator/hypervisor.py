@@ -7,14 +7,20 @@ whose Xen has the same major.minor; anything else is refused before boot.
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import hashlib
 import re
 import subprocess
+import zlib
 from pathlib import Path
 
 from .artifacts import SUITES, Artifacts, elf_build_id
 from .errors import SetupError
+from .userfile import MiB, UserFileError, read_bytes
+
+ELF_MAGIC = b"\x7fELF"
+GZIP_MAGIC = b"\x1f\x8b"
+# Xen's ELF is a few MiB (xen-syms, with its debug info, is not what --xen takes).
+MAX_IMAGE = 64 * MiB
 
 
 def hypervisor_version(path: Path) -> str:
@@ -52,8 +58,50 @@ def hypervisor_version(path: Path) -> str:
 
 
 def _elf_bytes(path: Path) -> bytes:
-    data = path.read_bytes()
-    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+    """The ELF image of a hypervisor file (xen, or xen.gz), or SetupError naming the file and
+    what it is instead: read before anything is fetched or booted."""
+    try:
+        data = read_bytes(path, MAX_IMAGE)
+    except UserFileError as e:
+        raise SetupError(f"{path}: {e}") from None
+    if data[:2] == GZIP_MAGIC:
+        # One gzip member, inflated up to the limit: a truncated xen.gz raised EOFError.
+        inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            data = inflate.decompress(data, MAX_IMAGE + 1)
+        except zlib.error as e:
+            raise SetupError(f"{path}: a damaged gzip file ({e}), not a hypervisor image") from None
+        if len(data) > MAX_IMAGE:
+            raise SetupError(f"{path}: inflates to more than {MAX_IMAGE // MiB} MiB: not a hypervisor image")
+        if not inflate.eof:
+            raise SetupError(f"{path}: a truncated gzip file (it ends before its end), not a hypervisor image")
+    if data[:4] != ELF_MAGIC:
+        raise SetupError(
+            f"{path}: not a hypervisor image: neither ELF nor gzip (it begins {data[:8]!r}); give Xen's xen or xen.gz"
+        )
+    return data
+
+
+def check_spec(spec: str) -> None:
+    """A --xen value's form, before anything is fetched, built or booted: SetupError if it
+    can be no Xen (resolve() and the builds say later whether it is a usable one)."""
+    if spec in SUITES:
+        return
+    kind, colon, rest = spec.partition(":")
+    if colon and kind == "debug":
+        if rest not in SUITES:
+            raise SetupError(f"{spec}: debug:<suite> takes a Debian suite ({', '.join(SUITES)}), not {rest!r}")
+        return
+    if colon and kind == "src":
+        if not (Path(rest) / "xen" / "Makefile").is_file():
+            raise SetupError(f"{spec}: not a Xen source tree (no xen/Makefile in {rest!r})")
+        return
+    if not spec or not Path(spec).exists():  # Path("") is the current directory
+        raise SetupError(
+            f"{spec or repr(spec)}: neither a Debian suite ({', '.join(SUITES)}), debug:<suite>, src:<tree> "
+            "nor a hypervisor file"
+        )
+    _elf_bytes(Path(spec))
 
 
 def resolve(spec: str) -> tuple[str, Path | None]:
@@ -61,8 +109,9 @@ def resolve(spec: str) -> tuple[str, Path | None]:
     if spec in SUITES:
         return spec, None
     path = Path(spec)
-    if not path.is_file():
+    if not path.exists():
         raise SetupError(f"--xen={spec}: neither a Debian suite ({', '.join(SUITES)}) nor a hypervisor file")
+    _elf_bytes(path)  # an image before its version is looked for: a text file is no Xen of unknown version
     version = hypervisor_version(path)
     for suite in SUITES.values():
         if suite.xen_series == version:

@@ -41,6 +41,18 @@ def _read(text: str) -> _Tables:
 
 
 LIMITS, OPS, STATUS_FIELDS, STATUS_KINDS, KEYWORDS = _read(HEADER.read_text())
+
+
+def _guest_max_vcpus() -> int:
+    path = HEADER.parent / "events.h"
+    m = re.search(r"^#define GUEST_MAX_VCPUS (\d+)$", path.read_text(), re.M)
+    if m is None:
+        raise ValueError(f"{path}: no `#define GUEST_MAX_VCPUS <n>` line")
+    return int(m.group(1))
+
+
+# The vcpus a guest brings up and counts upcalls on: a domain given more runs on these.
+GUEST_MAX_VCPUS = _guest_max_vcpus()
 MAX_LINE = LIMITS["MAX_LINE"]
 MAX_TOKS = LIMITS["MAX_TOKS"]
 MAX_VARS = LIMITS["MAX_VARS"]
@@ -53,6 +65,77 @@ DOM0_OPS = tuple(n for n, op in OPS.items() if op.who in ("DOM0", "PRIV"))
 PRIV_OPS = tuple(n for n, op in OPS.items() if op.who == "PRIV")
 
 INT64_MAX = (1 << 63) - 1
+
+
+@dataclass(frozen=True)
+class Field:
+    """Where a number argument lands: the struct field or parameter the interpreter
+    (guest/script.c, dom0/evtchn-op.c) fills with it, and its width. The script language
+    reads 64-bit numbers; a literal past its field's width would reach Xen cut short."""
+
+    name: str
+    ctype: str
+    bits: int
+    signed: bool = False
+
+    @property
+    def max(self) -> int:
+        return (1 << (self.bits - self.signed)) - 1
+
+    def reaches(self, v: int) -> int:
+        """What C's conversion of int64 `v` to this field leaves of it."""
+        low = v & ((1 << self.bits) - 1)
+        return low - (1 << self.bits) if self.signed and low > self.max else low
+
+
+_DOMID = Field("domid", "domid_t", 16)
+_PORT = Field("port", "evtchn_port_t", 32)
+_VCPU = Field("vcpu", "uint32_t", 32)
+_COUNT = Field("count", "uint32_t", 32)
+
+# Each op's number arguments, in order (None: a word, or a number taken whole as int64).
+# Every op of script-lang.h has its row: a new one must say where its numbers go.
+FIELDS: dict[str, tuple[Field | None, ...]] = {
+    "alloc_unbound": (_DOMID, Field("remote_dom", "domid_t", 16)),
+    "bind_interdomain": (Field("remote_dom", "domid_t", 16), Field("remote_port", "evtchn_port_t", 32)),
+    "bind_virq": (Field("virq", "uint32_t", 32), _VCPU),
+    "bind_ipi": (_VCPU,),
+    "bind_pirq": (Field("pirq", "uint32_t", 32), Field("flags", "uint32_t", 32)),
+    "close": (_PORT,),
+    "send": (_PORT,),
+    "status": (_DOMID, _PORT),
+    "bind_vcpu": (_PORT, _VCPU),
+    "unmask": (_PORT,),
+    "reset": (_DOMID,),
+    "raw": (Field("cmd", "int", 32, signed=True),),
+    "init_control": (None, Field("offset", "uint32_t", 32), _VCPU),
+    "expand_array": (None,),
+    "set_priority": (_PORT, Field("priority", "uint32_t", 32)),
+    "wait": (_PORT, _COUNT, None),
+    "count": (_PORT,),
+    "pingpong": (_PORT, None, None, None),
+    "rtt": (_PORT, None, None, None),
+    "fault": (None,),
+    "mask": (_PORT,),
+    "pending": (_PORT,),
+    "set_timer": (None,),
+    "count_on": (_PORT, _VCPU),
+    "send_many": (_PORT, None),
+    "fifo_init": (),
+    "hold": (),
+    "release": (),
+    "seq": (_PORT,),
+    "fuzz": (None, None),
+    "fuzz_with": (None, None, Field("peer", "domid_t", 16)),
+    "register_vcpu_info": (_VCPU, Field("offset", "uint32_t", 32)),
+    "shutdown": (Field("reason", "unsigned int", 32),),
+    "destroy": (_DOMID,),
+    "debug_key": (None,),  # the op refuses what is no printable key itself (EINVAL)
+    "chaos": (None, None, Field("peer", "domid_t", 16)),
+    "mark": (_PORT,),
+    "put": (None, None),
+    "get": (None, None, None),
+}
 _VAR = re.compile(r"[a-z_][a-z0-9_]*")
 _DOMAIN = re.compile(r"[A-Z][A-Za-z0-9]*")
 _CASE = re.compile(r"[a-z0-9][a-z0-9-]*")
@@ -60,6 +143,19 @@ _KEY = re.compile(r"[A-Za-z0-9_.-]+")
 _DEC = re.compile(r"[0-9]+")
 _HEX = re.compile(r"0x[0-9a-fA-F]+")
 ERRNO_FORM = re.compile(r"E[A-Z0-9]+")
+
+
+def field_error(op: str, i: int, a: str) -> str | None:
+    """What is wrong with literal argument `a` as argument `i` (0-based) of `op`: one that
+    its field cannot hold. $var, @NAME and self are Xen's own numbers: they fit."""
+    field = FIELDS[op][i]
+    v = parse_num(a)
+    if field is None or v is None or v <= field.max:
+        return None
+    return (
+        f"{op}: {field.name} {a} does not fit its {field.ctype} (at most {field.max}): "
+        f"it would reach Xen as {field.reaches(v)}"
+    )
 
 
 def _word(pattern: re.Pattern[str], s: str, limit: int) -> bool:
@@ -87,6 +183,8 @@ def parse_num(s: str, hex_ok: bool = True) -> int | None:
     if hex_ok and _HEX.fullmatch(s):
         v = int(s, 16)
     elif _DEC.fullmatch(s):
+        if len(s.lstrip("0")) > len(str(INT64_MAX)):
+            return None  # out of range, and int() refuses over 4300 digits with a ValueError
         v = int(s)
     else:
         return None

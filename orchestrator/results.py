@@ -21,6 +21,7 @@ from pathlib import Path
 from .cases import DOM0, Case, Group
 from .errors import HarnessError
 from .outcome import Outcome, worst
+from .userfile import MiB, UserFileError, read_bytes
 
 GUEST_LINE = re.compile(r"^\[(?P<domain>[\w.-]+)\] EVT (?P<kind>[A-Z-]+)\s?(?P<rest>.*)$")
 # The fields of a RESULT line, each once, in this order.
@@ -416,17 +417,26 @@ class LogError(Exception):
 
 # The first bytes git looks at to tell binary from text; a serial log starts with Xen's banner.
 BINARY_PROBE = 8000
+# A whole suite's serial log is a few MiB; a fuzz campaign's a few tens.
+MAX_LOG = 64 * MiB
 
 
 def read_log(path: Path) -> list[str]:
-    """The lines of a saved serial log (QEMU's \\r\\r\\n ends and stray bytes are fine)."""
+    """The lines of a saved serial log (QEMU's \\r\\r\\n ends and stray bytes are fine), numbered as
+    `LOG:line` names them."""
     try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise LogError(f"{path}: cannot read: {e.strerror or e}") from None
+        data = read_bytes(path, MAX_LOG)
+    except UserFileError as e:
+        raise LogError(f"{path}: {e}") from None
     if b"\0" in data[:BINARY_PROBE]:
         raise LogError(f"{path}: a binary file (NUL bytes), not a serial log")
-    return data.decode("utf-8", "replace").splitlines()
+    # Lines end at "\n" only, as the live console splits them (console.py) and as grep -n and
+    # editors count: str.splitlines() also breaks at each \r of QEMU's \r\r\n and at \x0c,
+    # \x1c, \x85 and the like, and every LOG:line after one would be wrong.
+    lines = [raw.decode("utf-8", "replace").rstrip("\r") for raw in data.split(b"\n")]
+    if lines[-1] == "":
+        lines.pop()  # what follows the last "\n" is no line
+    return lines
 
 
 @dataclass

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
 
-from orchestrator import cases
+from orchestrator import cases, lang
 from orchestrator.cases import Case, Config, Group, Step, compile_case, compile_group, parse_file, plan
 from orchestrator.errors import CaseFileError
 from orchestrator.results import parse
@@ -207,7 +208,9 @@ MALFORMED = [
     pytest.param("case x\ndomains\n", 2, "expected `domains A [B ...]`", id="domains-empty"),
     pytest.param("case X\n", 1, "expected `case <name>`", id="bad-case-name"),
     pytest.param("case a b\n", 1, "expected `case <name>`", id="case-two-names"),
-    pytest.param("case x\ndomains A\nA send 1\ncase x\n", 4, "case x defined twice", id="duplicate-case"),
+    pytest.param(
+        "case x\ndomains A\nA send 1\ncase x\n", 4, "case x defined twice (first on line 1)", id="duplicate-case"
+    ),
     pytest.param(HEAD + "A send 1\nB send 2 &\n", 4, "the last step cannot end in `&`", id="amp-last"),
     pytest.param(HEAD + "A send 1 &\nA send 2\n", 4, "must run in different domains", id="amp-same-domain"),
     pytest.param(HEAD + "A send 1 &\nA send 2 &\nB send 3\n", 4, "must run in different domains", id="amp-same-2"),
@@ -215,6 +218,13 @@ MALFORMED = [
     pytest.param(HEAD + "A fault\n", 3, "fault takes 1 argument(s), got 0", id="fault-no-address"),
     pytest.param(HEAD + "vcpus 0\n", 3, "expected `vcpus <positive number>`", id="vcpus-zero"),
     pytest.param(HEAD + "max_event_channels many\n", 3, "`max_event_channels <positive number>`", id="mec"),
+    pytest.param(HEAD + "vcpus 9\n", 3, "`vcpus` 9 is out of range: 1..8 (the guest runs on", id="vcpus-9"),
+    pytest.param(HEAD + f"vcpus {2**63}\n", 3, f"`vcpus` {2**63} is out of range: 1..8", id="vcpus-2-63"),
+    pytest.param(HEAD + "vcpus \u0663\n", 3, "expected `vcpus <positive number>`", id="vcpus-arabic-digit"),
+    pytest.param(HEAD + f"max_event_channels {2**32}\n", 3, f"`max_event_channels` {2**32} is out", id="mec-2-32"),
+    pytest.param(HEAD + "irqs 7 1024\n", 3, "`irqs` 1024 is out of range: 0..1023", id="irq-1024"),
+    pytest.param(HEAD + "irqs 0x7\n", 3, "expected `irqs <irq> [<irq> ...]`", id="irq-hex"),
+    pytest.param(HEAD + "irqs\n", 3, "expected `irqs <irq> [<irq> ...]`", id="irqs-none"),
     pytest.param(HEAD + "source\n", 3, "`source` needs a citation", id="empty-source"),
     pytest.param(HEAD + "frobnicate\n", 3, "unknown keyword or domain `frobnicate`", id="unknown-keyword"),
     pytest.param("# only a comment\n\n", 1, "no `case` in file", id="empty-file"),
@@ -861,3 +871,98 @@ def test_a_destroyed_domain_is_waited_for_by_nobody(tmp_path: Path) -> None:
 def test_destroy_is_refused_where_it_cannot_work(tmp_path: Path, change: tuple[str, str], message: str) -> None:
     with pytest.raises(CaseFileError, match=re.escape(message)):
         parse_file(write(tmp_path, DESTROY.replace(*change)), ERRNOS)
+
+
+def test_many_cases_load_in_linear_time(tmp_path: Path) -> None:
+    # 20,000 cases took about 30 s when each name was compared with every earlier one; a
+    # second or two now (the bound leaves room for a busy machine).
+    n = 20_000
+    path = write(tmp_path, "".join(f"case c{i}\ndomains A\nA send {i}\n" for i in range(n)) + "case c7\n")
+    start = time.monotonic()
+    with pytest.raises(CaseFileError) as exc:
+        cases.load([path])
+    assert exc.value.detail == f"{path}:{3 * n + 1}: case c7 defined twice (first on line 22)"
+    found, _ = cases.check_file(path)
+    assert len(plan(found)) == 1
+    assert time.monotonic() - start < 10
+
+
+@pytest.mark.parametrize(
+    ("sep", "name"),
+    [
+        ("\f", "a form feed (U+000C)"),
+        ("\v", "a vertical tab (U+000B)"),
+        ("\u00a0", "a no-break space (U+00A0)"),
+        ("\x85", "a next line (NEL) (U+0085)"),
+        ("\u2028", "a line separator (U+2028)"),
+        ("\x1c", "a file separator (U+001C)"),
+        ("\u200b", "a zero width space (U+200B)"),
+        ("\u202e", "a right-to-left override (U+202E)"),
+        ("\r", "a carriage return (U+000D)"),
+        ("\x01", "a control character (U+0001)"),
+    ],
+)
+@pytest.mark.parametrize("where", ["case{}y", "domains A{}B", "A send{}1", "A send 1{}-> ok", "{}", "title a{}b"])
+def test_only_spaces_and_tabs_part_words(tmp_path: Path, sep: str, name: str, where: str) -> None:
+    # str.split() took all of these for spaces: `A send<FF>1` ran as `A send 1`.
+    if (where, sep) == ("{}", "\r"):
+        return  # a line's last \r is a CRLF line end
+    tail = "domains A B\nA send 2\n" if where.startswith("case") else "A send 2\n"
+    text = "case x\ndomains A B\nA send 1\n" + where.format(sep) + "\n" + tail
+    found, problems = cases.check_file(write(tmp_path, text))
+    assert problems == [f"{tmp_path / 't.evt'}:4: {name}: only spaces and tabs part the words of a line"]
+
+
+def test_a_crlf_file_and_tabs_are_fine(tmp_path: Path) -> None:
+    case = one_case(tmp_path, "case x\r\ndomains\tA B\r\nA\tsend 1\t->\tok   # a comment\f with a form feed\r\n")
+    step = case.steps[0]
+    assert (case.domains, step.args, step.expect) == (("A", "B"), ("1",), ("ok",))
+    assert step.comment == "a comment\f with a form feed"  # comments are the reader's: the guest never sees them
+
+
+def test_config_values_at_their_bounds(tmp_path: Path) -> None:
+    case = one_case(tmp_path, "case x\ndomains A\nvcpus 8\nmax_event_channels 4294967295\nirqs 0 1023\nA send 1\n")
+    assert case.config == Config(("A",), 8, 4294967295, (0, 1023))
+    assert lang.GUEST_MAX_VCPUS == 8  # guest/events.h
+
+
+def test_every_op_says_where_its_numbers_go() -> None:
+    assert set(lang.FIELDS) == set(lang.OPS)
+    for name, op in lang.OPS.items():
+        fields = lang.FIELDS[name]
+        assert len(fields) == len(op.args), name
+        # Only a number can be cut short: keywords, keys and domain names have no field.
+        assert all(f is None for f, kind in zip(fields, op.args, strict=True) if kind not in "n"), name
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        ("A close 4294967297", "close: port 4294967297 does not fit its evtchn_port_t (at most 4294967295): "
+         "it would reach Xen as 1"),
+        ("A alloc_unbound 98288 self", "alloc_unbound: domid 98288 does not fit its domid_t (at most 65535): "
+         "it would reach Xen as 32752"),
+        ("B bind_interdomain 0x10000 1", "bind_interdomain: remote_dom 0x10000 does not fit its domid_t"),
+        ("A status self 0x100000000", "status: port 0x100000000 does not fit its evtchn_port_t"),
+        ("A bind_vcpu 1 4294967296", "bind_vcpu: vcpu 4294967296 does not fit its uint32_t"),
+        ("A wait 1 4294967296 10", "wait: count 4294967296 does not fit its uint32_t"),
+        ("A raw 2147483648", "raw: cmd 2147483648 does not fit its int (at most 2147483647): "
+         "it would reach Xen as -2147483648"),
+        ("Dom0 destroy 65536", "destroy: domid 65536 does not fit its domid_t"),
+    ],
+)
+def test_a_literal_past_its_fields_width_is_refused(tmp_path: Path, step: str, message: str) -> None:
+    # `A close 4294967297` closed port 1; `A alloc_unbound 98288 self` allocated for domain 32752.
+    path = write(tmp_path, f"case x\nfresh\ndomains A B Dom0\n{step}\n")
+    with pytest.raises(CaseFileError) as info:
+        parse_file(path, ERRNOS)
+    assert info.value.detail.startswith(f"{path}:4: {message}")
+
+
+def test_literals_at_their_fields_width_are_fine(tmp_path: Path) -> None:
+    case = one_case(
+        tmp_path,
+        "case x\ndomains A\nA close 0xffffffff -> EINVAL\nA alloc_unbound 65535 self -> ESRCH\n"
+        "A raw 2147483647 -> ENOSYS\nA wait 4294967295 1 0x7fffffffffffffff\n",
+    )
+    assert [s.args[0] for s in case.steps] == ["0xffffffff", "65535", "2147483647", "4294967295"]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import pytest
 
 from orchestrator import lang
-from orchestrator.cases import Case, Config, Group, check_file, compile_group, parse_file
+from orchestrator.cases import Case, Config, Group, Step, check_file, compile_group, parse_file
 from orchestrator.cli import main
+from orchestrator.errors import CaseFileError
 
 HEAD = "case bad\ndomains A B\n"  # steps start on line 3
 LONG = "v" * (lang.NAME_LEN - 1)
@@ -110,7 +112,7 @@ def test_within_the_limits_is_accepted(tmp_path: Path, capsys: pytest.CaptureFix
         tmp_path,
         f"case {'c' * (lang.NAME_LEN - 1)}\ndomains A B{'b' * 62}\n"
         + many_vars(lang.MAX_VARS)
-        + f"A count 1 -> ok {lang.INT64_MAX}\nA count 0x7fffffffffffffff\nA send 1 -> ERR-5\n"
+        + f"A count 1 -> ok {lang.INT64_MAX}\nA wait 1 1 0x7fffffffffffffff\nA send 1 -> ERR-5\n"
         + f"A rtt 1 {lang.RTT_MAX} first 10 -> ok {lang.RTT_MAX}\n"
         + f"B{'b' * 62} count 1 => {LONG}\nB{'b' * 62} status self 1 -> ok interdomain dom=@A port=2 vcpu=${LONG}\n",
     )
@@ -132,6 +134,11 @@ def test_every_problem_of_every_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     [
         pytest.param(b"case x\ndomains A\n\x00\x01\x02", ": a binary file, not a case file", id="binary"),
         pytest.param(b"case x\ndomains A\nA send 1 # caf\xe9\n", ":3: not UTF-8 text", id="latin-1"),
+        pytest.param(
+            b"\xef\xbb\xbfcase x\ndomains A\nA send 1\n",
+            ":1: starts with a UTF-8 byte-order mark (bytes EF BB BF): save it as UTF-8 without one",
+            id="bom",
+        ),
     ],
 )
 def test_unreadable_files(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, fragment: str) -> None:
@@ -193,3 +200,121 @@ def test_a_file_name_with_a_newline_is_shown_on_one_line(tmp_path: Path, capsys:
     assert main(["check", str(path)]) == 1
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "two\\nlines.evt':3: bad value `first`" in out
+
+
+def test_devices_and_fifos_are_refused_unread(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `check /dev/zero` read without end; a FIFO hung the check. Both are named, nothing is read.
+    fifo = tmp_path / "cases.evt"
+    os.mkfifo(fifo)
+    assert main(["check", "/dev/zero", str(fifo)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["/dev/zero: not a regular file (a character device)", f"{fifo}: not a regular file (a FIFO)"]
+
+
+def test_a_case_file_past_its_size_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("orchestrator.cases.MAX_CASE_FILE", 1 << 20)
+    path = write(tmp_path, "case x\ndomains A\n" + "A send 1\n" * (1 << 17))
+    assert main(["check", str(path)]) == 1
+    assert capsys.readouterr().out == f"{path}: too large: {path.stat().st_size} bytes, more than 1 MiB\n"
+
+
+def _usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """What argparse says of a command line it refuses (exit 2, before anything is read or run)."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("xen", "fragment"),
+    [
+        pytest.param("/etc/passwd", "/etc/passwd: not a hypervisor image: neither ELF nor gzip", id="text-file"),
+        pytest.param("debug:nonsuite", "debug:nonsuite: debug:<suite> takes a Debian suite (bookworm", id="debug"),
+        pytest.param("src:/nonexistent", "src:/nonexistent: not a Xen source tree", id="src-tree"),
+        pytest.param("bookwrom", "bookwrom: neither a Debian suite", id="typo"),
+        pytest.param("", "'': neither a Debian suite", id="empty"),
+    ],
+)
+def test_check_refuses_a_bad_xen(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], xen: str, fragment: str
+) -> None:
+    # `check --xen /etc/passwd` checked the cases without errno names and exited 0.
+    path = write(tmp_path, "case x\ndomains A\nA send 1\n")
+    err = _usage_error(["--xen", xen, "check", str(path)], capsys)
+    assert f"argument --xen: {fragment}" in err
+
+
+def test_check_refuses_a_hypervisor_no_toolstack_matches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # An image `run` would refuse before booting: `check` does not pass it either (ERROR, exit 4).
+    xen = tmp_path / "xen"
+    xen.write_bytes(b"\x7fELF and no version anywhere")
+    path = write(tmp_path, "case x\ndomains A\nA send 1\n")
+    assert main(["--xen", str(xen), "check", str(path)]) == 4
+    assert f"set-up failed: cannot tell which Xen version {xen} is" in capsys.readouterr().err
+
+
+def test_check_takes_a_good_xen(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "case x\ndomains A\nA send 1\n")
+    (tmp_path / "tree" / "xen").mkdir(parents=True)
+    (tmp_path / "tree" / "xen" / "Makefile").write_text("")
+    for xen in ("trixie", "debug:bookworm", f"src:{tmp_path / 'tree'}"):
+        assert main(["--xen", xen, "check", str(path)]) == 0, xen
+    assert capsys.readouterr().out.count("1 file(s), 1 case(s): ok") == 3
+
+
+def test_matrix_refuses_a_bad_xen_before_it_runs_a_column(capsys: pytest.CaptureFixture[str]) -> None:
+    err = _usage_error(["matrix", "--xens", "bookworm,debug:sid"], capsys)
+    assert "argument --xens: debug:sid: debug:<suite> takes a Debian suite" in err
+
+
+@pytest.mark.parametrize("where", ["/nonexistent", "{tmp}", "{tmp}/include/xen/errno.h", "/dev/zero"])
+def test_a_bad_evt_xen_include_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    # EVT_XEN_INCLUDE=/nonexistent was a FileNotFoundError traceback.
+    value = where.format(tmp=tmp_path)
+    monkeypatch.setenv("EVT_XEN_INCLUDE", value)
+    path = write(tmp_path, "case x\ndomains A\nA send 1\n")
+    assert main(["check", str(path)]) == 4
+    err = capsys.readouterr().err
+    assert f"set-up failed: EVT_XEN_INCLUDE={value}: no xen/errno.h there" in err and "Traceback" not in err
+
+
+def test_headers_without_errno_names_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "include" / "xen" / "errno.h").write_text("/* not Xen's */\n")
+    path = write(tmp_path, "case x\ndomains A\nA send 1 -> EINVAL\n")
+    assert main(["check", str(path)]) == 4
+    assert f"{tmp_path / 'include' / 'xen' / 'errno.h'}: no XEN_ERRNO(name, value) lines" in capsys.readouterr().err
+
+
+def test_a_long_file_name_fits_the_script(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The comment line naming the file ran past MAX_LINE: check passed, and the run was refused
+    # after the boot with no file or line. Check and run now compile the same lines, the
+    # comment cut to fit.
+    name = "n" * (lang.NAME_LEN - 1)
+    path = write(tmp_path, f"case {name}\ndomains A B\nA count 1 => v\nB send $v\n", "f" * 251 + ".evt")
+    assert main(["check", str(path)]) == 0
+    (case,) = parse_file(path)
+    for index in (1, 123_456_789):
+        for script in compile_group(Group(index, case.config, (case,))).values():
+            assert all(err is None for _, err in lang.check_script(script.encode()))
+            first = script.splitlines()[0]
+            assert len(first) == lang.MAX_LINE and first.startswith(f"# {name}: fff") and first.endswith("...:1")
+
+
+def test_a_script_the_guest_would_refuse_names_its_case_file_and_line() -> None:
+    # The guard behind the checks: were a line to slip past them, the run names where it came from.
+    step = Step(7, "A", "send", ("9" * 300,), ("ok",), None, None, False, "")
+    case = Case("x", Path("dir/x.evt"), 5, domains=("A",), steps=[step])
+    with pytest.raises(CaseFileError) as info:
+        compile_group(Group(3, case.config, (case,)))
+    refused = "the guest would refuse A's script: line longer than 255 characters"
+    assert info.value.detail == f"dir/x.evt:7: group 3: {refused}"
+
+
+def test_fuzz_vcpus_past_the_guests_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    err = _usage_error(["fuzz", "--vcpus", "9"], capsys)
+    assert "argument --vcpus: 9: a guest runs on at most 8 vcpus" in err

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
-from orchestrator import matrix
+import pytest
+
+from orchestrator import cli, matrix
 from orchestrator.cases import parse_file
 from orchestrator.matrix import ERROR, NO_RESULT, SAME, Column, column_from, compare, write
 from orchestrator.matrix import outcome as matrix_outcome
@@ -119,3 +122,41 @@ def test_ktap_names_carry_no_directive(tmp_path: Path) -> None:
     res.case = replace(res.case, name="a#b")
     text = ktap({}, [res])
     assert "not ok 1 aNo.b" in text.splitlines() and "# SKIP" not in text
+
+
+@pytest.fixture
+def no_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The matrix's output folder in tmp_path, and no column may start."""
+
+    def run_suite(*_: object) -> None:
+        raise AssertionError("a column started")
+
+    monkeypatch.setattr(cli, "BUILD", tmp_path / "build")
+    monkeypatch.setattr(cli, "run_suite", run_suite)
+    return tmp_path / "build"
+
+
+def test_matrix_refuses_two_case_files_of_one_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_columns: Path
+) -> None:
+    # The matrix copies the case files into one folder by name: m2/x.evt silently replaced m1/x.evt.
+    a, b = tmp_path / "m1" / "x.evt", tmp_path / "m2" / "x.evt"
+    for i, path in enumerate((a, b)):
+        path.parent.mkdir()
+        path.write_text(f"case c{i}\ndomains A\nA send 1\n")
+    assert cli.main(["matrix", str(a), str(b)]) == 2
+    assert f"error: {a} and {b}: two case files named x.evt" in capsys.readouterr().err
+    assert not no_columns.exists()
+
+
+def test_matrix_refuses_a_bad_case_file_before_any_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_columns: Path
+) -> None:
+    path = tmp_path / "x.evt"
+    path.write_text("case c\ndomains A\nA frob 1\n")
+    fifo = tmp_path / "fifo.evt"
+    os.mkfifo(fifo)  # copied with shutil.copy2, it hung the matrix
+    assert cli.main(["matrix", str(path), str(fifo)]) == 4
+    err = capsys.readouterr().err
+    assert f"{path}:3: unknown op `frob`" in err and f"{fifo}: not a regular file (a FIFO)" in err
+    assert not no_columns.exists()

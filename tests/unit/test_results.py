@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,7 @@ CASE = "interdomain-exchange"
 
 
 def log_lines() -> list[str]:
-    # The way `orchestrator parse` reads a saved log (the file has QEMU's \r\r\n ends).
-    return PASS_LOG.read_text(errors="replace").splitlines()
+    return read_log(PASS_LOG)  # the way `orchestrator parse` reads it (the file has QEMU's \r\r\n ends)
 
 
 def test_fixture_is_a_real_excerpt() -> None:
@@ -436,3 +436,31 @@ def test_a_malformed_rtt_line_is_garbled_in_its_case() -> None:
 def test_an_rtt_line_after_done_is_garbled() -> None:
     rep = parse(["[d] EVT DONE pass=0 fail=0", f"[d] EVT RTT {RTT}"])["d"]
     assert rep.rtts == [] and "after EVT DONE" in rep.garbled[0].message
+
+
+def test_read_log_refuses_devices_and_fifos_without_reading_them(tmp_path: Path) -> None:
+    # /dev/zero never ends and a FIFO without a writer never answers: neither is opened for reading.
+    with pytest.raises(LogError, match=r"^/dev/zero: not a regular file \(a character device\)$"):
+        read_log(Path("/dev/zero"))
+    fifo = tmp_path / "serial.log"
+    os.mkfifo(fifo)
+    with pytest.raises(LogError, match=r"serial.log: not a regular file \(a FIFO\)$"):
+        read_log(fifo)
+
+
+def test_read_log_refuses_a_log_past_its_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("orchestrator.results.MAX_LOG", 1 << 20)
+    big = tmp_path / "big.log"
+    big.write_bytes(b"(XEN) x\n" * (1 << 17) + b"more")
+    with pytest.raises(LogError, match=r"big.log: too large: 1048580 bytes, more than 1 MiB"):
+        read_log(big)
+
+
+def test_read_log_counts_lines_at_newlines_only(tmp_path: Path) -> None:
+    # QEMU's \r\r\r\n is one line end; \x0c, \x1c, NEL and U+2028 in Xen's output end no line.
+    log = tmp_path / "serial.log"
+    odd = "b \x0c \x1c \x0b \x85 \u2028 c"
+    log.write_bytes(f"a\r\r\r\n{odd}\r\r\r\n\r\r\r\n[d] EVT DONE pass=0 fail=0\r\r\r\ntail".encode())
+    lines = read_log(log)
+    assert lines == ["a", odd, "", "[d] EVT DONE pass=0 fail=0", "tail"]
+    assert parse(lines)["d"].done == (0, 0)

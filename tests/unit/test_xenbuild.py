@@ -46,12 +46,14 @@ def test_something_else_is_refused_before_any_build(tmp_path: Path) -> None:
         build_tree(tmp_path, tmp_path / "build")
 
 
-def test_bisect_step_skips_a_tree_that_does_not_build(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bisect_step_skips_a_tree_that_does_not_build(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     def broken(xen: str) -> None:
         raise SetupError("`make -C xen` failed")
 
+    (tmp_path / "xen").mkdir()
+    (tmp_path / "xen" / "Makefile").write_text("all:\n\tfalse\n")
     monkeypatch.setattr(cli, "prepare", broken)
-    assert cli.main(["--xen", "src:/nowhere", "bisect-step"]) == cli.BISECT_SKIP == 125
+    assert cli.main(["--xen", f"src:{tmp_path}", "bisect-step"]) == cli.BISECT_SKIP == 125
 
 
 def test_a_trees_toolstack_takes_the_place_of_debians_in_dom0(tmp_path: Path) -> None:
