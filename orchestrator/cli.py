@@ -91,6 +91,12 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 BISECT_GOOD, BISECT_BAD, BISECT_SKIP = 0, 1, 125
 
 
+def bisect_code(outcome: Outcome) -> int:
+    """good, bad, or skip (125) for `git bisect run`: a run in which the harness could not
+    tell (ERROR: a lost machine, a step without a result) is never called good or bad."""
+    return {Outcome.PASS: BISECT_GOOD, Outcome.FAIL: BISECT_BAD, Outcome.CRASH: BISECT_BAD}.get(outcome, BISECT_SKIP)
+
+
 def cmd_bisect_step(args: argparse.Namespace) -> int:
     """One step of `git bisect run`: build the tree's hypervisor, run the cases, say good or bad."""
     try:
@@ -107,9 +113,7 @@ def cmd_bisect_step(args: argparse.Namespace) -> int:
         code = BISECT_BAD if e.outcome is Outcome.CRASH else BISECT_SKIP
         print(f"bisect-step: {e.outcome.name} before any case ran ({code}): {e}", file=sys.stderr)
         return code
-    code = {Outcome.PASS: BISECT_GOOD, Outcome.FAIL: BISECT_BAD, Outcome.CRASH: BISECT_BAD}.get(
-        run.outcome, BISECT_SKIP
-    )
+    code = bisect_code(run.outcome)
     for r in run.results:
         if not r.passed:
             print(f"{r.outcome.name} {r.case.name}: " + "; ".join(s.describe() for s in r.steps if not s.passed))

@@ -938,16 +938,22 @@ def test_every_op_says_where_its_numbers_go() -> None:
 @pytest.mark.parametrize(
     ("step", "message"),
     [
-        ("A close 4294967297", "close: port 4294967297 does not fit its evtchn_port_t (at most 4294967295): "
-         "it would reach Xen as 1"),
-        ("A alloc_unbound 98288 self", "alloc_unbound: domid 98288 does not fit its domid_t (at most 65535): "
-         "it would reach Xen as 32752"),
+        (
+            "A close 4294967297",
+            "close: port 4294967297 does not fit its evtchn_port_t (at most 4294967295): " "it would reach Xen as 1",
+        ),
+        (
+            "A alloc_unbound 98288 self",
+            "alloc_unbound: domid 98288 does not fit its domid_t (at most 65535): " "it would reach Xen as 32752",
+        ),
         ("B bind_interdomain 0x10000 1", "bind_interdomain: remote_dom 0x10000 does not fit its domid_t"),
         ("A status self 0x100000000", "status: port 0x100000000 does not fit its evtchn_port_t"),
         ("A bind_vcpu 1 4294967296", "bind_vcpu: vcpu 4294967296 does not fit its uint32_t"),
         ("A wait 1 4294967296 10", "wait: count 4294967296 does not fit its uint32_t"),
-        ("A raw 2147483648", "raw: cmd 2147483648 does not fit its int (at most 2147483647): "
-         "it would reach Xen as -2147483648"),
+        (
+            "A raw 2147483648",
+            "raw: cmd 2147483648 does not fit its int (at most 2147483647): " "it would reach Xen as -2147483648",
+        ),
         ("Dom0 destroy 65536", "destroy: domid 65536 does not fit its domid_t"),
     ],
 )

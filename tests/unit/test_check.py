@@ -238,9 +238,7 @@ def _usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         pytest.param("", "'': neither a Debian suite", id="empty"),
     ],
 )
-def test_check_refuses_a_bad_xen(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], xen: str, fragment: str
-) -> None:
+def test_check_refuses_a_bad_xen(tmp_path: Path, capsys: pytest.CaptureFixture[str], xen: str, fragment: str) -> None:
     # `check --xen /etc/passwd` checked the cases without errno names and exited 0.
     path = write(tmp_path, "case x\ndomains A\nA send 1\n")
     err = _usage_error(["--xen", xen, "check", str(path)], capsys)

@@ -160,3 +160,13 @@ def test_matrix_refuses_a_bad_case_file_before_any_column(
     err = capsys.readouterr().err
     assert f"{path}:3: unknown op `frob`" in err and f"{fifo}: not a regular file (a FIFO)" in err
     assert not no_columns.exists()
+
+
+def test_bisect_never_calls_a_run_without_results_good_or_bad(tmp_path: Path) -> None:
+    """A case whose steps have no result is ERROR, and an ERROR run is skipped (125)."""
+    from orchestrator.cli import BISECT_BAD, BISECT_GOOD, BISECT_SKIP, bisect_code
+
+    lost = _result(tmp_path, {})  # the machine went before any step answered
+    assert lost.outcome is Outcome.ERROR and bisect_code(lost.outcome) == BISECT_SKIP
+    assert bisect_code(Outcome.PASS) == BISECT_GOOD
+    assert bisect_code(Outcome.FAIL) == BISECT_BAD and bisect_code(Outcome.CRASH) == BISECT_BAD
