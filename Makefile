@@ -6,7 +6,7 @@
 # src:<tree> (a Xen source tree: its hypervisor and its toolstack, built here).
 XEN     ?= bookworm
 # KERNEL=<vmlinuz> MODULES=<lib/modules/version>: a Linux kernel of your own in dom0 and in
-# the Linux peer (README "A kernel of your own"); checked before boot. Make hands both to
+# the Linux peer (docs/xen-under-test.md "A kernel of your own"); checked before boot. Make hands both to
 # the orchestrator through the environment, which the CLI and pytest read as well.
 VENV    := .venv
 PY      := $(VENV)/bin/python
@@ -34,7 +34,7 @@ lint: venv
 	$(VENV)/bin/ruff check orchestrator tests
 	$(VENV)/bin/mypy
 
-# Timings of XEN (README "Benchmark"), written to build/bench/bench.json; BENCH_XENS: also
+# Timings of XEN (docs/benchmark.md), written to build/bench/bench.json; BENCH_XENS: also
 # the whole suite's time against each of these.
 bench: setup
 	$(PY) -m orchestrator --xen $(XEN) bench $(if $(BENCH_XENS),--xens $(shell echo $(BENCH_XENS) | tr ' ' ','))
@@ -50,7 +50,7 @@ ORDERS ?= file,random
 compare: setup
 	$(PY) -m orchestrator --xen $(XEN) compare --orders $(ORDERS) $(CASES)
 
-# Random event channel operations against the guest's model of Xen (README "Fuzzing"):
+# Random event channel operations against the guest's model of Xen (docs/fuzzing.md):
 # SEED=S, OPS=N operations per seed, VCPUS=N at once (VCPUS=1 replays a seed exactly),
 # SEEDS=1-1000 a campaign spread over JOBS machines, ABI=2l|fifo the ABI each run starts on,
 # DOMAINS=2 two domains at once with channels between them.

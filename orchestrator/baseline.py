@@ -111,7 +111,7 @@ def update_file(path: Path, results: list[CaseResult], known: list[Known]) -> li
     ]
     head = [
         f"# Known results of Xen {path.stem}: steps that answer otherwise than their case expects.",
-        '# One a line: <case file>:<line> <domain> expected=<X> got=<Y>  # why (README "Baselines").',
+        '# One a line: <case file>:<line> <domain> expected=<X> got=<Y>  # why (docs/xen-under-test.md "Baselines").',
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(head + [e.line() for e in entries]) + "\n")

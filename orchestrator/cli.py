@@ -1,7 +1,7 @@
 """Command line: prepare, run, compare, matrix, bench, fuzz, parse, check.
 
 `run` and `parse` exit with the worst outcome of their cases (orchestrator/outcome.py,
-README "Exit codes"): 0 all passed, 4 ERROR, 5 FAIL, 6 CRASH; 2 for a bad command
+docs/architecture.md "When something goes wrong"): 0 all passed, 4 ERROR, 5 FAIL, 6 CRASH; 2 for a bad command
 line or an unreadable log, 130 on Ctrl-C, 143 on SIGTERM.
 """
 
