@@ -28,7 +28,9 @@ SELFTEST_FILES = sorted((ROOT / "tests" / "selftest").glob("*.evt"))
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--xen", default="bookworm", help="Xen under test: a Debian suite, debug:<suite>, a hypervisor file or src:<tree>"
+        "--xen",
+        default="bookworm",
+        help="Xen under test: a Debian suite, debug:<suite>, a hypervisor file or src:<tree>",
     )
     parser.addoption("--fresh", action="store_true", help="run every case in fresh domains")
     parser.addoption("--jobs", type=int, default=1, help="machines to run at once, the groups dealt out among them")
