@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
+import sys
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import log
+from . import anchor, log
+from .cases import LINUX
 from .pipeline import BUILD, SuiteRun, load_cases, prepare, run_all, run_suite
 from .results import GroupResult, Rtt
-from .runner import ROOT
+from .runner import ROOT, xen_config_text
 
 RTT_CASES = sorted((ROOT / "bench").glob("*.evt"))
 RTT_STATS = ("min_ns", "median_ns", "p99_ns", "max_ns")
@@ -95,6 +99,12 @@ class Figures:
     rtt_ns: dict[str, RttFigure]
     not_passed: list[str]
     suite_by_xen: dict[str, XenSuite] = field(default_factory=dict)
+    anchor_boot_s: Spread | None = None  # QEMU start to the first result of our guest booted as dom0 (anchor.py)
+    conformance_case_s: Spread | None = None  # a case of cases/ without fuzzing or the Linux peer, runner's view
+    make_run_s: Spread | None = None  # a warm `python -m orchestrator run`, whole process
+    # Each figure as a multiple of anchor_boot_s's median, measured in the same run: what
+    # holds from host to host when the seconds do not.
+    ratios: dict[str, float | None] = field(default_factory=dict)
 
 
 def first_line_seconds(samples: Iterable[Sample]) -> list[float]:
@@ -111,6 +121,30 @@ def case_wall_seconds(samples: Iterable[Sample]) -> list[float]:
             if g.error is None and g.group.cases:
                 out += [g.run_seconds / len(g.group.cases)] * len(g.group.cases)
     return out
+
+
+FUZZ_OPS = frozenset({"fuzz", "fuzz_with", "chaos"})
+
+
+def conformance_case_seconds(samples: Iterable[Sample]) -> list[float]:
+    """case_wall_seconds, for the groups of plain conformance cases only: no fuzzing, no
+    Linux peer (whose boot is a group's cost, not a case's)."""
+    out: list[float] = []
+    for s in samples:
+        for g in s.groups:
+            plain = LINUX not in g.group.config.domains and not any(
+                step.op in FUZZ_OPS for c in g.group.cases for step in c.steps
+            )
+            if g.error is None and g.group.cases and plain:
+                out += [g.run_seconds / len(g.group.cases)] * len(g.group.cases)
+    return out
+
+
+def ratios(f: Figures) -> dict[str, float | None]:
+    """suite, conformance_case and make_run over the anchor (medians)."""
+    base = f.anchor_boot_s.median if f.anchor_boot_s and f.anchor_boot_s.median > 0 else None
+    pairs = {"suite": f.suite_seconds, "conformance_case": f.conformance_case_s, "make_run": f.make_run_s}
+    return {k: (v.median / base if v is not None and base else None) for k, v in pairs.items()}
 
 
 def case_guest_seconds(samples: Iterable[Sample]) -> list[float]:
@@ -154,6 +188,8 @@ def figures(
     fresh: list[Sample],
     rtt: list[Sample],
     suite_by_xen: dict[str, XenSuite] | None = None,
+    anchors: Sequence[float] = (),
+    make_runs: Sequence[float] = (),
 ) -> Figures:
     """Every figure of a bench run. Boot and domain creation count every boot and domain of
     every run (warm, fresh and rtt); times per case come from the warm runs only."""
@@ -162,7 +198,7 @@ def figures(
     fresh_s = spread([s.seconds for s in fresh])
     ratio = fresh_s.median / warm_s.median if fresh_s and warm_s and warm_s.median > 0 else None
     not_passed = sorted({p for s in everything for p in s.not_passed})
-    return Figures(
+    f = Figures(
         date=date,
         xen=xen,
         header=header,
@@ -177,10 +213,15 @@ def figures(
         fresh_ratio=ratio,
         dom0_command_s=spread([t for s in warm for t in s.dom0_commands]),
         group_setup_s=spread([g.setup_seconds for s in warm for g in s.groups if g.error is None]),
+        anchor_boot_s=spread(list(anchors)),
+        conformance_case_s=spread(conformance_case_seconds(warm)),
+        make_run_s=spread(list(make_runs)),
         rtt_ns=rtt_figures(rtt),
         not_passed=not_passed,
         suite_by_xen=dict(suite_by_xen or {}),
     )
+    f.ratios = ratios(f)
+    return f
 
 
 def show(s: Spread | None, digits: int = 3) -> str:
@@ -192,8 +233,18 @@ def show(s: Spread | None, digits: int = 3) -> str:
 def format_figures(f: Figures) -> list[str]:
     """One line per figure."""
     ratio = "no data" if f.fresh_ratio is None else f"{f.fresh_ratio:.2f}"
+
+    def times(key: str) -> str:
+        r = f.ratios.get(key)
+        return "no data" if r is None else f"{r:.2f}"
+
     lines = [
         f"Xen {f.header.get('xen_version', '?')} build-id {f.header.get('build_id', '?')} ({f.xen}), {f.date}",
+        f"anchor_boot_s           our guest as dom0, QEMU start -> first result (s): {show(f.anchor_boot_s)}",
+        f"ratios (x anchor)       suite {times('suite')}  conformance_case {times('conformance_case')}"
+        f"  make_run {times('make_run')}",
+        f"conformance_case_s      a plain conformance case, runner's view (s): {show(f.conformance_case_s)}",
+        f"make_run_s              a warm `run`, whole process (s):   {show(f.make_run_s)}",
         f"suite_seconds           whole suite, {f.suite_cases} cases, boot included (s): {show(f.suite_seconds)}",
         f"dom0_ready_s            QEMU start -> dom0 ready (s):        {show(f.dom0_ready_s)}",
         f"create_to_first_line_s  xl create -> guest's first line (s): {show(f.create_to_first_line_s)}",
@@ -220,6 +271,16 @@ def write(path: Path, f: Figures) -> None:
     path.write_text(json.dumps(asdict(f), indent=2) + "\n")
 
 
+def _time_run(xen: str) -> float:
+    """`python -m orchestrator run` (the main job, restored machine), whole process, as
+    `make run` runs it once its dependencies are in place."""
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "orchestrator", "--xen", xen, "run"], capture_output=True, cwd=ROOT)
+    if proc.returncode != 0:
+        log.info(f"bench: `run` exited {proc.returncode}; its time still counts")
+    return time.monotonic() - start
+
+
 def bench(
     xen: str, suite_files: list[Path], runs: int, suite_xens: list[str], rtt_files: list[Path] | None = None
 ) -> list[str]:
@@ -232,7 +293,13 @@ def bench(
     warm: list[Sample] = []
     rtt: list[Sample] = []
     header: dict[str, str] = {}
+    anchors: list[float] = []
+    make_runs: list[float] = []
     for i in range(runs):
+        log.info(f"bench run {i + 1}/{runs}: the anchor (our guest booted as dom0)")
+        anchors.append(anchor.boot_seconds(arts, guest, xen_config_text("xen.cmdline"), out / f"anchor{i + 1}"))
+        log.info(f"bench run {i + 1}/{runs}: `run`, warm, as a whole process")
+        make_runs.append(_time_run(xen))
         log.info(f"bench run {i + 1}/{runs}: the suite, warm")
         run = run_all(arts, guest, suite, out / f"warm{i + 1}")
         header = header or run.session.header()
@@ -248,7 +315,7 @@ def bench(
         srun = run_suite(x, suite_files, out / f"xen{k}")
         others[x] = XenSuite(srun.seconds, len(srun.results), sum(r.passed for r in srun.results))
     date = datetime.now(UTC).isoformat(timespec="seconds")
-    f = figures(xen, header, date, len(suite), warm, fresh, rtt, others)
+    f = figures(xen, header, date, len(suite), warm, fresh, rtt, others, anchors, make_runs)
     path = out / "bench.json"
     write(path, f)
     return [*format_figures(f), f"figures: {path}"]

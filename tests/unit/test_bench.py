@@ -15,6 +15,7 @@ from orchestrator.bench import (
     XenSuite,
     case_guest_seconds,
     case_wall_seconds,
+    conformance_case_seconds,
     figures,
     first_line_seconds,
     format_figures,
@@ -22,7 +23,7 @@ from orchestrator.bench import (
     spread,
     write,
 )
-from orchestrator.cases import Case, Config, Group
+from orchestrator.cases import Case, Config, Group, Step
 from orchestrator.errors import HarnessError
 from orchestrator.results import DomainReport, GroupResult, Rtt, parse
 
@@ -97,7 +98,8 @@ def made_up() -> Figures:
     g.reports["A"] = DomainReport("g1-A", rtts=[rtt("rtt-same-vcpu", 12000)])
     header = {"xen_version": "4.17.7", "build_id": "abc123"}
     others = {"trixie": XenSuite(150.0, 30, 29)}
-    return figures("bookworm", header, "2024-06-01T12:00:00+00:00", 2, warm, fresh, [Sample(30.0, 12.5, [g])], others)
+    rtts = [Sample(30.0, 12.5, [g])]
+    return figures("bookworm", header, "d", 2, warm, fresh, rtts, others, [2.0, 1.5, 2.5], [8.0, 9.0])
 
 
 def test_figures_of_a_bench_run() -> None:
@@ -131,7 +133,9 @@ def test_bench_json_has_the_keys_and_spreads(tmp_path: Path) -> None:
     ):  # fmt: skip
         assert set(data[key]) == {"min", "median", "max", "n"}, key
     assert data["suite_cases"] == 2 and data["fresh_ratio"] == pytest.approx(3.0)
-    assert data["header"]["build_id"] == "abc123" and data["date"].startswith("2024-06-01")
+    assert data["header"]["build_id"] == "abc123" and data["date"] == "d"
+    assert set(data["anchor_boot_s"]) == {"min", "median", "max", "n"}
+    assert set(data["ratios"]) == {"suite", "conformance_case", "make_run"}
     assert set(data["rtt_ns"]["rtt-same-vcpu"]) == {"min_ns", "median_ns", "p99_ns", "max_ns", "round_trips"}
     assert data["suite_by_xen"]["trixie"] == {"seconds": 150.0, "cases": 30, "passed": 29}
     assert data == json.loads(json.dumps(asdict(made_up())))
@@ -139,10 +143,28 @@ def test_bench_json_has_the_keys_and_spreads(tmp_path: Path) -> None:
 
 def test_one_line_per_figure() -> None:
     lines = format_figures(made_up())
-    assert lines[0] == "Xen 4.17.7 build-id abc123 (bookworm), 2024-06-01T12:00:00+00:00"
+    assert lines[0] == "Xen 4.17.7 build-id abc123 (bookworm), d"
     keyed = {ln.split()[0] for ln in lines[1:]}
     assert {"suite_seconds", "dom0_ready_s", "create_to_first_line_s", "case_median_s", "fresh_ratio"} <= keyed
-    assert "min 100.000  median 110.000  max 120.000  (n=2)" in lines[1]
+    suite = next(ln for ln in lines if ln.startswith("suite_seconds"))
+    assert "min 100.000  median 110.000  max 120.000  (n=2)" in suite
+    assert lines[1].startswith("anchor_boot_s") and lines[2].startswith("ratios (x anchor)       suite 55.00")
     assert sum(ln.startswith("rtt_ns rtt-same-vcpu ") for ln in lines) == 4
     assert any(ln.startswith("rtt_ns rtt-same-vcpu median_ns") and "median 12000 " in ln for ln in lines)
     assert lines[-1].startswith("WARNING: 1 case run(s) did not pass: b: FAIL")
+
+
+def test_ratios_are_figures_over_the_anchor_of_the_same_run() -> None:
+    f = made_up()
+    assert f.anchor_boot_s == Spread(1.5, 2.0, 2.5, 3)
+    assert f.ratios["suite"] == pytest.approx(110.0 / 2.0)
+    assert f.ratios["make_run"] == pytest.approx(8.5 / 2.0)
+    assert f.ratios["conformance_case"] == pytest.approx(25.0 / 2.0)  # a and b: plain cases
+    assert figures("bookworm", {}, "d", 0, [], [], []).ratios == dict.fromkeys(f.ratios)  # no anchor, no ratio
+
+
+def test_conformance_cases_leave_out_fuzzing_and_the_linux_peer() -> None:
+    plain = group(1, ["a", "b"], 4.0)
+    fuzzing = group(2, ["f"], 30.0)
+    fuzzing.group.cases[0].steps.append(Step(3, "A", "fuzz", ("1", "100"), ("ok", "0"), None, None, False, ""))
+    assert conformance_case_seconds([Sample(1.0, 1.0, [plain, fuzzing])]) == [2.0, 2.0]
