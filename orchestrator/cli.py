@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import baseline, fuzz, lang, log, matrix, soak
+from . import baseline, fuzz, lang, log, matrix, merge, shard, soak
 from .artifacts import SUITES
 from .bench import bench
 from .cases import ORDERS, order, read_text, shown
@@ -35,14 +35,24 @@ EXIT_USAGE = 2
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.shard is None:
+        try:
+            args.shard = shard.from_env()
+        except ValueError as e:
+            print(f"run: CI_NODE_INDEX/CI_NODE_TOTAL: {e}", file=sys.stderr)
+            return EXIT_USAGE
+    if args.shard is not None and args.order == "random":
+        # Each runner would draw its own order, and the shards would not add up to the suite.
+        print("run: --shard needs the same order on every runner: file, reverse or random:<seed>", file=sys.stderr)
+        return EXIT_USAGE
     arts, guest = prepare(args.xen)
     cases = load_cases(arts, [Path(p) for p in args.cases] or DEFAULT_CASES)
     out = BUILD / "runs" / time.strftime("%Y%m%d-%H%M%S")
-    run = run_all(arts, guest, cases, out, args.fresh, args.order, args.cold, args.jobs)
+    run = run_all(arts, guest, cases, out, args.fresh, args.order, args.cold, args.jobs, args.shard)
     session = run.session
     print(f"\nXen {session.info.get('xen_version')} ({arts.describe()})")
     print(format_exchange([ln.text for ln in run.console_lines()]))
-    _, path = write_reports(out, session.header(), run.results)
+    _, path = write_reports(out, session.header(), run.results, run.shard)
     for r in run.results:
         if r.passed:
             continue
@@ -219,6 +229,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return Outcome.FAIL.exit_code if diffs else 0
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    """The shards' reports as one, with one exit code: a missing shard or case is ERROR."""
+    try:
+        merged = merge.merge(merge.read([Path(d) for d in args.dirs]), args.total)
+    except merge.MergeError as e:
+        print(f"merge: {e}", file=sys.stderr)
+        return Outcome.ERROR.exit_code
+    out = Path(args.out) if args.out else BUILD / "merged" / time.strftime("%Y%m%d-%H%M%S")
+    _, md = merge.write(out, merged)
+    for p in merged["problems"]:
+        print(f"ERROR: {p}")
+    verdict = Outcome[merged["summary"]["outcome"]]
+    print(f"{verdict.name}: {merged['summary']['cases']} case(s) from {len(args.dirs)} report(s); report {md}")
+    return verdict.exit_code
+
+
 def cmd_soak(args: argparse.Namespace) -> int:
     out = BUILD / "soak" / time.strftime("%Y%m%d-%H%M%S")
     xens = [x for x in args.xens.split(",") if x] or None
@@ -267,6 +293,13 @@ def _vcpus(text: str) -> int:
     if n > lang.GUEST_MAX_VCPUS:
         raise argparse.ArgumentTypeError(f"{n}: a guest runs on at most {lang.GUEST_MAX_VCPUS} vcpus")
     return n
+
+
+def _shard(text: str) -> shard.Shard:
+    try:
+        return shard.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _order(spec: str) -> str:
@@ -332,12 +365,22 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--cold", action="store_true", help="boot Xen and dom0 instead of restoring a saved machine")
     r.add_argument("--order", default="file", type=_order, help=f"order of the cases: {', '.join(ORDERS)}")
     r.add_argument(
+        "--shard",
+        type=_shard,
+        default=None,
+        help="I/N: run shard I of N of the suite (GitLab's CI_NODE_INDEX/CI_NODE_TOTAL when set); `merge` joins them",
+    )
+    r.add_argument(
         "--update-baseline", action="store_true", help="write the Xen's baseline (baselines/<x.y>.txt) from this run"
     )
     c = sub.add_parser("compare", help="run cases warm in two orders and fresh; list every step that differs")
     c.add_argument("cases", nargs="*", help="case files (default: cases/*.evt)")
     c.add_argument("--orders", default="file,random", type=_orders, help="the warm runs' orders, comma-separated")
     sub.add_parser("prepare", help="fetch Xen, the dom0 kernel and toolstack; build the guest")
+    mg = sub.add_parser("merge", help="join shards' reports (run --shard) into one report and one verdict")
+    mg.add_argument("dirs", nargs="+", help="each shard's output folder (or its conformance.json)")
+    mg.add_argument("--total", type=_positive, default=None, help="how many shards there were (default: as they say)")
+    mg.add_argument("--out", default="", help="where the merged report goes (default build/merged/<time>)")
     sk = sub.add_parser("soak", help="run the suite again and again as CI runners meet it; every verdict held steady")
     sk.add_argument("--runs", type=_positive, default=10, help="how many runs (variants taken in turn)")
     sk.add_argument("--xens", default="", help="only the variants of these Xens, comma-separated (default: all)")
@@ -385,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         "parse": cmd_parse,
         "matrix": cmd_matrix,
         "soak": cmd_soak,
+        "merge": cmd_merge,
         "compare": cmd_compare,
         "check": cmd_check,
         "fuzz": cmd_fuzz,

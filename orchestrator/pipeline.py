@@ -31,6 +31,7 @@ from .kernel import from_environment
 from .outcome import Outcome, worst
 from .results import CaseResult, GroupResult
 from .runner import ROOT, Session
+from .shard import Shard, select
 from .xenbuild import build_debug, build_tree, build_tree_tools, with_toolstack
 
 BUILD = ROOT / "build"
@@ -107,6 +108,7 @@ class SuiteRun:
     baseline: Path | None = None  # the Xen's known results (orchestrator/baseline.py)
     known: list[Known] = field(default_factory=list)  # its entries that matched a step
     stale: list[Known] = field(default_factory=list)  # its entries that matched none
+    shard: dict[str, object] | None = None  # with --shard: which, its cases, the whole suite's (merge.py)
 
     @property
     def outcome(self) -> Outcome:
@@ -127,6 +129,7 @@ def run_all(
     spec: str = "file",
     cold: bool = False,
     jobs: int = 1,
+    shard: Shard | None = None,
 ) -> SuiteRun:
     """Run every case, in the order `spec` names (cases.order), on one booted Xen or, with
     `jobs`, on that many machines at once, the groups dealt out among them; a harness
@@ -134,7 +137,8 @@ def run_all(
     ordered, spelled = order(cases, spec)
     if spec != "file":
         log.info(f"cases in {spelled} order")
-    groups = plan(ordered, fresh)
+    whole = plan(ordered, fresh)
+    groups = select(whole, shard)
     shares = [share for share in (groups[i::jobs] for i in range(max(jobs, 1))) if share] or [[]]
     start = time.monotonic()
     snapshots = None if cold else SNAPSHOTS
@@ -154,6 +158,13 @@ def run_all(
                 group_results = sorted((r for rs in done for r in rs), key=lambda r: r.group.index)
     case_results = [r for g in group_results for r in g.case_results()]
     run = SuiteRun(sessions[0], group_results, case_results, time.monotonic() - start, spelled, sessions)
+    if shard is not None:
+        run.shard = {
+            "index": shard.index,
+            "total": shard.total,
+            "cases": [c.name for g in groups for c in g.cases],
+            "suite_cases": [c.name for g in whole for c in g.cases],
+        }
     run.baseline = sessions[0].baseline_path  # read once, as the session came up
     if sessions[0].baseline:
         run.known, run.stale = baseline.apply(case_results, sessions[0].baseline)

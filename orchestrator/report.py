@@ -167,8 +167,11 @@ def ktap(header: dict[str, str], results: list[CaseResult]) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_reports(out: Path, header: dict[str, str], results: list[CaseResult]) -> tuple[Path, Path]:
-    """conformance.json, conformance.md and conformance.ktap in `out`; returns the first two's paths."""
+def write_reports(
+    out: Path, header: dict[str, str], results: list[CaseResult], shard: dict[str, object] | None = None
+) -> tuple[Path, Path]:
+    """conformance.json, conformance.md and conformance.ktap in `out`; returns the first two's
+    paths. With `shard` (SuiteRun.shard), the JSON says which part of the suite it holds."""
     table = rows(results)
     counts = {v: sum(1 for r in table if r.verdict == v) for v in (PASS, DIFFERS, KNOWN, FAIL, MISSING)}
     outcomes = {o.name: sum(1 for r in results if r.outcome is o) for o in Outcome}
@@ -194,6 +197,8 @@ def write_reports(out: Path, header: dict[str, str], results: list[CaseResult]) 
         ],
         "rows": [asdict(r) for r in table],
     }
+    if shard is not None:
+        data["shard"] = shard
     json_path = out / "conformance.json"
     json_path.write_text(json.dumps(data, indent=2) + "\n")
 
