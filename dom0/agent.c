@@ -3,11 +3,12 @@
  * port (QEMU virtserialport named "org.xenevt.agent") instead of the serial
  * console's input, which Xen's small input ring garbles when dom0 is slow.
  *
- *   evt-agent [--fd N] <ready line>
+ *   evt-agent [--fd N] [--out FIFO] <ready line>
  *
  * It opens the port, prints <ready line> on the console (so the harness never
  * writes before someone reads), then serves requests until dom0 stops.
- * --fd N serves an open file descriptor instead (the host's unit tests).
+ * --fd N serves an open file descriptor instead, --out another FIFO than
+ * OUT_FIFO (the host's unit tests).
  *
  * Every message is a frame (all fields little-endian):
  *
@@ -25,6 +26,11 @@
  *   P  write file: path NUL data               -> R, status 0
  *   G  read file: path                         -> D, the file's bytes
  *   anything the agent cannot do               -> E, why
+ *
+ * And, unasked, O (id 0): what was written to the FIFO OUT_FIFO, the console
+ * lines of the guests (xen-config/relay.sh) and of what S started.  They
+ * travel here, flow-controlled, rather than on the serial line, where Xen
+ * drops characters once its transmit buffer is full on a busy host.
  *
  * R's payload is an i32 status (the exit code, or 128 + signal) and the
  * output.  An X's output is what the shell and its children wrote before the
@@ -46,6 +52,9 @@
 #include <unistd.h>
 
 #define PORT_NAME "org.xenevt.agent"
+#define OUT_FIFO "/run/evt-out"       /* relay.sh writes here too */
+
+static const char *out_path = OUT_FIFO;
 #define VERSION "evt-agent 1"
 #define HDR 20
 #define MAX_PAYLOAD (64u << 20)
@@ -65,6 +74,7 @@ struct running {
 
 static struct running run[MAX_RUNNING];
 static int port = -1;
+static int out_fifo = -1;
 static int sigpipe_fds[2];
 
 static uint32_t crc_table[256];
@@ -192,6 +202,13 @@ static void start(uint32_t id, const char *cmd, int capture)
         if (capture) {
             dup2(fds[1], 1);
             dup2(fds[1], 2);
+        } else {
+            /* S: its lines go where the guests' go (O frames). */
+            int out = open(out_path, O_WRONLY);
+            if (out >= 0) {
+                dup2(out, 1);
+                dup2(out, 2);
+            }
         }
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
@@ -416,6 +433,30 @@ static void parse(void)
     rx_len -= off;
 }
 
+/* Whatever writers put in OUT_FIFO, as O frames; writers write whole lines
+ * (each under PIPE_BUF, so lines never interleave). */
+static void forward_output(void)
+{
+    char chunk[16384];
+    for (;;) {
+        ssize_t n = read(out_fifo, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        send_frame('O', 0, 0, chunk, n, "", 0);
+    }
+}
+
+static int open_out_fifo(void)
+{
+    unlink(out_path);
+    if (mkfifo(out_path, 0600) < 0)
+        return -1;
+    /* Read and write: the FIFO never sees its last writer go (no EOF to poll on). */
+    return open(out_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+}
+
 static int open_port(void)
 {
     DIR *d = opendir("/sys/class/virtio-ports");
@@ -452,8 +493,18 @@ int main(int argc, char **argv)
     } else {
         port = open_port();
     }
+    if (argc > 2 && !strcmp(argv[1], "--out")) {
+        out_path = argv[2];
+        argv += 2;
+        argc -= 2;
+    }
     if (port < 0) {
         printf("DOM0-FAILED: evt-agent: no virtio port " PORT_NAME ": %s\n", strerror(errno));
+        return 1;
+    }
+    out_fifo = open_out_fifo();
+    if (out_fifo < 0) {
+        printf("DOM0-FAILED: evt-agent: %s: %s\n", out_path, strerror(errno));
         return 1;
     }
     if (pipe(sigpipe_fds) < 0)
@@ -475,7 +526,7 @@ int main(int argc, char **argv)
         printf("%s\n", argv[1]);
 
     for (;;) {
-        struct pollfd fds[2 + MAX_RUNNING];
+        struct pollfd fds[3 + MAX_RUNNING];
         int n = 0, map[MAX_RUNNING];
         /* With nobody at the host's end the port polls as hung up (and readable):
          * leave it out and look again shortly. */
@@ -485,11 +536,13 @@ int main(int argc, char **argv)
         if (!host)
             rx_len = 0;         /* a new connection starts with a new frame */
         fds[n++] = (struct pollfd){ .fd = sigpipe_fds[0], .events = POLLIN };
+        /* Output waits in its FIFO while nobody is at the host's end. */
+        fds[n++] = (struct pollfd){ .fd = host ? out_fifo : -1, .events = POLLIN };
         if (host)
             fds[n++] = (struct pollfd){ .fd = port, .events = POLLIN };
         for (int i = 0; i < MAX_RUNNING; i++) {
             if (run[i].pid && run[i].out >= 0) {
-                map[n - 1 - host] = i;
+                map[n - 2 - host] = i;
                 fds[n++] = (struct pollfd){ .fd = run[i].out, .events = POLLIN };
             }
         }
@@ -502,10 +555,12 @@ int main(int argc, char **argv)
             reap();
             continue;           /* the slots may have changed */
         }
-        for (int k = 1 + host; k < n; k++)
+        if (fds[1].revents & POLLIN)
+            forward_output();
+        for (int k = 2 + host; k < n; k++)
             if (fds[k].revents)
-                drain(&run[map[k - 1 - host]]);
-        if (host && fds[1].revents & POLLIN) {
+                drain(&run[map[k - 2 - host]]);
+        if (host && fds[2].revents & POLLIN) {
             ssize_t got = read(port, rx + rx_len, HDR + MAX_PAYLOAD - rx_len);
             if (got > 0) {
                 rx_len += got;

@@ -28,6 +28,7 @@ FLAG_TRUNCATED = 1
 
 HELLO, EXEC, SPAWN, KILL, PUT, GET = b"H", b"X", b"S", b"K", b"P", b"G"
 RESULT, DATA, REFUSED = b"R", b"D", b"E"
+OUTPUT = b"O"  # unasked (id 0): guests' console lines and what SPAWN started, as written
 
 
 class ChannelError(Exception):
@@ -89,21 +90,24 @@ class TimedOut(Exception):
 
 
 # Waits for bytes on the socket while something else is kept going (the serial console):
-# given the socket's fd and at most how long to wait, True when the fd may be readable.
-Waiter = Callable[[int, float], bool]
+# given the socket's fd and at most how long to wait; the caller then looks for itself.
+Waiter = Callable[[int, float], object]
 
 
-def _plain_wait(fd: int, timeout: float) -> bool:
-    return bool(select.select([fd], [], [], max(timeout, 0))[0])
+def _plain_wait(fd: int, timeout: float) -> None:
+    select.select([fd], [], [], max(timeout, 0))
 
 
 class Agent:
     """The host's end. Requests may be outstanding at once (submit, then collect each by
     its id); each is answered, or given up on at its deadline."""
 
-    def __init__(self, path: Path, waiter: Waiter = _plain_wait) -> None:
+    def __init__(
+        self, path: Path, waiter: Waiter = _plain_wait, on_output: Callable[[bytes], None] | None = None
+    ) -> None:
         self.path = path
         self.waiter = waiter
+        self.on_output = on_output or (lambda data: None)
         self.sock: socket.socket | None = None
         self.decoder = Decoder()
         self.next_id = 1
@@ -155,23 +159,34 @@ class Agent:
         request is then given up on: a reply that comes later is dropped)."""
         assert self.sock is not None
         deadline = time.monotonic() + timeout
-        while req_id not in self.replies:
-            for frame in self._read():
-                if frame.id == 0 and frame.kind == REFUSED:
-                    raise ChannelError(f"the agent refused a frame: {frame.payload.decode(errors='replace')}")
-                if frame.id in self.waiting:
-                    self.replies[frame.id] = frame
-                else:
-                    self.stray.append(frame)
+        while True:
+            self.poll()
             if req_id in self.replies:
                 break
             left = deadline - time.monotonic()
             if left <= 0:
                 self.waiting.discard(req_id)
                 raise TimedOut(f"request {req_id} had no reply within {timeout:g}s")
-            self.waiter(self.sock.fileno(), min(left, 0.5))
+            self.waiter(self.sock.fileno(), min(left, 0.5))  # the console reads on meanwhile
         self.waiting.discard(req_id)
         return self.replies.pop(req_id)
+
+    def fileno(self) -> int | None:
+        return self.sock.fileno() if self.sock is not None else None
+
+    def poll(self) -> None:
+        """Take in whatever arrived: replies kept for their requests, output handed on."""
+        if self.sock is None:
+            return
+        for frame in self._read():
+            if frame.id == 0 and frame.kind == OUTPUT:
+                self.on_output(frame.payload)
+            elif frame.id == 0 and frame.kind == REFUSED:
+                raise ChannelError(f"the agent refused a frame: {frame.payload.decode(errors='replace')}")
+            elif frame.id in self.waiting:
+                self.replies[frame.id] = frame
+            else:
+                self.stray.append(frame)
 
     def request(self, kind: bytes, payload: bytes, timeout: float) -> Frame:
         """Send one request and wait for its reply; TimedOut when none comes in time."""

@@ -36,6 +36,13 @@ NOT_XEN = ("dom0's agent died",)
 TAIL_LINES = 40
 
 
+class Side(Protocol):
+    """A second source the console reads (agent.Agent): a descriptor to wait on, a poll."""
+
+    def fileno(self) -> int | None: ...
+    def poll(self) -> None: ...
+
+
 class Stream(Protocol):
     """What the console needs from the process behind it (pexpect.spawn fits)."""
 
@@ -61,6 +68,8 @@ class Console:
         self._partial = b""
         self._held = ""  # the start of a dom0 line that Xen's output cut
         self._notes: list[bytes] = []  # the harness's notes, held until the log is at a line's end
+        self.side: Side | None = None  # dom0's command channel, read with the serial line
+        self._side_partial = b""
         self.closed = False
 
     # -- reading -----------------------------------------------------------
@@ -71,6 +80,17 @@ class Console:
 
         if self.closed:
             raise MachineDied("the machine is gone", self.tail(), self.log_path)
+        if self.side is not None:
+            own, theirs = getattr(self.stream, "child_fd", None), self.side.fileno()
+            if own is None or theirs is None:
+                self.side.poll()  # a fake stream, or no channel yet: look, then read on
+            else:
+                ready = select.select([own, theirs], [], [], max(timeout, 0))[0]
+                if theirs in ready:
+                    self.side.poll()
+                if own not in ready:
+                    return
+                timeout = 0.01
         try:
             # pexpect reads *blocking* when given timeout=0: never pass it 0.
             data = self.stream.read_nonblocking(65536, max(timeout, 0.01))
@@ -119,17 +139,18 @@ class Console:
         for watch in self.watchers:
             watch(line)
 
-    def wait_readable(self, fd: int, timeout: float) -> bool:
-        """Wait up to `timeout` for `fd` to be readable, reading the console meanwhile (so
-        its lines are kept and a Xen panic is seen at once); True when `fd` may be."""
-        own = getattr(self.stream, "child_fd", None)
-        if own is None:  # a stream without a descriptor (the unit tests' fakes)
-            self.pump(min(timeout, 0.01))
-            return True
-        ready = select.select([own, fd], [], [], max(timeout, 0))[0]
-        if own in ready:
-            self.pump(0.01)
-        return fd in ready
+    def attach(self, side: Side) -> None:
+        """Read `side` (dom0's command channel) in every pump too: the guests' lines come
+        that way (feed_side), and the channel's replies are taken in as they come."""
+        self.side = side
+
+    def feed_side(self, data: bytes) -> None:
+        """Lines that came by the command channel (guests' consoles, dom0's scripts): kept
+        as the serial line's are, and written to the log between its lines."""
+        chunks = (self._side_partial + data).split(b"\n")
+        self._side_partial = chunks.pop()
+        for raw in chunks:
+            self.note(raw.decode("utf-8", "replace").rstrip("\r"))
 
     def _flush_partial(self) -> None:
         if self._partial:

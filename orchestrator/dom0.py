@@ -46,6 +46,7 @@ class Dom0:
         try:
             self.channel.close()
             self.channel.connect(timeout)
+            self.console.attach(self.channel)
             return self.channel.hello(timeout)
         except TimedOut as e:
             raise Dom0NotReady(

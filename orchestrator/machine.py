@@ -137,8 +137,10 @@ class Machine:
         return self.log_path.parent / "agent.sock"
 
     def agent(self) -> Agent:
-        """The host's end of dom0's command channel; it keeps the console read while it waits."""
-        return Agent(self.agent_path, self.console.wait_readable)
+        """The host's end of dom0's command channel: while it waits, the console reads on
+        (and reads the channel too, once Dom0.connect attaches it); its unasked output
+        (the guests' lines) goes into the console's lines."""
+        return Agent(self.agent_path, lambda fd, timeout: self.console.pump(timeout), self.console.feed_side)
 
     def save(self, path: Path) -> None:
         """The machine's whole state into `path` (a QEMU migration stream), then it runs on."""

@@ -1,6 +1,7 @@
 #!/bin/sh
-# relay NAME: copy a guest's console to the serial line (dom0's /dev/console) as
-# xenconsoled writes it, each line prefixed "[NAME] ". Run it before `xl create`: it makes xenconsoled's
+# relay NAME: copy a guest's console to the harness as xenconsoled writes it, each line
+# prefixed "[NAME] ", through dom0's agent (its FIFO /run/evt-out: flow-controlled to
+# the host, where the serial line would drop characters on a busy host). Run it before `xl create`: it makes xenconsoled's
 # log of the guest a named pipe, so every line travels the moment it is written
 # (no polling of a file), and it returns once the reader is in place. The reader
 # ends by itself when xenconsoled closes the log (the domain is gone); its pid is
@@ -12,5 +13,5 @@ log=/var/log/xen/console/guest-$name.log
 pid=/run/relay-$name.pid
 rm -f "$log" "$pid"
 mkfifo "$log" || exit 1
-sh -c "echo \$\$ > $pid; exec cat $log" | awk -v p="[$name] " '{ print p $0; fflush() }' > /dev/console &
+sh -c "echo \$\$ > $pid; exec cat $log" | awk -v p="[$name] " '{ print p $0; fflush() }' > /run/evt-out &
 while [ ! -s "$pid" ]; do usleep 1000; done

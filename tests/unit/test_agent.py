@@ -4,6 +4,7 @@ socket pair (its --fd mode) instead of the virtio port: framing, ids, files, kil
 from __future__ import annotations
 
 import os
+import select
 import socket
 import struct
 import subprocess
@@ -26,26 +27,41 @@ def agent_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 class SocketAgent(Agent):
-    """An Agent whose socket is one end of a pair; the real agent serves the other."""
+    """An Agent whose socket is one end of a pair; the real agent serves the other. Its
+    unasked output is collected in `output`."""
 
-    def __init__(self, sock: socket.socket) -> None:
-        super().__init__(Path("/nonexistent"))
+    def __init__(self, sock: socket.socket, out_fifo: Path) -> None:
+        self.output = b""
+        super().__init__(Path("/nonexistent"), on_output=self._took)
         sock.setblocking(False)
         self.sock = sock
+        self.out_fifo = out_fifo
+
+    def _took(self, data: bytes) -> None:
+        self.output += data
+
+    def output_until(self, text: bytes, timeout: float = 5.0) -> bytes:
+        deadline = time.monotonic() + timeout
+        while text not in self.output and time.monotonic() < deadline:
+            assert self.sock is not None
+            select.select([self.sock], [], [], 0.1)
+            self.poll()
+        return self.output
 
 
 @pytest.fixture
 def served(agent_binary: Path, tmp_path: Path) -> Iterator[tuple[SocketAgent, subprocess.Popen[bytes]]]:
     host, theirs = socket.socketpair()
+    out_fifo = tmp_path / "evt-out"
     proc = subprocess.Popen(
-        [str(agent_binary), "--fd", str(theirs.fileno()), "AGENT-UP"],
+        [str(agent_binary), "--fd", str(theirs.fileno()), "--out", str(out_fifo), "AGENT-UP"],
         pass_fds=[theirs.fileno()], stdout=subprocess.PIPE, cwd=tmp_path,
     )  # fmt: skip
     theirs.close()
     assert proc.stdout is not None
     assert proc.stdout.readline() == b"AGENT-UP\n"
     try:
-        yield SocketAgent(host), proc
+        yield SocketAgent(host, out_fifo), proc
     finally:
         proc.kill()
         proc.wait()
@@ -122,11 +138,28 @@ def test_background_child_does_not_hold_the_reply(served: tuple[SocketAgent, sub
     assert (r.status, r.output) == (0, b"started\n")
 
 
-def test_spawned_output_goes_to_the_agents_stdout(served: tuple[SocketAgent, subprocess.Popen[bytes]]) -> None:
-    a, proc = served
-    a.spawn("echo from-spawn", 5)
-    assert proc.stdout is not None
-    assert proc.stdout.readline() == b"from-spawn\n"
+def test_spawned_output_comes_back_as_output_frames(served: tuple[SocketAgent, subprocess.Popen[bytes]]) -> None:
+    a, _ = served
+    a.spawn("echo from-spawn; echo to-stderr >&2", 5)
+    assert a.output_until(b"to-stderr\n") == b"from-spawn\nto-stderr\n"
+
+
+def test_lines_written_to_the_fifo_come_back_whole_and_in_order(
+    served: tuple[SocketAgent, subprocess.Popen[bytes]],
+) -> None:
+    """As relay.sh writes a guest's console: line by line, from several writers at once."""
+    a, _ = served
+    writers = " & ".join(
+        f"(for i in $(seq 1 200); do echo \"[g1-{w}] EVT RESULT line=$i\"; done > {a.out_fifo})" for w in "AB"
+    )
+    a.exec(f"{writers}; wait", 10)
+    got = a.output_until(b"[g1-B] EVT RESULT line=200\n")
+    got = a.output_until(b"[g1-A] EVT RESULT line=200\n")
+    lines = got.decode().splitlines()
+    for w in "AB":
+        mine = [ln for ln in lines if ln.startswith(f"[g1-{w}] ")]
+        assert mine == [f"[g1-{w}] EVT RESULT line={i}" for i in range(1, 201)]
+    assert len(lines) == 400
 
 
 def test_a_corrupt_request_is_refused_by_id_zero(served: tuple[SocketAgent, subprocess.Popen[bytes]]) -> None:

@@ -259,3 +259,20 @@ def test_a_note_never_cuts_a_line_in_the_saved_log() -> None:
         "[harness -> dom0] true",
         "",
     ]
+
+
+def test_lines_that_come_by_the_channel_are_kept_and_logged_between_serial_lines() -> None:
+    stream = FakeStream([b"(XEN) half a li", b"ne\r\n"])
+    console, log = make_console(stream)
+    console.pump(0.1)
+    console.feed_side(b"[g1-A] EVT BOOT domid=1\n[g1-A] EVT RES")
+    console.feed_side(b"ULT case=x\n")
+    console.pump(0.1)
+    texts = [ln.text for ln in console.lines]
+    assert texts == ["[g1-A] EVT BOOT domid=1", "[g1-A] EVT RESULT case=x", "(XEN) half a line"]
+    assert log.getvalue().decode().split("\n") == [
+        "(XEN) half a line\r",
+        "[g1-A] EVT BOOT domid=1",
+        "[g1-A] EVT RESULT case=x",
+        "",
+    ]
