@@ -8,6 +8,7 @@ line or an unreadable log, 130 on Ctrl-C, 143 on SIGTERM.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import signal
 import sys
@@ -106,6 +107,7 @@ def _coverage_report(run: SuiteRun, tree: Path, out: Path) -> int:
     machines = f" (counters of {len(dumps)} machines, merged)" if len(dumps) > 1 else ""
     print(f"\nXen coverage of the run{machines}, {tree}:")
     print(coverage.format_summary(files))
+    print(coverage.format_uncalled(json.loads((out / "coverage.json").read_text())))
     print(f"coverage report: {out / 'index.html'} (also cobertura.xml, summary.json)")
     return run.outcome.exit_code
 

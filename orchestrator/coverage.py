@@ -28,7 +28,7 @@ from .errors import SetupError
 MAGIC = 0x58434F56  # "XCOV": public/sysctl.h, XEN_SYSCTL_COVERAGE_read's dump
 # Where dom0 puts the dump before the harness fetches it.
 DUMP_IN_DOM0 = "/tmp/xencov.dat"
-# What the report covers, as gcovr --filter patterns (relative to the tree).
+# What the report covers: patterns of paths in the tree (gcovr --filter, the tree's path before each).
 FILTERS = (r"xen/common/event_.*\.c$", r"xen/include/xen/event\.h$")
 # Named in the text summary, in this order; others the filters take come after.
 MAIN_FILES = ("xen/common/event_channel.c", "xen/common/event_2l.c", "xen/common/event_fifo.c")
@@ -153,6 +153,16 @@ def functions_called(trace: Mapping[str, Any], path: str) -> dict[str, int]:
     return out
 
 
+def format_uncalled(trace: Mapping[str, Any]) -> str:
+    """For each of MAIN_FILES, the functions the run never called (gcovr's placeholder
+    names for functions it could not name left out)."""
+    out = []
+    for path in MAIN_FILES:
+        never = sorted(n for n, count in functions_called(trace, path).items() if not count and not n.startswith("<"))
+        out.append(f"{path}: never called: {', '.join(never) if never else 'none'}")
+    return "\n".join(out)
+
+
 def _gcovr(args: list[str], log_file: Path) -> None:
     cmd = [sys.executable, "-m", "gcovr", *args]
     with open(log_file, "a") as f:
@@ -176,7 +186,12 @@ def report(dumps: list[Path], build_dir: Path, tree: Path, out: Path) -> list[Fi
     if not gcno:
         raise SetupError(f"{build_dir}: no .gcno files (not a coverage build?)")
     tree = tree.resolve()
-    common = ["-r", str(tree), "--gcov-executable", gcov, *(a for f in FILTERS for a in ("--filter", f))]
+    filters = [a for f in FILTERS for a in ("--filter", re.escape(f"{tree}/") + f)]
+    common = ["-r", str(tree), "--gcov-executable", gcov, *filters]
+    # Sources the build made itself (arch/x86/efi's links, generated files) are not in the
+    # scratch copy: gcov cannot find them, and the report does not cover them anyway.
+    # A file it does cover that went missing is caught below, by name.
+    ignore = ["--gcov-ignore-errors", "source_not_found", "--gcov-ignore-errors", "no_working_dir_found"]
     traces = []
     for i, dump in enumerate(dumps, start=1):
         # The .gcno files and this dump's .gcda files in a scratch copy of the build's
@@ -190,7 +205,10 @@ def report(dumps: list[Path], build_dir: Path, tree: Path, out: Path) -> list[Fi
         written = split(parse_dump(dump.read_bytes()), build_dir, scratch)
         trace = out / f"trace-{i}.json"
         with log.step(f"coverage: {dump.name}, {len(written)} .gcda files, through {gcov} (gcovr)"):
-            _gcovr([*common, "--object-directory", str(scratch), "--json", str(trace), str(scratch)], out / "gcovr.log")
+            _gcovr(
+                [*common, *ignore, "--object-directory", str(scratch), "--json", str(trace), str(scratch)],
+                out / "gcovr.log",
+            )
         shutil.rmtree(scratch)
         traces.append(trace)
     shutil.rmtree(out / "gcov", ignore_errors=True)
@@ -207,4 +225,8 @@ def report(dumps: list[Path], build_dir: Path, tree: Path, out: Path) -> list[Fi
             ],
             out / "gcovr.log",
         )  # fmt: skip
-    return read_summary(json.loads((out / "summary.json").read_text()))
+    files = read_summary(json.loads((out / "summary.json").read_text()))
+    missing = [name for name in MAIN_FILES if not any(f.path == name and f.lines[1] for f in files)]
+    if missing:
+        raise SetupError(f"the report has no lines of {', '.join(missing)} (log {out / 'gcovr.log'})")
+    return files

@@ -3,8 +3,10 @@ summary, and the refusal of anything but a source tree."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import struct
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -134,6 +136,7 @@ def test_a_function_is_counted_from_the_trace() -> None:
             {"file": "xen/common/event_channel.c", "functions": [
                 {"name": "evtchn_alloc_unbound", "demangled_name": "evtchn_alloc_unbound", "execution_count": 7},
                 {"name": "evtchn_reset", "execution_count": 0},
+                {"name": "<unknown function 50>", "execution_count": 0},
             ]},
             {"file": "xen/common/event_2l.c", "functions": [{"name": "evtchn_2l_set_pending", "execution_count": 3}]},
         ]
@@ -141,7 +144,13 @@ def test_a_function_is_counted_from_the_trace() -> None:
     assert coverage.functions_called(trace, "xen/common/event_channel.c") == {
         "evtchn_alloc_unbound": 7,
         "evtchn_reset": 0,
+        "<unknown function 50>": 0,
     }
+    assert coverage.format_uncalled(trace).splitlines() == [
+        "xen/common/event_channel.c: never called: evtchn_reset",
+        "xen/common/event_2l.c: never called: none",
+        "xen/common/event_fifo.c: never called: none",  # not in the trace at all
+    ]
 
 
 def test_no_dump_is_no_report(tmp_path: Path) -> None:
@@ -165,3 +174,47 @@ def test_coverage_without_a_source_tree_is_a_usage_error(
 def test_a_coverage_build_is_refused_for_a_debian_xen_by_prepare() -> None:
     with pytest.raises(SetupError, match="needs XEN=src:"):
         pipeline.prepare("bookworm", coverage=True)
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("gcov") is None, reason="needs gcc and gcov")
+def test_a_dump_becomes_a_report(tmp_path: Path) -> None:
+    """The whole way from counters to report, on a small program built as Xen is (gcc
+    --coverage, objects in a build folder apart from the sources), its .gcda files
+    packed as Xen dumps them."""
+    tree, build = tmp_path / "tree", tmp_path / "build"
+    (tree / "xen" / "common").mkdir(parents=True)
+    (build / "common").mkdir(parents=True)
+    sources = {
+        "event_channel": "int evtchn_alloc_unbound(int x) { return x + 1; }\nint never(int x) { return x * 2; }\n",
+        "event_2l": "int set_pending(int x) {\n  if (x > 3)\n    return 1;\n  return 0;\n}\n",
+        "event_fifo": "int evtchn_alloc_unbound(int);\nint set_pending(int);\n"
+        "int main(void) { return set_pending(evtchn_alloc_unbound(1)); }\n",
+    }
+    for name, text in sources.items():
+        (tree / "xen" / "common" / f"{name}.c").write_text(text)
+        obj = build / "common" / f".{name}.o"
+        subprocess.run(["gcc", "--coverage", "-c", str(tree / "xen/common" / f"{name}.c"), "-o", str(obj)],
+                       check=True, cwd=build)  # fmt: skip
+    prog = build / "prog"
+    subprocess.run(["gcc", "--coverage", "-o", str(prog), *map(str, build.glob("common/.*.o"))], check=True)
+    subprocess.run([str(prog)], check=True)
+    gcda = sorted(build.rglob("*.gcda"))
+    assert len(gcda) == 3
+    data = dump(*((str(p), p.read_bytes()) for p in gcda))
+    for p in gcda:
+        p.unlink()
+    (build / ".config").write_text("CONFIG_GCC_VERSION=120200\n")
+    (tmp_path / "xencov.dat").write_bytes(data)
+    out = tmp_path / "report"
+    files = coverage.report([tmp_path / "xencov.dat"], build, tree, out)
+    assert {f.path: f.lines for f in files} == {
+        "xen/common/event_channel.c": (1, 2),
+        "xen/common/event_2l.c": (3, 4),  # `return 1;` not taken
+        "xen/common/event_fifo.c": (1, 1),
+    }
+    assert {f.path: f.functions for f in files}["xen/common/event_channel.c"] == (1, 2)
+    for made in ("index.html", "cobertura.xml", "summary.json", "coverage.json"):
+        assert (out / made).stat().st_size > 0
+    assert not list(build.rglob("*.gcda")) and not (out / "gcov").exists()
+    trace = json.loads((out / "coverage.json").read_text())
+    assert "xen/common/event_channel.c: never called: never" in coverage.format_uncalled(trace)
