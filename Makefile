@@ -12,7 +12,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test unit lint check setup host-deps xen-build-deps xen-tools-build-deps venv bench matrix compare fuzz soak xen-debug clean
+.PHONY: run test unit lint check setup host-deps xen-build-deps xen-tools-build-deps venv bench matrix compare fuzz soak xen-debug coverage clean
 
 # `run` fetches and builds what it needs itself (the same stage as `setup`), in one process.
 run: host-deps venv $(if $(findstring debug:,$(XEN)),xen-build-deps) $(if $(findstring src:,$(XEN)),xen-tools-build-deps)
@@ -70,6 +70,11 @@ fuzz: setup
 RUNS ?= 10
 soak: host-deps venv
 	$(PY) -m orchestrator soak --runs $(RUNS) $(if $(SOAK_XENS),--xens $(SOAK_XENS))
+
+# Which lines of Xen's event channel code the suite runs (README "Coverage"): XEN=src:<tree>
+# only, its hypervisor built with CONFIG_COVERAGE=y; the report in build/coverage/<time>/.
+coverage: host-deps venv $(if $(findstring src:,$(XEN)),xen-tools-build-deps)
+	$(PY) -m orchestrator --xen $(XEN) run --coverage cases/*.evt
 
 # Debian's Xen of SUITE built from its source package with debug=y; then use XEN=debug:$(SUITE).
 SUITE ?= bookworm

@@ -8,12 +8,14 @@ line or an unreadable log, 130 on Ctrl-C, 143 on SIGTERM.
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import signal
 import sys
 import time
 from pathlib import Path
 
-from . import baseline, fuzz, lang, log, matrix, merge, shard, soak
+from . import baseline, coverage, fuzz, lang, log, matrix, merge, shard, soak
 from .artifacts import SUITES
 from .bench import bench
 from .cases import ORDERS, order, read_text, shown
@@ -25,16 +27,31 @@ from .hypervisor import check_spec
 from .matrix import NO_RESULT, Column, column_from, compare
 from .matrix import write as write_matrix
 from .outcome import Outcome
-from .pipeline import ALL_CASES, BUILD, DEFAULT_CASES, SNAPSHOTS, load_cases, prepare, run_all, run_suite
+from .pipeline import (
+    ALL_CASES,
+    BUILD,
+    DEFAULT_CASES,
+    SNAPSHOTS,
+    SuiteRun,
+    coverage_refusal,
+    load_cases,
+    prepare,
+    run_all,
+    run_suite,
+)
 from .report import format_exchange, rows, write_reports
 from .results import CaseResult, LogError, log_outcome, parse, read_log
 from .runner import ROOT, Session
+from .xenbuild import build_tree
 
 # Exit code of a command line argparse refuses, and of a log that cannot be read.
 EXIT_USAGE = 2
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.coverage and not args.xen.startswith("src:"):
+        print(f"error: {coverage_refusal(args.xen)}", file=sys.stderr)
+        return EXIT_USAGE
     if args.shard is None:
         try:
             args.shard = shard.from_env()
@@ -45,10 +62,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         # Each runner would draw its own order, and the shards would not add up to the suite.
         print("run: --shard needs the same order on every runner: file, reverse or random:<seed>", file=sys.stderr)
         return EXIT_USAGE
-    arts, guest = prepare(args.xen)
+    arts, guest = prepare(args.xen, args.coverage)
     cases = load_cases(arts, [Path(p) for p in args.cases] or DEFAULT_CASES)
-    out = BUILD / "runs" / time.strftime("%Y%m%d-%H%M%S")
-    run = run_all(arts, guest, cases, out, args.fresh, args.order, args.cold, args.jobs, args.shard)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = BUILD / "runs" / stamp
+    run = run_all(
+        arts, guest, cases, out, args.fresh, args.order, args.cold, args.jobs, shard=args.shard, coverage=args.coverage
+    )
     session = run.session
     print(f"\nXen {session.info.get('xen_version')} ({arts.describe()})")
     print(format_exchange([ln.text for ln in run.console_lines()]))
@@ -78,6 +98,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"{steps} steps, Xen {session.info.get('xen_version')} build-id {session.info.get('build_id')}; "
         f"serial log {logs}, report {path}"
     )
+    if args.coverage:
+        return _coverage_report(run, Path(args.xen.removeprefix("src:")), BUILD / "coverage" / stamp)
+    return run.outcome.exit_code
+
+
+def _coverage_report(run: SuiteRun, tree: Path, out: Path) -> int:
+    """The coverage report of a run (`run --coverage`) in `out`, and its figures; the run's
+    exit code, or ERROR's if it passed but no report could be made."""
+    dumps = [d for s in run.sessions for _, d in sorted(s.coverage_dumps.items())]
+    try:
+        build_dir = build_tree(tree, BUILD, coverage=True).parent  # built by prepare(): cached
+        out.mkdir(parents=True, exist_ok=True)
+        for i, d in enumerate(dumps, start=1):  # beside the report: what it was made from
+            shutil.copy2(d, out / f"xencov-{i}.dat")
+        files = coverage.report(dumps, build_dir, tree, out)
+    except (HarnessError, coverage.DumpError) as e:
+        print(f"\nERROR: no coverage report: {e}", file=sys.stderr)
+        return run.outcome.exit_code or Outcome.ERROR.exit_code
+    machines = f" (counters of {len(dumps)} machines, merged)" if len(dumps) > 1 else ""
+    print(f"\nXen coverage of the run{machines}, {tree}:")
+    print(coverage.format_summary(files))
+    print(coverage.format_uncalled(json.loads((out / "coverage.json").read_text())))
+    print(f"coverage report: {out / 'index.html'} (also cobertura.xml, summary.json)")
     return run.outcome.exit_code
 
 
@@ -372,6 +415,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     r.add_argument(
         "--update-baseline", action="store_true", help="write the Xen's baseline (baselines/<x.y>.txt) from this run"
+    )
+    r.add_argument(
+        "--coverage",
+        action="store_true",
+        help="XEN=src:<tree> only: build its hypervisor with CONFIG_COVERAGE=y and report which lines the cases "
+        "ran (build/coverage/<time>/)",
     )
     c = sub.add_parser("compare", help="run cases warm in two orders and fresh; list every step that differs")
     c.add_argument("cases", nargs="*", help="case files (default: cases/*.evt)")

@@ -77,6 +77,16 @@ class Dom0:
             raise Dom0ChannelLost(f"`{command}`: {e}", self.console.tail(), self.console.log_path) from None
         return Pending(self, command, req_id, time.monotonic())
 
+    def get(self, path: str, timeout: float = COMMAND_TIMEOUT) -> bytes:
+        """A dom0 file's bytes, exactly (the agent's GET)."""
+        self.console.note(f"[harness <- dom0] {path}")
+        try:
+            return self.channel.get(path, timeout)
+        except (TimedOut, Refused) as e:
+            raise Dom0CommandFailed(f"reading {path}: {e}", self.console.tail(), self.console.log_path) from None
+        except ChannelError as e:
+            raise Dom0ChannelLost(f"reading {path}: {e}", self.console.tail(), self.console.log_path) from None
+
     def spawn(self, command: str, timeout: float = COMMAND_TIMEOUT) -> None:
         """Start `command` in dom0, its output going to the console; returns once it runs."""
         self.console.note(f"[harness -> dom0] {command} &")

@@ -58,13 +58,16 @@ def build_guest(arts: Artifacts) -> Path:
     return out / "evtchn-guest"
 
 
-def prepare(xen: str) -> tuple[Artifacts, Path]:
+def prepare(xen: str, coverage: bool = False) -> tuple[Artifacts, Path]:
     """Xen under test (a suite, `debug:<suite>`, `src:<tree>` or a hypervisor file), its dom0
-    pieces and our guest."""
+    pieces and our guest. `coverage` (only with `src:<tree>`): its hypervisor built with
+    CONFIG_COVERAGE=y, and `xencov` in dom0."""
+    if coverage and not xen.startswith("src:"):
+        raise SetupError(coverage_refusal(xen))
     if xen.startswith("debug:"):
         xen = str(build_debug(xen.removeprefix("debug:"), BUILD))
     elif xen.startswith("src:"):
-        return prepare_tree(Path(xen.removeprefix("src:")))
+        return prepare_tree(Path(xen.removeprefix("src:")), coverage)
     suite, custom = resolve(xen)
     arts = fetch(suite, BUILD)
     if custom is not None:
@@ -76,12 +79,21 @@ def prepare(xen: str) -> tuple[Artifacts, Path]:
     return kernel, build_guest(kernel)
 
 
-def prepare_tree(tree: Path) -> tuple[Artifacts, Path]:
+def coverage_refusal(xen: str) -> str:
+    """Why a coverage run of `xen` cannot be: the counters need a hypervisor built here."""
+    return (
+        f"--coverage needs XEN=src:<tree> (a Xen source tree, built here with CONFIG_COVERAGE=y), "
+        f"not {xen!r}: Debian's hypervisors and files built elsewhere have no coverage counters, "
+        "and the report needs the build's .gcno files"
+    )
+
+
+def prepare_tree(tree: Path, coverage: bool = False) -> tuple[Artifacts, Path]:
     """A Xen source tree under test: its hypervisor and its toolstack, built here, with the
     dom0 kernel and userspace of the Debian suite of the same major.minor (bookworm's if
     none has it: staging), and our guest built against the tree's own public headers."""
-    hypervisor = build_tree(tree, BUILD)
-    tools = build_tree_tools(tree, BUILD)
+    hypervisor = build_tree(tree, BUILD, coverage)
+    tools = build_tree_tools(tree, BUILD, coverage)
     version = hypervisor_version(hypervisor)
     suite = next((s.name for s in SUITES.values() if s.xen_series == version), "bookworm")
     arts = with_toolstack(with_hypervisor(fetch(suite, BUILD), hypervisor, BUILD), tools, tree)
@@ -130,6 +142,7 @@ def run_all(
     cold: bool = False,
     jobs: int = 1,
     shard: Shard | None = None,
+    coverage: bool = False,
 ) -> SuiteRun:
     """Run every case, in the order `spec` names (cases.order), on one booted Xen or, with
     `jobs`, on that many machines at once, the groups dealt out among them; a harness
@@ -146,7 +159,14 @@ def run_all(
         # One after another: the first may boot and save the machine the others restore.
         sessions = [
             stack.enter_context(
-                Session(arts, guest, share, out if len(shares) == 1 else out / f"m{i}", snapshots=snapshots)
+                Session(
+                    arts,
+                    guest,
+                    share,
+                    out if len(shares) == 1 else out / f"m{i}",
+                    snapshots=snapshots,
+                    coverage=coverage,
+                )  # fmt: skip
             )
             for i, share in enumerate(shares, start=1)
         ]

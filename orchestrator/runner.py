@@ -12,6 +12,7 @@ from . import baseline, dom0script, lang, lastops, log, snapshot
 from .artifacts import Artifacts
 from .cases import DOM0, LINUX, Config, Group, compile_group
 from .console import Line
+from .coverage import DUMP_IN_DOM0
 from .dom0 import Dom0, Pending
 from .domain import (
     Domain,
@@ -134,6 +135,7 @@ class Session:
         out: Path,
         qemu: QemuConfig | None = None,
         snapshots: Path | None = None,
+        coverage: bool = False,
     ):
         self.arts = arts
         self.guest = guest
@@ -159,6 +161,10 @@ class Session:
         self.baseline_path: Path | None = None  # the Xen's known results (orchestrator/baseline.py)
         self.baseline: list[baseline.Known] = []
         self.ready_seconds = 0.0
+        # A coverage build (run --coverage): counters reset once each machine's dom0 is up,
+        # read after each group; each machine's latest dump, by machine number.
+        self.coverage = coverage
+        self.coverage_dumps: dict[int, Path] = {}
 
     def _files(self) -> dict[str, Path | str]:
         files: dict[str, Path | str] = {
@@ -235,6 +241,8 @@ class Session:
         try:
             # The run's own files: dom0 may have read the disk before it was saved, so drop its cache.
             self.dom0.run(f"blockdev --flushbufs {RUN_DISK} && cd / && cpio -idm < {RUN_DISK} 2>/dev/null")
+            if self.coverage:  # what booting (or restoring) did is not the cases' work
+                self.dom0.run("xencov reset")
         except BaseException:
             self.machine.stop()
             raise
@@ -352,8 +360,30 @@ class Session:
             if self.lost is not None and self._boot is not None and len(self.replaced) < MAX_REPLACEMENTS:
                 self._replace()
             results.append(self._run_group(group, groups[i + 1] if i + 1 < len(groups) else None))
+            self._read_coverage()
         self._settle()
+        self._read_coverage()
         return results
+
+    def _read_coverage(self) -> None:
+        """The running machine's coverage counters (`xencov read`), fetched byte for byte into
+        the run's folder: xencov-m<machine>.dat, each read replacing that machine's last.
+        A read that fails costs the report that machine's later groups, never a verdict."""
+        if not self.coverage or self.lost is not None or self.dom0 is None:
+            return
+        n = len(self.machines)
+        try:
+            self.dom0.run(f"xencov read {DUMP_IN_DOM0}")
+            data = self.dom0.get(DUMP_IN_DOM0)
+        except (XenPanic, MachineDied) as e:
+            self.lost = e
+            return
+        except HarnessError as e:
+            log.info(f"reading the coverage counters failed: {e.detail.splitlines()[0]}")
+            return
+        path = self.out / f"xencov-m{n}.dat"
+        path.write_bytes(data)
+        self.coverage_dumps[n] = path
 
     def run_group(self, group: Group) -> GroupResult:
         return self.run_groups([group])[0]

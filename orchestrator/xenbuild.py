@@ -92,13 +92,52 @@ def tree_key(tree: Path, part: str = "xen") -> str:
     return "content-" + h.hexdigest()[:16]
 
 
-def build_tree(tree: Path, build: Path) -> Path:
+# A coverage build (`run --coverage`): its own cache folder, so that it never stands in for
+# a normal build of the same tree, nor a normal one for it.
+COVERAGE_SUFFIX = "-cov"
+# CONFIG_COVERAGE sits in Kconfig.debug under `if DEBUG || EXPERT` and needs LIVEPATCH off;
+# without EXPERT (or DEBUG) olddefconfig drops it without a word.
+COVERAGE_CONFIG = {"CONFIG_EXPERT": "y", "CONFIG_LIVEPATCH": "n", "CONFIG_COVERAGE": "y"}
+
+
+def variant_key(key: str, coverage: bool) -> str:
+    """The cache key of a build of a tree whose plain key is `key`."""
+    return key + COVERAGE_SUFFIX if coverage else key
+
+
+def with_config(text: str, settings: dict[str, str]) -> str:
+    """A Kconfig .config with each of `settings` set ("n": `# CONFIG_X is not set`), in
+    place of whatever line the file had for it, or appended."""
+    lines = text.splitlines()
+    for name, value in settings.items():
+        line = f"# {name} is not set" if value == "n" else f"{name}={value}"
+        pattern = re.compile(rf"^(# )?{re.escape(name)}(=.*| is not set)$")
+        found = [i for i, ln in enumerate(lines) if pattern.match(ln)]
+        for i in reversed(found[1:]):
+            del lines[i]
+        if found:
+            lines[found[0]] = line
+        else:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def config_missing(text: str, settings: dict[str, str]) -> list[str]:
+    """Which of `settings` the .config `text` does not have as asked (an unset or absent
+    option counts as "n")."""
+    have = dict(re.findall(r"^(CONFIG_\w+)=(.*)$", text, re.M))
+    return [f"{k}={v}" for k, v in settings.items() if have.get(k, "n") != v]
+
+
+def build_tree(tree: Path, build: Path, coverage: bool = False) -> Path:
     """The hypervisor of a Xen source tree, built out of the tree (make O=...) with its
-    defconfig; cached by tree_key(), so a second run builds nothing. The ELF's path."""
+    defconfig (plus COVERAGE_CONFIG with `coverage`: the .gcno files stay in the build
+    folder, which is the ELF's); cached by tree_key(), so a second run builds nothing. The
+    ELF's path."""
     tree = tree.resolve()
     if not (tree / "xen" / "Makefile").exists():
         raise SetupError(f"src:{tree}: not a Xen source tree (no xen/Makefile)")
-    key = tree_key(tree)
+    key = variant_key(tree_key(tree), coverage)
     top = build.resolve() / "src-xen" / key
     xen = top / "xen"
     if (top / "done").exists() and xen.exists():
@@ -109,8 +148,19 @@ def build_tree(tree: Path, build: Path) -> Path:
     top.mkdir(parents=True)
     jobs = str(os.cpu_count() or 1)
     start = time.monotonic()
-    with log.step(f"building the hypervisor of {tree} ({key}) out of the tree in {top} (make -j{jobs})"):
+    what = "with CONFIG_COVERAGE=y " if coverage else ""
+    with log.step(f"building the hypervisor of {tree} ({key}) {what}out of the tree in {top} (make -j{jobs})"):
         run(["make", "-C", str(tree / "xen"), f"O={top}", "defconfig"], top)
+        if coverage:
+            config = top / ".config"
+            config.write_text(with_config(config.read_text(), COVERAGE_CONFIG))
+            run(["make", "-C", str(tree / "xen"), f"O={top}", "olddefconfig"], top)
+            missing = config_missing(config.read_text(), COVERAGE_CONFIG)
+            if missing:
+                raise SetupError(
+                    f"src:{tree}: {', '.join(missing)} did not stick in {config} after olddefconfig "
+                    "(does this tree's Kconfig offer COVERAGE, and can its compiler do it?)"
+                )
         run(["make", "-C", str(tree / "xen"), f"O={top}", f"-j{jobs}"], top)
     if not xen.exists():
         raise SetupError(f"src:{tree}: the build left no {xen} (log {top / 'build.log'})")
@@ -131,11 +181,13 @@ CONFIGURE = (
 )  # fmt: skip
 
 
-def build_tree_tools(tree: Path, build: Path) -> Path:
+def build_tree_tools(tree: Path, build: Path, coverage: bool = False) -> Path:
     """The tools dom0 needs, built from a copy of `tree` (tools cannot build out of their
-    tree) and installed into a folder of their own; cached by tree_key(). That folder."""
+    tree) and installed into a folder of their own; cached by tree_key(). That folder.
+    With `coverage`, also tools/misc's `xencov` (reads and resets Xen's coverage counters),
+    in a folder of its own."""
     tree = tree.resolve()
-    key = tree_key(tree, ".")
+    key = variant_key(tree_key(tree, "."), coverage)
     top = build.resolve() / "src-xen" / key
     dest = top / "tools-dest"
     if (top / "tools-done").exists() and dest.exists():
@@ -174,7 +226,12 @@ def build_tree_tools(tree: Path, build: Path) -> Path:
         run(["make", "-C", str(src / "tools" / "include"), "install", f"DESTDIR={dest}"], top)
         run(["make", "-C", str(src / "tools"), f"DESTDIR={dest}", "subdir-install-libs",
              *(f"subdir-install-{d}" for d in dirs)], top)  # fmt: skip
-    for need in ("usr/sbin/xl", "usr/sbin/xenstored", "usr/sbin/xenconsoled", "usr/include/xen/xen.h"):
+        if coverage:  # only it of tools/misc: the rest needs nothing here
+            run(["make", "-C", str(src / "tools" / "misc"), jobs, "xencov"], top)
+            (dest / "usr" / "sbin").mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src / "tools" / "misc" / "xencov", dest / "usr" / "sbin" / "xencov")
+    needed = ("usr/sbin/xl", "usr/sbin/xenstored", "usr/sbin/xenconsoled", "usr/include/xen/xen.h")
+    for need in (*needed, *(["usr/sbin/xencov"] if coverage else [])):
         if not (dest / need).exists():
             raise SetupError(f"src:{tree}: the toolstack build installed no {need} (log {top / 'build.log'})")
     (top / "tools-done").write_text(f"{key}\n")

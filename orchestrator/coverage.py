@@ -1,0 +1,232 @@
+"""Which lines of Xen a run executed (`run --coverage`, XEN=src:<tree> only).
+
+The tree's hypervisor is built with CONFIG_COVERAGE=y (xenbuild.build_tree); its
+counters are reset once dom0 is up (`xencov reset`, so boot work is not counted) and
+read after each group and at the end (`xencov read`), each machine's latest dump
+fetched over the command channel (runner.Session). Here a dump becomes .gcda files
+(as Xen's tools/misc/xencov_split does), gcovr turns them and the build's .gcno files
+into a per-machine trace, and the traces, merged, into the report:
+build/coverage/<time>/ index.html (per line), cobertura.xml, summary.json.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import struct
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import log
+from .errors import SetupError
+
+MAGIC = 0x58434F56  # "XCOV": public/sysctl.h, XEN_SYSCTL_COVERAGE_read's dump
+# Where dom0 puts the dump before the harness fetches it.
+DUMP_IN_DOM0 = "/tmp/xencov.dat"
+# What the report covers: patterns of paths in the tree (gcovr --filter, the tree's path before each).
+FILTERS = (r"xen/common/event_.*\.c$", r"xen/include/xen/event\.h$")
+# Named in the text summary, in this order; others the filters take come after.
+MAIN_FILES = ("xen/common/event_channel.c", "xen/common/event_2l.c", "xen/common/event_fifo.c")
+
+
+class DumpError(ValueError):
+    """A coverage dump that is not what `xencov read` writes."""
+
+
+@dataclass(frozen=True)
+class Record:
+    path: str  # the .gcda file's path, as the compiler named it (absolute, in the build folder)
+    data: bytes  # its contents
+
+
+def parse_dump(data: bytes) -> list[Record]:
+    """A dump's records: the magic, then (NUL-terminated path, u32 size, size bytes) each,
+    little-endian (x86), as tools/misc/xencov_split reads them."""
+    if len(data) < 4 or struct.unpack_from("<I", data)[0] != MAGIC:
+        raise DumpError(f"not a Xen coverage dump (it begins {data[:4]!r}, not 'VOCX')")
+    records = []
+    pos = 4
+    while pos < len(data):
+        end = data.find(b"\0", pos)
+        if end < 0:
+            raise DumpError(f"record at offset {pos}: its file name has no end")
+        try:
+            path = data[pos:end].decode()
+        except UnicodeDecodeError:
+            raise DumpError(f"record at offset {pos}: its file name is not UTF-8") from None
+        if not path:
+            raise DumpError(f"record at offset {pos}: an empty file name")
+        if end + 5 > len(data):
+            raise DumpError(f"record {path}: the dump ends inside its size")
+        (size,) = struct.unpack_from("<I", data, end + 1)
+        start = end + 5
+        if start + size > len(data):
+            raise DumpError(f"record {path}: {size} bytes announced, {len(data) - start} left in the dump")
+        records.append(Record(path, data[start : start + size]))
+        pos = start + size
+    return records
+
+
+def split(records: list[Record], build_dir: Path, dest: Path) -> list[Path]:
+    """Write each record as its .gcda file, the build folder `build_dir` (where the
+    compiler put them) replaced by `dest`; the files written. A record from outside the
+    build folder is refused: it belongs to another build."""
+    build = str(build_dir.resolve()).rstrip("/") + "/"
+    written = []
+    for r in records:
+        if not r.path.startswith(build) or not r.path.endswith(".gcda") or "/../" in r.path:
+            raise DumpError(f"{r.path}: not a .gcda file of the build in {build_dir}")
+        target = dest / r.path[len(build) :]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(r.data)
+        written.append(target)
+    return written
+
+
+def gcov_for(config: str) -> str:
+    """The gcov of the compiler that built Xen, from its .config (CONFIG_GCC_VERSION=120200:
+    gcov-12 if there is one, else gcov)."""
+    m = re.search(r"^CONFIG_GCC_VERSION=(\d+)$", config, re.M)
+    if m is None or int(m.group(1)) == 0:
+        raise SetupError("the coverage build was not made by gcc (its .config has no CONFIG_GCC_VERSION): no gcov")
+    major = int(m.group(1)) // 10000
+    return f"gcov-{major}" if shutil.which(f"gcov-{major}") else "gcov"
+
+
+@dataclass(frozen=True)
+class FileCoverage:
+    path: str
+    lines: tuple[int, int]  # covered, total
+    branches: tuple[int, int]
+    functions: tuple[int, int]
+
+
+def read_summary(summary: Mapping[str, Any]) -> list[FileCoverage]:
+    """The files of a gcovr --json-summary, MAIN_FILES first."""
+    files = summary.get("files")
+    if not isinstance(files, list):
+        raise DumpError("a gcovr summary without a list of files")
+    out = []
+    for f in files:
+        out.append(
+            FileCoverage(
+                str(f["filename"]),
+                (int(f["line_covered"]), int(f["line_total"])),
+                (int(f["branch_covered"]), int(f["branch_total"])),
+                (int(f["function_covered"]), int(f["function_total"])),
+            )
+        )
+    rank = {name: i for i, name in enumerate(MAIN_FILES)}
+    return sorted(out, key=lambda c: (rank.get(c.path, len(rank)), c.path))
+
+
+def _ratio(pair: tuple[int, int]) -> str:
+    covered, total = pair
+    pct = f"{100 * covered / total:5.1f} %" if total else "    - "
+    return f"{covered:>5}/{total:<5} {pct}"
+
+
+def format_summary(files: list[FileCoverage]) -> str:
+    """The short text printed at the end of a coverage run: per file, lines, branches and
+    functions covered."""
+    width = max([len(f.path) for f in files] + [4])
+    head = f"{'file':<{width}}  {'lines':^18}  {'branches':^18}  {'functions':^18}"
+    rows = [f"{f.path:<{width}}  {_ratio(f.lines)}  {_ratio(f.branches)}  {_ratio(f.functions)}" for f in files]
+    return "\n".join([head, *rows])
+
+
+def functions_called(trace: Mapping[str, Any], path: str) -> dict[str, int]:
+    """Each function of `path` in a gcovr JSON trace, and how often it ran."""
+    out: dict[str, int] = {}
+    files = trace.get("files")
+    for f in files if isinstance(files, list) else []:
+        if f.get("file") != path:
+            continue
+        for fn in f.get("functions", []):
+            name = str(fn.get("demangled_name") or fn.get("name"))
+            out[name] = out.get(name, 0) + int(fn.get("execution_count", 0))
+    return out
+
+
+def format_uncalled(trace: Mapping[str, Any]) -> str:
+    """For each of MAIN_FILES, the functions the run never called (gcovr's placeholder
+    names for functions it could not name left out)."""
+    out = []
+    for path in MAIN_FILES:
+        never = sorted(n for n, count in functions_called(trace, path).items() if not count and not n.startswith("<"))
+        out.append(f"{path}: never called: {', '.join(never) if never else 'none'}")
+    return "\n".join(out)
+
+
+def _gcovr(args: list[str], log_file: Path) -> None:
+    cmd = [sys.executable, "-m", "gcovr", *args]
+    with open(log_file, "a") as f:
+        f.write(f"$ {' '.join(cmd)}\n")
+        f.flush()
+        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        tail = "\n".join(log_file.read_text().splitlines()[-20:])
+        raise SetupError(f"gcovr failed (log {log_file}):\n{tail}")
+
+
+def report(dumps: list[Path], build_dir: Path, tree: Path, out: Path) -> list[FileCoverage]:
+    """index.html, cobertura.xml and summary.json in `out` from the dumps (one per machine,
+    counted from its own reset: merged by gcovr), the coverage build in `build_dir` and
+    its sources in `tree`; the summary's figures."""
+    if not dumps:
+        raise SetupError("no coverage dump was read: no machine ran to the end of a group")
+    out.mkdir(parents=True, exist_ok=True)
+    gcov = gcov_for((build_dir / ".config").read_text())
+    gcno = [p.relative_to(build_dir) for p in build_dir.rglob("*.gcno")]
+    if not gcno:
+        raise SetupError(f"{build_dir}: no .gcno files (not a coverage build?)")
+    tree = tree.resolve()
+    filters = [a for f in FILTERS for a in ("--filter", re.escape(f"{tree}/") + f)]
+    common = ["-r", str(tree), "--gcov-executable", gcov, *filters]
+    # Sources the build made itself (arch/x86/efi's links, generated files) are not in the
+    # scratch copy: gcov cannot find them, and the report does not cover them anyway.
+    # A file it does cover that went missing is caught below, by name.
+    ignore = ["--gcov-ignore-errors", "source_not_found", "--gcov-ignore-errors", "no_working_dir_found"]
+    traces = []
+    for i, dump in enumerate(dumps, start=1):
+        # The .gcno files and this dump's .gcda files in a scratch copy of the build's
+        # layout: the build folder stays as it was, and runs do not meet there.
+        scratch = out / "gcov" / str(i)
+        if scratch.exists():
+            shutil.rmtree(scratch)
+        for rel in gcno:
+            (scratch / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(build_dir / rel, scratch / rel)
+        written = split(parse_dump(dump.read_bytes()), build_dir, scratch)
+        trace = out / f"trace-{i}.json"
+        with log.step(f"coverage: {dump.name}, {len(written)} .gcda files, through {gcov} (gcovr)"):
+            _gcovr(
+                [*common, *ignore, "--object-directory", str(scratch), "--json", str(trace), str(scratch)],
+                out / "gcovr.log",
+            )
+        shutil.rmtree(scratch)
+        traces.append(trace)
+    shutil.rmtree(out / "gcov", ignore_errors=True)
+    with log.step("coverage: the report (gcovr: HTML per line, Cobertura, JSON summary)"):
+        _gcovr(
+            [
+                *common,
+                *(a for t in traces for a in ("--add-tracefile", str(t))),
+                "--html-details", str(out / "index.html"),
+                "--html-title", f"Xen event channels: coverage of {tree}",
+                "--cobertura", str(out / "cobertura.xml"),
+                "--json-summary-pretty", "--json-summary", str(out / "summary.json"),
+                "--json", str(out / "coverage.json"),
+            ],
+            out / "gcovr.log",
+        )  # fmt: skip
+    files = read_summary(json.loads((out / "summary.json").read_text()))
+    missing = [name for name in MAIN_FILES if not any(f.path == name and f.lines[1] for f in files)]
+    if missing:
+        raise SetupError(f"the report has no lines of {', '.join(missing)} (log {out / 'gcovr.log'})")
+    return files

@@ -1,0 +1,220 @@
+"""Coverage runs (`run --coverage`): the build's config and key, the dump's format, the
+summary, and the refusal of anything but a source tree."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from orchestrator import cli, coverage, pipeline
+from orchestrator.coverage import DumpError, Record, parse_dump, split
+from orchestrator.errors import SetupError
+from orchestrator.xenbuild import COVERAGE_CONFIG, config_missing, variant_key, with_config
+
+BUILD = "/work/h/build/src-xen/abc-cov"
+
+
+def dump(*records: tuple[str, bytes]) -> bytes:
+    """A dump as Xen's XEN_SYSCTL_COVERAGE_read writes it (what xencov_split reads)."""
+    out = struct.pack("<I", coverage.MAGIC)
+    for path, data in records:
+        out += path.encode() + b"\0" + struct.pack("<I", len(data)) + data
+    return out
+
+
+def test_a_dump_is_split_into_its_records() -> None:
+    data = dump((f"{BUILD}/common/.event_channel.o.gcda", b"adcg\x00\x01"), (f"{BUILD}/common/.event_2l.o.gcda", b""))
+    assert parse_dump(data) == [
+        Record(f"{BUILD}/common/.event_channel.o.gcda", b"adcg\x00\x01"),
+        Record(f"{BUILD}/common/.event_2l.o.gcda", b""),
+    ]
+    assert parse_dump(dump()) == []  # nothing was compiled with counters
+
+
+def test_the_magic_is_xcov_little_endian() -> None:
+    assert dump()[:4] == b"VOCX"
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (b"", "not a Xen coverage dump"),
+        (b"XCOV", "not a Xen coverage dump"),  # the wrong byte order
+        (dump() + b"/a.gcda", "has no end"),
+        (dump() + b"/a.gcda\0\x01\x00", "ends inside its size"),
+        (dump() + b"/a.gcda\0" + struct.pack("<I", 9) + b"1234", "9 bytes announced, 4 left"),
+        (dump() + b"\0" + struct.pack("<I", 0), "an empty file name"),
+        (dump() + b"\xff\xfe\0" + struct.pack("<I", 0), "not UTF-8"),
+    ],
+)
+def test_a_damaged_dump_is_refused_by_name(data: bytes, why: str) -> None:
+    with pytest.raises(DumpError, match=why):
+        parse_dump(data)
+
+
+def test_gcda_files_land_in_a_copy_of_the_build_layout(tmp_path: Path) -> None:
+    build = tmp_path / "build"
+    build.mkdir()
+    records = [Record(f"{build}/common/.event_fifo.o.gcda", b"one"), Record(f"{build}/arch/x86/.x.o.gcda", b"two")]
+    written = split(records, build, tmp_path / "scratch")
+    assert written == [tmp_path / "scratch/common/.event_fifo.o.gcda", tmp_path / "scratch/arch/x86/.x.o.gcda"]
+    assert (tmp_path / "scratch/arch/x86/.x.o.gcda").read_bytes() == b"two"
+    assert not list(build.rglob("*.gcda"))  # the build folder stays as it was
+
+
+@pytest.mark.parametrize(
+    "path", ["/elsewhere/common/.a.o.gcda", "{build}/../x.gcda", "{build}/common/a.c", "{build}x/a.gcda"]
+)
+def test_a_record_from_outside_the_build_is_refused(tmp_path: Path, path: str) -> None:
+    with pytest.raises(DumpError, match="not a .gcda file of the build"):
+        split([Record(path.format(build=tmp_path), b"")], tmp_path, tmp_path / "scratch")
+    assert not (tmp_path / "scratch").exists()
+
+
+def test_gcov_is_the_one_of_the_compiler_that_built_xen(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}" if name == "gcov-12" else None)
+    assert coverage.gcov_for("CONFIG_CC_IS_GCC=y\nCONFIG_GCC_VERSION=120200\n") == "gcov-12"
+    assert coverage.gcov_for("CONFIG_GCC_VERSION=140201\n") == "gcov"  # no gcov-14 here: the default one
+    with pytest.raises(SetupError, match="not made by gcc"):
+        coverage.gcov_for("CONFIG_CC_IS_CLANG=y\nCONFIG_GCC_VERSION=0\n")
+
+
+def test_the_coverage_options_replace_what_defconfig_says() -> None:
+    text = "CONFIG_X86=y\n# CONFIG_EXPERT is not set\nCONFIG_LIVEPATCH=y\nCONFIG_DEBUG=n\n"
+    got = with_config(text, COVERAGE_CONFIG)
+    assert got.splitlines() == [
+        "CONFIG_X86=y",
+        "CONFIG_EXPERT=y",
+        "# CONFIG_LIVEPATCH is not set",
+        "CONFIG_DEBUG=n",
+        "CONFIG_COVERAGE=y",  # absent: appended
+    ]
+    assert config_missing(got, COVERAGE_CONFIG) == []
+    # What olddefconfig leaves when COVERAGE is not offered (no EXPERT, no DEBUG):
+    assert config_missing("CONFIG_EXPERT=y\n", COVERAGE_CONFIG) == ["CONFIG_COVERAGE=y"]
+
+
+def test_a_coverage_build_has_a_key_of_its_own() -> None:
+    assert variant_key("d45d5687f144", False) == "d45d5687f144"
+    assert variant_key("d45d5687f144", True) == "d45d5687f144-cov"
+    assert variant_key("d45d5687f144-tools", True) != variant_key("d45d5687f144-tools", False)
+
+
+SUMMARY = {
+    "files": [
+        {"filename": "xen/common/event_fifo.c", "line_covered": 10, "line_total": 40, "branch_covered": 0,
+         "branch_total": 0, "function_covered": 1, "function_total": 4},
+        {"filename": "xen/include/xen/event.h", "line_covered": 3, "line_total": 3, "branch_covered": 1,
+         "branch_total": 2, "function_covered": 1, "function_total": 1},
+        {"filename": "xen/common/event_channel.c", "line_covered": 500, "line_total": 800, "branch_covered": 300,
+         "branch_total": 600, "function_covered": 40, "function_total": 50},
+    ]
+}  # fmt: skip
+
+
+def test_the_summary_names_the_event_channel_files_first() -> None:
+    files = coverage.read_summary(SUMMARY)
+    assert [f.path for f in files] == [
+        "xen/common/event_channel.c",
+        "xen/common/event_fifo.c",
+        "xen/include/xen/event.h",
+    ]
+    text = coverage.format_summary(files).splitlines()
+    assert text[0].split() == ["file", "lines", "branches", "functions"]
+    assert "500/800    62.5 %" in text[1] and "300/600    50.0 %" in text[1] and "40/50" in text[1]
+    assert "   - " in text[2]  # no branches: no percentage
+
+
+def test_a_function_is_counted_from_the_trace() -> None:
+    trace = {
+        "files": [
+            {"file": "xen/common/event_channel.c", "functions": [
+                {"name": "evtchn_alloc_unbound", "demangled_name": "evtchn_alloc_unbound", "execution_count": 7},
+                {"name": "evtchn_reset", "execution_count": 0},
+                {"name": "<unknown function 50>", "execution_count": 0},
+            ]},
+            {"file": "xen/common/event_2l.c", "functions": [{"name": "evtchn_2l_set_pending", "execution_count": 3}]},
+        ]
+    }  # fmt: skip
+    assert coverage.functions_called(trace, "xen/common/event_channel.c") == {
+        "evtchn_alloc_unbound": 7,
+        "evtchn_reset": 0,
+        "<unknown function 50>": 0,
+    }
+    assert coverage.format_uncalled(trace).splitlines() == [
+        "xen/common/event_channel.c: never called: evtchn_reset",
+        "xen/common/event_2l.c: never called: none",
+        "xen/common/event_fifo.c: never called: none",  # not in the trace at all
+    ]
+
+
+def test_no_dump_is_no_report(tmp_path: Path) -> None:
+    with pytest.raises(SetupError, match="no coverage dump"):
+        coverage.report([], tmp_path, tmp_path, tmp_path / "out")
+
+
+@pytest.mark.parametrize("xen", ["bookworm", "trixie", "debug:bookworm"])
+def test_coverage_without_a_source_tree_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], xen: str
+) -> None:
+    def never(*_: object) -> None:
+        raise AssertionError("nothing is fetched or built for a refused command")
+
+    monkeypatch.setattr(cli, "prepare", never)
+    assert cli.main(["--xen", xen, "run", "--coverage"]) == cli.EXIT_USAGE == 2
+    err = capsys.readouterr().err
+    assert "--coverage needs XEN=src:<tree>" in err and "CONFIG_COVERAGE=y" in err and repr(xen) in err
+
+
+def test_a_coverage_build_is_refused_for_a_debian_xen_by_prepare() -> None:
+    with pytest.raises(SetupError, match="needs XEN=src:"):
+        pipeline.prepare("bookworm", coverage=True)
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("gcov") is None, reason="needs gcc and gcov")
+def test_a_dump_becomes_a_report(tmp_path: Path) -> None:
+    """The whole way from counters to report, on a small program built as Xen is (gcc
+    --coverage, objects in a build folder apart from the sources), its .gcda files
+    packed as Xen dumps them."""
+    tree, build = tmp_path / "tree", tmp_path / "build"
+    (tree / "xen" / "common").mkdir(parents=True)
+    (build / "common").mkdir(parents=True)
+    sources = {
+        "event_channel": "int evtchn_alloc_unbound(int x) { return x + 1; }\nint never(int x) { return x * 2; }\n",
+        "event_2l": "int set_pending(int x) {\n  if (x > 3)\n    return 1;\n  return 0;\n}\n",
+        "event_fifo": "int evtchn_alloc_unbound(int);\nint set_pending(int);\n"
+        "int main(void) { return set_pending(evtchn_alloc_unbound(1)); }\n",
+    }
+    for name, text in sources.items():
+        (tree / "xen" / "common" / f"{name}.c").write_text(text)
+        obj = build / "common" / f".{name}.o"
+        subprocess.run(["gcc", "--coverage", "-c", str(tree / "xen/common" / f"{name}.c"), "-o", str(obj)],
+                       check=True, cwd=build)  # fmt: skip
+    prog = build / "prog"
+    subprocess.run(["gcc", "--coverage", "-o", str(prog), *map(str, build.glob("common/.*.o"))], check=True)
+    subprocess.run([str(prog)], check=True)
+    gcda = sorted(build.rglob("*.gcda"))
+    assert len(gcda) == 3
+    data = dump(*((str(p), p.read_bytes()) for p in gcda))
+    for p in gcda:
+        p.unlink()
+    (build / ".config").write_text("CONFIG_GCC_VERSION=120200\n")
+    (tmp_path / "xencov.dat").write_bytes(data)
+    out = tmp_path / "report"
+    files = coverage.report([tmp_path / "xencov.dat"], build, tree, out)
+    assert {f.path: f.lines for f in files} == {
+        "xen/common/event_channel.c": (1, 2),
+        "xen/common/event_2l.c": (3, 4),  # `return 1;` not taken
+        "xen/common/event_fifo.c": (1, 1),
+    }
+    assert {f.path: f.functions for f in files}["xen/common/event_channel.c"] == (1, 2)
+    for made in ("index.html", "cobertura.xml", "summary.json", "coverage.json"):
+        assert (out / made).stat().st_size > 0
+    assert not list(build.rglob("*.gcda")) and not (out / "gcov").exists()
+    trace = json.loads((out / "coverage.json").read_text())
+    assert "xen/common/event_channel.c: never called: never" in coverage.format_uncalled(trace)
