@@ -45,6 +45,14 @@ DOM0 = "Dom0"
 # channel device (dom0/evtchn-op.c --domu, started by dom0/peer-init.c): the same ops as Dom0.
 LINUX = "Linux"
 
+# Domains whose own event channels a Linux kernel holds (its xenstore, console, device
+# ports): their steps may not reset those or close one behind the kernel's back
+# (dom0/evtchn-op.c: close, reset). Our guests reset their own at every case.
+KERNEL_DOMAINS = (DOM0, LINUX)
+DOMID_SELF = 0x7FF0  # xen/include/public/xen.h: the caller itself
+# The ops by which a domain makes a port in its own table: the only ports those may close.
+OWN_PORT_OPS = ("alloc_unbound", "bind_interdomain")
+
 # The index compile_case() gets in the checks: longer than any real group's, so if
 # its keys fit the guest's limits, every real one does. Nine digits: `compare` numbers
 # the groups of its arms one after another, past 99999 for 10^5 cases.
@@ -182,6 +190,18 @@ def _odd_separator(body: str) -> str | None:
 
 def _odd(c: str) -> bool:
     return c not in " \t" and (c.isspace() or unicodedata.category(c) in ("Cc", "Cf", "Zs", "Zl", "Zp"))
+
+
+def _own_port(step: Step) -> bool:
+    """Whether `step` made a port in its own domain's table (OWN_PORT_OPS): alloc_unbound
+    of another domain makes the port there, not in the caller's."""
+    if step.op not in OWN_PORT_OPS or step.expect[0] != "ok":
+        return False
+    if step.op == "bind_interdomain":
+        return True
+    a = step.args[0]
+    v = lang.parse_num(a)
+    return a in ("self", f"@{step.domain}") or v == DOMID_SELF or (step.domain == DOM0 and v == 0)
 
 
 def _meaning(expect: Iterable[str]) -> tuple[str, ...]:
@@ -435,6 +455,8 @@ class _Parser:
             wide = lang.field_error(name, i, a)
             if wide:
                 raise self.error(n, wide)
+        if domain in KERNEL_DOMAINS:
+            self.kernel_owned(case, n, domain, name, args)
         self.expectation(case, n, op, expect, defined)
         if spec is not None:
             self.expectation(case, n, op, list(spec), defined)
@@ -451,6 +473,31 @@ class _Parser:
                 raise self.error(n, f"variable ${save} is already set earlier in this case")
             defined.add(save)
         return Step(n, domain, name, tuple(args), tuple(expect), spec, save, concurrent, comment)
+
+    def kernel_owned(self, case: Case, n: int, domain: str, op: str, args: list[str]) -> None:
+        """Dom0 and the Linux peer leave their kernel's own channels alone: no reset of
+        themselves, and a close only of a port the case made them (a $variable)."""
+        if op == "reset":
+            a = args[0]
+            v = lang.parse_num(a)
+            own = a in ("self", f"@{domain}") or v == DOMID_SELF or (domain == DOM0 and v == 0)
+            if own or a.startswith("$"):
+                why = "its own" if own else f"{a} may hold its own domid"
+                raise self.error(
+                    n,
+                    f"{domain} may not reset itself (reset {a}: {why}): that would close its kernel's own "
+                    "event channels (xenstore, console); reset @NAME of a domain the case creates",
+                )
+        elif op == "close":
+            a = args[0]
+            maker = next((s for s in reversed(case.steps) if a.startswith("$") and s.save == a[1:]), None)
+            if maker is None or maker.domain != domain or not _own_port(maker):
+                raise self.error(
+                    n,
+                    f"{domain} may close only a port it made in this case (a $variable of its own "
+                    f"alloc_unbound self or bind_interdomain), not `{a}`: that may be one of its kernel's "
+                    "own event channels (xenstore, console)",
+                )
 
     def argument(self, case: Case, n: int, op: str, kind: str, a: str, defined: set[str]) -> None:
         words = sorted(w for w, k in lang.KEYWORDS.items() if k == kind)
