@@ -25,12 +25,14 @@ import contextlib
 import random
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import lang
 from .errors import CaseFileError, SetupError
+from .initramfs import PEER_KERNEL_MAX, RUN_DISK_BYTES
 from .userfile import MiB, UserFileError, read_bytes
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # the forms of lang.py, with friendlier messages here
@@ -72,6 +74,13 @@ BOUNDS = {
     "irqs": (0, 1023, "an IRQ of the machine"),
     "timeout": (1, lang.INT64_MAX, "seconds"),
 }
+# A guest's script is its ramdisk, loaded into its 16 MiB (xen-config/domU.cfg.in) after
+# its first MiB and its kernel with its bss (6.2 MiB): about 8.6 MiB are left for it.
+GUEST_SCRIPT_MAX = 8 * MiB
+# What the run disk (initramfs.RUN_DISK_BYTES) holds beside the scripts: the guest and
+# dom0's evtchn-op (0.9 MiB), the helpers, the xl configs, the Linux peer's initramfs
+# (0.35 MiB) and cpio's headers; and with a Linux peer its kernel (PEER_KERNEL_MAX).
+RUN_DISK_OTHERS = 2 * MiB
 CASE_BASE_S = 10.0
 SECONDS_PER_STEP = 1.0
 
@@ -190,6 +199,27 @@ def _odd_separator(body: str) -> str | None:
 
 def _odd(c: str) -> bool:
     return c not in " \t" and (c.isspace() or unicodedata.category(c) in ("Cc", "Cf", "Zs", "Zl", "Zp"))
+
+
+def script_size_error(case: Case, sizes: dict[str, int]) -> str | None:
+    """What is wrong with the size of a case's compiled scripts (bytes, by domain), or
+    None: each guest's must fit its memory, all of them the run disk, alone with the run's
+    other files. The run disk is checked again as it is made (initramfs.build_run_disk)."""
+    for dom, size in sizes.items():
+        if dom not in (DOM0, LINUX) and size > GUEST_SCRIPT_MAX:
+            return (
+                f"case {case.name}: {dom}'s script would take {size} bytes, more than a guest holds "
+                f"({GUEST_SCRIPT_MAX // MiB} MiB of its 16: xen-config/domU.cfg.in): split the case"
+            )
+    room = RUN_DISK_BYTES - RUN_DISK_OTHERS - (PEER_KERNEL_MAX if LINUX in case.domains else 0)
+    total = sum(sizes.values())
+    if total > room:
+        beside = "the guest's files and the Linux peer's kernel" if LINUX in case.domains else "the guest's files"
+        return (
+            f"case {case.name}: its scripts would take {total} bytes, more than the run disk has room for "
+            f"({room} of its {RUN_DISK_BYTES // MiB} MiB, beside {beside}): split the case"
+        )
+    return None
 
 
 def _own_port(step: Step) -> bool:
@@ -376,10 +406,17 @@ class _Parser:
     def compiled(self, case: Case) -> None:
         """What the guests will read must pass the guest's own parser (lang.check_script):
         every line compile_group() writes for the case, its comment line too."""
-        for dom, lines in compile_case(case, CHECK_INDEX, group=CHECK_INDEX).items():
-            lines = [source_comment(case), *lines]
-            text = "\n".join(lines) + "\n"
-            for k, err in lang.check_script(text.encode(), self.errnos):
+        scripts = {
+            dom: [source_comment(case), *lines]
+            for dom, lines in compile_case(case, CHECK_INDEX, group=CHECK_INDEX).items()
+        }
+        texts = {dom: ("\n".join(lines) + "\n").encode() for dom, lines in scripts.items()}
+        too_large = script_size_error(case, {dom: len(text) for dom, text in texts.items()})
+        if too_large:
+            self.note(self.error(case.line, too_large))
+            return
+        for dom, lines in scripts.items():
+            for k, err in lang.check_script(texts[dom], self.errnos):
                 if err is None:
                     continue
                 self.note(self.error(_source_line(case, lines, k), f"the guest would refuse {dom}'s script: {err}"))
@@ -868,6 +905,15 @@ def compile_group(group: Group) -> dict[str, str]:
             origin[dom] += [case] * (len(lines) + 1)
     out = {d: "\n".join(lines) + "\n" for d, lines in scripts.items()}
     for dom, text in out.items():
+        if dom not in (DOM0, LINUX) and len(text) > GUEST_SCRIPT_MAX:
+            # Each case fits (the checks), but cases that share domains add up.
+            count = Counter(id(c) for c in origin[dom])
+            big = max(group.cases, key=lambda c: count[id(c)])
+            raise CaseFileError(
+                f"{shown(big.path)}:{big.line}: group {group.index}: {dom}'s script of {len(group.cases)} cases "
+                f"would take {len(text)} bytes, more than a guest holds ({GUEST_SCRIPT_MAX // MiB} MiB); "
+                f"its longest case is {big.name}: run with --fresh, or split the case files"
+            )
         # The cases passed these checks (CHECK_INDEX); this only guards the promise.
         for k, err in lang.check_script(text.encode()):
             if err:

@@ -78,3 +78,30 @@ def test_a_bad_case_file_is_refused_at_its_line(path: Path, capsys: pytest.Captu
     assert main(["check", str(path)]) == 1
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 1 and out[0].startswith(f"{path}:{line}: {fragment}"), out
+
+
+def _steps(roles: list[str], n: int) -> str:
+    """`n` steps taken in turn by `roles`: each turn a barrier in every script."""
+    return "".join(f"{roles[i % len(roles)]} send 1\n" for i in range(n))
+
+
+@pytest.mark.parametrize(
+    ("domains", "steps", "fragment"),
+    [
+        # A guest's script is its ramdisk: it must fit in its memory (half a million steps in turns).
+        ("A B", 180_000, "case huge: A's script would take 9712431 bytes, more than a guest holds (8 MiB"),
+        # With a Linux peer, its kernel takes most of the run disk.
+        ("A Linux", 30_000, "case huge: its scripts would take"),
+    ],
+)
+def test_a_case_whose_scripts_would_not_fit_is_refused_at_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], domains: str, steps: int, fragment: str
+) -> None:
+    path = tmp_path / "huge.evt"
+    path.write_text(
+        f"case small\ndomains A\nA close 1 -> EINVAL\n\ncase huge\ndomains {domains}\n" + _steps(domains.split(), steps)
+    )
+    assert main(["check", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and out[0].startswith(f"{path}:5: {fragment}"), out
+    assert out[0].endswith(": split the case"), out
