@@ -122,6 +122,7 @@ class Case:
     timeout: int = 0  # seconds the guests get for this case; 0: from its number of steps
     fresh: bool = False  # always in domains of its own: it changes what no reset undoes
     steps: list[Step] = field(default_factory=list)
+    copied_from: Path | None = None  # the file `path` is a copy of (the matrix's snapshot), if any
 
     @property
     def budget(self) -> float:

@@ -94,7 +94,8 @@ class Progress:
         self.group = group
         self.known = known or set()
         self.left = {c.name: set(c.domains) for c in group.cases}
-        self.files = {c.name: c.path.name for c in group.cases}
+        # Only the project's own case files have baseline lines (baseline.case_file).
+        self.files = {c.name: name for c in group.cases if (name := baseline.case_file(c)) is not None}
         self.steps = dict.fromkeys(self.left, 0)
         self.failed = dict.fromkeys(self.left, 0)
         self.known_failed = dict.fromkeys(self.left, 0)

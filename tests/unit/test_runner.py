@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import agent, domain, runner
+from orchestrator import agent, baseline, domain, runner
 from orchestrator.artifacts import Artifacts
 from orchestrator.cases import load, plan
 from orchestrator.console import Line
@@ -206,7 +206,10 @@ def test_a_harness_bug_is_an_error_of_its_group(tmp_path: Path, monkeypatch: pyt
     assert all(r.outcome is Outcome.ERROR for r in _cases(results).values())
 
 
-def test_progress_counts_a_known_failure_as_known(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_progress_counts_a_known_failure_as_known(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(baseline, "CASES", tmp_path)  # baseline lines name the project's cases only
     path = tmp_path / "c.evt"
     path.write_text("case k\ndomains A\nsource s\nA close 1000 -> EINVAL\nA close 2000 -> EINVAL\n")
     (group,) = plan(load([path]))
