@@ -13,6 +13,10 @@ A step that fails as its line says is KNOWN, not FAIL: its case passes, and ever
 lists it apart. The same step failing otherwise, or any other failure, is new. A line no
 step matched any more is stale (the Xen changed, or the case did): reported, never silent.
 `--update-baseline` writes the file from a run, keeping the reasons of lines it keeps.
+
+Every baseline file is read and checked before the boot (read_all): one that cannot be
+read, is not UTF-8 or has a malformed line is refused with its file and line, never met
+after the machine is up; the Xen's own is then looked up by its version.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .cases import Case
+from .cases import Case, shown
+from .errors import SetupError
 from .results import CaseResult, StepResult
+from .userfile import MiB, UserFileError, read_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINES = ROOT / "baselines"
@@ -34,8 +40,11 @@ LINE = re.compile(
 NEW_REASON = "why: TODO (a deliberate change? a bug? cite the commit or the advisory)"
 
 
-class BaselineError(ValueError):
-    pass
+class BaselineError(SetupError):
+    what = "malformed baseline"
+
+
+MAX_FILE = MiB  # a few hundred bytes today
 
 
 @dataclass(frozen=True)
@@ -61,17 +70,42 @@ def path_for(xen_version: str) -> Path | None:
 
 
 def read(path: Path | None) -> list[Known]:
-    if path is None or not path.exists():
+    """A baseline's entries; none if there is no such file; BaselineError (file:line) if it is bad."""
+    if path is None or not (path.exists() or path.is_symlink()):  # a dangling link is refused, not skipped
         return []
+    try:
+        data = read_bytes(path, MAX_FILE)
+    except UserFileError as e:
+        raise BaselineError(f"{shown(path)}: {e}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        where = data[: e.start].count(b"\n") + 1
+        raise BaselineError(f"{shown(path)}:{where}: not UTF-8 text") from None
     out = []
-    for n, text in enumerate(path.read_text().splitlines(), start=1):
-        if not text.strip() or text.lstrip().startswith("#"):
+    for n, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
+        if not line.strip() or line.lstrip().startswith("#"):
             continue
-        m = LINE.match(text.strip())
+        m = LINE.match(line.strip())
         if m is None:
-            raise BaselineError(f"{path}:{n}: expected `<file>:<line> <domain> expected=<X> got=<Y>  # why`")
+            raise BaselineError(f"{shown(path)}:{n}: expected `<file>:<line> <domain> expected=<X> got=<Y>  # why`")
+        name = m["where"].rsplit(":", 1)[0]
+        if Path(name).name != name or not (CASES / name).is_file():
+            # It could never match: lines name the project's own case files only (case_file()).
+            raise BaselineError(
+                f"{shown(path)}:{n}: {name}: not a case file of the project's cases/ ({shown(CASES)}): "
+                "no step could match it"
+            )
         out.append(Known(m["where"], m["domain"], m["expected"], m["got"], (m["why"] or "").strip()))
     return out
+
+
+def read_all(folder: Path | None = None) -> dict[Path, list[Known]]:
+    """Every baselines/*.txt, read and checked (read()): called before the boot, so a bad
+    one is refused then; path_for() picks the Xen's own once its version is known."""
+    folder = BASELINES if folder is None else folder
+    return {path: read(path) for path in sorted(folder.glob("*.txt"))}
 
 
 def _role(res: CaseResult, step: StepResult) -> str:

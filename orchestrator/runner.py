@@ -157,7 +157,10 @@ class Session:
         self._parked: dict[int, tuple[list[Domain], Pending]] = {}
         self._ended: list[Domain] = []  # their group is over: to destroy
         self._unsettled: tuple[GroupResult, list[Domain]] | None = None  # reasons not checked yet
-        self.baseline_path: Path | None = None  # the Xen's known results (orchestrator/baseline.py)
+        # Every Xen's known results (orchestrator/baseline.py), checked now: a bad file is
+        # refused before the boot; the Xen's own is picked once its version is known.
+        self.baselines = baseline.read_all()
+        self.baseline_path: Path | None = None
         self.baseline: list[baseline.Known] = []
         self.ready_seconds = 0.0
 
@@ -219,7 +222,7 @@ class Session:
         assert self.dom0 is not None
         log.info("Xen under test: " + ", ".join(f"{k}={v}" for k, v in self.info.items()))
         self.baseline_path = baseline.path_for(self.info.get("xen_version", ""))
-        self.baseline = baseline.read(self.baseline_path)
+        self.baseline = self.baselines.get(self.baseline_path, []) if self.baseline_path is not None else []
         return self
 
     def _start(self) -> None:
