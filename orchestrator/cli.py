@@ -154,6 +154,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         by_name[src.name] = src
     # Refused before the first column boots, not once per column.
     load_checked(sources, None)
+    baseline.read_all()
     out = BUILD / "matrix" / time.strftime("%Y%m%d-%H%M%S")
     # Every column runs the very same cases, even if the files change meanwhile.
     snapshot = out / "cases"
