@@ -25,12 +25,14 @@ import contextlib
 import random
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import lang
 from .errors import CaseFileError, SetupError
+from .initramfs import PEER_KERNEL_MAX, RUN_DISK_BYTES
 from .userfile import MiB, UserFileError, read_bytes
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # the forms of lang.py, with friendlier messages here
@@ -44,6 +46,14 @@ DOM0 = "Dom0"
 # The Linux peer: a domU running a Linux kernel; its steps go through that kernel's event
 # channel device (dom0/evtchn-op.c --domu, started by dom0/peer-init.c): the same ops as Dom0.
 LINUX = "Linux"
+
+# Domains whose own event channels a Linux kernel holds (its xenstore, console, device
+# ports): their steps may not reset those or close one behind the kernel's back
+# (dom0/evtchn-op.c: close, reset). Our guests reset their own at every case.
+KERNEL_DOMAINS = (DOM0, LINUX)
+DOMID_SELF = 0x7FF0  # xen/include/public/xen.h: the caller itself
+# The ops by which a domain makes a port in its own table: the only ports those may close.
+OWN_PORT_OPS = ("alloc_unbound", "bind_interdomain")
 
 # The index compile_case() gets in the checks: longer than any real group's, so if
 # its keys fit the guest's limits, every real one does. Nine digits: `compare` numbers
@@ -64,6 +74,13 @@ BOUNDS = {
     "irqs": (0, 1023, "an IRQ of the machine"),
     "timeout": (1, lang.INT64_MAX, "seconds"),
 }
+# A guest's script is its ramdisk, loaded into its 16 MiB (xen-config/domU.cfg.in) after
+# its first MiB and its kernel with its bss (6.2 MiB): about 8.6 MiB are left for it.
+GUEST_SCRIPT_MAX = 8 * MiB
+# What the run disk (initramfs.RUN_DISK_BYTES) holds beside the scripts: the guest and
+# dom0's evtchn-op (0.9 MiB), the helpers, the xl configs, the Linux peer's initramfs
+# (0.35 MiB) and cpio's headers; and with a Linux peer its kernel (PEER_KERNEL_MAX).
+RUN_DISK_OTHERS = 2 * MiB
 CASE_BASE_S = 10.0
 SECONDS_PER_STEP = 1.0
 
@@ -105,6 +122,7 @@ class Case:
     timeout: int = 0  # seconds the guests get for this case; 0: from its number of steps
     fresh: bool = False  # always in domains of its own: it changes what no reset undoes
     steps: list[Step] = field(default_factory=list)
+    copied_from: Path | None = None  # the file `path` is a copy of (the matrix's snapshot), if any
 
     @property
     def budget(self) -> float:
@@ -182,6 +200,54 @@ def _odd_separator(body: str) -> str | None:
 
 def _odd(c: str) -> bool:
     return c not in " \t" and (c.isspace() or unicodedata.category(c) in ("Cc", "Cf", "Zs", "Zl", "Zp"))
+
+
+def script_size_error(case: Case, sizes: dict[str, int]) -> str | None:
+    """What is wrong with the size of a case's compiled scripts (bytes, by domain), or
+    None: each guest's must fit its memory, all of them the run disk, alone with the run's
+    other files. The run disk is checked again as it is made (initramfs.build_run_disk)."""
+    for dom, size in sizes.items():
+        if dom not in (DOM0, LINUX) and size > GUEST_SCRIPT_MAX:
+            return (
+                f"case {case.name}: {dom}'s script would take {size} bytes, more than a guest holds "
+                f"({GUEST_SCRIPT_MAX // MiB} MiB of its 16: xen-config/domU.cfg.in): split the case"
+            )
+    room = RUN_DISK_BYTES - RUN_DISK_OTHERS - (PEER_KERNEL_MAX if LINUX in case.domains else 0)
+    total = sum(sizes.values())
+    if total > room:
+        beside = "the guest's files and the Linux peer's kernel" if LINUX in case.domains else "the guest's files"
+        return (
+            f"case {case.name}: its scripts would take {total} bytes, more than the run disk has room for "
+            f"({room} of its {RUN_DISK_BYTES // MiB} MiB, beside {beside}): split the case"
+        )
+    return None
+
+
+def _own_port(step: Step) -> bool:
+    """Whether `step` made a port in its own domain's table (OWN_PORT_OPS): alloc_unbound
+    of another domain makes the port there, not in the caller's."""
+    if step.op not in OWN_PORT_OPS or step.expect[0] != "ok":
+        return False
+    if step.op == "bind_interdomain":
+        return True
+    a = step.args[0]
+    v = lang.parse_num(a)
+    return a in ("self", f"@{step.domain}") or v == DOMID_SELF or (step.domain == DOM0 and v == 0)
+
+
+def _meaning(expect: Iterable[str]) -> tuple[str, ...]:
+    """An expectation as Xen's answer would be compared with it: numbers by value (`ok 0x3`
+    is `ok 3`), status fields in any order."""
+
+    def num(w: str) -> str:
+        v = lang.parse_num(w)
+        return str(v) if v is not None else w
+
+    head, *rest = expect
+    if rest and "=" in rest[-1]:  # a status: kind, then fields
+        kind, fields = rest[0], sorted(f"{k}={num(v)}" for k, _, v in (f.partition("=") for f in rest[1:]))
+        return (head, kind, *fields)
+    return (head, *map(num, rest))
 
 
 class _LineError(Exception):
@@ -341,10 +407,17 @@ class _Parser:
     def compiled(self, case: Case) -> None:
         """What the guests will read must pass the guest's own parser (lang.check_script):
         every line compile_group() writes for the case, its comment line too."""
-        for dom, lines in compile_case(case, CHECK_INDEX, group=CHECK_INDEX).items():
-            lines = [source_comment(case), *lines]
-            text = "\n".join(lines) + "\n"
-            for k, err in lang.check_script(text.encode(), self.errnos):
+        scripts = {
+            dom: [source_comment(case), *lines]
+            for dom, lines in compile_case(case, CHECK_INDEX, group=CHECK_INDEX).items()
+        }
+        texts = {dom: ("\n".join(lines) + "\n").encode() for dom, lines in scripts.items()}
+        too_large = script_size_error(case, {dom: len(text) for dom, text in texts.items()})
+        if too_large:
+            self.note(self.error(case.line, too_large))
+            return
+        for dom, lines in scripts.items():
+            for k, err in lang.check_script(texts[dom], self.errnos):
                 if err is None:
                     continue
                 self.note(self.error(_source_line(case, lines, k), f"the guest would refuse {dom}'s script: {err}"))
@@ -420,15 +493,49 @@ class _Parser:
             wide = lang.field_error(name, i, a)
             if wide:
                 raise self.error(n, wide)
+        if domain in KERNEL_DOMAINS:
+            self.kernel_owned(case, n, domain, name, args)
         self.expectation(case, n, op, expect, defined)
         if spec is not None:
             self.expectation(case, n, op, list(spec), defined)
+            if _meaning(spec) == _meaning(expect):
+                # The report would call the step DIFFERS FROM 3.0 where nothing differs.
+                raise self.error(
+                    n,
+                    f"`spec: {' '.join(spec)}` is the step's own expectation: "
+                    "spec: is only for where the 3.0 guide differs",
+                )
         if save is not None:
             if save in defined:
                 # One name, one value per case: a cross-domain fetch could not tell them apart.
                 raise self.error(n, f"variable ${save} is already set earlier in this case")
             defined.add(save)
         return Step(n, domain, name, tuple(args), tuple(expect), spec, save, concurrent, comment)
+
+    def kernel_owned(self, case: Case, n: int, domain: str, op: str, args: list[str]) -> None:
+        """Dom0 and the Linux peer leave their kernel's own channels alone: no reset of
+        themselves, and a close only of a port the case made them (a $variable)."""
+        if op == "reset":
+            a = args[0]
+            v = lang.parse_num(a)
+            own = a in ("self", f"@{domain}") or v == DOMID_SELF or (domain == DOM0 and v == 0)
+            if own or a.startswith("$"):
+                why = "its own" if own else f"{a} may hold its own domid"
+                raise self.error(
+                    n,
+                    f"{domain} may not reset itself (reset {a}: {why}): that would close its kernel's own "
+                    "event channels (xenstore, console); reset @NAME of a domain the case creates",
+                )
+        elif op == "close":
+            a = args[0]
+            maker = next((s for s in reversed(case.steps) if a.startswith("$") and s.save == a[1:]), None)
+            if maker is None or maker.domain != domain or not _own_port(maker):
+                raise self.error(
+                    n,
+                    f"{domain} may close only a port it made in this case (a $variable of its own "
+                    f"alloc_unbound self or bind_interdomain), not `{a}`: that may be one of its kernel's "
+                    "own event channels (xenstore, console)",
+                )
 
     def argument(self, case: Case, n: int, op: str, kind: str, a: str, defined: set[str]) -> None:
         words = sorted(w for w, k in lang.KEYWORDS.items() if k == kind)
@@ -799,6 +906,15 @@ def compile_group(group: Group) -> dict[str, str]:
             origin[dom] += [case] * (len(lines) + 1)
     out = {d: "\n".join(lines) + "\n" for d, lines in scripts.items()}
     for dom, text in out.items():
+        if dom not in (DOM0, LINUX) and len(text) > GUEST_SCRIPT_MAX:
+            # Each case fits (the checks), but cases that share domains add up.
+            count = Counter(id(c) for c in origin[dom])
+            big = max(group.cases, key=lambda c: count[id(c)])
+            raise CaseFileError(
+                f"{shown(big.path)}:{big.line}: group {group.index}: {dom}'s script of {len(group.cases)} cases "
+                f"would take {len(text)} bytes, more than a guest holds ({GUEST_SCRIPT_MAX // MiB} MiB); "
+                f"its longest case is {big.name}: run with --fresh, or split the case files"
+            )
         # The cases passed these checks (CHECK_INDEX); this only guards the promise.
         for k, err in lang.check_script(text.encode()):
             if err:

@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+from . import baseline
+from .baseline import BaselineError
 from .cases import ERRNO_H, Case, check_files, read_errnos
 from .errors import CaseFileError, SetupError
 from .hypervisor import check_spec, resolve
@@ -67,6 +69,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.files]
     errnos = errnos_for(args.xen)
     cases, problems = check_files(paths, errnos)
+    try:
+        baseline.read_all()  # as a run reads them before its boot
+    except BaselineError as e:
+        problems.append(e.detail)
     for p in problems:
         print(p)
     if errnos is None:

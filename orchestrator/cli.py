@@ -197,6 +197,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         by_name[src.name] = src
     # Refused before the first column boots, not once per column.
     load_checked(sources, None)
+    baseline.read_all()
     out = BUILD / "matrix" / time.strftime("%Y%m%d-%H%M%S")
     # Every column runs the very same cases, even if the files change meanwhile.
     snapshot = out / "cases"
@@ -209,7 +210,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         log.info(f"matrix: running the suite against {xen}")
         try:
             where = out / f"x{len(columns) + 1}"
-            run = run_suite(xen, sorted(snapshot.glob("*.evt")), where)
+            # The copies are the project's cases/ where their sources are: its baselines apply.
+            run = run_suite(xen, sorted(snapshot.glob("*.evt")), where, {snapshot / s.name: s for s in sources})
             header = run.session.header()
             _, md = write_reports(where, header, run.results)
             col = column_from(xen, header, rows(run.results), run.outcome, time.monotonic() - start, md)

@@ -241,6 +241,11 @@ def build_run_disk(files: dict[str, Path | str], stage: Path, out: Path) -> Path
     write_cpio(stage, out)
     size = out.stat().st_size
     if size > RUN_DISK_BYTES:
-        raise SetupError(f"the run's files take {size} bytes, more than the run disk's {RUN_DISK_BYTES}")
+        # What to cut: a group's script names its group and domain (g3/A.script), or the peer's kernel.
+        largest = sorted(files, key=lambda dest: (stage / dest.lstrip("/")).stat().st_size, reverse=True)[:4]
+        each = ", ".join(f"{dest} ({(stage / dest.lstrip('/')).stat().st_size} bytes)" for dest in largest)
+        raise SetupError(
+            f"the run's files take {size} bytes, more than the run disk's {RUN_DISK_BYTES}; the largest: {each}"
+        )
     os.truncate(out, RUN_DISK_BYTES)
     return out

@@ -1,13 +1,15 @@
 """KERNEL= / MODULES=: a Linux kernel of the user's in dom0 and the Linux peer, in place of the suite's.
 
-The kernel is checked before anything boots: its config must have what dom0 and the peer
-use, each option named when it is missing.
+The kernel is checked before anything boots: it must be an x86 bzImage whose version is
+its modules' (MODULES=), and its config must have what dom0 and the peer use, each option
+named when it is missing.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import struct
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,6 +35,51 @@ REQUIRED: dict[str, str] = {
     "CONFIG_RD_XZ": "y",  # the peer's initramfs
     "CONFIG_DEVTMPFS": "y",
 }
+
+
+# The x86 boot protocol's setup header (Documentation/arch/x86/boot.rst): its magic, the
+# protocol version, and kernel_version, where the version string is, less 0x200.
+HDR_MAGIC = (0x202, b"HdrS")
+PROTOCOL_AT = 0x206
+KERNEL_VERSION_AT = 0x20E
+# Xen's dom0 builder (xen/arch/x86/bzimage.c) and libxc's, for the peer, load 2.08 or later.
+MIN_PROTOCOL = 0x208
+# The setup code the header's offsets point into: at most 0x200 + 0xffff bytes.
+SETUP_MAX = 0x200 + 0x10000
+
+
+def image_version(vmlinuz: Path) -> str | None:
+    """The Linux version a bzImage says it is (the first word of its kernel_version string),
+    None if its header has no such string; SetupError naming KERNEL= and the file if it is
+    no bzImage Xen would load."""
+    try:
+        with open(vmlinuz, "rb") as f:
+            head = f.read(SETUP_MAX)
+    except OSError as e:
+        raise SetupError(f"KERNEL={vmlinuz}: cannot read: {e.strerror or e}") from None
+    at, magic = HDR_MAGIC
+    if head[at : at + len(magic)] != magic:
+        raise SetupError(
+            f"KERNEL={vmlinuz}: not an x86 bzImage (no {magic.decode()!r} setup header at {at:#x}): "
+            "give the compressed kernel (arch/x86/boot/bzImage, /boot/vmlinuz-<version>)"
+        )
+    (protocol,) = struct.unpack_from("<H", head, PROTOCOL_AT)
+    if protocol < MIN_PROTOCOL:
+        raise SetupError(
+            f"KERNEL={vmlinuz}: boot protocol {protocol >> 8}.{protocol & 0xFF:02d}; "
+            f"Xen loads a bzImage of {MIN_PROTOCOL >> 8}.{MIN_PROTOCOL & 0xFF:02d} or later"
+        )
+    (pointer,) = struct.unpack_from("<H", head, KERNEL_VERSION_AT)
+    if pointer == 0:
+        return None  # the header does not say: the modules cannot be matched to it here
+    text, nul, _ = head[0x200 + pointer :].partition(b"\0")
+    words = text.split()
+    if not nul or not words or not text.isascii() or not words[0].decode().isprintable():
+        raise SetupError(
+            f"KERNEL={vmlinuz}: its setup header's kernel_version ({KERNEL_VERSION_AT:#x}) points at no "
+            "version string: a damaged bzImage"
+        )
+    return words[0].decode()
 
 
 def missing_options(config_text: str) -> list[str]:
@@ -70,7 +117,14 @@ def with_kernel(arts: Artifacts, vmlinuz: Path, modules: Path) -> Artifacts:
     """`arts` with this kernel and its modules for dom0 and the Linux peer, once checked."""
     if not vmlinuz.is_file():
         raise SetupError(f"KERNEL={vmlinuz}: no such file")
+    version = image_version(vmlinuz)
     modules = modules_dir(modules)
+    if version is not None and version != modules.name:
+        # Dom0 would load modules built for another kernel, and the peer's xen-evtchn would not load.
+        raise SetupError(
+            f"KERNEL={vmlinuz} is Linux {version}, but MODULES={modules} are {modules.name}'s: "
+            "give the kernel's own lib/modules/<version>"
+        )
     config = find_config(vmlinuz, modules)
     if config is None:
         raise SetupError(

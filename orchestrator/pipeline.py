@@ -191,7 +191,11 @@ def run_all(
     return run
 
 
-def run_suite(xen: str, case_files: list[Path], out: Path) -> SuiteRun:
-    """Every stage for one Xen under test, as a matrix column or a bench row runs it."""
+def run_suite(xen: str, case_files: list[Path], out: Path, copied_from: dict[Path, Path] | None = None) -> SuiteRun:
+    """Every stage for one Xen under test, as a matrix column or a bench row runs it.
+    `copied_from`: the file each case file is a copy of, for the Xen's baseline."""
     arts, guest = prepare(xen)
-    return run_all(arts, guest, load_cases(arts, case_files), out)
+    cases = load_cases(arts, case_files)
+    for case in cases:
+        case.copied_from = (copied_from or {}).get(case.path)
+    return run_all(arts, guest, cases, out)

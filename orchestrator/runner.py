@@ -95,7 +95,8 @@ class Progress:
         self.group = group
         self.known = known or set()
         self.left = {c.name: set(c.domains) for c in group.cases}
-        self.files = {c.name: c.path.name for c in group.cases}
+        # Only the project's own case files have baseline lines (baseline.case_file).
+        self.files = {c.name: name for c in group.cases if (name := baseline.case_file(c)) is not None}
         self.steps = dict.fromkeys(self.left, 0)
         self.failed = dict.fromkeys(self.left, 0)
         self.known_failed = dict.fromkeys(self.left, 0)
@@ -158,7 +159,10 @@ class Session:
         self._parked: dict[int, tuple[list[Domain], Pending]] = {}
         self._ended: list[Domain] = []  # their group is over: to destroy
         self._unsettled: tuple[GroupResult, list[Domain]] | None = None  # reasons not checked yet
-        self.baseline_path: Path | None = None  # the Xen's known results (orchestrator/baseline.py)
+        # Every Xen's known results (orchestrator/baseline.py), checked now: a bad file is
+        # refused before the boot; the Xen's own is picked once its version is known.
+        self.baselines = baseline.read_all()
+        self.baseline_path: Path | None = None
         self.baseline: list[baseline.Known] = []
         self.ready_seconds = 0.0
         # A coverage build (run --coverage): counters reset once each machine's dom0 is up,
@@ -224,7 +228,7 @@ class Session:
         assert self.dom0 is not None
         log.info("Xen under test: " + ", ".join(f"{k}={v}" for k, v in self.info.items()))
         self.baseline_path = baseline.path_for(self.info.get("xen_version", ""))
-        self.baseline = baseline.read(self.baseline_path)
+        self.baseline = self.baselines.get(self.baseline_path, []) if self.baseline_path is not None else []
         return self
 
     def _start(self) -> None:

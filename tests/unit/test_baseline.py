@@ -9,10 +9,12 @@ import pytest
 
 from orchestrator import baseline
 from orchestrator.baseline import BaselineError, Known
-from orchestrator.cases import parse_file
+from orchestrator.cases import parse_file, plan
+from orchestrator.console import Line
 from orchestrator.outcome import Outcome
 from orchestrator.report import KNOWN, rows
 from orchestrator.results import CaseResult, StepResult
+from orchestrator.runner import Progress
 
 CASE = """case c
 domains A
@@ -22,8 +24,16 @@ A send 1000  -> EINVAL
 """
 
 
-def _result(tmp_path: Path, got: dict[int, str]) -> CaseResult:
-    path = tmp_path / "c.evt"
+@pytest.fixture(autouse=True)
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """tmp_path/cases stands for the project's cases/: the only files baseline lines name."""
+    monkeypatch.setattr(baseline, "CASES", tmp_path / "cases")
+    return tmp_path / "cases"
+
+
+def _result(tmp_path: Path, got: dict[int, str], folder: str = "cases") -> CaseResult:
+    path = tmp_path / folder / "c.evt"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(CASE)
     case = parse_file(path)[0]
     res = CaseResult(case, 1)
@@ -80,7 +90,59 @@ def test_a_malformed_line_is_named(tmp_path: Path) -> None:
         baseline.read(path)
 
 
-def test_every_shipped_baseline_reads_and_says_why() -> None:
+def test_every_shipped_baseline_reads_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(baseline, "CASES", baseline.ROOT / "cases")
+    assert baseline.read_all().keys() == set(baseline.BASELINES.glob("*.txt"))
     for path in sorted(baseline.BASELINES.glob("*.txt")):
         entries = baseline.read(path)
         assert entries and all(k.why and k.why != baseline.NEW_REASON for k in entries), path
+
+
+def test_a_case_file_outside_the_projects_cases_is_never_known(tmp_path: Path) -> None:
+    """A user's own c.evt: the baseline's `c.evt:4` is about the project's, not this one."""
+    entry = Known("c.evt:4", "A", "EINVAL", "EBUSY", "a deliberate change")
+    for folder in ("mine", "cases/sub"):
+        res = _result(tmp_path, {4: "EBUSY", 5: "EINVAL"}, folder)
+        assert baseline.apply([res], [entry]) == ([], [])  # not matched, and not stale either
+        assert [r.verdict for r in rows([res])] == ["FAIL", "PASS"] and res.outcome is Outcome.FAIL
+    # A symlink into cases/ is the file it points to.
+    (tmp_path / "cases" / "c.evt").symlink_to(tmp_path / "mine" / "c.evt")
+    res = _result(tmp_path, {4: "EBUSY", 5: "EINVAL"}, "mine")
+    res.case.path = tmp_path / "cases" / "c.evt"
+    assert baseline.apply([res], [entry]) == ([], [])
+    # --update-baseline writes nothing about it either.
+    path = tmp_path / "4.20.txt"
+    baseline.update_file(path, [res], [])
+    assert baseline.read(path) == []
+
+
+def test_a_users_fifo_evt_is_not_known_by_the_shipped_baseline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(baseline, "CASES", baseline.ROOT / "cases")
+    shipped = baseline.read(baseline.BASELINES / "4.17.txt")
+    assert any(k.where == "fifo.evt:214" for k in shipped)
+    mine = tmp_path / "fifo.evt"
+    mine.write_bytes((baseline.CASES / "fifo.evt").read_bytes())
+
+    def fails_at_214(path: Path) -> CaseResult:
+        case = next(c for c in parse_file(path) if any(s.line == 214 for s in c.steps))
+        res = CaseResult(case, 1)
+        for step in case.steps:
+            bad = step.line == 214
+            got = "ok:2" if bad else "ok"
+            res.steps.append(
+                StepResult("g1-A", case.name, step.line, step.op, step.args, "ok:1", got, "FAIL" if bad else "PASS")
+            )
+        return res
+
+    theirs = fails_at_214(baseline.CASES / "fifo.evt")
+    known, _ = baseline.apply([theirs], shipped)
+    assert [k.where for k in known] == ["fifo.evt:214"] and theirs.outcome is Outcome.PASS
+    res = fails_at_214(mine)
+    known, stale = baseline.apply([res], shipped)
+    assert known == [] and stale == [] and res.outcome is Outcome.FAIL
+    # The progress line as the run goes calls it known only in the project's file.
+    ran = f"[g1-A] EVT RESULT case={res.case.name} line=214 op=count args=3 expect=ok:1 got=ok:2 verdict=FAIL"
+    for case, known_failed in ((theirs.case, 1), (res.case, 0)):
+        progress = Progress(plan([case])[0], {k.key for k in shipped})
+        progress(Line(0, 0.0, ran))
+        assert progress.known_failed[case.name] == known_failed

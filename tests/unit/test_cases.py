@@ -972,3 +972,17 @@ def test_literals_at_their_fields_width_are_fine(tmp_path: Path) -> None:
         "A raw 2147483647 -> ENOSYS\nA wait 4294967295 1 0x7fffffffffffffff\n",
     )
     assert [s.args[0] for s in case.steps] == ["0xffffffff", "65535", "2147483647", "4294967295"]
+
+
+def test_cases_that_fit_alone_but_not_together_in_a_guest_are_refused_before_the_boot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "g.evt"
+    steps = "".join(f"A send {i}\n" for i in range(1, 40))
+    path.write_text(f"case one\ndomains A\n{steps}\ncase two\ndomains A\n{steps}A send 99\n")
+    (group,) = plan(cases.load([path]))
+    one = len(compile_group(Group(1, group.config, group.cases[:1]))["A"])
+    monkeypatch.setattr(cases, "GUEST_SCRIPT_MAX", one + 100)  # each case fits (the checks), both do not
+    with pytest.raises(CaseFileError, match=rf"{re.escape(str(path))}:43: group 1: A's script of 2 cases would take "):
+        compile_group(group)
+    assert len(compile_group(plan(cases.load([path]), fresh=True)[1])["A"]) <= one + 100

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator import initramfs
 from orchestrator.errors import SetupError
 from orchestrator.initramfs import DOM0_MODULES, module_order
 
@@ -93,3 +94,15 @@ def test_real_dom0_modules_if_fetched() -> None:
     for name in DOM0_MODULES:
         assert name in found
     assert len(found) == len(set(found))
+
+
+def test_a_run_disk_too_small_names_its_largest_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(initramfs, "RUN_DISK_BYTES", 64 << 10)
+    kernel = tmp_path / "vmlinuz"
+    kernel.write_bytes(b"k" * (50 << 10))
+    files: dict[str, Path | str] = {"/evt/linux-vmlinuz": kernel, "/evt/g1/A.script": "1 send 1\n" * 3000}
+    with pytest.raises(SetupError) as info:
+        initramfs.build_run_disk(files, tmp_path / "stage", tmp_path / "disk.img")
+    assert "more than the run disk's 65536; the largest: /evt/linux-vmlinuz (51200 bytes), /evt/g1/A.script (27000" in (
+        info.value.detail
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import lzma
+import os
+import re
 import struct
 from pathlib import Path
 
@@ -12,16 +14,31 @@ import pytest
 from orchestrator.artifacts import Artifacts
 from orchestrator.errors import SetupError
 from orchestrator.initramfs import peer_kernel
-from orchestrator.kernel import REQUIRED, from_environment, missing_options, with_kernel
+from orchestrator.kernel import REQUIRED, from_environment, image_version, missing_options, with_kernel
 
+DEBIAN = Path(__file__).resolve().parents[2] / "build" / "debian"  # `make setup`'s suites, if fetched
 GOOD = "\n".join(f"{name}={want[0]}" for name, want in REQUIRED.items()) + "\n"
+
+
+def _bzimage(payload: bytes, version: bytes | None = b"6.99.0-test (me@here) #1 SMP", protocol: int = 0x20F) -> bytes:
+    """A bzImage as far as the checks and peer_kernel() read one: setup sectors, header
+    (magic, protocol, kernel_version pointing at `version`), payload."""
+    head = bytearray(5 * 512)
+    head[0x1F1] = 4  # setup_sects
+    head[0x202:0x206] = b"HdrS"
+    struct.pack_into("<H", head, 0x206, protocol)
+    if version is not None:
+        struct.pack_into("<H", head, 0x20E, 0x300)  # the string at 0x500
+        head[0x500 : 0x500 + len(version) + 1] = version + b"\0"
+    struct.pack_into("<II", head, 0x248, 0, len(payload))  # payload_offset, payload_length
+    return bytes(head) + payload
 
 
 def _kernel(tmp_path: Path, config: str | None) -> tuple[Path, Path]:
     boot = tmp_path / "boot"
     boot.mkdir()
     vmlinuz = boot / "vmlinuz-6.99.0-test"
-    vmlinuz.write_bytes(b"\0" * 16)
+    vmlinuz.write_bytes(_bzimage(b"payload"))
     modules = tmp_path / "lib" / "modules" / "6.99.0-test"
     modules.mkdir(parents=True)
     (modules / "modules.builtin").write_text("")
@@ -68,6 +85,47 @@ def test_a_good_kernel_replaces_the_suites_and_is_named(tmp_path: Path) -> None:
     assert arts.versions["dom0-kernel"].startswith("6.99.0-test (KERNEL=")
 
 
+def test_a_file_of_garbage_is_refused_naming_the_variable_and_the_file(tmp_path: Path) -> None:
+    """A real config and real modules beside it: it was accepted up to starting QEMU."""
+    vmlinuz, modules = _kernel(tmp_path, GOOD)
+    vmlinuz.write_bytes(os.urandom(64 << 10).replace(b"HdrS", b"...."))
+    with pytest.raises(SetupError, match=rf"KERNEL={re.escape(str(vmlinuz))}: not an x86 bzImage \(no 'HdrS'"):
+        with_kernel(_arts(tmp_path), vmlinuz, modules)
+    vmlinuz.write_bytes(b"")
+    with pytest.raises(SetupError, match="not an x86 bzImage"):
+        with_kernel(_arts(tmp_path), vmlinuz, modules)
+
+
+def test_a_kernel_of_another_version_than_its_modules_is_refused(tmp_path: Path) -> None:
+    vmlinuz, modules = _kernel(tmp_path, GOOD)
+    vmlinuz.write_bytes(_bzimage(b"payload", b"6.1.0-57-amd64 (debian-kernel@lists.debian.org) #1 SMP"))
+    with pytest.raises(SetupError) as info:
+        with_kernel(_arts(tmp_path), vmlinuz, modules)
+    assert info.value.detail == (
+        f"KERNEL={vmlinuz} is Linux 6.1.0-57-amd64, but MODULES={modules} are 6.99.0-test's: "
+        "give the kernel's own lib/modules/<version>"
+    )
+
+
+def test_a_bzimage_xen_would_not_load_or_without_its_version_string_is_refused(tmp_path: Path) -> None:
+    vmlinuz, modules = _kernel(tmp_path, GOOD)
+    vmlinuz.write_bytes(_bzimage(b"payload", protocol=0x207))
+    with pytest.raises(SetupError, match=r"boot protocol 2\.07; Xen loads a bzImage of 2\.08 or later"):
+        with_kernel(_arts(tmp_path), vmlinuz, modules)
+    vmlinuz.write_bytes(_bzimage(b"payload", b"\xff\xfe"))
+    with pytest.raises(SetupError, match=r"kernel_version \(0x20e\) points at no version string"):
+        with_kernel(_arts(tmp_path), vmlinuz, modules)
+    # A header without the pointer cannot be matched to its modules here; the rest is checked.
+    vmlinuz.write_bytes(_bzimage(b"payload", None))
+    assert image_version(vmlinuz) is None
+    assert with_kernel(_arts(tmp_path), vmlinuz, modules).vmlinuz == vmlinuz
+
+
+@pytest.mark.parametrize("image", sorted(DEBIAN.glob("*/kernel/boot/vmlinuz-*")), ids=lambda p: p.name)
+def test_debians_kernels_say_their_version(image: Path) -> None:
+    assert image_version(image) == image.name.removeprefix("vmlinuz-")
+
+
 def test_kernel_and_modules_go_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KERNEL", str(tmp_path / "vmlinuz"))
     monkeypatch.delenv("MODULES", raising=False)
@@ -76,15 +134,6 @@ def test_kernel_and_modules_go_together(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.delenv("KERNEL")
     arts = _arts(tmp_path)
     assert from_environment(arts) is arts
-
-
-def _bzimage(payload: bytes) -> bytes:
-    """A bzImage as far as peer_kernel() reads one: setup sectors, header, payload."""
-    head = bytearray(5 * 512)
-    head[0x1F1] = 4  # setup_sects
-    head[0x202:0x206] = b"HdrS"
-    struct.pack_into("<II", head, 0x248, 0, len(payload))  # payload_offset, payload_length
-    return bytes(head) + payload
 
 
 def test_the_peer_gets_an_xz_kernel_as_its_elf_gzipped(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import agent, domain, runner
+from orchestrator import agent, baseline, domain, runner
 from orchestrator.artifacts import Artifacts
 from orchestrator.cases import load, plan
 from orchestrator.console import Line
@@ -206,7 +206,10 @@ def test_a_harness_bug_is_an_error_of_its_group(tmp_path: Path, monkeypatch: pyt
     assert all(r.outcome is Outcome.ERROR for r in _cases(results).values())
 
 
-def test_progress_counts_a_known_failure_as_known(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_progress_counts_a_known_failure_as_known(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(baseline, "CASES", tmp_path)  # baseline lines name the project's cases only
     path = tmp_path / "c.evt"
     path.write_text("case k\ndomains A\nsource s\nA close 1000 -> EINVAL\nA close 2000 -> EINVAL\n")
     (group,) = plan(load([path]))
@@ -246,3 +249,30 @@ def test_a_creation_ahead_that_never_answers_is_killed_and_made_again(tmp_path: 
     assert len(creates) == 2 and ran(shell, "xl destroy g2-Solo 2>&1")
     assert session.dom0 is not None and isinstance(session.dom0.channel, FakeChannel)
     assert any(kind == agent.KILL for kind, _ in session.dom0.channel.requests)  # killed in dom0
+
+
+def test_a_bad_baseline_is_refused_as_the_session_is_made_before_any_boot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "baselines"
+    folder.mkdir()
+    (folder / "4.17.txt").write_bytes(b"# known\nfifo.evt:214 A expected=ok:1 got=ok:2  # caf\xe9\n")
+    monkeypatch.setattr(baseline, "BASELINES", folder)
+    booted: list[str] = []
+    monkeypatch.setattr(Session, "_start", lambda self: booted.append("boot"))
+    with pytest.raises(baseline.BaselineError, match=r"baselines/4\.17\.txt:2: not UTF-8 text"):
+        _session(tmp_path, FakeDom0Shell())
+    assert booted == []
+
+
+def test_the_xens_baseline_is_the_one_read_before_the_boot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "baselines"
+    folder.mkdir()
+    (folder / "4.17.txt").write_text("first.evt:5 A expected=ok got=EBUSY  # why\n")
+    monkeypatch.setattr(baseline, "BASELINES", folder)
+    monkeypatch.setattr(baseline, "CASES", tmp_path)
+    (tmp_path / "first.evt").write_text(CASES)
+    session = _session(tmp_path, FakeDom0Shell())
+    (folder / "4.17.txt").write_text("not read again\n")  # the run keeps what it checked
+    path = baseline.path_for("4.17.7")  # as __enter__ looks it up once Xen says its version
+    assert path is not None and [k.where for k in session.baselines[path]] == ["first.evt:5"]
