@@ -15,7 +15,6 @@ import json
 import re
 import shutil
 import struct
-import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 
 from . import log
 from .errors import SetupError
+from .xenbuild import run_logged
 
 MAGIC = 0x58434F56  # "XCOV": public/sysctl.h, XEN_SYSCTL_COVERAGE_read's dump
 # Where dom0 puts the dump before the harness fetches it.
@@ -164,14 +164,7 @@ def format_uncalled(trace: Mapping[str, Any]) -> str:
 
 
 def _gcovr(args: list[str], log_file: Path) -> None:
-    cmd = [sys.executable, "-m", "gcovr", *args]
-    with open(log_file, "a") as f:
-        f.write(f"$ {' '.join(cmd)}\n")
-        f.flush()
-        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
-        tail = "\n".join(log_file.read_text().splitlines()[-20:])
-        raise SetupError(f"gcovr failed (log {log_file}):\n{tail}")
+    run_logged([sys.executable, "-m", "gcovr", *args], log_file)
 
 
 def report(dumps: list[Path], build_dir: Path, tree: Path, out: Path) -> list[FileCoverage]:

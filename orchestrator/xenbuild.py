@@ -59,7 +59,11 @@ def build_debug(suite: str, build: Path) -> Path:
 
 
 def run(cmd: list[str], top: Path) -> None:
-    logfile = top / "build.log"
+    run_logged(cmd, top / "build.log")
+
+
+def run_logged(cmd: list[str], logfile: Path) -> None:
+    """`cmd` with its output appended to `logfile`; a failure names both, with the log's tail."""
     with open(logfile, "a") as f:
         f.write(f"$ {' '.join(cmd)}\n")
         f.flush()

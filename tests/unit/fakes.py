@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pexpect
+import pytest
 
 from orchestrator import agent
 from orchestrator.agent import Agent, Frame, TimedOut
@@ -136,6 +137,15 @@ HEADERS = {
     )
     + "#define SHUTDOWN_MAX        5  /* Maximum valid shutdown reason.             */\n",
 }
+
+
+def use_errno_h(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str) -> None:
+    """A small xen/errno.h of our own, where EVT_XEN_INCLUDE points: the checks do not
+    depend on a fetched Xen."""
+    inc = tmp_path / "include"
+    (inc / "xen").mkdir(parents=True)
+    (inc / "xen" / "errno.h").write_text(text)
+    monkeypatch.setenv("EVT_XEN_INCLUDE", str(inc))
 
 
 def write_headers(include: Path) -> Path:

@@ -150,7 +150,7 @@ def test_lines_written_to_the_fifo_come_back_whole_and_in_order(
     """As relay.sh writes a guest's console: line by line, from several writers at once."""
     a, _ = served
     writers = " & ".join(
-        f"(for i in $(seq 1 200); do echo \"[g1-{w}] EVT RESULT line=$i\"; done > {a.out_fifo})" for w in "AB"
+        f'(for i in $(seq 1 200); do echo "[g1-{w}] EVT RESULT line=$i"; done > {a.out_fifo})' for w in "AB"
     )
     a.exec(f"{writers}; wait", 10)
     got = a.output_until(b"[g1-B] EVT RESULT line=200\n")

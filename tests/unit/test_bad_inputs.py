@@ -19,6 +19,8 @@ from orchestrator import baseline
 from orchestrator.baseline import BaselineError
 from orchestrator.cli import main
 
+from .fakes import use_errno_h
+
 CORPUS = Path(__file__).parent / "data" / "bad-inputs"
 GOOD = Path(__file__).parent / "data" / "interdomain.evt"
 EXPECT = re.compile(rb"^(?:\xef\xbb\xbf)?# expect: (\d+): (.+?)\r*$", re.M)
@@ -39,11 +41,7 @@ def corpus(folder: str, pattern: str) -> list[Path]:
 
 @pytest.fixture(autouse=True)
 def headers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A small xen/errno.h of our own: the checks do not depend on a fetched Xen."""
-    inc = tmp_path / "include"
-    (inc / "xen").mkdir(parents=True)
-    (inc / "xen" / "errno.h").write_text("XEN_ERRNO(EPERM,\t 1)\nXEN_ERRNO(ESRCH,\t 3)\nXEN_ERRNO(EINVAL,\t22)\n")
-    monkeypatch.setenv("EVT_XEN_INCLUDE", str(inc))
+    use_errno_h(monkeypatch, tmp_path, "XEN_ERRNO(EPERM,\t 1)\nXEN_ERRNO(ESRCH,\t 3)\nXEN_ERRNO(EINVAL,\t22)\n")
 
 
 @pytest.mark.parametrize("path", corpus("logs", "*.log"), ids=lambda p: p.name)

@@ -13,17 +13,15 @@ from orchestrator.cases import Case, Config, Group, Step, check_file, compile_gr
 from orchestrator.cli import main
 from orchestrator.errors import CaseFileError
 
+from .fakes import use_errno_h
+
 HEAD = "case bad\ndomains A B\n"  # steps start on line 3
 LONG = "v" * (lang.NAME_LEN - 1)
 
 
 @pytest.fixture(autouse=True)
 def no_headers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A small xen/errno.h of our own: the tests do not depend on a fetched Xen."""
-    inc = tmp_path / "include"
-    (inc / "xen").mkdir(parents=True)
-    (inc / "xen" / "errno.h").write_text("XEN_ERRNO(EPERM,\t 1)\nXEN_ERRNO(EINVAL,\t22)\n")
-    monkeypatch.setenv("EVT_XEN_INCLUDE", str(inc))
+    use_errno_h(monkeypatch, tmp_path, "XEN_ERRNO(EPERM,\t 1)\nXEN_ERRNO(EINVAL,\t22)\n")
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "t.evt") -> Path:
