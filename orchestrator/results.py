@@ -191,6 +191,22 @@ def _counts(rest: str) -> tuple[int, int]:
         raise ParseError(f"bad pass/fail counts: {_quote(rest)}") from None
 
 
+@dataclass(frozen=True)
+class CaseEnd:
+    """An `EVT CASE-END <case> pass=N fail=N [us=N]` line, the one parse of it."""
+
+    case: str
+    passed: int
+    failed: int
+    us: int | None
+
+
+def parse_case_end(rest: str) -> CaseEnd:
+    passed, failed = _counts(rest)
+    us = _keyvals(rest).get("us", "")
+    return CaseEnd(rest.split()[0] if rest else "", passed, failed, int(us) if DECIMAL.fullmatch(us) else None)
+
+
 def _result_fields(rest: str, names: tuple[str, ...] = RESULT_FIELDS) -> dict[str, str]:
     """The fields of a RESULT (or RTT) line, each once and in order, or why they are not there."""
     words = rest.split()
@@ -316,11 +332,10 @@ def _parse_into(rep: DomainReport, kind: str, rest: str) -> None:
         _keyvals(rest)  # only for its check of repeated fields
         rep.cases_begun.append(rest.split()[0] if rest else "")
     elif kind == "CASE-END":
-        name = rest.split()[0] if rest else ""
-        rep.cases_ended[name] = _counts(rest)
-        us = _keyvals(rest).get("us", "")
-        if DECIMAL.fullmatch(us):
-            rep.case_us[name] = int(us)
+        end = parse_case_end(rest)
+        rep.cases_ended[end.case] = (end.passed, end.failed)
+        if end.us is not None:
+            rep.case_us[end.case] = end.us
     elif kind == "DONE":
         if rep.done is not None:
             raise ParseError(f"a second EVT DONE: {_quote(rest)}")

@@ -26,7 +26,7 @@ from .domain import (
 from .errors import GuestDied, HarnessError, MachineDied, XenPanic
 from .initramfs import build_base, build_linux_peer, build_run_disk, peer_kernel
 from .machine import BootImages, Machine, QemuConfig, qemu_version
-from .results import DomainReport, GroupResult, ParseError, parse, parse_line, parse_result
+from .results import DomainReport, GroupResult, ParseError, parse, parse_case_end, parse_line, parse_result
 
 ROOT = Path(__file__).resolve().parent.parent
 XEN_CONFIG = ROOT / "xen-config"
@@ -84,9 +84,6 @@ def domain_config(name: str, kernel: str, script: str, config: Config, template:
     return text + extra
 
 
-CASE_END = re.compile(r"^\[g(?P<group>\d+)-(?P<role>\w+)\] EVT CASE-END (?P<case>\S+) pass=(?P<p>\d+) fail=(?P<f>\d+)")
-
-
 class Progress:
     """Says each case's result the moment every domain of it has ended it (a console watcher);
     a failing step the Xen's baseline lists is counted as known, as the report will."""
@@ -103,22 +100,27 @@ class Progress:
 
     def __call__(self, line: Line) -> None:
         parsed = parse_line(line.text)
-        if parsed is not None and parsed[1] == "RESULT" and parsed[0].startswith(f"g{self.group.index}-"):
-            try:
-                step = parse_result(parsed[0], parsed[2])
-            except ParseError:
-                return  # the report names it; progress only counts
-            if step.verdict == "FAIL" and step.case in self.files:
-                role = parsed[0].split("-", 1)[1]
-                self.known_failed[step.case] += baseline.step_key(self.files[step.case], step, role) in self.known
+        if parsed is None or not parsed[0].startswith(f"g{self.group.index}-"):
             return
-        m = CASE_END.match(line.text)
-        if m is None or int(m["group"]) != self.group.index or m["role"] not in self.left.get(m["case"], ()):
+        domain, kind, rest = parsed
+        role = domain.split("-", 1)[1]
+        try:  # the report's own parse; a line it cannot read, the report names: progress only counts
+            if kind == "RESULT":
+                step = parse_result(domain, rest)
+                if step.verdict == "FAIL" and step.case in self.files:
+                    self.known_failed[step.case] += baseline.step_key(self.files[step.case], step, role) in self.known
+                return
+            if kind != "CASE-END":
+                return
+            end = parse_case_end(rest)
+        except ParseError:
             return
-        name = m["case"]
-        self.left[name].discard(m["role"])
-        self.steps[name] += int(m["p"]) + int(m["f"])
-        self.failed[name] += int(m["f"])
+        name = end.case
+        if role not in self.left.get(name, ()):
+            return
+        self.left[name].discard(role)
+        self.steps[name] += end.passed + end.failed
+        self.failed[name] += end.failed
         if not self.left[name]:
             new, known = self.failed[name] - self.known_failed[name], self.known_failed[name]
             verdict = f"FAIL ({new} of {self.steps[name]} steps)" if new else "pass"
