@@ -109,6 +109,20 @@ class Pending:
     def __init__(self, dom0: Dom0, command: str, req_id: int, started: float) -> None:
         self.dom0, self.command, self.req_id, self.started = dom0, command, req_id, started
 
+    def ready(self) -> bool:
+        """Has its answer come? (Never waits.)"""
+        try:
+            self.dom0.channel.poll()
+        except ChannelError as e:
+            d = self.dom0
+            raise Dom0ChannelLost(f"`{self.command}`: {e}", d.console.tail(), d.console.log_path) from None
+        return self.req_id in self.dom0.channel.replies
+
+    def abandon(self) -> None:
+        """Not wanted any more: its answer, when it comes, is dropped (it runs to its end)."""
+        self.dom0.channel.waiting.discard(self.req_id)
+        self.dom0.channel.replies.pop(self.req_id, None)
+
     def result(self, timeout: float = COMMAND_TIMEOUT) -> tuple[int, str]:
         """Its exit code and output, waiting at most `timeout` more; past that it is killed."""
         d = self.dom0

@@ -22,6 +22,8 @@ XS_DIR = "data/evtchn-test"
 # How often a guest that prints nothing is checked on (`xl list` and its xl log): a domain
 # that stops mid-run is named within about this long, not at its timeout.
 ALIVE_CHECK_S = 4.0
+# ... and how often the answer to a check is looked for, once asked.
+PROBE_LOOK_S = 0.25
 # The guest shuts down right after its DONE line: its reason is in xl's log at once.
 SHUTDOWN_POLL_S = 0.1
 # Lines still on their way when a domain stops: its relay reads a pipe (no polling), so
@@ -72,6 +74,7 @@ class Domain:
         self.first_line_at = 0.0
         self._since: int | None = None  # first console line that can be this domain's
         self._relay = False
+        self._probe: Pending | None = None  # an alive check under way (_check_alive)
 
     @property
     def console(self) -> Console:
@@ -103,6 +106,13 @@ class Domain:
     def wait_done(
         self, timeout: float, after_boot: float | None = None, peers: tuple[Domain, ...] = ()
     ) -> DomainReport:
+        try:
+            return self._wait_done(timeout, after_boot, peers)
+        finally:
+            for d in (self, *peers):
+                d._stop_probe()  # an alive check still under way is not wanted any more
+
+    def _wait_done(self, timeout: float, after_boot: float | None, peers: tuple[Domain, ...]) -> DomainReport:
         """Wait for the guest's EVT DONE line; fail fast on a crash or a dead domain,
         this one's or a peer's of its group (which this one may be waiting for).
 
@@ -117,9 +127,11 @@ class Domain:
         cursor = self._since
         last_check = time.monotonic()
         while True:
+            # While an alive check is under way, look for its answer often.
+            slice_s = PROBE_LOOK_S if any(d._probe for d in (self, *peers)) else ALIVE_CHECK_S
             try:
                 line, m = self.console.wait_for(
-                    pattern, cursor, min(ALIVE_CHECK_S, max(deadline - time.monotonic(), 0.1)), _Tick, nudge=NUDGE_S
+                    pattern, cursor, min(slice_s, max(deadline - time.monotonic(), 0.1)), _Tick, nudge=NUDGE_S
                 )
             except _Tick:
                 if time.monotonic() >= deadline:
@@ -128,11 +140,11 @@ class Domain:
                         self.console.tail(),
                         self.console.log_path,
                     ) from None
-                if time.monotonic() - last_check >= ALIVE_CHECK_S:
-                    self._check_alive()
-                    for p in peers:
-                        if p.report().done is None:
-                            p._check_alive()
+                due = time.monotonic() - last_check >= ALIVE_CHECK_S
+                for d in (self, *(p for p in peers if p.report().done is None)):
+                    if due or d._probe is not None:
+                        d._check_alive()
+                if due:
                     last_check = time.monotonic()
                 continue
             cursor = line.index + 1
@@ -167,17 +179,36 @@ class Domain:
             elif kind == "DONE":
                 return self.report()
 
+    def _stop_probe(self) -> None:
+        if self._probe is not None:
+            self._probe.abandon()
+            self._probe = None
+
     def _check_alive(self) -> None:
-        rc, out = self.dom0.run_rc(f"xl list {self.name} 2>&1")
-        reason = self.shutdown_reason()
+        """Is the domain still there? Asked of dom0 without waiting for the answer: on a busy
+        host dom0 may take long to give it, and a slow answer is not a dead guest. The
+        answer is looked at on a later tick; the guest's own budget bounds the wait."""
+        if self._probe is None:
+            log = XL_LOG.format(name=self.name)
+            self._probe = self.dom0.begin(
+                f"xl list {self.name} >/dev/null 2>&1; echo listed=$?; grep -H 'has shut down' {log} 2>/dev/null"
+            )
+            return
+        if not self._probe.ready():
+            return
+        probe, self._probe = self._probe, None
+        _, out = probe.result(0.0)
+        listed = re.search(r"^listed=(\d+)$", out, re.M)
+        down = SHUTDOWN.search(out)
+        reason = int(down.group(1)) if down else None
         since = self._since or 0
         mine = [ln for ln in self.console.lines[since:] if ln.text.startswith(f"[{self.name}] ")]
         if reason is not None and mine and time.monotonic() - mine[-1].time < RELAY_LAG_S:
             return  # it has stopped, but its last lines are still on their way over the serial line
-        if rc != 0 or reason is not None:
+        if (listed is not None and listed.group(1) != "0") or reason is not None:
             raise GuestDied(
                 f"{self.name} (domid {self.domid}) stopped before `EVT DONE`: "
-                f"{self.reasons.describe(reason) if reason is not None else out}",
+                f"{self.reasons.describe(reason) if reason is not None else 'xl list does not know it'}",
                 self.console.tail(),
                 self.console.log_path,
             )

@@ -209,6 +209,11 @@ class FakeDom0Shell:
         if words[:2] == ["sh", "/evt/unpause"]:  # xen-config/unpause.sh: each paused one
             names = [f"{words[2]}-{r}" for r in words[3:]]
             return [], 0, [f"[{n}] {ln}" for n in names for ln in self.guests[n].lines]
+        if words[:2] == ["xl", "list"] and "echo listed=$?;" in command:  # domain.Domain._check_alive
+            guest = self.guests.get(words[2])
+            listed = 0 if guest and guest.reason is None else 1
+            logs = [w for w in words if w.startswith("/var/log/xen/xl-")]
+            return [f"listed={listed}", *self._shutdown_lines(logs)], 0, []
         if words[:2] == ["xl", "list"]:
             guest = self.guests.get(words[2])
             return ([], 0, []) if guest and guest.reason is None else ([f"{words[2]} is an invalid domain"], 1, [])

@@ -276,3 +276,25 @@ def test_the_xens_baseline_is_the_one_read_before_the_boot(tmp_path: Path, monke
     (folder / "4.17.txt").write_text("not read again\n")  # the run keeps what it checked
     path = baseline.path_for("4.17.7")  # as __enter__ looks it up once Xen says its version
     assert path is not None and [k.where for k in session.baselines[path]] == ["first.evt:5"]
+
+
+def test_an_alive_check_dom0_is_slow_to_answer_is_no_error_of_the_guest(tmp_path: Path) -> None:
+    """The slow host's fuzz group: dom0, starved, did not answer `xl list` within 60 s and the
+    group was failed for it. An alive check is asked without waiting; unanswered, the guest's
+    own budget is what ends the wait, and it is named for what it is."""
+
+    class Starved(FakeDom0Shell):
+        def __call__(self, command: str) -> Answer:
+            if "echo listed=$?" in command:
+                self.commands.append(command)
+                return None  # dom0 never gets round to it
+            return super().__call__(command)
+
+    silent = SOLO_OK[:-1]  # no DONE
+    shell = Starved({"g1-A": FakeGuest(A_OK), "g1-B": FakeGuest(B_OK), "g2-Solo": FakeGuest(silent, reason=None)})
+    session = _session(tmp_path, shell)
+    results = session.run_groups(session.groups)
+    assert results[0].error is None
+    assert isinstance(results[1].error, GuestSilent), results[1].error
+    assert any("echo listed=$?" in c for c in shell.commands)  # it was asked
+    assert session.lost is None
