@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator import baseline
-from orchestrator.cases import ORDERS, Case, order
+from orchestrator import baseline, shard
+from orchestrator.cases import ORDERS, Case, order, plan
 from orchestrator.check import errnos_for, load_checked
 from orchestrator.console import Line
 from orchestrator.pipeline import BUILD, load_cases, prepare, run_all
@@ -39,6 +39,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-baseline", action="store_true", help="write the Xen's baseline (baselines/<x.y>.txt) from this run"
     )
+    parser.addoption(
+        "--shard",
+        default=None,
+        help="I/N: the conformance cases of shard I of N (as `run --shard`; GitLab's CI_NODE_INDEX/CI_NODE_TOTAL "
+        "when set); every other test runs in shard 1 only",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -47,6 +53,13 @@ def pytest_configure(config: pytest.Config) -> None:
         order([], config.getoption("order"))
     except ValueError as e:
         raise pytest.UsageError(f"--order: {e}") from None
+    try:
+        given = config.getoption("shard")
+        config.stash[SHARD] = shard.parse(given) if given else shard.from_env()
+    except ValueError as e:
+        raise pytest.UsageError(f"--shard (or CI_NODE_INDEX/CI_NODE_TOTAL): {e}") from None
+    if config.stash[SHARD] is not None and config.getoption("order") == "random":
+        raise pytest.UsageError("--shard needs the same order on every runner: file, reverse or random:<seed>")
     # A CI timeout sends SIGTERM: unwind, so the machine fixture stops QEMU.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -64,9 +77,32 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         item.extra_keyword_matches.add(callspec.params["case_file"])
 
 
+def _shard_items(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With a shard: the conformance cases of its groups (the same partition `run --shard`
+    makes), and every other test in shard 1 only, so the shards add up to one `make test`."""
+    part = config.stash.get(SHARD, None)
+    if part is None:
+        return
+    cases = collect_cases(config, CASE_FILES)
+    ordered, _ = order(cases, config.getoption("order"))
+    mine = {c.name for g in shard.select(plan(ordered, config.getoption("fresh")), part) for c in g.cases}
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "case_name" in callspec.params:
+            (keep if callspec.params["case_name"] in mine else drop).append(item)
+        else:
+            (keep if part.index == 1 else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.hookimpl(trylast=True)  # after -k and -m have deselected what they deselect
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Only what is asked runs: the cases of the selected tests, and those their markers name."""
+    _shard_items(config, items)
     wanted: set[str] = set()
     for item in items:
         callspec = getattr(item, "callspec", None)
@@ -127,6 +163,7 @@ def xen_run(pytestconfig: pytest.Config) -> Iterator[XenRun]:
 REPORTS = pytest.StashKey[tuple[tuple[Path, Path], list[Any]]]()
 BASELINE = pytest.StashKey[str]()
 ORDER = pytest.StashKey[str]()
+SHARD = pytest.StashKey[shard.Shard | None]()
 REPLACED = pytest.StashKey[list[str]]()
 WANTED = pytest.StashKey[set[str]]()
 
