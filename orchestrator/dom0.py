@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from .agent import EXEC, Agent, ChannelError, Refused, TimedOut
 from .console import Console
@@ -71,36 +73,38 @@ class Dom0:
         """Start `command` and return at once; its result is asked for later (Pending.result),
         while the harness watches the guests and sends dom0 other commands meanwhile."""
         self.console.note(f"[harness -> dom0] {command}")
-        try:
+        with answering(self, f"`{command}`"):
             req_id = self.channel.submit(EXEC, command.encode())
-        except ChannelError as e:
-            raise Dom0ChannelLost(f"`{command}`: {e}", self.console.tail(), self.console.log_path) from None
         return Pending(self, command, req_id, time.monotonic())
 
     def get(self, path: str, timeout: float = COMMAND_TIMEOUT) -> bytes:
         """A dom0 file's bytes, exactly (the agent's GET)."""
         self.console.note(f"[harness <- dom0] {path}")
-        try:
+        with answering(self, f"reading {path}"):
             return self.channel.get(path, timeout)
-        except (TimedOut, Refused) as e:
-            raise Dom0CommandFailed(f"reading {path}: {e}", self.console.tail(), self.console.log_path) from None
-        except ChannelError as e:
-            raise Dom0ChannelLost(f"reading {path}: {e}", self.console.tail(), self.console.log_path) from None
 
     def spawn(self, command: str, timeout: float = COMMAND_TIMEOUT) -> None:
         """Start `command` in dom0, its output going to the console; returns once it runs."""
         self.console.note(f"[harness -> dom0] {command} &")
-        try:
+        with answering(self, f"`{command}`"):
             self.channel.spawn(command, timeout)
-        except (TimedOut, Refused) as e:
-            raise Dom0CommandFailed(f"`{command}`: {e}", self.console.tail(), self.console.log_path) from None
-        except ChannelError as e:
-            raise Dom0ChannelLost(f"`{command}`: {e}", self.console.tail(), self.console.log_path) from None
 
     def sleep(self, seconds: float) -> None:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             self.console.pump(end - time.monotonic())
+
+
+@contextmanager
+def answering(dom0: Dom0, what: str) -> Iterator[None]:
+    """The channel's failures as the session's errors, naming what was asked: no answer
+    or a refusal fails that request; a broken channel loses the machine."""
+    try:
+        yield
+    except (TimedOut, Refused) as e:
+        raise Dom0CommandFailed(f"{what}: {e}", dom0.console.tail(), dom0.console.log_path) from None
+    except ChannelError as e:
+        raise Dom0ChannelLost(f"{what}: {e}", dom0.console.tail(), dom0.console.log_path) from None
 
 
 class Pending:
@@ -111,11 +115,8 @@ class Pending:
 
     def ready(self) -> bool:
         """Has its answer come? (Never waits.)"""
-        try:
+        with answering(self.dom0, f"`{self.command}`"):
             self.dom0.channel.poll()
-        except ChannelError as e:
-            d = self.dom0
-            raise Dom0ChannelLost(f"`{self.command}`: {e}", d.console.tail(), d.console.log_path) from None
         return self.req_id in self.dom0.channel.replies
 
     def abandon(self) -> None:
@@ -126,18 +127,13 @@ class Pending:
     def result(self, timeout: float = COMMAND_TIMEOUT) -> tuple[int, str]:
         """Its exit code and output, waiting at most `timeout` more; past that it is killed."""
         d = self.dom0
-        try:
-            result = d.channel.finish(self.req_id, timeout)
-        except TimedOut:
-            raise Dom0CommandFailed(
-                f"`{self.command}`: no answer within {timeout:g}s (killed)", d.console.tail(), d.console.log_path
-            ) from None
-        except Refused as e:
-            raise Dom0CommandFailed(
-                f"`{self.command}`: dom0's agent: {e}", d.console.tail(), d.console.log_path
-            ) from None
-        except ChannelError as e:
-            raise Dom0ChannelLost(f"`{self.command}`: {e}", d.console.tail(), d.console.log_path) from None
+        with answering(d, f"`{self.command}`"):
+            try:
+                result = d.channel.finish(self.req_id, timeout)
+            except TimedOut:
+                raise Dom0CommandFailed(
+                    f"`{self.command}`: no answer within {timeout:g}s (killed)", d.console.tail(), d.console.log_path
+                ) from None
         d.latencies.append(time.monotonic() - self.started)
         text = result.output.decode("utf-8", "replace").strip()
         if result.truncated:
