@@ -81,7 +81,7 @@ class Domain:
         return self.dom0.console
 
     def creating(self) -> None:
-        """`xl create` is about to be tried (by create_all): its console lines start here."""
+        """`xl create` is about to be tried (by start_create): its console lines start here."""
         self.created_at = time.monotonic()
         self._since = len(self.console.lines)
         self._relay = True
@@ -123,7 +123,7 @@ class Domain:
         # evtchn-op's own refusal: the Linux peer's interpreter could not run its script.
         pattern = re.compile(rf"^\[(?P<who>{names})\] (?:EVT (DONE|CRASH|BOOT)|(evtchn-op): )")
         deadline = time.monotonic() + timeout
-        assert self._since is not None, "wait_done before create_all"
+        assert self._since is not None, "wait_done before start_create"
         cursor = self._since
         last_check = time.monotonic()
         while True:
@@ -234,14 +234,10 @@ class Domain:
         return steps
 
 
-def create_all(dom0: Dom0, group: str, domains: list[Domain], others: dict[str, int] | None = None) -> None:
-    """Create a group's domains, paused, and tell each every domain's id (theirs and
-    `others`', by role) under its XS_DIR/dom: xen-config/create.sh, one request."""
-    finish_create(start_create(dom0, group, domains, others), domains)
-
-
 def start_create(dom0: Dom0, group: str, domains: list[Domain], others: dict[str, int] | None = None) -> Pending:
-    """create_all, started: it runs in dom0 while the harness goes on (finish_create)."""
+    """Start creating a group's domains, paused, and telling each every domain's id (theirs
+    and `others`', by role) under its XS_DIR/dom: xen-config/create.sh, one request. It runs
+    in dom0 while the harness goes on; finish_create waits for it."""
     for d in domains:
         d.creating()
     given = [f"{r}={i}" for r, i in (others or {}).items()]

@@ -16,7 +16,6 @@ from .coverage import DUMP_IN_DOM0
 from .dom0 import Dom0, Pending
 from .domain import (
     Domain,
-    create_all,
     destroy_all,
     finish_create,
     read_shutdown_reasons,
@@ -404,9 +403,13 @@ class Session:
 
     def _create(self, group: Group, domains: list[Domain]) -> None:
         """Create the group's domains, paused, and tell each the others' ids."""
-        assert self.dom0 is not None
         if domains:
-            create_all(self.dom0, f"g{group.index}", domains, {DOM0: 0} if DOM0 in group.config.domains else {})
+            finish_create(self._start_create(group, domains), domains)
+
+    def _start_create(self, group: Group, domains: list[Domain]) -> Pending:
+        assert self.dom0 is not None
+        others = {DOM0: 0} if DOM0 in group.config.domains else {}
+        return start_create(self.dom0, f"g{group.index}", domains, others)
 
     def _finish_parked(self, group: Group, domains: list[Domain], pending: Pending) -> None:
         """The creation started while the last group ran: its result, with as long again to
@@ -443,11 +446,7 @@ class Session:
             domains = self._domains(following)
             if domains:
                 # Started, not waited for: it runs in dom0 while this group's guests do.
-                others = {DOM0: 0} if DOM0 in following.config.domains else {}
-                self._parked[following.index] = (
-                    domains,
-                    start_create(self.dom0, f"g{following.index}", domains, others),
-                )
+                self._parked[following.index] = (domains, self._start_create(following, domains))
         except (XenPanic, MachineDied):
             raise
         except HarnessError as e:
