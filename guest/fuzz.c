@@ -60,6 +60,7 @@
 /* Ports the generator keeps open at most, all vcpus together: well below max_event_channels. */
 #define MAX_OPEN 192
 #define SWEEP_EVERY 1000
+#define BEAT_MS 2000                /* how often a long fuzz step says it is still going */
 /* Generous: a vcpu's host thread can starve on a loaded machine (200 ms was not enough). */
 #define UPCALL_WAIT_MS 2000
 #define MIN_YIELDS 2000             /* and at least as many turns on a cpu (wait_more()) */
@@ -1357,6 +1358,22 @@ static void run_op(struct fz *f, enum fuzz_op op)
     op_defs[op].run(f, a, b);
 }
 
+/*
+ * A fuzz step is one long step: on a busy host it can run well past its case's
+ * budget, and the harness tells a slow guest from a hung one by its lines.
+ */
+static uint64_t beat_at;
+
+static void beat(const char *what, uint64_t done)
+{
+    uint64_t now = now_ns();
+
+    if ( now < beat_at )
+        return;
+    printf("EVT FUZZ-PROGRESS %s=%lu\n", what, (unsigned long)done);
+    beat_at = now + MS_TO_NS(BEAT_MS);
+}
+
 static void fuzz_vcpu(unsigned int vcpu, void *arg)
 {
     struct fz *f = &fz[vcpu];
@@ -1377,7 +1394,11 @@ static void fuzz_vcpu(unsigned int vcpu, void *arg)
         if ( f->grew )
             probe_valid();
         if ( f->op_index % SWEEP_EVERY == SWEEP_EVERY - 1 )
+        {
             sweep(f, 0);
+            if ( vcpu == 0 )
+                beat("ops", f->op_index + 1);
+        }
     }
 }
 
@@ -1512,6 +1533,7 @@ static size_t shrink(size_t n, const char *what)
         {
             size_t m = 0;
 
+            beat("shrunk-to", n);
             for ( size_t i = 0; i < n; i++ )
                 if ( i < c * size || i >= (c + 1) * size )
                     trial[m++] = cur[i];
@@ -1665,6 +1687,7 @@ void fuzz_run(uint64_t seed, uint64_t nops, domid_t with, long (*reset)(void), s
     sweep(f0, 1);               /* the model starts from what Xen says */
 
     start = now_ns();
+    beat_at = start + MS_TO_NS(BEAT_MS);
     if ( nvcpus > 1 )
         smp_run_all(fuzz_vcpu, NULL, kick);
     else

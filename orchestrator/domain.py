@@ -29,6 +29,10 @@ SHUTDOWN_POLL_S = 0.1
 # Lines still on their way when a domain stops: its relay reads a pipe (no polling), so
 # its last lines reach the serial line within a fraction of this.
 RELAY_LAG_S = 3.0
+# A budget is seconds on a quiet host, and a shared host may run the guests several times
+# slower. Past its budget a guest goes on while its group keeps printing, with no silence
+# as long as the budget, up to this many budgets; a hung guest is silent, a slow one is not.
+SLOW_HOST_CAP = 8
 
 
 def xs_path(domid: int, *parts: str) -> str:
@@ -116,30 +120,38 @@ class Domain:
         """Wait for the guest's EVT DONE line; fail fast on a crash or a dead domain,
         this one's or a peer's of its group (which this one may be waiting for).
 
-        `timeout` counts from now; once the guest's BOOT line is seen, it has at most
-        `after_boot` seconds more (its cases' budget), however long booting took.
+        `timeout` counts from now, until the guest's BOOT line. From there `after_boot`
+        (its cases' budget) holds: the guest has that long, and longer while its group
+        keeps printing (see SLOW_HOST_CAP), however long booting took.
         """
         names = "|".join(re.escape(d.name) for d in (self, *peers))
+        # Every line of the group counts as progress; these kinds are acted on.
         # evtchn-op's own refusal: the Linux peer's interpreter could not run its script.
-        pattern = re.compile(rf"^\[(?P<who>{names})\] (?:EVT (DONE|CRASH|BOOT)|(evtchn-op): )")
-        deadline = time.monotonic() + timeout
+        pattern = re.compile(rf"^\[(?P<who>{names})\] (?:EVT (DONE|CRASH|BOOT)|(evtchn-op): )?")
+        boot_deadline = time.monotonic() + timeout
+        booted_at: float | None = None
+        progress_at = 0.0
         assert self._since is not None, "wait_done before start_create"
         cursor = self._since
         last_check = time.monotonic()
+
+        def deadline() -> float:
+            if booted_at is None or after_boot is None:
+                return boot_deadline
+            quiet = max(booted_at, progress_at) + after_boot
+            return min(booted_at + SLOW_HOST_CAP * after_boot, max(booted_at + after_boot, quiet))
+
         while True:
             # While an alive check is under way, look for its answer often.
             slice_s = PROBE_LOOK_S if any(d._probe for d in (self, *peers)) else ALIVE_CHECK_S
             try:
                 line, m = self.console.wait_for(
-                    pattern, cursor, min(slice_s, max(deadline - time.monotonic(), 0.1)), _Tick, nudge=NUDGE_S
+                    pattern, cursor, min(slice_s, max(deadline() - time.monotonic(), 0.1)), _Tick, nudge=NUDGE_S
                 )
             except _Tick:
-                if time.monotonic() >= deadline:
-                    raise GuestSilent(
-                        f"{self.name} (domid {self.domid}) printed no `EVT DONE` within {timeout:.0f}s of its creation",
-                        self.console.tail(),
-                        self.console.log_path,
-                    ) from None
+                if time.monotonic() >= deadline():
+                    raise GuestSilent(self._silent(timeout, after_boot, booted_at, progress_at),
+                                      self.console.tail(), self.console.log_path) from None
                 due = time.monotonic() - last_check >= ALIVE_CHECK_S
                 for d in (self, *(p for p in peers if p.report().done is None)):
                     if due or d._probe is not None:
@@ -148,7 +160,10 @@ class Domain:
                     last_check = time.monotonic()
                 continue
             cursor = line.index + 1
+            progress_at = line.time
             kind = m.group(2) or m.group(3)
+            if kind is None:
+                continue
             if m.group("who") != self.name:
                 # As the peer's own wait would say it (a crash is a crash), without waiting for it.
                 failed = {"CRASH": GuestCrashed, "evtchn-op": GuestDied}.get(kind)
@@ -163,11 +178,9 @@ class Domain:
                 raise GuestDied(
                     f"{self.name} (domid {self.domid}): {line.text}", self.console.tail(), self.console.log_path
                 )
-            if kind == "BOOT" and not self.first_line_at:
-                self.first_line_at = line.time
-                if after_boot is not None:
-                    deadline = min(deadline, line.time + after_boot)
-                    timeout = deadline - self.created_at
+            if kind == "BOOT" and booted_at is None:
+                booted_at = line.time
+                self.first_line_at = self.first_line_at or booted_at
             elif kind == "CRASH":
                 rep = self.report()
                 rip = rep.crash.rip if rep.crash else "?"
@@ -178,6 +191,17 @@ class Domain:
                 )
             elif kind == "DONE":
                 return self.report()
+
+    def _silent(self, timeout: float, after_boot: float | None, booted_at: float | None, progress_at: float) -> str:
+        who = f"{self.name} (domid {self.domid})"
+        if booted_at is None or after_boot is None:
+            return f"{who} printed no `EVT DONE` within {timeout:.0f}s of its creation"
+        now = time.monotonic()
+        if now - booted_at >= SLOW_HOST_CAP * after_boot - 0.5:
+            return (f"{who} printed no `EVT DONE` within {SLOW_HOST_CAP} times its budget of {after_boot:.0f}s "
+                    f"({now - booted_at:.0f}s since its BOOT line), though its group went on printing")
+        return (f"{who} printed no `EVT DONE` within its budget of {after_boot:.0f}s, and its group "
+                f"nothing for the last {now - max(booted_at, progress_at):.0f}s")
 
     def _stop_probe(self) -> None:
         if self._probe is not None:

@@ -326,6 +326,8 @@ def _parse_into(rep: DomainReport, kind: str, rest: str) -> None:
         rep.fuzz_rings = parse_fuzz_rings(rep.domain, rest)
     elif kind in ("FUZZ-MISMATCH", "FUZZ-LAST", "FUZZ-PORT", "FUZZ-FIFO", "FUZZ-SHRUNK", "FUZZ-STEP"):
         rep.fuzz_details.append(f"{kind} {rest}")
+    elif kind == "FUZZ-PROGRESS":
+        pass  # a long fuzz step still going (guest/fuzz.c beat()): progress, nothing to keep
     elif kind == "BOOT":
         rep.boot = _keyvals(rest)
     elif kind == "CASE-BEGIN":
