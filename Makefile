@@ -32,6 +32,7 @@ check: venv
 
 lint: venv
 	$(VENV)/bin/ruff check orchestrator tests
+	$(VENV)/bin/ruff format --check orchestrator tests
 	$(VENV)/bin/mypy
 
 # Timings of XEN (docs/benchmark.md), written to build/bench/bench.json; BENCH_XENS: also

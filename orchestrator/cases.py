@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import itertools
 import random
 import re
 import unicodedata
@@ -38,6 +39,8 @@ from .userfile import MiB, UserFileError, read_bytes
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # the forms of lang.py, with friendlier messages here
 DOMAIN = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 VAR = re.compile(r"^[a-z_][a-z0-9_]*$")
+# `4.18:` in an expectation: what Xen answers from that version on.
+VERSION_MARK = re.compile(r"([0-9]{1,3})\.([0-9]{1,3}):", re.ASCII)
 _DECIMAL = re.compile(r"[0-9]+", re.ASCII)  # ASCII: int() would take any Unicode digit
 
 # The privileged domain: its steps run through dom0's privcmd driver (dom0/evtchn-op.c),
@@ -106,6 +109,17 @@ class Step:
     save: str | None
     concurrent: bool  # runs together with the next step
     comment: str
+    # Where Xen's answer changed on purpose: from each (major, minor) on, what it answers
+    # instead of `expect` (`-> EINVAL 4.18: EBUSY`); `expect_for` picks one per Xen.
+    since: tuple[tuple[tuple[int, int], tuple[str, ...]], ...] = ()
+
+    def expect_for(self, version: tuple[int, int]) -> tuple[str, ...]:
+        """What Xen major.minor `version` should answer."""
+        chosen = self.expect
+        for v, expect in self.since:
+            if version >= v:
+                chosen = expect
+        return chosen
 
 
 @dataclass
@@ -154,6 +168,11 @@ class Case:
                 out |= {c.line for c in chain if c.domain == role}
             chain = []
         return out
+
+    def for_xen(self, version: tuple[int, int]) -> Case:
+        """This case as Xen major.minor `version` should answer it."""
+        steps = [replace(st, expect=st.expect_for(version)) for st in self.steps]
+        return replace(self, steps=steps)
 
 
 def shown(path: Path) -> str:
@@ -479,10 +498,23 @@ class _Parser:
             if "->" not in rest or not spec:
                 raise self.error(n, "`spec: <expectation>` follows `-> <expectation>`")
         expect: list[str] = ["ok"]
+        since: list[tuple[tuple[int, int], tuple[str, ...]]] = []
         if "->" in rest:
             i = rest.index("->")
             expect = rest[i + 1 :]
             rest = rest[:i]
+            marks = [j for j, w in enumerate(expect) if VERSION_MARK.fullmatch(w)]
+            bounds = [*marks, len(expect)]
+            for j, end in itertools.pairwise(bounds):
+                m = VERSION_MARK.fullmatch(expect[j])
+                assert m is not None
+                version = (int(m.group(1)), int(m.group(2)))
+                if not expect[j + 1 : end] or (since and version <= since[-1][0]):
+                    raise self.error(
+                        n, "`<major>.<minor>: <expectation>` after `->`, versions rising, each with its expectation"
+                    )
+                since.append((version, tuple(expect[j + 1 : end])))
+            expect = expect[: marks[0]] if marks else expect
             if not expect:
                 raise self.error(n, "`->` needs an expectation")
         args = rest
@@ -496,6 +528,11 @@ class _Parser:
         if domain in KERNEL_DOMAINS:
             self.kernel_owned(case, n, domain, name, args)
         self.expectation(case, n, op, expect, defined)
+        for _, later in since:
+            self.expectation(case, n, op, list(later), defined)
+            if save is not None and later[0] != "ok":
+                # On that Xen the variable would have no value for the steps that use it.
+                raise self.error(n, f"a step that saves its value with `=> {save}` must expect ok on every Xen")
         if spec is not None:
             self.expectation(case, n, op, list(spec), defined)
             if _meaning(spec) == _meaning(expect):
@@ -510,7 +547,7 @@ class _Parser:
                 # One name, one value per case: a cross-domain fetch could not tell them apart.
                 raise self.error(n, f"variable ${save} is already set earlier in this case")
             defined.add(save)
-        return Step(n, domain, name, tuple(args), tuple(expect), spec, save, concurrent, comment)
+        return Step(n, domain, name, tuple(args), tuple(expect), spec, save, concurrent, comment, tuple(since))
 
     def kernel_owned(self, case: Case, n: int, domain: str, op: str, args: list[str]) -> None:
         """Dom0 and the Linux peer leave their kernel's own channels alone: no reset of

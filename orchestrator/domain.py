@@ -150,8 +150,11 @@ class Domain:
                 )
             except _Tick:
                 if time.monotonic() >= deadline():
-                    raise GuestSilent(self._silent(timeout, after_boot, booted_at, progress_at),
-                                      self.console.tail(), self.console.log_path) from None
+                    raise GuestSilent(
+                        self._silent(timeout, after_boot, booted_at, progress_at),
+                        self.console.tail(),
+                        self.console.log_path,
+                    ) from None
                 due = time.monotonic() - last_check >= ALIVE_CHECK_S
                 for d in (self, *(p for p in peers if p.report().done is None)):
                     if due or d._probe is not None:
@@ -198,10 +201,14 @@ class Domain:
             return f"{who} printed no `EVT DONE` within {timeout:.0f}s of its creation"
         now = time.monotonic()
         if now - booted_at >= SLOW_HOST_CAP * after_boot - 0.5:
-            return (f"{who} printed no `EVT DONE` within {SLOW_HOST_CAP} times its budget of {after_boot:.0f}s "
-                    f"({now - booted_at:.0f}s since its BOOT line), though its group went on printing")
-        return (f"{who} printed no `EVT DONE` within its budget of {after_boot:.0f}s, and its group "
-                f"nothing for the last {now - max(booted_at, progress_at):.0f}s")
+            return (
+                f"{who} printed no `EVT DONE` within {SLOW_HOST_CAP} times its budget of {after_boot:.0f}s "
+                f"({now - booted_at:.0f}s since its BOOT line), though its group went on printing"
+            )
+        return (
+            f"{who} printed no `EVT DONE` within its budget of {after_boot:.0f}s, and its group "
+            f"nothing for the last {now - max(booted_at, progress_at):.0f}s"
+        )
 
     def _stop_probe(self) -> None:
         if self._probe is not None:

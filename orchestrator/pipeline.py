@@ -103,8 +103,10 @@ def prepare_tree(tree: Path, coverage: bool = False) -> tuple[Artifacts, Path]:
 
 
 def load_cases(arts: Artifacts, paths: list[Path]) -> list[Case]:
-    """The cases, checked as `orchestrator check` checks them: every problem named before a boot."""
-    return load_checked(paths, read_errnos(arts.include))
+    """The cases, checked as `orchestrator check` checks them: every problem named before a boot,
+    each step expecting what this Xen's version should answer (`-> EINVAL 4.18: EBUSY`)."""
+    major, minor = (int(x) for x in hypervisor_version(arts.xen).split(".")[:2])
+    return [c.for_xen((major, minor)) for c in load_checked(paths, read_errnos(arts.include))]
 
 
 @dataclass

@@ -15,7 +15,7 @@ from orchestrator.results import parse
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).parent / "data"
-ERRNOS = frozenset({"EPERM", "ENOENT", "ESRCH", "EINVAL", "ENOSYS"})
+ERRNOS = frozenset({"EPERM", "ENOENT", "ESRCH", "EINVAL", "ENOSYS", "EBUSY"})
 
 
 def write(tmp_path: Path, text: str, name: str = "t.evt") -> Path:
@@ -803,6 +803,50 @@ def test_malformed_spec(tmp_path: Path, step: str, fragment: str) -> None:
 def test_spec_errno_without_the_errno_set(tmp_path: Path) -> None:
     (case,) = parse_file(write(tmp_path, HEAD + "A close 1 -> EINVAL spec: EAGAIN\n"))
     assert case.steps[0].spec == ("EAGAIN",)
+
+
+# -- <major>.<minor>: what Xen answers from a version on, where it changed on purpose -----
+
+
+def test_an_expectation_per_xen_version(tmp_path: Path) -> None:
+    case = one_case(
+        tmp_path,
+        HEAD
+        + "A close 9999 -> EINVAL 4.18: EBUSY   # changed on purpose in 4.18\n"  # 3
+        + "A count 1 -> ok 1 4.18: ok 2 4.21: EPERM spec: ok 3\n",  # 4
+    )
+    close, count = case.steps
+    assert (close.expect, close.since, close.spec) == (("EINVAL",), (((4, 18), ("EBUSY",)),), None)
+    assert count.since == (((4, 18), ("ok", "2")), ((4, 21), ("EPERM",))) and count.spec == ("ok", "3")
+    assert [count.expect_for(v) for v in [(4, 17), (4, 18), (4, 20), (4, 21), (5, 0)]] == [
+        ("ok", "1"),
+        ("ok", "2"),
+        ("ok", "2"),
+        ("EPERM",),
+        ("EPERM",),
+    ]
+    # The guest is given the one its Xen should answer.
+    assert {"3 close 9999 -> EBUSY", "4 count 1 -> ok 2"} <= set(compile_case(case.for_xen((4, 20)), 1)["A"])
+    assert "3 close 9999 -> EINVAL" in compile_case(case.for_xen((4, 17)), 1)["A"]
+
+
+VERSION_MALFORMED = [
+    pytest.param("A close 1 -> 4.18: EBUSY\n", "`->` needs an expectation", id="no-first"),
+    pytest.param("A close 1 -> EINVAL 4.18:\n", "versions rising, each with its expectation", id="empty"),
+    pytest.param("A close 1 -> EINVAL 4.21: EBUSY 4.18: EPERM\n", "versions rising", id="falling"),
+    pytest.param("A close 1 -> EINVAL 4.18: EBUSY 4.18: EPERM\n", "versions rising", id="twice"),
+    pytest.param("A close 1 -> EINVAL 4.18: EWHAT\n", "EWHAT is not an errno in Xen's", id="unknown-errno"),
+    pytest.param("A bind_ipi 0 -> ok 4.21: EBUSY => p\n", "must expect ok on every Xen", id="save-lost"),
+]
+
+
+@pytest.mark.parametrize(("step", "fragment"), VERSION_MALFORMED)
+def test_malformed_version_expectation(tmp_path: Path, step: str, fragment: str) -> None:
+    path = write(tmp_path, HEAD + step)
+    with pytest.raises(CaseFileError) as exc:
+        parse_file(path, ERRNOS)
+    assert exc.value.detail.startswith(f"{path}:3: "), exc.value.detail
+    assert fragment in exc.value.detail
 
 
 # -- known compiler/parser bugs (strict xfail: they start failing once fixed) -----------
