@@ -38,6 +38,8 @@
 #include <linux/types.h>
 #include <xen/xen.h>
 #include <xen/event_channel.h>
+#define __XEN_TOOLS__ 1         /* domctl.h is the toolstack's interface */
+#include <xen/domctl.h>
 #include <xen/io/xs_wire.h>
 #include <xen/sys/evtchn.h>
 #include <xen/sys/privcmd.h>
@@ -501,6 +503,27 @@ OP(debug_key)
     snprintf(cmd, sizeof(cmd), "xl vcpu-pin 0 all 0 >/dev/null 2>&1; xl debug-keys '%c'; "
              "st=$?; xl vcpu-pin 0 all all >/dev/null 2>&1; exit $st", (int)a[0]);
     r->rc = system(cmd) == 0 ? 0 : -EIO;
+}
+
+/*
+ * The toolstack's XEN_DOMCTL_set_virq_handler: which domain a global VIRQ is
+ * sent to (dom0 until then).  From 4.21 (eba922abdb) only that domain may bind
+ * it, so a domU's case about a global VIRQ is made its handler first.
+ */
+OP(virq_handler)
+{
+    struct xen_domctl dc = {
+        .cmd = XEN_DOMCTL_set_virq_handler,
+        .interface_version = XEN_DOMCTL_INTERFACE_VERSION,
+        .domain = (domid_t)a[1],
+        .u.set_virq_handler.virq = (uint32_t)a[0],
+    };
+    privcmd_hypercall_t call = { .op = __HYPERVISOR_domctl, .arg = { (uintptr_t)&dc } };
+
+    (void)s;
+    if ( not_in_domu(r) )
+        return;
+    r->rc = ioctl(privcmd, IOCTL_PRIVCMD_HYPERCALL, &call) < 0 ? -errno : 0;
 }
 
 /*

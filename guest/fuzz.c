@@ -846,6 +846,9 @@ static void do_bind_interdomain(struct fz *f, uint32_t a, uint32_t rport)
     check_port(f, o.local_port);
 }
 
+/* XENVER_version of the Xen under test: (major << 16) | minor. */
+static unsigned long xen_ver;
+
 /* virq_is_global(): all but TIMER, DEBUG, XENOPROF and XENPMU (x86: arch ones too). */
 static int virq_global(uint32_t virq)
 {
@@ -878,6 +881,8 @@ static void do_bind_virq(struct fz *f, uint32_t virq, uint32_t vcpu)
         want = -XEN_EINVAL;
     else if ( vcpu >= nvcpus )
         want = -XEN_ENOENT;
+    else if ( virq_global(virq) && xen_ver >= (4ul << 16 | 21) )
+        want = -XEN_EBUSY;      /* 4.21+ (eba922abdb): only the handler, dom0 here, binds it */
     else if ( f->virq_port[virq] )
         want = -XEN_EEXIST;
     else
@@ -1660,6 +1665,7 @@ void fuzz_run(uint64_t seed, uint64_t nops, domid_t with, long (*reset)(void), s
     nvcpus = nr_vcpus_up;
     peer = with;
     start_fifo = fifo_active();
+    xen_ver = (unsigned long)HYPERVISOR_xen_version(XENVER_version, NULL);
     reset_self = reset;
     run_seed = seed;
     stop = 0;

@@ -99,6 +99,7 @@ SCRIPT_OP(shutdown, "n", NONE, GUEST)
 SCRIPT_OP(destroy, "n", NONE, PRIV)
 SCRIPT_OP(debug_key, "n", NONE, PRIV)
 SCRIPT_OP(chaos, "nnn", NUM, PRIV)
+SCRIPT_OP(virq_handler, "nn", NONE, PRIV)
 /* Written by the compiler only: rendezvous through xenstore, pingpong's and rtt's base. */
 SCRIPT_OP(mark, "n", NUM, HARNESS)
 SCRIPT_OP(put, "kv", NONE, HARNESS)

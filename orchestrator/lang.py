@@ -132,6 +132,7 @@ FIELDS: dict[str, tuple[Field | None, ...]] = {
     "destroy": (_DOMID,),
     "debug_key": (None,),  # the op refuses what is no printable key itself (EINVAL)
     "chaos": (None, None, Field("peer", "domid_t", 16)),
+    "virq_handler": (Field("virq", "uint32_t", 32), _DOMID),
     "mark": (_PORT,),
     "put": (None, None),
     "get": (None, None, None),
