@@ -222,7 +222,7 @@ class Domain:
         if self._probe is None:
             log = XL_LOG.format(name=self.name)
             self._probe = self.dom0.begin(
-                f"xl list {self.name} >/dev/null 2>&1; echo listed=$?; grep -H 'has shut down' {log} 2>/dev/null"
+                f"xl list {self.name} >/dev/null 2>&1; echo listed=$?; {grep_shutdowns([log])}"
             )
             return
         if not self._probe.ready():
@@ -230,8 +230,7 @@ class Domain:
         probe, self._probe = self._probe, None
         _, out = probe.result(0.0)
         listed = re.search(r"^listed=(\d+)$", out, re.M)
-        down = SHUTDOWN.search(out)
-        reason = int(down.group(1)) if down else None
+        reason = parse_shutdowns(out).get(XL_LOG.format(name=self.name))
         since = self._since or 0
         mine = [ln for ln in self.console.lines[since:] if ln.text.startswith(f"[{self.name}] ")]
         if reason is not None and mine and time.monotonic() - mine[-1].time < RELAY_LAG_S:
@@ -299,18 +298,32 @@ def destroy_all(dom0: Dom0, domains: list[Domain]) -> None:
         dom0.run_rc("; ".join(steps))
 
 
+def grep_shutdowns(logs: list[str]) -> str:
+    """The dom0 command that finds xl's shutdown line in each of these logs."""
+    return f"grep -H 'has shut down' {' '.join(logs)} 2>/dev/null"
+
+
+def parse_shutdowns(out: str) -> dict[str, int]:
+    """grep_shutdowns()' answer: each log's SHUTDOWN_* code, by path."""
+    found: dict[str, int] = {}
+    for line in out.splitlines():
+        path, _, text = line.partition(":")
+        m = SHUTDOWN.search(text)
+        if m:
+            found[path] = int(m.group(1))
+    return found
+
+
 def shutdown_reasons(dom0: Dom0, domains: list[Domain], wait: float) -> dict[str, int | None]:
     """Each domain's SHUTDOWN_* code from xl's logs (one command for all), by role."""
     logs = {XL_LOG.format(name=d.name): d for d in domains}
     found: dict[str, int | None] = dict.fromkeys((d.role for d in domains), None)
     deadline = time.monotonic() + wait
     while domains:
-        _, out = dom0.run_rc(f"grep -H 'has shut down' {' '.join(logs)} 2>/dev/null")
-        for line in out.splitlines():
-            path, _, text = line.partition(":")
-            m = SHUTDOWN.search(text)
-            if m and path in logs:
-                found[logs[path].role] = int(m.group(1))
+        _, out = dom0.run_rc(grep_shutdowns(list(logs)))
+        for path, code in parse_shutdowns(out).items():
+            if path in logs:
+                found[logs[path].role] = code
         if all(v is not None for v in found.values()) or time.monotonic() >= deadline:
             break
         dom0.sleep(SHUTDOWN_POLL_S)
