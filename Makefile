@@ -12,10 +12,10 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test unit lint check setup host-deps xen-build-deps xen-tools-build-deps venv bench matrix compare fuzz soak xen-debug coverage clean
+.PHONY: run test unit lint check setup host-deps xen-deps venv bench matrix compare fuzz soak xen-debug coverage clean
 
 # `run` fetches and builds what it needs itself (the same stage as `setup`), in one process.
-run: host-deps venv $(if $(findstring debug:,$(XEN)),xen-build-deps) $(if $(findstring src:,$(XEN)),xen-tools-build-deps)
+run: host-deps venv xen-deps
 	$(PY) -m orchestrator --xen $(XEN) run
 
 test: setup lint
@@ -42,7 +42,8 @@ bench: setup
 
 # The suite against each Xen in MATRIX, then a comparison (build/matrix/<time>/matrix.md).
 MATRIX ?= bookworm trixie
-matrix: host-deps venv $(if $(findstring debug:,$(MATRIX)),xen-build-deps) $(if $(findstring src:,$(MATRIX)),xen-tools-build-deps)
+matrix: XENS = $(MATRIX)
+matrix: host-deps venv xen-deps
 	$(PY) -m orchestrator matrix --xens $(shell echo $(MATRIX) | tr ' ' ',')
 
 # Does a verdict depend on what ran before? The cases (CASES, default cases/*.evt) warm in
@@ -74,29 +75,28 @@ soak: host-deps venv
 
 # Which lines of Xen's event channel code the suite runs (README "Coverage"): XEN=src:<tree>
 # only, its hypervisor built with CONFIG_COVERAGE=y; the report in build/coverage/<time>/.
-coverage: host-deps venv $(if $(findstring src:,$(XEN)),xen-tools-build-deps)
+coverage: host-deps venv xen-deps
 	$(PY) -m orchestrator --xen $(XEN) run --coverage cases/*.evt
 
 # Debian's Xen of SUITE built from its source package with debug=y; then use XEN=debug:$(SUITE).
 SUITE ?= bookworm
-xen-debug: host-deps venv xen-build-deps
+xen-debug: XENS = debug:$(SUITE)
+xen-debug: host-deps venv xen-deps
 	$(PY) -m orchestrator --xen debug:$(SUITE) prepare
 
 # Fetch the Xen under test, its dom0 kernel and toolstack; build the guest against its headers.
-setup: host-deps venv $(if $(findstring debug:,$(XEN)),xen-build-deps) $(if $(findstring src:,$(XEN)),xen-tools-build-deps)
+setup: host-deps venv xen-deps
 	$(PY) -m orchestrator --xen $(XEN) prepare
 
 host-deps:
 	@tools/host-deps.sh
 
-xen-build-deps:
-	@tools/host-deps.sh flex bison dpkg-dev
-
-# XEN=src:<tree> also builds the tree's toolstack (xl, libxl and its libraries, xenstored,
-# xenconsoled): what its configure and libraries want.
-xen-tools-build-deps: xen-build-deps
-	@tools/host-deps.sh autoconf automake autotools-dev pkg-config gettext uuid-dev libyajl-dev zlib1g-dev \
-	    libncurses-dev python3-dev libzstd-dev liblzma-dev libbz2-dev acpica-tools
+# The Debian packages preparing each Xen of XENS (default: XEN) needs beyond the base, as
+# its source says (orchestrator/sources: a debug build's or a source tree's compilers).
+XENS ?= $(XEN)
+xen-deps: host-deps
+	@deps="$$(python3 -m orchestrator.sources host-deps '$(shell echo $(XENS) | tr ' ' ',')')"; \
+	    [ -z "$$deps" ] || tools/host-deps.sh $$deps
 
 venv: $(VENV)/.installed
 

@@ -13,11 +13,10 @@ import os
 import sys
 from pathlib import Path
 
-from . import baseline
+from . import baseline, sources
 from .baseline import BaselineError
 from .cases import ERRNO_H, Case, check_files, read_errnos
 from .errors import CaseFileError, SetupError
-from .hypervisor import check_spec, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
@@ -28,11 +27,9 @@ def manifest_for(xen: str) -> Path | None:
     """build/debian/<suite>/manifest.json of the Xen under test; None for a source tree
     (src:), whose headers are its own. SetupError for a --xen that `run` would refuse
     before booting: `check` must not pass what cannot run."""
-    check_spec(xen)
-    if xen.startswith("src:"):
-        return None
-    suite = xen.removeprefix("debug:") if xen.startswith("debug:") else resolve(xen)[0]
-    return BUILD / "debian" / suite / "manifest.json"
+    sources.check(xen)
+    suite = sources.find(xen).suite(xen)
+    return None if suite is None else BUILD / "debian" / suite / "manifest.json"
 
 
 def include_for(xen: str) -> Path | None:

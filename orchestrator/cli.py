@@ -15,15 +15,13 @@ import sys
 import time
 from pathlib import Path
 
-from . import baseline, coverage, fuzz, lang, log, matrix, merge, shard, soak
-from .artifacts import SUITES
+from . import baseline, coverage, fuzz, lang, log, matrix, merge, shard, soak, sources
 from .bench import bench
 from .cases import ORDERS, order, read_text, shown
 from .check import cmd_check, load_checked
 from .compare import arms, differences, format_differences
 from .compare import write as write_compare
 from .errors import HarnessError, SetupError
-from .hypervisor import check_spec
 from .matrix import NO_RESULT, Column, column_from, compare
 from .matrix import write as write_matrix
 from .outcome import Outcome
@@ -33,7 +31,6 @@ from .pipeline import (
     DEFAULT_CASES,
     SNAPSHOTS,
     SuiteRun,
-    coverage_refusal,
     load_cases,
     prepare,
     run_all,
@@ -42,6 +39,7 @@ from .pipeline import (
 from .report import format_exchange, rows, write_reports
 from .results import CaseResult, LogError, log_outcome, parse, read_log
 from .runner import ROOT, Session
+from .sources.tree import tree_of
 from .xenbuild import build_tree
 
 # Exit code of a command line argparse refuses, and of a log that cannot be read.
@@ -49,8 +47,8 @@ EXIT_USAGE = 2
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    if args.coverage and not args.xen.startswith("src:"):
-        print(f"error: {coverage_refusal(args.xen)}", file=sys.stderr)
+    if args.coverage and not sources.find(args.xen).coverage:
+        print(f"error: {sources.coverage_refusal(args.xen)}", file=sys.stderr)
         return EXIT_USAGE
     if args.shard is None:
         try:
@@ -99,7 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"serial log {logs}, report {path}"
     )
     if args.coverage:
-        return _coverage_report(run, Path(args.xen.removeprefix("src:")), BUILD / "coverage" / stamp)
+        return _coverage_report(run, tree_of(args.xen), BUILD / "coverage" / stamp)
     return run.outcome.exit_code
 
 
@@ -317,10 +315,10 @@ def _positive(text: str) -> int:
 
 
 def _xen(spec: str) -> str:
-    """A --xen value that can name a Xen (hypervisor.check_spec): a typo, a text file or a
+    """A --xen value that can name a Xen (sources.check): a typo, a text file or a
     truncated xen.gz is a usage error before anything is fetched, built or booted."""
     try:
-        check_spec(spec)
+        sources.check(spec)
     except SetupError as e:
         raise argparse.ArgumentTypeError(e.detail) from None
     return spec
@@ -399,8 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         "--xen",
         default="bookworm",
         type=_xen,
-        help=f"Xen under test: a Debian suite ({', '.join(SUITES)}), debug:<suite> (built from Debian's source "
-        "with debug=y) or a hypervisor file (xen or xen.gz)",
+        help=sources.help_text(),
     )
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="boot Xen, run cases in guest domains, print the exchange and a verdict")
@@ -421,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument(
         "--coverage",
         action="store_true",
-        help="XEN=src:<tree> only: build its hypervisor with CONFIG_COVERAGE=y and report which lines the cases "
+        help="XEN=src:<tree> (orchestrator/sources: coverage=True) only: build its hypervisor with "
+        "CONFIG_COVERAGE=y and report which lines the cases "
         "ran (build/coverage/<time>/)",
     )
     c = sub.add_parser("compare", help="run cases warm in two orders and fresh; list every step that differs")

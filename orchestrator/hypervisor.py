@@ -46,7 +46,7 @@ def hypervisor_version(path: Path) -> str:
             parts.append(str(int(m.group(1), 16)))
         if len(parts) == 2:
             return ".".join(parts)
-    data = _elf_bytes(path)
+    data = elf_image(path)
     # Debian's builds carry their package version, e.g. "4.17.7+13-g2445b30a44-0+deb12u1".
     debian = re.search(rb"\x00(\d+)\.(\d+)\.\d+\+[\w.+~-]*deb\d+\w*\x00", data)
     if debian:
@@ -57,7 +57,7 @@ def hypervisor_version(path: Path) -> str:
     )
 
 
-def _elf_bytes(path: Path) -> bytes:
+def elf_image(path: Path) -> bytes:
     """The ELF image of a hypervisor file (xen, or xen.gz), or SetupError naming the file and
     what it is instead: read before anything is fetched or booted."""
     try:
@@ -82,28 +82,6 @@ def _elf_bytes(path: Path) -> bytes:
     return data
 
 
-def check_spec(spec: str) -> None:
-    """A --xen value's form, before anything is fetched, built or booted: SetupError if it
-    can be no Xen (resolve() and the builds say later whether it is a usable one)."""
-    if spec in SUITES:
-        return
-    kind, colon, rest = spec.partition(":")
-    if colon and kind == "debug":
-        if rest not in SUITES:
-            raise SetupError(f"{spec}: debug:<suite> takes a Debian suite ({', '.join(SUITES)}), not {rest!r}")
-        return
-    if colon and kind == "src":
-        if not (Path(rest) / "xen" / "Makefile").is_file():
-            raise SetupError(f"{spec}: not a Xen source tree (no xen/Makefile in {rest!r})")
-        return
-    if not spec or not Path(spec).exists():  # Path("") is the current directory
-        raise SetupError(
-            f"{spec or repr(spec)}: neither a Debian suite ({', '.join(SUITES)}), debug:<suite>, src:<tree> "
-            "nor a hypervisor file"
-        )
-    _elf_bytes(Path(spec))
-
-
 def resolve(spec: str) -> tuple[str, Path | None]:
     """(suite, user-built hypervisor or None) for a --xen value."""
     if spec in SUITES:
@@ -111,7 +89,7 @@ def resolve(spec: str) -> tuple[str, Path | None]:
     path = Path(spec)
     if not path.exists():
         raise SetupError(f"--xen={spec}: neither a Debian suite ({', '.join(SUITES)}) nor a hypervisor file")
-    _elf_bytes(path)  # an image before its version is looked for: a text file is no Xen of unknown version
+    elf_image(path)  # an image before its version is looked for: a text file is no Xen of unknown version
     version = hypervisor_version(path)
     for suite in SUITES.values():
         if suite.xen_series == version:
@@ -126,7 +104,7 @@ def resolve(spec: str) -> tuple[str, Path | None]:
 
 def with_hypervisor(arts: Artifacts, path: Path, build: Path) -> Artifacts:
     """`arts` with its hypervisor replaced by a user-built one (matched by resolve())."""
-    data = _elf_bytes(path)
+    data = elf_image(path)
     digest = hashlib.sha256(data).hexdigest()[:16]
     elf = build / "custom-xen" / digest / "xen"  # QEMU takes the ELF, not xen.gz
     if not elf.exists():

@@ -19,20 +19,19 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import baseline, log
-from .artifacts import SUITES, Artifacts, fetch
+from . import baseline, log, sources
+from .artifacts import Artifacts
 from .baseline import Known
 from .cases import Case, order, plan, read_errnos
 from .check import load_checked
 from .console import Line
 from .errors import SetupError
-from .hypervisor import hypervisor_version, resolve, with_hypervisor
+from .hypervisor import hypervisor_version
 from .kernel import from_environment
 from .outcome import Outcome, worst
 from .results import CaseResult, GroupResult
 from .runner import ROOT, Session
 from .shard import Shard, select
-from .xenbuild import build_debug, build_tree, build_tree_tools, with_toolstack
 
 BUILD = ROOT / "build"
 DEFAULT_CASES = [ROOT / "cases" / "interdomain.evt"]
@@ -59,46 +58,13 @@ def build_guest(arts: Artifacts) -> Path:
 
 
 def prepare(xen: str, coverage: bool = False) -> tuple[Artifacts, Path]:
-    """Xen under test (a suite, `debug:<suite>`, `src:<tree>` or a hypervisor file), its dom0
-    pieces and our guest. `coverage` (only with `src:<tree>`): its hypervisor built with
-    CONFIG_COVERAGE=y, and `xencov` in dom0."""
-    if coverage and not xen.startswith("src:"):
-        raise SetupError(coverage_refusal(xen))
-    if xen.startswith("debug:"):
-        xen = str(build_debug(xen.removeprefix("debug:"), BUILD))
-    elif xen.startswith("src:"):
-        return prepare_tree(Path(xen.removeprefix("src:")), coverage)
-    suite, custom = resolve(xen)
-    arts = fetch(suite, BUILD)
-    if custom is not None:
-        arts = with_hypervisor(arts, custom, BUILD)
-        log.info(f"hypervisor under test: {arts.versions['xen-hypervisor']}, with the {suite} toolstack")
+    """The Xen under test (orchestrator/sources: a suite, `debug:<suite>`, `src:<tree>`, a
+    hypervisor file), its dom0 pieces and our guest. `coverage` (a source that can count):
+    its hypervisor built with CONFIG_COVERAGE=y, and `xencov` in dom0."""
+    arts = sources.require(xen, coverage).prepare(xen, BUILD, coverage)
     kernel = from_environment(arts)
     if kernel is not arts:
         log.info(f"dom0 and Linux peer kernel: {kernel.versions['dom0-kernel']}")
-    return kernel, build_guest(kernel)
-
-
-def coverage_refusal(xen: str) -> str:
-    """Why a coverage run of `xen` cannot be: the counters need a hypervisor built here."""
-    return (
-        f"--coverage needs XEN=src:<tree> (a Xen source tree, built here with CONFIG_COVERAGE=y), "
-        f"not {xen!r}: Debian's hypervisors and files built elsewhere have no coverage counters, "
-        "and the report needs the build's .gcno files"
-    )
-
-
-def prepare_tree(tree: Path, coverage: bool = False) -> tuple[Artifacts, Path]:
-    """A Xen source tree under test: its hypervisor and its toolstack, built here, with the
-    dom0 kernel and userspace of the Debian suite of the same major.minor (bookworm's if
-    none has it: staging), and our guest built against the tree's own public headers."""
-    hypervisor = build_tree(tree, BUILD, coverage)
-    tools = build_tree_tools(tree, BUILD, coverage)
-    version = hypervisor_version(hypervisor)
-    suite = next((s.name for s in SUITES.values() if s.xen_series == version), "bookworm")
-    arts = with_toolstack(with_hypervisor(fetch(suite, BUILD), hypervisor, BUILD), tools, tree)
-    log.info(f"Xen {version} from {tree}: hypervisor and toolstack, dom0 from {suite}")
-    kernel = from_environment(arts)
     return kernel, build_guest(kernel)
 
 

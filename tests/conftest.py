@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator import baseline, shard
+from orchestrator import baseline, shard, sources
 from orchestrator.cases import ORDERS, Case, order, plan
 from orchestrator.check import errnos_for, load_checked
 from orchestrator.console import Line
@@ -30,7 +30,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--xen",
         default="bookworm",
-        help="Xen under test: a Debian suite, debug:<suite>, a hypervisor file or src:<tree>",
+        help=sources.help_text(),
     )
     parser.addoption("--fresh", action="store_true", help="run every case in fresh domains")
     parser.addoption("--jobs", type=int, default=1, help="machines to run at once, the groups dealt out among them")
