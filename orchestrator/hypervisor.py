@@ -117,4 +117,6 @@ def with_hypervisor(arts: Artifacts, path: Path, build: Path) -> Artifacts:
         if m:
             built += f" from Debian source {m.group(1)} {m.group(2)}"
     versions = {**arts.versions, "xen-hypervisor": built, "xen-build-id": elf_build_id(elf)}
+    # The copy in build/ has no build tree beside it to tell its version by.
+    versions["xen-series"] = hypervisor_version(path)
     return dataclasses.replace(arts, xen=elf, versions=versions)

@@ -71,7 +71,8 @@ def prepare(xen: str, coverage: bool = False) -> tuple[Artifacts, Path]:
 def load_cases(arts: Artifacts, paths: list[Path]) -> list[Case]:
     """The cases, checked as `orchestrator check` checks them: every problem named before a boot,
     each step expecting what this Xen's version should answer (`-> EINVAL 4.18: EBUSY`)."""
-    major, minor = (int(x) for x in hypervisor_version(arts.xen).split(".")[:2])
+    series = arts.versions.get("xen-series") or hypervisor_version(arts.xen)
+    major, minor = (int(x) for x in series.split(".")[:2])
     return [c.for_xen((major, minor)) for c in load_checked(paths, read_errnos(arts.include))]
 
 
