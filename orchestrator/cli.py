@@ -65,7 +65,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     arts, guest = prepare(args.xen, args.coverage)
     cases = load_cases(arts, [Path(p) for p in args.cases] or DEFAULT_CASES)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = BUILD / "runs" / stamp
+    # A CI job names its folder: its artifacts' paths must be known before it runs.
+    out = Path(args.out).resolve() if args.out else BUILD / "runs" / stamp
     run = run_all(
         arts, guest, cases, out, args.fresh, args.order, args.cold, args.jobs, shard=args.shard, coverage=args.coverage
     )
@@ -415,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="I/N: run shard I of N of the suite (GitLab's CI_NODE_INDEX/CI_NODE_TOTAL when set); `merge` joins them",
     )
+    r.add_argument("--out", default="", help="where the serial logs and reports go (default build/runs/<time>)")
     r.add_argument(
         "--update-baseline", action="store_true", help="write the Xen's baseline (baselines/<x.y>.txt) from this run"
     )
