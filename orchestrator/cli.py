@@ -63,7 +63,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     arts, guest = prepare(args.xen, args.coverage)
     cases = load_cases(arts, [Path(p) for p in args.cases] or DEFAULT_CASES)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = BUILD / "runs" / stamp
+    # A CI job names its folder: its artifacts' paths must be known before it runs.
+    out = Path(args.out).resolve() if args.out else BUILD / "runs" / stamp
     run = run_all(
         arts, guest, cases, out, args.fresh, args.order, args.cold, args.jobs, shard=args.shard, coverage=args.coverage
     )
@@ -125,15 +126,23 @@ def _coverage_report(run: SuiteRun, tree: Path, out: Path) -> int:
 def cmd_fuzz(args: argparse.Namespace) -> int:
     try:
         seeds = fuzz.parse_seeds(args.seeds or args.seed)
+        part = args.shard or shard.from_env()
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    seeds = shard.every(seeds, part)
+    if not seeds:
+        print(f"error: shard {part} of seeds {args.seeds or args.seed} holds no seed", file=sys.stderr)
+        return EXIT_USAGE
+    if part is not None:
+        shown_seeds = ", ".join(map(str, seeds[:5])) + (", ..." if len(seeds) > 5 else "")
+        log.info(f"fuzz: shard {part} of seeds {args.seeds or args.seed}: {len(seeds)} seed(s), {shown_seeds}")
     arts, guest = prepare(args.xen)
-    out = BUILD / "fuzz" / time.strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out).resolve() if args.out else BUILD / "fuzz" / time.strftime("%Y%m%d-%H%M%S")
     campaign = fuzz.run_campaign(
         arts, guest, seeds, args.ops, out, args.vcpus, args.jobs, args.abi, domains=args.domains, shrink=args.shrink
     )
-    print(fuzz.report(campaign, args.seeds or args.seed))
+    print(fuzz.report(campaign, (args.seeds or args.seed) + (f" (shard {part})" if part else "")))
     print(f"serial logs and cases: {out}", file=sys.stderr)
     return 0 if campaign.mismatches == 0 and not campaign.crashes and not campaign.errors else 1
 
@@ -412,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="I/N: run shard I of N of the suite (GitLab's CI_NODE_INDEX/CI_NODE_TOTAL when set); `merge` joins them",
     )
+    r.add_argument("--out", default="", help="where the serial logs and reports go (default build/runs/<time>)")
     r.add_argument(
         "--update-baseline", action="store_true", help="write the Xen's baseline (baselines/<x.y>.txt) from this run"
     )
@@ -452,6 +462,13 @@ def main(argv: list[str] | None = None) -> int:
     fz = sub.add_parser("fuzz", help="random event channel operations against a model of Xen, a seed per domain")
     fz.add_argument("--seed", default="1", help="the seed (a run replays exactly from it)")
     fz.add_argument("--seeds", default="", help="a campaign: seeds as 1-1000 or 1,5,9-12 (instead of --seed)")
+    fz.add_argument(
+        "--shard",
+        type=_shard,
+        default=None,
+        help="I/N: every N-th seed of the campaign from the I-th on (GitLab's CI_NODE_INDEX/CI_NODE_TOTAL when set)",
+    )
+    fz.add_argument("--out", default="", help="where the serial logs and found cases go (default build/fuzz/<time>)")
     fz.add_argument("--ops", type=_positive, default=fuzz.DEFAULT_OPS, help="operations per seed")
     fz.add_argument("--vcpus", type=_vcpus, default=2, help="vcpus fuzzing at once in each domain (1: exact replay)")
     fz.add_argument("--jobs", type=_positive, default=1, help="machines to spread the seeds over")

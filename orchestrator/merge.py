@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from . import junit
 from .outcome import Outcome, worst
 
 REPORT = "conformance.json"
@@ -94,4 +95,5 @@ def write(out: Path, merged: dict[str, Any]) -> tuple[Path, Path]:
     md += [f"| {c['case']} | {c['file']} | {c['outcome']} |" for c in merged["cases"]]
     md_path = out / "conformance.md"
     md_path.write_text("\n".join(md) + "\n")
+    (out / junit.FILE).write_text(junit.junit(merged))
     return json_path, md_path

@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from . import junit
 from .console import Line
 from .outcome import Outcome, worst
 from .results import CaseResult, parse, parse_line
@@ -170,7 +171,7 @@ def ktap(header: dict[str, str], results: list[CaseResult]) -> str:
 def write_reports(
     out: Path, header: dict[str, str], results: list[CaseResult], shard: dict[str, object] | None = None
 ) -> tuple[Path, Path]:
-    """conformance.json, conformance.md and conformance.ktap in `out`; returns the first two's
+    """conformance.json, .md, .ktap and .junit.xml in `out`; returns the first two's
     paths. With `shard` (SuiteRun.shard), the JSON says which part of the suite it holds."""
     table = rows(results)
     counts = {v: sum(1 for r in table if r.verdict == v) for v in (PASS, DIFFERS, KNOWN, FAIL, MISSING)}
@@ -221,4 +222,5 @@ def write_reports(
     md_path = out / "conformance.md"
     md_path.write_text("\n".join(md) + "\n")
     (out / "conformance.ktap").write_text(ktap(header, results))
+    (out / junit.FILE).write_text(junit.junit(data))
     return json_path, md_path

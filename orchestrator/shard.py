@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .cases import LINUX, Group
 
 SPEC = re.compile(r"^([1-9]\d*)/([1-9]\d*)$")
 LINUX_BOOT_WEIGHT_S = 10.0  # the peer's boot, on top of its cases' budgets
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -71,3 +73,11 @@ def select(groups: list[Group], shard: Shard | None) -> list[Group]:
         return groups
     owner = assign(groups, shard.total)
     return [g for g in groups if owner[g.index] == shard.index]
+
+
+def every(items: Sequence[T], shard: Shard | None) -> list[T]:
+    """Every N-th item from the I-th on (a fuzz campaign's seeds, which cost about the same
+    each): the shards of a list together hold each item once, and each shard a spread of it."""
+    if shard is None:
+        return list(items)
+    return list(items[shard.index - 1 :: shard.total])

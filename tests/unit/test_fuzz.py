@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from orchestrator import fuzz, lang
+from orchestrator import cli, fuzz, lang
 from orchestrator.cases import Group, load, plan
 from orchestrator.errors import HarnessError, SetupError, XenPanic
 from orchestrator.fuzz import (
@@ -209,3 +209,40 @@ def test_a_two_domain_finding_is_shrunk_once_and_a_failed_shrink_keeps_the_campa
     campaign = fuzz.run_campaign(None, tmp_path, [3, 4], 1000, tmp_path, vcpus=2, domains=2)  # type: ignore[arg-type]
     assert shrunk == [3, 4]
     assert [seed for seed, _ in campaign.findings] == [3, 3, 4] and campaign.found_cases == []
+
+
+class _Ran(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "seeds"),
+    [
+        (["--seeds", "1-7", "--shard", "2/3"], {}, [2, 5]),
+        (["--seeds", "1-7"], {"CI_NODE_INDEX": "3", "CI_NODE_TOTAL": "3"}, [3, 6]),
+        (["--seeds", "1-7"], {}, list(range(1, 8))),
+    ],
+)
+def test_a_shard_of_a_campaign_runs_every_nth_seed(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], env: dict[str, str], seeds: list[int]
+) -> None:
+    for key in ("CI_NODE_INDEX", "CI_NODE_TOTAL"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    ran: list[int] = []
+
+    def run_campaign(_arts: object, _guest: object, picked: list[int], *_: object, **__: object) -> None:
+        ran.extend(picked)
+        raise _Ran
+
+    monkeypatch.setattr(cli, "prepare", lambda *_: (None, None))
+    monkeypatch.setattr(fuzz, "run_campaign", run_campaign)
+    with pytest.raises(_Ran):
+        cli.main(["fuzz", *argv])
+    assert ran == seeds
+
+
+def test_a_shard_without_seeds_is_refused_before_a_boot(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "prepare", lambda *_: pytest.fail("prepared"))
+    assert cli.main(["fuzz", "--seeds", "1-2", "--shard", "3/3"]) == cli.EXIT_USAGE

@@ -98,3 +98,12 @@ def test_reports_that_are_not_one_suites_shards_are_refused(tmp_path: Path) -> N
         merge.merge(merge.read([one, other]))
     with pytest.raises(merge.MergeError, match="not a conformance report"):
         merge.read([tmp_path / "nowhere"])
+
+
+@pytest.mark.parametrize("total", [1, 2, 3, 7, 12])
+def test_every_seed_in_exactly_one_shard(total: int) -> None:
+    seeds = list(range(100, 110))
+    parts = [shard.every(seeds, shard.Shard(i, total)) for i in range(1, total + 1)]
+    assert sorted(s for p in parts for s in p) == seeds
+    assert shard.every(seeds, None) == seeds
+    assert shard.every(seeds, shard.Shard(2, 3)) == [101, 104, 107]
