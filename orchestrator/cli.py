@@ -118,8 +118,12 @@ def _coverage_report(run: SuiteRun, tree: Path, out: Path) -> int:
     machines = f" (counters of {len(dumps)} machines, merged)" if len(dumps) > 1 else ""
     print(f"\nXen coverage of the run{machines}, {tree}:")
     print(coverage.format_summary(files))
-    print(coverage.format_uncalled(json.loads((out / "coverage.json").read_text())))
-    print(f"coverage report: {out / 'index.html'} (also cobertura.xml, summary.json)")
+    trace = json.loads((out / "coverage.json").read_text())
+    print(coverage.format_uncalled(trace))
+    (out / "unreached.md").write_text(coverage.format_unreached(trace, coverage.REASONS))
+    print(
+        f"coverage report: {out / 'index.html'} (also cobertura.xml, summary.json; unreached.md: each line not reached)"
+    )
     return run.outcome.exit_code
 
 

@@ -153,6 +153,28 @@ def test_a_function_is_counted_from_the_trace() -> None:
     ]
 
 
+def test_each_line_not_reached_is_listed_by_function_with_its_reason() -> None:
+    trace = {
+        "files": [
+            {"file": "xen/common/event_channel.c",
+             "functions": [{"name": "evtchn_send", "lineno": 10}, {"name": "dump_evtchn_info", "lineno": 20}],
+             "lines": [
+                 {"line_number": 11, "count": 3}, {"line_number": 12, "count": 0}, {"line_number": 13, "count": 0},
+                 {"line_number": 15, "count": 0}, {"line_number": 21, "count": 0, "function_name": "dump_evtchn_info"},
+             ]},
+        ]
+    }  # fmt: skip
+    assert coverage.unreached(trace, "xen/common/event_channel.c") == {
+        "evtchn_send": [12, 13, 15],
+        "dump_evtchn_info": [21],
+    }
+    text = coverage.format_unreached(trace, {"dump_evtchn_info": "debug key 'e' only"})
+    assert "### xen/common/event_channel.c: 4 line(s) not reached" in text
+    assert "| `evtchn_send` | 12-13, 15 | **no reason written yet** |" in text
+    assert "| `dump_evtchn_info` | 21 | debug key 'e' only |" in text
+    assert "### xen/common/event_fifo.c: 0 line(s) not reached" in text
+
+
 def test_no_dump_is_no_report(tmp_path: Path) -> None:
     with pytest.raises(SetupError, match="no coverage dump"):
         coverage.report([], tmp_path, tmp_path, tmp_path / "out")
