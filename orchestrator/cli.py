@@ -21,6 +21,7 @@ from .cases import ORDERS, order, read_text, shown
 from .check import cmd_check, load_checked
 from .compare import arms, differences, format_differences
 from .compare import write as write_compare
+from .coverage_reasons import REASONS
 from .errors import HarnessError, SetupError
 from .matrix import NO_RESULT, Column, column_from, compare
 from .matrix import write as write_matrix
@@ -120,7 +121,7 @@ def _coverage_report(run: SuiteRun, tree: Path, out: Path) -> int:
     print(coverage.format_summary(files))
     trace = json.loads((out / "coverage.json").read_text())
     print(coverage.format_uncalled(trace))
-    (out / "unreached.md").write_text(coverage.format_unreached(trace, coverage.REASONS))
+    (out / "unreached.md").write_text(coverage.format_unreached(trace, REASONS))
     print(
         f"coverage report: {out / 'index.html'} (also cobertura.xml, summary.json; unreached.md: each line not reached)"
     )

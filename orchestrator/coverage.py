@@ -34,11 +34,6 @@ FILTERS = (r"xen/common/event_.*\.c$", r"xen/include/xen/event\.h$")
 MAIN_FILES = ("xen/common/event_channel.c", "xen/common/event_2l.c", "xen/common/event_fifo.c")
 
 
-# Why the suite reaches no line of these functions, or not all of them: the categories of
-# docs/coverage.md. A function missing here is listed as having no reason written yet.
-REASONS: dict[str, str] = {}
-
-
 class DumpError(ValueError):
     """A coverage dump that is not what `xencov read` writes."""
 
