@@ -26,9 +26,9 @@ ALIVE_CHECK_S = 4.0
 PROBE_LOOK_S = 0.25
 # The guest shuts down right after its DONE line: its reason is in xl's log at once.
 SHUTDOWN_POLL_S = 0.1
-# Lines still on their way when a domain stops: its relay reads a pipe (no polling), so
-# its last lines reach the serial line within a fraction of this.
-RELAY_LAG_S = 3.0
+# The relay's last line (xen-config/relay.sh), once xenconsoled has closed the guest's
+# console: everything the guest wrote is in by then.
+RELAY_END = "-- console closed --"
 # A budget is seconds on a quiet host, and a shared host may run the guests several times
 # slower. Past its budget a guest goes on while its group keeps printing, with no silence
 # as long as the budget, up to this many budgets; a hung guest is silent, a slow one is not.
@@ -231,11 +231,10 @@ class Domain:
         _, out = probe.result(0.0)
         listed = re.search(r"^listed=(\d+)$", out, re.M)
         reason = parse_shutdowns(out).get(XL_LOG.format(name=self.name))
-        since = self._since or 0
-        mine = [ln for ln in self.console.lines[since:] if ln.text.startswith(f"[{self.name}] ")]
-        if reason is not None and mine and time.monotonic() - mine[-1].time < RELAY_LAG_S:
-            return  # it has stopped, but its last lines are still on their way over the serial line
-        if (listed is not None and listed.group(1) != "0") or reason is not None:
+        down = (listed is not None and listed.group(1) != "0") or reason is not None
+        if down and self._relay and f"[{self.name}] {RELAY_END}" not in self.lines():
+            return  # it has stopped, but its last lines are still on their way: judged once they are in
+        if down:
             raise GuestDied(
                 f"{self.name} (domid {self.domid}) stopped before `EVT DONE`: "
                 f"{self.reasons.describe(reason) if reason is not None else 'xl list does not know it'}",

@@ -13,5 +13,8 @@ log=/var/log/xen/console/guest-$name.log
 pid=/run/relay-$name.pid
 rm -f "$log" "$pid"
 mkfifo "$log" || exit 1
-sh -c "echo \$\$ > $pid; exec cat $log" | awk -v p="[$name] " '{ print p $0; fflush() }' > /run/evt-out &
+# Its last line says the console is closed: every line the guest wrote has been sent
+# (orchestrator/domain.py RELAY_END), so a guest that stopped is judged on all of them.
+(sh -c "echo \$\$ > $pid; exec cat $log" | awk -v p="[$name] " '{ print p $0; fflush() }'
+ echo "[$name] -- console closed --") > /run/evt-out &
 while [ ! -s "$pid" ]; do usleep 1000; done

@@ -17,6 +17,7 @@ from orchestrator import agent
 from orchestrator.agent import Agent, Frame, TimedOut
 from orchestrator.console import Console
 from orchestrator.dom0 import Dom0
+from orchestrator.domain import RELAY_END
 
 
 class FakeStream:
@@ -208,7 +209,16 @@ class FakeDom0Shell:
             return ([str(self.domids[words[2]])], 0, []) if words[2] in self.domids else ([], 1, [])
         if words[:2] == ["sh", "/evt/unpause"]:  # xen-config/unpause.sh: each paused one
             names = [f"{words[2]}-{r}" for r in words[3:]]
-            return [], 0, [f"[{n}] {ln}" for n in names for ln in self.guests[n].lines]
+            # A guest that ends (a shutdown reason): xenconsoled closes its console, the relay says so.
+            return (
+                [],
+                0,
+                [
+                    f"[{n}] {ln}"
+                    for n in names
+                    for ln in [*self.guests[n].lines, *([RELAY_END] if self.guests[n].reason is not None else [])]
+                ],
+            )
         if words[:2] == ["xl", "list"] and "echo listed=$?;" in command:  # domain.Domain._check_alive
             guest = self.guests.get(words[2])
             listed = 0 if guest and guest.reason is None else 1

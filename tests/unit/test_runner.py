@@ -60,7 +60,6 @@ def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
     # The real budgets are for TCG; the fakes answer at once.
     monkeypatch.setattr(runner, "GROUP_BOOT_S", 0.0)
     monkeypatch.setattr(domain, "ALIVE_CHECK_S", 0.2)
-    monkeypatch.setattr(domain, "RELAY_LAG_S", 0.0)
 
 
 def _session(tmp_path: Path, shell: FakeDom0Shell) -> Session:
