@@ -328,6 +328,12 @@ def _positive(text: str) -> int:
     return n
 
 
+def _add_shard(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--shard", type=_shard, default=None, help=f"I/N: {what} (GitLab's CI_NODE_INDEX/CI_NODE_TOTAL when set)"
+    )
+
+
 def _xen(spec: str) -> str:
     """A --xen value that can name a Xen (sources.check): a typo, a text file or a
     truncated xen.gz is a usage error before anything is fetched, built or booted."""
@@ -420,12 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--jobs", type=_positive, default=1, help="machines to run at once, the groups dealt out among them")
     r.add_argument("--cold", action="store_true", help="boot Xen and dom0 instead of restoring a saved machine")
     r.add_argument("--order", default="file", type=_order, help=f"order of the cases: {', '.join(ORDERS)}")
-    r.add_argument(
-        "--shard",
-        type=_shard,
-        default=None,
-        help="I/N: run shard I of N of the suite (GitLab's CI_NODE_INDEX/CI_NODE_TOTAL when set); `merge` joins them",
-    )
+    _add_shard(r, "run shard I of N of the suite; `merge` joins them")
     r.add_argument("--out", default="", help="where the serial logs and reports go (default build/runs/<time>)")
     r.add_argument(
         "--update-baseline", action="store_true", help="write the Xen's baseline (baselines/<x.y>.txt) from this run"
@@ -467,12 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     fz = sub.add_parser("fuzz", help="random event channel operations against a model of Xen, a seed per domain")
     fz.add_argument("--seed", default="1", help="the seed (a run replays exactly from it)")
     fz.add_argument("--seeds", default="", help="a campaign: seeds as 1-1000 or 1,5,9-12 (instead of --seed)")
-    fz.add_argument(
-        "--shard",
-        type=_shard,
-        default=None,
-        help="I/N: every N-th seed of the campaign from the I-th on (GitLab's CI_NODE_INDEX/CI_NODE_TOTAL when set)",
-    )
+    _add_shard(fz, "every N-th seed of the campaign from the I-th on")
     fz.add_argument("--out", default="", help="where the serial logs and found cases go (default build/fuzz/<time>)")
     fz.add_argument("--ops", type=_positive, default=fuzz.DEFAULT_OPS, help="operations per seed")
     fz.add_argument("--vcpus", type=_vcpus, default=2, help="vcpus fuzzing at once in each domain (1: exact replay)")
