@@ -250,11 +250,11 @@ DEBIAN_TOOLS = ("usr/lib/xen-*", "usr/lib/x86_64-linux-gnu/libxen*", "usr/lib/x8
                 "usr/sbin/xl", "usr/sbin/xen*", "usr/sbin/oxenstored", "usr/bin/xenstore*")  # fmt: skip
 
 
-def with_toolstack(arts: Artifacts, tools: Path, tree: Path) -> Artifacts:
+def with_toolstack(arts: Artifacts, tools: Path, tree: Path, work: Path | None = None) -> Artifacts:
     """`arts` with dom0's toolstack and the guest's headers from a tree's build (`tools`,
-    build_tree_tools()): a dom0 root of the suite's userspace with the tree's tools in
-    place of Debian's."""
-    root = tools.parent / f"dom0-root-{arts.suite}"
+    build_tree_tools(), or another install tree): a dom0 root of the suite's userspace
+    with the tree's tools in place of Debian's, made in `work` (default: beside `tools`)."""
+    root = (work or tools.parent) / f"dom0-root-{arts.suite}"
     stamp = root.with_suffix(".from")  # which suite root it was made from
     if not (stamp.exists() and stamp.read_text() == f"{arts.dom0_root}\n"):
         if root.exists():
@@ -280,5 +280,5 @@ def with_toolstack(arts: Artifacts, tools: Path, tree: Path) -> Artifacts:
                 shutil.copy2(f, target, follow_symlinks=False)
         stamp.write_text(f"{arts.dom0_root}\n")
     # build_tree_tools() put them in src-xen/<key>/: no second pass over the tree for it.
-    versions = {**arts.versions, "xen-utils": f"built from {tree} ({tools.parent.name})"}
+    versions = {**arts.versions, "xen-utils": f"built from {tree} ({(work or tools.parent).name})"}
     return replace(arts, dom0_root=root, include=tools / "usr" / "include", versions=versions)

@@ -33,9 +33,9 @@ class Source:
 
 def _registry() -> tuple[Source, ...]:
     # Imported here: each module imports this one for Source.
-    from . import debug, image, suite, tree
+    from . import ci, debug, image, suite, tree
 
-    return (suite.SOURCE, debug.SOURCE, tree.SOURCE, image.SOURCE)  # image last: any other value
+    return (suite.SOURCE, debug.SOURCE, tree.SOURCE, ci.SOURCE, image.SOURCE)  # image last: any other value
 
 
 def find(spec: str) -> Source:
