@@ -36,7 +36,8 @@ def test_checks_refuse_what_can_be_no_xen(tmp_path: Path) -> None:
         sources.check(f"src:{tmp_path / 'nope'}")
     with pytest.raises(SetupError, match="debug:<suite> takes a Debian suite"):
         sources.check("debug:sid")
-    with pytest.raises(SetupError, match="neither a Debian suite .*, debug:<suite>, src:<tree>, ci:<binaries> nor a hypervisor file"):
+    forms = "neither a Debian suite .*, debug:<suite>, src:<tree>, ci:<binaries> nor a hypervisor file"
+    with pytest.raises(SetupError, match=forms):
         sources.check("bookwrom")
 
 
