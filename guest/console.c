@@ -24,6 +24,7 @@ void console_init(void)
         return;
     ring = mfn_to_virt(start_info->console.domU.mfn);
     port = start_info->console.domU.evtchn;
+    events_driver_port(EVENTS_CONSOLE, port);
 }
 
 evtchn_port_t console_port(void)
@@ -34,6 +35,7 @@ evtchn_port_t console_port(void)
 void console_set_port(evtchn_port_t p)
 {
     port = p;
+    events_driver_port(EVENTS_CONSOLE, ring ? port : 0);
     if ( ring && port )
         evtchn_notify(port);    /* let the backend see what piled up */
 }

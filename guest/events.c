@@ -7,14 +7,12 @@
  */
 #include <stdint.h>
 #include "guest.h"
-#include "console.h"
 #include "events.h"
 #include "smp.h"
 #include "event_abi.h"
 #include "hypercall.h"
 #include "lib.h"
 #include "traps.h"
-#include "xenstore.h"
 #include "page.h"
 #include "tsc.h"
 
@@ -85,6 +83,21 @@ void events_init(void)
     if ( rc )
         guest_shutdown(SHUTDOWN_crash);
     shared_info = (shared_info_t *)shared_info_page;
+}
+
+static evtchn_port_t driver_ports[NR_EVENTS_DRIVERS];
+
+void events_driver_port(enum events_driver which, evtchn_port_t port)
+{
+    __atomic_store_n(&driver_ports[which], port, __ATOMIC_RELEASE);
+}
+
+static int is_driver_port(evtchn_port_t port)
+{
+    for ( unsigned int i = 0; i < NR_EVENTS_DRIVERS; i++ )
+        if ( port && port == __atomic_load_n(&driver_ports[i], __ATOMIC_ACQUIRE) )
+            return 1;
+    return 0;
 }
 
 void events_reset_counts(void)
@@ -230,7 +243,7 @@ static void deliver(evtchn_port_t port, unsigned int vcpu)
     __atomic_fetch_add(&upcall_count[port], 1, __ATOMIC_SEQ_CST);
     __atomic_fetch_add(&upcall_count_on[vcpu][port], 1, __ATOMIC_SEQ_CST);
     /* The harness's own traffic would shift every position. */
-    if ( port == console_port() || port == xs_port() )
+    if ( is_driver_port(port) )
         return;
     if ( __atomic_load_n(&first_seq[port], __ATOMIC_SEQ_CST) < 0 )
     {

@@ -28,6 +28,13 @@ long events_register_vcpu_info(unsigned int vcpu, uint32_t offset);
  */
 unsigned int events_handling(void);
 /* Upcall accounting is per case: reset clears every port's counter. */
+/*
+ * The drivers' own ports (console, xenstore), told by the drivers whenever they
+ * bind one: their traffic is left out of delivery order (events_seq()).
+ */
+enum events_driver { EVENTS_CONSOLE, EVENTS_STORE, NR_EVENTS_DRIVERS };
+void events_driver_port(enum events_driver which, evtchn_port_t port);
+
 void events_reset_counts(void);
 uint32_t events_count(evtchn_port_t port);
 /* Upcalls of port handled on vcpu (0 for a vcpu we do not run). */

@@ -16,16 +16,7 @@
 #include "traps.h"
 #include "xenstore.h"
 
-start_info_t *start_info;
 domid_t self_domid;
-
-void guest_shutdown(unsigned int reason)
-{
-    struct sched_shutdown s = { .reason = reason };
-
-    for ( ;; )
-        HYPERVISOR_sched_op(SCHEDOP_shutdown, &s);
-}
 
 /*
  * Our own domid without xenstore: an unbound port whose remote is

@@ -23,6 +23,7 @@ int xs_init(void)
         return 0;
     ring = mfn_to_virt(start_info->store_mfn);
     port = start_info->store_evtchn;
+    events_driver_port(EVENTS_STORE, port);
     return 1;
 }
 
@@ -39,6 +40,7 @@ evtchn_port_t xs_port(void)
 void xs_set_port(evtchn_port_t p)
 {
     port = p;
+    events_driver_port(EVENTS_STORE, ring ? port : 0);
 }
 
 static int req_space(void *arg)
