@@ -159,10 +159,14 @@ def write_headers(include: Path) -> Path:
 class FakeGuest:
     """What one domain prints once unpaused, and how xl sees it end."""
 
-    def __init__(self, lines: list[str] | None = None, reason: int | None = 0, create_rc: int = 0) -> None:
+    def __init__(
+        self, lines: list[str] | None = None, reason: int | None = 0, create_rc: int = 0, preserved: bool = False
+    ) -> None:
         self.lines = lines or []
         self.reason = reason  # SHUTDOWN_* code in xl's log; None: still running
         self.create_rc = create_rc
+        # Stopped but kept (on_poweroff="preserve"): its console closes only when destroyed.
+        self.preserved = preserved
 
 
 class FakeDom0Shell:
@@ -216,7 +220,7 @@ class FakeDom0Shell:
                 [
                     f"[{n}] {ln}"
                     for n in names
-                    for ln in [*self.guests[n].lines, *([RELAY_END] if self.guests[n].reason is not None else [])]
+                    for ln in [*self.guests[n].lines, *([RELAY_END] if self._closes_alone(n) else [])]
                 ],
             )
         if words[:2] == ["xl", "list"] and "echo listed=$?;" in command:  # domain.Domain._check_alive
@@ -235,8 +239,15 @@ class FakeDom0Shell:
             return [], 0, []
         if words[0] == "xenstore-read":
             return ([self.xenstore[words[1]]], 0, []) if words[1] in self.xenstore else ([], 1, [])
-        # evtchn-op, xenstore-rm/-chmod, the relay, kill, xl destroy: nothing to say.
+        if words[:2] == ["xl", "destroy"] and words[2] in self.guests and self.guests[words[2]].preserved:
+            self.guests[words[2]].preserved = False
+            return [], 0, [f"[{words[2]}] {RELAY_END}"]  # xenconsoled closes its console
+        # evtchn-op, xenstore-rm/-chmod, the relay, kill, other xl destroys: nothing to say.
         return [], 0, []
+
+    def _closes_alone(self, name: str) -> bool:
+        guest = self.guests[name]
+        return guest.reason is not None and not guest.preserved
 
     def _create_group(self, group: str, xs_dir: str, args: list[str]) -> tuple[list[str], int, list[str]]:
         """xen-config/create.sh: each role's domain in turn, then every id to every one."""

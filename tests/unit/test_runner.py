@@ -171,6 +171,18 @@ def test_domain_that_dies_before_done(tmp_path: Path) -> None:
     assert _cases(results)["first"].outcome is Outcome.ERROR
 
 
+def test_a_preserved_domain_that_stopped_is_judged_once_its_console_closes(tmp_path: Path) -> None:
+    # Its console stays open while it is kept: the alive check destroys it, xenconsoled
+    # closes the console, and the relay's last line says every line of it is in.
+    _, shell, results = _run(
+        tmp_path,
+        {"g1-A": FakeGuest(A_OK[:2], reason=0, preserved=True), "g1-B": FakeGuest(B_OK), "g2-Solo": FakeGuest(SOLO_OK)},
+    )
+    assert isinstance(results[0].error, GuestDied), results[0].error
+    assert "stopped before `EVT DONE`: poweroff (all passed)" in str(results[0].error)
+    assert "xl destroy g1-A 2>&1" in shell.commands
+
+
 def test_shutdown_reason_must_agree_with_done(tmp_path: Path) -> None:
     _, _, results = _run(
         tmp_path, {"g1-A": FakeGuest(A_OK, reason=1), "g1-B": FakeGuest(B_OK), "g2-Solo": FakeGuest(SOLO_OK)}
