@@ -12,12 +12,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .. import log
-from ..artifacts import SUITES, Artifacts, fetch
+from ..artifacts import Artifacts
 from ..errors import SetupError
-from ..hypervisor import hypervisor_version, with_hypervisor
-from ..xenbuild import with_toolstack
 from . import Source
+from .tree import with_own_toolstack
 
 PREFIX = "ci:"
 # What dom0 needs of the toolstack, as build_tree_tools() checks it.
@@ -35,15 +33,23 @@ def _hypervisor(folder: Path) -> Path:
     return found
 
 
-def _tools(folder: Path, build: Path) -> Path:
-    """The install tree: dist/install as it is, or xen-tools.cpio.gz unpacked under build/."""
+def _toolstack(folder: Path) -> Path:
+    """Where the folder keeps its toolstack: dist/install/, else xen-tools.cpio.gz."""
     install = folder / "dist" / "install"
     if install.is_dir():
         return install
     cpio = folder / "xen-tools.cpio.gz"
     if not cpio.is_file():
         raise SetupError(f"{PREFIX}{folder}: no toolstack (dist/install/ or xen-tools.cpio.gz) in it")
-    data = cpio.read_bytes()
+    return cpio
+
+
+def _tools(folder: Path, build: Path) -> Path:
+    """The install tree: dist/install as it is, or xen-tools.cpio.gz unpacked under build/."""
+    found = _toolstack(folder)
+    if found.is_dir():
+        return found
+    data = found.read_bytes()
     dest = build / "ci-xen" / hashlib.sha256(data).hexdigest()[:16] / "tools-dest"
     if not dest.is_dir():
         if dest.parent.exists():
@@ -75,14 +81,10 @@ def _prepare(spec: str, build: Path, coverage: bool) -> Artifacts:
     hypervisor = _hypervisor(folder)
     tools = _tools(folder, build)
     _check_tools(spec, tools)
-    version = hypervisor_version(hypervisor)
-    suite = next((s.name for s in SUITES.values() if s.xen_series == version), "bookworm")
     # dom0's root is made under build/, never in the user's folder.
     work = build / "ci-xen" / hashlib.sha256(str(tools.resolve()).encode()).hexdigest()[:16]
     work.mkdir(parents=True, exist_ok=True)
-    arts = with_toolstack(with_hypervisor(fetch(suite, build), hypervisor, build), tools, folder, work)
-    log.info(f"Xen {version} from {folder} (CI artifacts): hypervisor and toolstack as built, dom0 from {suite}")
-    return arts
+    return with_own_toolstack(hypervisor, tools, folder, build, work, " (CI artifacts, as built)")
 
 
 def _check(spec: str) -> None:
@@ -90,8 +92,7 @@ def _check(spec: str) -> None:
     if not folder.is_dir():
         raise SetupError(f"{spec}: not a folder of Xen's CI artifacts (binaries/)")
     _hypervisor(folder)
-    if not ((folder / "dist" / "install").is_dir() or (folder / "xen-tools.cpio.gz").is_file()):
-        raise SetupError(f"{spec}: no toolstack (dist/install/ or xen-tools.cpio.gz) in it")
+    _toolstack(folder)
 
 
 SOURCE = Source(

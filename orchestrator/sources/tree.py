@@ -20,15 +20,22 @@ def tree_of(spec: str) -> Path:
     return Path(spec.removeprefix(PREFIX))
 
 
-def _prepare(spec: str, build: Path, coverage: bool) -> Artifacts:
-    tree = tree_of(spec)
-    hypervisor = build_tree(tree, build, coverage)
-    tools = build_tree_tools(tree, build, coverage)
+def with_own_toolstack(
+    hypervisor: Path, tools: Path, origin: Path, build: Path, work: Path | None = None, what: str = ""
+) -> Artifacts:
+    """A hypervisor and the toolstack built with it (an install tree), with the dom0 kernel
+    and userspace of the Debian suite of the same major.minor (bookworm's if none has it);
+    dom0's root made in `work` (default: beside `tools`)."""
     version = hypervisor_version(hypervisor)
     suite = next((s.name for s in SUITES.values() if s.xen_series == version), "bookworm")
-    arts = with_toolstack(with_hypervisor(fetch(suite, build), hypervisor, build), tools, tree)
-    log.info(f"Xen {version} from {tree}: hypervisor and toolstack, dom0 from {suite}")
+    arts = with_toolstack(with_hypervisor(fetch(suite, build), hypervisor, build), tools, origin, work)
+    log.info(f"Xen {version} from {origin}{what}: hypervisor and toolstack, dom0 from {suite}")
     return arts
+
+
+def _prepare(spec: str, build: Path, coverage: bool) -> Artifacts:
+    tree = tree_of(spec)
+    return with_own_toolstack(build_tree(tree, build, coverage), build_tree_tools(tree, build, coverage), tree, build)
 
 
 def _check(spec: str) -> None:
