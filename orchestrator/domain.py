@@ -79,7 +79,6 @@ class Domain:
         self._since: int | None = None  # first console line that can be this domain's
         self._relay = False
         self._closing: Pending | None = None  # its destroy, asked by the alive check
-        self._reason_seen: int | None = None
         self._probe: Pending | None = None  # an alive check under way (_check_alive)
 
     @property
@@ -239,11 +238,9 @@ class Domain:
             # its console stays open: destroyed, xenconsoled closes it, and the relay's
             # last line says every line is in. Judged then, on all of them.
             if reason is not None and self._closing is None:
-                self._reason_seen = reason
                 self._closing = self.dom0.begin(f"xl destroy {self.name} 2>&1")
             return
-        reason = reason if reason is not None else self._reason_seen
-        if down or reason is not None:
+        if down:
             raise GuestDied(
                 f"{self.name} (domid {self.domid}) stopped before `EVT DONE`: "
                 f"{self.reasons.describe(reason) if reason is not None else 'xl list does not know it'}",
