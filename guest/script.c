@@ -190,9 +190,22 @@ static const char *pub_setup(void)
 static int64_t mark_port = -1;
 static uint32_t mark_base;
 
-static long evtchn_op(int cmd, void *arg)
+/*
+ * `readonly_args 1`: each sub-command's argument goes to Xen through a
+ * read-only mapping of the page it is copied to.  Xen reads it, does the
+ * work, and cannot write the result back: do_event_channel_op()'s
+ * __copy_to_guest() -> -EFAULT ("Cleaning up here would be a mess!").
+ */
+static uint8_t arg_page[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+static uint8_t arg_page_ro[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+static int readonly_args;
+
+static long evtchn_op(int cmd, void *arg, size_t size)
 {
-    return HYPERVISOR_event_channel_op(cmd, arg);
+    if ( !readonly_args || !arg )
+        return HYPERVISOR_event_channel_op(cmd, arg);
+    memcpy(arg_page, arg, size);
+    return HYPERVISOR_event_channel_op(cmd, arg_page_ro);
 }
 
 /*
@@ -209,7 +222,7 @@ OP(name)                                                        \
     struct evtchn_##name o = { __VA_ARGS__ };                   \
                                                                 \
     (void)s;                                                    \
-    r->rc = evtchn_op(EVTCHNOP_##name, &o);                     \
+    r->rc = evtchn_op(EVTCHNOP_##name, &o, sizeof(o));                     \
     r->val = o.field;                                           \
     if ( !r->rc )                                               \
         events_track_port(o.field);                             \
@@ -220,7 +233,7 @@ OP(alloc_unbound)
     struct evtchn_alloc_unbound o = { .dom = a[0], .remote_dom = a[1] };
 
     (void)s;
-    r->rc = evtchn_op(EVTCHNOP_alloc_unbound, &o);
+    r->rc = evtchn_op(EVTCHNOP_alloc_unbound, &o, sizeof(o));
     r->val = o.port;
     if ( !r->rc && o.dom == DOMID_SELF )
         events_track_port(o.port);
@@ -236,7 +249,7 @@ OP(close)
     struct evtchn_close o = { .port = a[0] };
 
     (void)s;
-    r->rc = evtchn_op(EVTCHNOP_close, &o);
+    r->rc = evtchn_op(EVTCHNOP_close, &o, sizeof(o));
     events_track_port(o.port);
 }
 
@@ -259,7 +272,7 @@ OP(status)
     (void)s;
     r->st.dom = a[0];
     r->st.port = a[1];
-    r->rc = evtchn_op(EVTCHNOP_status, &r->st);
+    r->rc = evtchn_op(EVTCHNOP_status, &r->st, sizeof(r->st));
     r->has_status = !r->rc;
 }
 
@@ -275,13 +288,13 @@ OP(bind_vcpu)
      * new vcpu (evtchn_2l_unmask()).
      */
     events_port_mask(o.port);
-    r->rc = evtchn_op(EVTCHNOP_bind_vcpu, &o);
+    r->rc = evtchn_op(EVTCHNOP_bind_vcpu, &o, sizeof(o));
     events_track_port(o.port);
     if ( !was_masked && o.port < EVTCHN_2L_NR_CHANNELS )
     {
         struct evtchn_unmask u = { .port = o.port };
 
-        evtchn_op(EVTCHNOP_unmask, &u);
+        evtchn_op(EVTCHNOP_unmask, &u, sizeof(u));
     }
 }
 
@@ -290,7 +303,7 @@ OP(unmask)
     struct evtchn_unmask o = { .port = a[0] };
 
     (void)s;
-    r->rc = evtchn_op(EVTCHNOP_unmask, &o);
+    r->rc = evtchn_op(EVTCHNOP_unmask, &o, sizeof(o));
 }
 
 OP(reset)
@@ -303,7 +316,7 @@ OP(reset)
     if ( o.dom == DOMID_SELF || o.dom == self_domid )
         r->rc = reset_self(o.dom, 0, &con, &xs);
     else
-        r->rc = evtchn_op(EVTCHNOP_reset, &o);
+        r->rc = evtchn_op(EVTCHNOP_reset, &o, sizeof(o));
 }
 
 OP(raw)
@@ -312,7 +325,7 @@ OP(raw)
     uint64_t zero[16] = { 0 };
 
     (void)s;
-    r->rc = evtchn_op(a[0], zero);
+    r->rc = evtchn_op(a[0], zero, sizeof(zero));
 }
 
 /*
@@ -322,7 +335,19 @@ OP(raw)
 OP(bad_arg)
 {
     (void)s;
-    r->rc = evtchn_op(a[0], (void *)0);
+    r->rc = evtchn_op(a[0], (void *)0, 0);
+}
+
+OP(readonly_args)
+{
+    (void)s;
+    /* The alias of arg_page, read-only; arg_page_ro's own frame stays ours, unmapped. */
+    if ( a[0] )
+        r->rc = HYPERVISOR_update_va_mapping((unsigned long)arg_page_ro,
+                                             (page_gfn(arg_page) << PAGE_SHIFT) |
+                                             PTE_PRESENT | PTE_ACCESSED,
+                                             UVMF_INVLPG);
+    readonly_args = a[0] && !r->rc;
 }
 
 static enum fifo_gfn_kind gfn_kind(int64_t frame)
@@ -330,11 +355,32 @@ static enum fifo_gfn_kind gfn_kind(int64_t frame)
     return frame == FRAME_PAGE ? FIFO_GFN_PAGE : FIFO_GFN_BAD;
 }
 
+/*
+ * init_control with its argument read-only: issued here, not by the FIFO
+ * driver, since Xen may switch the domain to FIFO and still answer EFAULT.
+ * The driver is not told; the next case's reset takes the domain back to
+ * 2-level.  Its control block is a page of its own, never the driver's.
+ */
+static long init_control_readonly(const int64_t *a)
+{
+    static uint8_t block[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+    struct evtchn_init_control o = {
+        .control_gfn = a[0] == FRAME_PAGE ? page_gfn(block) : ~0ull,
+        .offset = a[1],
+        .vcpu = a[2],
+    };
+
+    memset(block, 0, sizeof(block));
+    return evtchn_op(EVTCHNOP_init_control, &o, sizeof(o));
+}
+
 OP(init_control)
 {
     (void)s;
     if ( a[0] != FRAME_PAGE && a[0] != FRAME_BAD )
         r->err = "EDOM";            /* not a frame word: nothing issued */
+    else if ( readonly_args )
+        r->rc = init_control_readonly(a);
     else
         r->rc = fifo_init_control(gfn_kind(a[0]), a[1], a[2]);
 }
@@ -353,7 +399,7 @@ OP(set_priority)
     struct evtchn_set_priority o = { .port = a[0], .priority = a[1] };
 
     (void)s;
-    r->rc = evtchn_op(EVTCHNOP_set_priority, &o);
+    r->rc = evtchn_op(EVTCHNOP_set_priority, &o, sizeof(o));
 }
 
 OP(wait)
@@ -630,6 +676,7 @@ static void case_begin(char *detail, size_t size)
     char cbuf[24], xbuf[24], cleaned[64];
 
     mark_port = -1;
+    readonly_args = 0;
     closed = case_clean(&con, &xs, cleaned, sizeof(cleaned));
     fmt_port(cbuf, sizeof(cbuf), console_port() || con, con);
     fmt_port(xbuf, sizeof(xbuf), xs_available(), xs);

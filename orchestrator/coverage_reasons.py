@@ -39,8 +39,8 @@ REASONS: dict[str, str] = {
     "group's domains are destroyed",
     "lock_dom_exc_handler": "VIRQ_DOM_EXC's handler gone: dom0 is it and never goes",
     "evtchn_status": "default: BUG() (every state is a case of the switch)",
-    "do_event_channel_op": "copy_to_guest() of a result failing: an argument the guest can read but not write "
-    "(not yet tested); a reset preempted (its continuation): by chance, as evtchn_reset()",
+    "do_event_channel_op": "bind_pirq's copy_to_guest() failing: " + _PIRQ + "; a reset preempted (its "
+    "continuation): by chance, as evtchn_reset() (the other copy_to_guest() failures: readonly-argument)",
     "dump_evtchn_info_key_init": "an initcall: runs at boot, before the counters are reset",
     "evtchn_fifo_set_link": _RACE + " (a queue's tail changing under the link)",
     "evtchn_fifo_set_pending": _RACE + " (the queue changing three times in a row); an event on a vcpu with no "

@@ -109,6 +109,7 @@ FIELDS: dict[str, tuple[Field | None, ...]] = {
     "reset": (_DOMID,),
     "raw": (Field("cmd", "int", 32, signed=True),),
     "bad_arg": (Field("cmd", "int", 32, signed=True),),
+    "readonly_args": (Field("on", "unsigned int", 32),),
     "init_control": (None, Field("offset", "uint32_t", 32), _VCPU),
     "expand_array": (None,),
     "set_priority": (_PORT, Field("priority", "uint32_t", 32)),
