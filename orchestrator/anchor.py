@@ -15,7 +15,9 @@ import time
 from pathlib import Path
 
 from .artifacts import Artifacts
-from .cases import compile_group, load, plan
+from .cases.compile import compile_group
+from .cases.parse import load
+from .cases.plan import plan
 from .console import Console
 from .errors import HarnessError, SetupError
 from .machine import QemuConfig

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .cases import Case, shown
+from .cases.model import Case, shown
 from .errors import SetupError
 from .results import CaseResult, StepResult
 from .userfile import MiB, UserFileError, read_bytes

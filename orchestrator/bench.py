@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import anchor, log
-from .cases import LINUX
+from .cases.model import LINUX
 from .pipeline import BUILD, SuiteRun, load_cases, prepare, run_all, run_suite
 from .results import GroupResult, Rtt
 from .runner import ROOT, xen_config_text

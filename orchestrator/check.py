@@ -15,7 +15,9 @@ from pathlib import Path
 
 from . import baseline, sources
 from .baseline import BaselineError
-from .cases import ERRNO_H, Case, check_files, read_errnos
+from .cases.errnos import ERRNO_H, read_errnos
+from .cases.model import Case
+from .cases.parse import check_files
 from .errors import CaseFileError, SetupError
 
 ROOT = Path(__file__).resolve().parent.parent

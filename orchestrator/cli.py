@@ -17,7 +17,9 @@ from pathlib import Path
 
 from . import baseline, coverage, fuzz, lang, log, matrix, merge, shard, soak, sources
 from .bench import bench
-from .cases import ORDERS, order, read_text, shown
+from .cases.model import shown
+from .cases.parse import read_text
+from .cases.plan import ORDERS, order
 from .check import cmd_check, load_checked
 from .compare import arms, differences, format_differences
 from .compare import write as write_compare

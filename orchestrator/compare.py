@@ -14,7 +14,8 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .cases import Case, Group, order, plan
+from .cases.model import Case
+from .cases.plan import Group, order, plan
 from .report import MISSING, rows
 from .results import GroupResult
 

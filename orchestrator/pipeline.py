@@ -22,7 +22,9 @@ from pathlib import Path
 from . import baseline, log, sources
 from .artifacts import Artifacts
 from .baseline import Known
-from .cases import Case, order, plan, read_errnos
+from .cases.errnos import read_errnos
+from .cases.model import Case
+from .cases.plan import order, plan
 from .check import load_checked
 from .console import Line
 from .errors import SetupError
@@ -84,7 +86,7 @@ class SuiteRun:
     groups: list[GroupResult]
     results: list[CaseResult]
     seconds: float  # boot and cases, set-up excluded
-    order: str = "file"  # as cases.order spells it: a random order names its seed
+    order: str = "file"  # as cases.plan.order spells it: a random order names its seed
     sessions: list[Session] = field(default_factory=list)
     baseline: Path | None = None  # the Xen's known results (orchestrator/baseline.py)
     known: list[Known] = field(default_factory=list)  # its entries that matched a step
@@ -113,7 +115,7 @@ def run_all(
     shard: Shard | None = None,
     coverage: bool = False,
 ) -> SuiteRun:
-    """Run every case, in the order `spec` names (cases.order), on one booted Xen or, with
+    """Run every case, in the order `spec` names (cases.plan.order), on one booted Xen or, with
     `jobs`, on that many machines at once, the groups dealt out among them; a harness
     error in a group becomes that group's result."""
     ordered, spelled = order(cases, spec)

@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cases import DOM0, Case, Group
+from .cases.model import DOM0, Case
+from .cases.plan import Group
 from .errors import HarnessError
 from .outcome import Outcome, worst
 from .userfile import MiB, UserFileError, read_bytes

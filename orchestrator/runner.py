@@ -10,7 +10,9 @@ from types import TracebackType
 
 from . import baseline, dom0script, lang, lastops, log, snapshot
 from .artifacts import Artifacts
-from .cases import DOM0, LINUX, Config, Group, compile_group
+from .cases.compile import compile_group
+from .cases.model import DOM0, LINUX, Config
+from .cases.plan import Group
 from .console import Line
 from .coverage import DUMP_IN_DOM0
 from .dom0 import Dom0, Pending

@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from .cases import LINUX, Group
+from .cases.model import LINUX
+from .cases.plan import Group
 
 SPEC = re.compile(r"^([1-9]\d*)/([1-9]\d*)$")
 LINUX_BOOT_WEIGHT_S = 10.0  # the peer's boot, on top of its cases' budgets

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from orchestrator import baseline, shard, sources
-from orchestrator.cases import ORDERS, Case, order, plan
+from orchestrator.cases.model import Case
+from orchestrator.cases.plan import ORDERS, order, plan
 from orchestrator.check import errnos_for, load_checked
 from orchestrator.console import Line
 from orchestrator.pipeline import BUILD, load_cases, prepare, run_all

@@ -9,7 +9,7 @@ from itertools import pairwise
 import pytest
 
 from orchestrator import fuzz
-from orchestrator.cases import Group
+from orchestrator.cases.plan import Group
 from orchestrator.errors import Dom0ChannelLost, Dom0CommandFailed
 from orchestrator.outcome import Outcome
 from orchestrator.pipeline import BUILD, load_cases, prepare, run_all

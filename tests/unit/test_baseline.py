@@ -9,7 +9,8 @@ import pytest
 
 from orchestrator import baseline
 from orchestrator.baseline import BaselineError, Known
-from orchestrator.cases import parse_file, plan
+from orchestrator.cases.parse import parse_file
+from orchestrator.cases.plan import plan
 from orchestrator.console import Line
 from orchestrator.outcome import Outcome
 from orchestrator.report import KNOWN, rows

@@ -23,7 +23,8 @@ from orchestrator.bench import (
     spread,
     write,
 )
-from orchestrator.cases import Case, Config, Group, Step
+from orchestrator.cases.model import Case, Config, Step
+from orchestrator.cases.plan import Group
 from orchestrator.errors import HarnessError
 from orchestrator.results import DomainReport, GroupResult, Rtt, parse
 

@@ -8,8 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import cases, lang
-from orchestrator.cases import Case, Config, Group, Step, compile_case, compile_group, parse_file, plan
+from orchestrator import lang
+from orchestrator.cases import compile as casecompile
+from orchestrator.cases import errnos, model
+from orchestrator.cases import parse as caseparse
+from orchestrator.cases.compile import compile_case, compile_group
+from orchestrator.cases.model import Case, Config, Step
+from orchestrator.cases.parse import parse_file
+from orchestrator.cases.plan import Group, plan
 from orchestrator.errors import CaseFileError
 from orchestrator.results import parse
 
@@ -117,7 +123,7 @@ def test_timeout_and_budget(tmp_path: Path) -> None:
     )
     quick, slow = parse_file(path)
     assert quick.timeout == 0
-    assert quick.budget == cases.CASE_BASE_S + 2 * cases.SECONDS_PER_STEP
+    assert quick.budget == model.CASE_BASE_S + 2 * model.SECONDS_PER_STEP
     assert slow.timeout == 300
     assert slow.budget == 300.0
     # The time budget is not part of the domain configuration.
@@ -133,14 +139,14 @@ def test_fault_op(tmp_path: Path) -> None:
 def test_load_several_files(tmp_path: Path) -> None:
     b = write(tmp_path, "case b1\ndomains A\nA send 1\n", "b.evt")
     a = write(tmp_path, "case a1\ndomains A\nA send 1\ncase a2\ndomains A\nA send 2\n", "a.evt")
-    assert [c.name for c in cases.load([b, a])] == ["a1", "a2", "b1"]
+    assert [c.name for c in caseparse.load([b, a])] == ["a1", "a2", "b1"]
 
 
 def test_load_duplicate_across_files(tmp_path: Path) -> None:
     a = write(tmp_path, "case same\ndomains A\nA send 1\n", "a.evt")
     b = write(tmp_path, "\ncase same\ndomains A\nA send 1\n", "b.evt")
     with pytest.raises(CaseFileError) as exc:
-        cases.load([a, b])
+        caseparse.load([a, b])
     assert exc.value.detail.startswith(f"{b}:2: ")
     assert f"also defined in {a}" in exc.value.detail
 
@@ -161,7 +167,7 @@ def test_read_errnos(tmp_path: Path) -> None:
         "#undef XEN_ERRNO\n"
     )
     # Names under __XEN__ are Xen's own: the guest, built without it, does not know them.
-    assert cases.read_errnos(tmp_path / "include") == frozenset({"EPERM", "ENOENT", "EINVAL"})
+    assert errnos.read_errnos(tmp_path / "include") == frozenset({"EPERM", "ENOENT", "EINVAL"})
 
 
 # -- malformed input ----------------------------------------------------------
@@ -863,7 +869,7 @@ def test_irqs_config_reaches_the_xl_config(tmp_path: Path) -> None:
 
 
 def test_group_description_names_what_differs_from_the_defaults() -> None:
-    from orchestrator.cases import Config
+    from orchestrator.cases.model import Config
     from orchestrator.runner import describe
 
     assert describe(Config(("A", "B"))) == "A B"
@@ -916,9 +922,9 @@ def test_many_cases_load_in_linear_time(tmp_path: Path) -> None:
         path = write(tmp_path, "".join(f"case c{i}\ndomains A\nA send {i}\n" for i in range(n)) + "case c7\n")
         start = time.process_time()
         with pytest.raises(CaseFileError) as exc:
-            cases.load([path])
+            caseparse.load([path])
         assert exc.value.detail == f"{path}:{3 * n + 1}: case c7 defined twice (first on line 22)"
-        found, _ = cases.check_file(path)
+        found, _ = caseparse.check_file(path)
         assert len(plan(found)) == 1
         return time.process_time() - start
 
@@ -948,7 +954,7 @@ def test_only_spaces_and_tabs_part_words(tmp_path: Path, sep: str, name: str, wh
         return  # a line's last \r is a CRLF line end
     tail = "domains A B\nA send 2\n" if where.startswith("case") else "A send 2\n"
     text = "case x\ndomains A B\nA send 1\n" + where.format(sep) + "\n" + tail
-    found, problems = cases.check_file(write(tmp_path, text))
+    found, problems = caseparse.check_file(write(tmp_path, text))
     assert problems == [f"{tmp_path / 't.evt'}:4: {name}: only spaces and tabs part the words of a line"]
 
 
@@ -1019,9 +1025,9 @@ def test_cases_that_fit_alone_but_not_together_in_a_guest_are_refused_before_the
     path = tmp_path / "g.evt"
     steps = "".join(f"A send {i}\n" for i in range(1, 40))
     path.write_text(f"case one\ndomains A\n{steps}\ncase two\ndomains A\n{steps}A send 99\n")
-    (group,) = plan(cases.load([path]))
+    (group,) = plan(caseparse.load([path]))
     one = len(compile_group(Group(1, group.config, group.cases[:1]))["A"])
-    monkeypatch.setattr(cases, "GUEST_SCRIPT_MAX", one + 100)  # each case fits (the checks), both do not
+    monkeypatch.setattr(casecompile, "GUEST_SCRIPT_MAX", one + 100)  # each case fits (the checks), both do not
     with pytest.raises(CaseFileError, match=rf"{re.escape(str(path))}:43: group 1: A's script of 2 cases would take "):
         compile_group(group)
-    assert len(compile_group(plan(cases.load([path]), fresh=True)[1])["A"]) <= one + 100
+    assert len(compile_group(plan(caseparse.load([path]), fresh=True)[1])["A"]) <= one + 100

@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from orchestrator import lang
-from orchestrator.cases import Case, Config, Group, Step, check_file, compile_group, parse_file
+from orchestrator.cases.compile import compile_group
+from orchestrator.cases.model import Case, Config, Step
+from orchestrator.cases.parse import check_file, parse_file
+from orchestrator.cases.plan import Group
 from orchestrator.cli import main
 from orchestrator.errors import CaseFileError
 
@@ -212,7 +215,7 @@ def test_devices_and_fifos_are_refused_unread(tmp_path: Path, capsys: pytest.Cap
 def test_a_case_file_past_its_size_limit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("orchestrator.cases.MAX_CASE_FILE", 1 << 20)
+    monkeypatch.setattr("orchestrator.cases.parse.MAX_CASE_FILE", 1 << 20)
     path = write(tmp_path, "case x\ndomains A\n" + "A send 1\n" * (1 << 17))
     assert main(["check", str(path)]) == 1
     assert capsys.readouterr().out == f"{path}: too large: {path.stat().st_size} bytes, more than 1 MiB\n"

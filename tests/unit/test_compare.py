@@ -1,4 +1,4 @@
-"""Case order and the warm/fresh comparison: orchestrator.cases.order, orchestrator.compare."""
+"""Case order and the warm/fresh comparison: orchestrator.cases.plan.order, orchestrator.compare."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.cases import Case, load, order, plan
+from orchestrator.cases.model import Case
+from orchestrator.cases.parse import load
+from orchestrator.cases.plan import order, plan
 from orchestrator.compare import FIRST, Arm, arms, differences, format_differences, write
 from orchestrator.results import DomainReport, GroupResult, StepResult
 

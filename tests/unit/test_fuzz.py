@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from orchestrator import cli, fuzz, lang
-from orchestrator.cases import Group, load, plan
+from orchestrator.cases.parse import load
+from orchestrator.cases.plan import Group, plan
 from orchestrator.errors import HarnessError, SetupError, XenPanic
 from orchestrator.fuzz import (
     Campaign,

@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.cases import DOM0, compile_group, load, plan
+from orchestrator.cases.compile import compile_group
+from orchestrator.cases.model import DOM0
+from orchestrator.cases.parse import load
+from orchestrator.cases.plan import plan
 from orchestrator.domain import xs_path
 from orchestrator.results import DomainReport, parse
 

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from orchestrator import junit, merge
-from orchestrator.cases import parse_file
+from orchestrator.cases.parse import parse_file
 from orchestrator.report import write_reports
 from orchestrator.results import CaseResult, StepResult
 

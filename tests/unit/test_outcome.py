@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator import errors
-from orchestrator.cases import Group, parse_file
+from orchestrator.cases.parse import parse_file
+from orchestrator.cases.plan import Group
 from orchestrator.cli import main
 from orchestrator.outcome import EXIT_CODES, Outcome, worst
 from orchestrator.report import write_reports

@@ -18,7 +18,10 @@ from pathlib import Path
 import pytest
 
 from orchestrator import lang
-from orchestrator.cases import compile_group, load, plan, read_errnos
+from orchestrator.cases.compile import compile_group
+from orchestrator.cases.errnos import read_errnos
+from orchestrator.cases.parse import load
+from orchestrator.cases.plan import plan
 
 from .hostbuild import REPO, build, xen_include
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator import cli, matrix
-from orchestrator.cases import parse_file
+from orchestrator.cases.parse import parse_file
 from orchestrator.matrix import ERROR, NO_RESULT, SAME, Column, column_from, compare, write
 from orchestrator.matrix import outcome as matrix_outcome
 from orchestrator.outcome import Outcome

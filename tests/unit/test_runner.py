@@ -11,7 +11,8 @@ import pytest
 
 from orchestrator import agent, baseline, domain, runner
 from orchestrator.artifacts import Artifacts
-from orchestrator.cases import load, plan
+from orchestrator.cases.parse import load
+from orchestrator.cases.plan import plan
 from orchestrator.console import Line
 from orchestrator.errors import DomainCreateFailed, GuestCrashed, GuestDied, GuestSilent, HarnessError, XenPanic
 from orchestrator.outcome import Outcome

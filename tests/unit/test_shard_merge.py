@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator import merge, shard
-from orchestrator.cases import Group, load, plan
+from orchestrator.cases.parse import load
+from orchestrator.cases.plan import Group, plan
 
 CASES = "".join(
     f"case c{i}\ndomains {dom}\n{'fresh' if i % 3 == 0 else ''}\ntimeout {t}\nsource  here\n"

@@ -1,40 +1,21 @@
-"""Case files: parsed, checked before any boot, and compiled into guest scripts.
-
-A case file (``cases/*.evt``) reads as one story across domains:
-
-    case interdomain-exchange
-    title   A and B connect a channel and exchange events
-    domains A B
-    source  xen/common/event_channel.c: evtchn_alloc_unbound()
-
-    A alloc_unbound self @B   -> ok => pa
-    B bind_interdomain @A $pa -> ok => pb
-    A close 9999              -> EINVAL spec: ESRCH   # Xen's answer, then the 3.0 guide's
-
-Each step names the domain that runs it. Steps run in file order: where the
-running domain changes, the compiler inserts a barrier (``put``/``get`` through
-xenstore, see docs/guest-script.md); a variable used in a domain other than the
-one that set it is published and fetched the same way. A step ending in ``&``
-runs at the same time as the next one (in another domain).
-"""
+"""The case-file parser: every line checked before any boot, each problem noted with its
+`file:line` and the parse going on, so one run of `check` lists them all."""
 
 from __future__ import annotations
 
 import codecs
 import contextlib
 import itertools
-import random
 import re
 import unicodedata
-from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import lang
-from .errors import CaseFileError, SetupError
-from .initramfs import PEER_KERNEL_MAX, RUN_DISK_BYTES
-from .userfile import MiB, UserFileError, read_bytes
+from .. import lang
+from ..errors import CaseFileError
+from ..userfile import MiB, UserFileError, read_bytes
+from .compile import CHECK_INDEX, compile_case, script_size_error, source_comment, source_line
+from .model import DOM0, DOMID_SELF, KERNEL_DOMAINS, LINUX, Case, Step, shown
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # the forms of lang.py, with friendlier messages here
 DOMAIN = re.compile(r"^[A-Z][A-Za-z0-9]*$")
@@ -42,32 +23,8 @@ VAR = re.compile(r"^[a-z_][a-z0-9_]*$")
 # `4.18:` in an expectation: what Xen answers from that version on.
 VERSION_MARK = re.compile(r"([0-9]{1,3})\.([0-9]{1,3}):", re.ASCII)
 _DECIMAL = re.compile(r"[0-9]+", re.ASCII)  # ASCII: int() would take any Unicode digit
-
-# The privileged domain: its steps run through dom0's privcmd driver (dom0/evtchn-op.c),
-# which offers the hypercalls marked DOM0 in guest/script-lang.h only.
-DOM0 = "Dom0"
-# The Linux peer: a domU running a Linux kernel; its steps go through that kernel's event
-# channel device (dom0/evtchn-op.c --domu, started by dom0/peer-init.c): the same ops as Dom0.
-LINUX = "Linux"
-
-# Domains whose own event channels a Linux kernel holds (its xenstore, console, device
-# ports): their steps may not reset those or close one behind the kernel's back
-# (dom0/evtchn-op.c: close, reset). Our guests reset their own at every case.
-KERNEL_DOMAINS = (DOM0, LINUX)
-DOMID_SELF = 0x7FF0  # xen/include/public/xen.h: the caller itself
 # The ops by which a domain makes a port in its own table: the only ports those may close.
 OWN_PORT_OPS = ("alloc_unbound", "bind_interdomain")
-
-# The index compile_case() gets in the checks: longer than any real group's, so if
-# its keys fit the guest's limits, every real one does. Nine digits: `compare` numbers
-# the groups of its arms one after another, past 99999 for 10^5 cases.
-CHECK_INDEX = 999_999_999
-
-SYNC_TIMEOUT_MS = 120000
-# Ops that count a port's upcalls from a base: in an `&` chain, a `mark` takes it (compile_case).
-COUNTS_FROM_MARK = ("pingpong", "rtt")
-DEFAULT_VCPUS = 1
-DEFAULT_MAX_EVENT_CHANNELS = 1023  # xl.cfg(5)'s default
 # What each config line takes, and why: a value past it would reach xl changed (a uint32
 # cut short), be refused by xl create after the boot, or run on fewer vcpus than asked.
 BOUNDS = {
@@ -77,108 +34,6 @@ BOUNDS = {
     "irqs": (0, 1023, "an IRQ of the machine"),
     "timeout": (1, lang.INT64_MAX, "seconds"),
 }
-# A guest's script is its ramdisk, loaded into its 16 MiB (xen-config/domU.cfg.in) after
-# its first MiB and its kernel with its bss (6.2 MiB): about 8.6 MiB are left for it.
-GUEST_SCRIPT_MAX = 8 * MiB
-# What the run disk (initramfs.RUN_DISK_BYTES) holds beside the scripts: the guest and
-# dom0's evtchn-op (0.9 MiB), the helpers, the xl configs, the Linux peer's initramfs
-# (0.35 MiB) and cpio's headers; and with a Linux peer its kernel (PEER_KERNEL_MAX).
-RUN_DISK_OTHERS = 2 * MiB
-CASE_BASE_S = 10.0
-SECONDS_PER_STEP = 1.0
-
-
-@dataclass(frozen=True)
-class Config:
-    """What the domains of a case need from xl; cases with equal configs share domains."""
-
-    domains: tuple[str, ...]
-    vcpus: int = DEFAULT_VCPUS
-    max_event_channels: int = DEFAULT_MAX_EVENT_CHANNELS
-    irqs: tuple[int, ...] = ()  # physical IRQs xl grants the domain (xl.cfg `irqs`)
-
-
-@dataclass(frozen=True)
-class Step:
-    line: int
-    domain: str
-    op: str
-    args: tuple[str, ...]
-    expect: tuple[str, ...]  # what the Xen under test should answer (its source decides)
-    spec: tuple[str, ...] | None  # what the 3.0 interface guide says, where it differs
-    save: str | None
-    concurrent: bool  # runs together with the next step
-    comment: str
-    # Where Xen's answer changed on purpose: from each (major, minor) on, what it answers
-    # instead of `expect` (`-> EINVAL 4.18: EBUSY`); `expect_for` picks one per Xen.
-    since: tuple[tuple[tuple[int, int], tuple[str, ...]], ...] = ()
-
-    def expect_for(self, version: tuple[int, int]) -> tuple[str, ...]:
-        """What Xen major.minor `version` should answer."""
-        chosen = self.expect
-        for v, expect in self.since:
-            if version >= v:
-                chosen = expect
-        return chosen
-
-
-@dataclass
-class Case:
-    name: str
-    path: Path
-    line: int
-    title: str = ""
-    sources: list[str] = field(default_factory=list)
-    domains: tuple[str, ...] = ()
-    vcpus: int = DEFAULT_VCPUS
-    max_event_channels: int = DEFAULT_MAX_EVENT_CHANNELS
-    irqs: tuple[int, ...] = ()
-    timeout: int = 0  # seconds the guests get for this case; 0: from its number of steps
-    fresh: bool = False  # always in domains of its own: it changes what no reset undoes
-    steps: list[Step] = field(default_factory=list)
-    copied_from: Path | None = None  # the file `path` is a copy of (the matrix's snapshot), if any
-
-    @property
-    def budget(self) -> float:
-        return float(self.timeout) if self.timeout else CASE_BASE_S + SECONDS_PER_STEP * len(self.steps)
-
-    @property
-    def config(self) -> Config:
-        return Config(self.domains, self.vcpus, self.max_event_channels, self.irqs)
-
-    @property
-    def id(self) -> str:
-        return self.name
-
-    @property
-    def destroyed(self) -> tuple[str, ...]:
-        """The domains a `Dom0 destroy @X` step of this case ends."""
-        return tuple(s.args[0][1:] for s in self.steps if s.op == "destroy" and s.args[0].startswith("@"))
-
-    def cut(self, role: str) -> set[int]:
-        """Lines of `role`'s steps that run into its destruction (joined by `&` to the
-        destroy): they never report a result, by design."""
-        out: set[int] = set()
-        chain: list[Step] = []
-        for s in self.steps:
-            chain.append(s)
-            if s.concurrent:
-                continue
-            if any(c.op == "destroy" and c.args[0] == f"@{role}" for c in chain):
-                out |= {c.line for c in chain if c.domain == role}
-            chain = []
-        return out
-
-    def for_xen(self, version: tuple[int, int]) -> Case:
-        """This case as Xen major.minor `version` should answer it."""
-        steps = [replace(st, expect=st.expect_for(version)) for st in self.steps]
-        return replace(self, steps=steps)
-
-
-def shown(path: Path) -> str:
-    """A path as messages print it: one line, whatever characters its name holds."""
-    text = str(path)
-    return text if text.isprintable() else ascii(text)
 
 
 def _fail(path: Path, line: int, msg: str) -> CaseFileError:
@@ -219,27 +74,6 @@ def _odd_separator(body: str) -> str | None:
 
 def _odd(c: str) -> bool:
     return c not in " \t" and (c.isspace() or unicodedata.category(c) in ("Cc", "Cf", "Zs", "Zl", "Zp"))
-
-
-def script_size_error(case: Case, sizes: dict[str, int]) -> str | None:
-    """What is wrong with the size of a case's compiled scripts (bytes, by domain), or
-    None: each guest's must fit its memory, all of them the run disk, alone with the run's
-    other files. The run disk is checked again as it is made (initramfs.build_run_disk)."""
-    for dom, size in sizes.items():
-        if dom not in (DOM0, LINUX) and size > GUEST_SCRIPT_MAX:
-            return (
-                f"case {case.name}: {dom}'s script would take {size} bytes, more than a guest holds "
-                f"({GUEST_SCRIPT_MAX // MiB} MiB of its 16: xen-config/domU.cfg.in): split the case"
-            )
-    room = RUN_DISK_BYTES - RUN_DISK_OTHERS - (PEER_KERNEL_MAX if LINUX in case.domains else 0)
-    total = sum(sizes.values())
-    if total > room:
-        beside = "the guest's files and the Linux peer's kernel" if LINUX in case.domains else "the guest's files"
-        return (
-            f"case {case.name}: its scripts would take {total} bytes, more than the run disk has room for "
-            f"({room} of its {RUN_DISK_BYTES // MiB} MiB, beside {beside}): split the case"
-        )
-    return None
 
 
 def _own_port(step: Step) -> bool:
@@ -439,7 +273,7 @@ class _Parser:
             for k, err in lang.check_script(texts[dom], self.errnos):
                 if err is None:
                     continue
-                self.note(self.error(_source_line(case, lines, k), f"the guest would refuse {dom}'s script: {err}"))
+                self.note(self.error(source_line(case, lines, k), f"the guest would refuse {dom}'s script: {err}"))
                 return
 
     def step(self, case: Case, n: int, words: list[str], comment: str, defined: set[str]) -> Step | None:
@@ -670,41 +504,6 @@ def check_file(path: Path, errnos: frozenset[str] | None = None) -> tuple[list[C
     return found, parser.problems
 
 
-ERRNO_H = "xen/errno.h"
-
-
-def _guest_errnos(include: Path) -> list[tuple[str, int]]:
-    """xen/errno.h's XEN_ERRNO(name, value) lines a guest sees: not those under `#ifdef __XEN__`."""
-    out: list[tuple[str, int]] = []
-    hidden = 0  # depth inside #ifdef __XEN__ (nested conditionals counted while hidden)
-    path = include / ERRNO_H
-    try:
-        text = read_bytes(path, MiB).decode("utf-8", "replace")
-    except UserFileError as e:
-        raise SetupError(f"{shown(path)}: {e}: Xen's public headers are not there") from None
-    for line in text.splitlines():
-        d = line.strip()
-        if hidden:
-            hidden += d.startswith("#if")
-            hidden -= d.startswith("#endif")
-            continue
-        if re.match(r"#\s*ifdef\s+__XEN__\b", d):
-            hidden = 1
-            continue
-        m = re.match(r"XEN_ERRNO\((E\w+),\s*(\d+)\)", d)
-        if m:
-            out.append((m.group(1), int(m.group(2))))
-    if not out:
-        # Every errno name of every case would be refused, each as "not an errno".
-        raise SetupError(f"{shown(path)}: no XEN_ERRNO(name, value) lines: not Xen's public {ERRNO_H}")
-    return out
-
-
-def read_errnos(include: Path) -> frozenset[str]:
-    """Errno names from Xen's public xen/errno.h, those the guest knows."""
-    return frozenset(name for name, _ in _guest_errnos(include))
-
-
 def parse_file(path: Path, errnos: frozenset[str] | None = None) -> list[Case]:
     found, problems = check_file(path, errnos)
     if problems:
@@ -734,228 +533,3 @@ def load(paths: Iterable[Path], errnos: frozenset[str] | None = None) -> list[Ca
     if problems:
         raise CaseFileError("\n".join(problems))
     return cases
-
-
-# -- compiling into guest scripts -------------------------------------------
-
-
-@dataclass(frozen=True)
-class Group:
-    """Cases that run one after another inside the same domains."""
-
-    index: int
-    config: Config
-    cases: tuple[Case, ...]
-
-
-ORDERS = ("file", "reverse", "random", "random:<seed>")
-
-
-def order(cases: list[Case], spec: str) -> tuple[list[Case], str]:
-    """The cases in the order `spec` asks for, and that order spelled so it can be replayed.
-
-    `file` keeps the case files' order, `reverse` turns it round, `random` draws a seed
-    and `random:<seed>` shuffles with it.
-    """
-    if spec == "file":
-        return list(cases), spec
-    if spec == "reverse":
-        return cases[::-1], spec
-    kind, colon, seed = spec.partition(":")
-    if kind != "random" or (colon and not (seed.isascii() and seed.isdigit())):
-        raise ValueError(f"unknown order `{spec}`: one of {', '.join(ORDERS)}")
-    n = int(seed) if seed else random.SystemRandom().randrange(1 << 32)
-    shuffled = list(cases)
-    random.Random(n).shuffle(shuffled)
-    return shuffled, f"random:{n}"
-
-
-def shared(group: Config, case: Config) -> Config | None:
-    """The config of a group that also runs `case`, or None if it cannot.
-
-    The xl configs must be equal, and one case's guests a subset of the other's: a case
-    that names fewer domains runs while the others go on to their next case (a domain is
-    reset at each case it takes part in, and a case's barriers wait only for its own
-    domains). `Dom0` is no xl domain: it joins any group.
-    """
-    if (group.vcpus, group.max_event_channels, group.irqs) != (case.vcpus, case.max_event_channels, case.irqs):
-        return None
-    mine, theirs = (set(c.domains) - {DOM0} for c in (group, case))
-    if not (mine <= theirs or theirs <= mine):
-        return None
-    return replace(group, domains=group.domains + tuple(d for d in case.domains if d not in group.domains))
-
-
-def plan(cases: list[Case], fresh: bool = False, first: int = 1) -> list[Group]:
-    """Group cases that can share domains (`shared`), or one group per case when `fresh`
-    (and for each case that says `fresh`).
-
-    Within a group the cases keep the order they are given in; groups are numbered
-    from `first`, so plans made for one machine do not share domain names.
-    """
-    groups: list[tuple[Config, list[Case]]] = []
-    for case in cases:
-        for i, (config, members) in enumerate(groups):
-            alone = fresh or case.fresh or members[0].fresh
-            joined = None if alone else shared(config, case.config)
-            if joined is not None:
-                members.append(case)  # in place: a copy per case made 10^5 cases quadratic
-                groups[i] = (joined, members)
-                break
-        else:
-            groups.append((case.config, [case]))
-    return [Group(n, config, tuple(cs)) for n, (config, cs) in enumerate(groups, start=first)]
-
-
-def _uses(step: Step) -> set[str]:
-    vals = list(step.args) + [e.partition("=")[2] or e for e in step.expect]
-    return {v[1:] for v in vals if v.startswith("$")}
-
-
-def compile_case(
-    case: Case, index: int, sync_timeout_ms: int = SYNC_TIMEOUT_MS, group: int = 0
-) -> dict[str, list[str]]:
-    """The script lines of one case for each of its domains. Its rendezvous keys name the
-    group too: dom0 publishes for every group in the same place, and a key an earlier
-    group's Dom0 left there must not stand in for this one's."""
-    out: dict[str, list[str]] = {d: [f"case {case.name}"] for d in case.domains}
-    key = f"g{group}c{index}" if group else f"c{index}"
-    doms = case.domains
-
-    def get(dom: str, line: int, peer: str, name: str, save: str | None = None) -> None:
-        tail = f" => {save}" if save else ""
-        out[dom].append(f"{line} get {peer} {key}-{name} {sync_timeout_ms}{tail}")
-
-    # Nobody starts before everybody has reset its event channels for this case.
-    if len(doms) > 1:
-        for d in doms:
-            out[d].append(f"{case.line} put {key}-ready 1")
-        for d in doms:
-            for p in doms:
-                if p != d:
-                    get(d, case.line, p, "ready")
-
-    owner: dict[str, str] = {}  # variable -> domain that sets it
-    for s in case.steps:
-        if s.save:
-            owner[s.save] = s.domain
-    foreign_users: dict[str, set[str]] = {}
-    for s in case.steps:
-        for v in _uses(s):
-            if owner.get(v) not in (None, s.domain):
-                foreign_users.setdefault(v, set()).add(s.domain)
-
-    # Split the steps into groups that run together (joined by `&`).
-    runs: list[list[Step]] = []
-    joined = False
-    for s in case.steps:
-        if joined:
-            runs[-1].append(s)
-        else:
-            runs.append([s])
-        joined = s.concurrent
-
-    fetched: dict[str, set[str]] = {d: set() for d in doms}
-    prev: list[str] = []
-    for k, run in enumerate(runs):
-        now = [s.domain for s in run]
-        # A domain the run before destroyed will never say it is done: nobody waits for it.
-        if k:
-            prev = [p for p in prev if not any(s.op == "destroy" and s.args[0] == f"@{p}" for s in runs[k - 1])]
-        if prev and set(now) != set(prev):
-            line = run[0].line
-            for p in prev:
-                out[p].append(f"{line} put {key}-b{k} 1")
-            for d in now:
-                for p in prev:
-                    if p != d:
-                        get(d, line, p, f"b{k}")
-        for s in run:
-            # Variables travel under their own prefix: they cannot clash with barriers.
-            for v in sorted(_uses(s)):
-                if owner[v] != s.domain and v not in fetched[s.domain]:
-                    get(s.domain, s.line, owner[v], f"v-{v}", save=v)
-                    fetched[s.domain].add(v)
-        if len(run) > 1:
-            # Steps that run together start together; a pingpong or rtt takes its
-            # base count before the peer can send its first event.
-            line = run[0].line
-            for s in run:
-                if s.op in COUNTS_FROM_MARK:
-                    out[s.domain].append(f"{line} mark {s.args[0]}")
-                out[s.domain].append(f"{line} put {key}-s{k} 1")
-            for s in run:
-                for p in now:
-                    if p != s.domain:
-                        get(s.domain, line, p, f"s{k}")
-        for s in run:
-            text = f"{s.line} {s.op} {' '.join(s.args)}".rstrip() + f" -> {' '.join(s.expect)}"
-            if s.save:
-                text += f" => {s.save}"
-            out[s.domain].append(text)
-            if s.save and s.save in foreign_users:
-                out[s.domain].append(f"{s.line} put {key}-v-{s.save} ${s.save}")
-        prev = now
-    # Nobody leaves before everybody is done: the next case's reset would close
-    # ports a peer may still be looking at.
-    alive = [d for d in doms if d not in case.destroyed]
-    if len(alive) > 1:
-        last = case.steps[-1].line
-        for d in alive:
-            out[d].append(f"{last} put {key}-done 1")
-        for d in alive:
-            for p in alive:
-                if p != d:
-                    get(d, last, p, "done")
-    for d in doms:
-        out[d].append("end")
-    return out
-
-
-def source_comment(case: Case) -> str:
-    """The comment line that opens a case in a script: where it comes from, for a reader.
-
-    A file name is not a token: whatever it holds must not become a line of the script;
-    and a long one is cut, for the line must fit the guest's MAX_LINE like any other."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "?", case.path.name)
-    room = lang.MAX_LINE - len(f"# {case.name}: :{case.line}")
-    if len(name) > room:
-        name = name[: room - 3] + "..."
-    return f"# {case.name}: {name}:{case.line}"
-
-
-def _source_line(case: Case, lines: list[str], k: int) -> int:
-    """The case-file line that script line `k` (1-based) of `lines` was compiled from."""
-    src = lines[k - 1] if k <= len(lines) else "end"
-    first = src.split(" ", 1)[0]
-    return int(first) if first.isdecimal() and first.isascii() else case.line
-
-
-def compile_group(group: Group) -> dict[str, str]:
-    """The whole script of each domain of a group."""
-    if max(group.index, len(group.cases)) > CHECK_INDEX:
-        raise CaseFileError(f"group {group.index} of {len(group.cases)} cases: more than the checks allow for")
-    scripts: dict[str, list[str]] = {d: [] for d in group.config.domains}
-    origin: dict[str, list[Case]] = {d: [] for d in group.config.domains}  # each script line's case
-    for i, case in enumerate(group.cases, start=1):
-        for dom, lines in compile_case(case, i, group=group.index).items():
-            scripts[dom] += [source_comment(case), *lines]
-            origin[dom] += [case] * (len(lines) + 1)
-    out = {d: "\n".join(lines) + "\n" for d, lines in scripts.items()}
-    for dom, text in out.items():
-        if dom not in (DOM0, LINUX) and len(text) > GUEST_SCRIPT_MAX:
-            # Each case fits (the checks), but cases that share domains add up.
-            count = Counter(id(c) for c in origin[dom])
-            big = max(group.cases, key=lambda c: count[id(c)])
-            raise CaseFileError(
-                f"{shown(big.path)}:{big.line}: group {group.index}: {dom}'s script of {len(group.cases)} cases "
-                f"would take {len(text)} bytes, more than a guest holds ({GUEST_SCRIPT_MAX // MiB} MiB); "
-                f"its longest case is {big.name}: run with --fresh, or split the case files"
-            )
-        # The cases passed these checks (CHECK_INDEX); this only guards the promise.
-        for k, err in lang.check_script(text.encode()):
-            if err:
-                case = origin[dom][min(k, len(origin[dom])) - 1]
-                where = f"{shown(case.path)}:{_source_line(case, scripts[dom], k)}"
-                raise CaseFileError(f"{where}: group {group.index}: the guest would refuse {dom}'s script: {err}")
-    return out
