@@ -12,7 +12,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test unit lint check setup host-deps xen-deps venv bench matrix compare fuzz soak xen-debug coverage ci-local ci-local-deps clean
+.PHONY: run test unit lint check setup host-deps xen-deps venv bench matrix compare fuzz soak xen-debug coverage ci-local ci-local-deps xen-ci-build clean
 
 # `run` fetches and builds what it needs itself (the same stage as `setup`), in one process.
 run: host-deps venv xen-deps
@@ -77,6 +77,14 @@ soak: host-deps venv
 # only, its hypervisor built with CONFIG_COVERAGE=y; the report in build/coverage/<time>/.
 coverage: host-deps venv xen-deps
 	$(PY) -m orchestrator --xen $(XEN) run --coverage cases/*.evt
+
+# A Xen tree built as Xen's GitLab CI builds it: the tree's own automation/scripts/build
+# (defconfig, `make dist`, binaries/ with xen and xen-tools.cpio.gz), offline; then test it
+# as the pipeline would: XEN=ci:$(TREE)/binaries (docs/ci.md). Builds in the tree itself.
+xen-ci-build:
+	@test -n "$(TREE)" -a -x "$(TREE)/automation/scripts/build" || { echo "make xen-ci-build TREE=<a Xen source tree with automation/scripts/build>" >&2; exit 2; }
+	@$(MAKE) --no-print-directory xen-deps XENS=src:$(TREE)
+	cd $(TREE) && CONFIG_SITE=$(CURDIR)/automation/build/offline.config.site CC=gcc debug=n bash automation/scripts/build
 
 # The project's GitLab pipeline (.gitlab-ci.yml: 3 shards of the suite, then the merge) run
 # here by gitlab-ci-local, jobs in this checkout's shell (docs/ci.md); the merged verdict, and
