@@ -44,7 +44,7 @@ LIMITS, OPS, STATUS_FIELDS, STATUS_KINDS, KEYWORDS = _read(HEADER.read_text())
 
 
 def _guest_max_vcpus() -> int:
-    path = HEADER.parent / "events.h"
+    path = HEADER.parent / "guest.h"
     m = re.search(r"^#define GUEST_MAX_VCPUS (\d+)$", path.read_text(), re.M)
     if m is None:
         raise ValueError(f"{path}: no `#define GUEST_MAX_VCPUS <n>` line")
