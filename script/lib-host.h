@@ -22,7 +22,7 @@ char *strchr(const char *s, int c);
 
 /*
  * splitmix64: one 64-bit state, so a seed names a whole stream of numbers.
- * The fuzzer's (guest/fuzz/) and dom0's chaos actor's (dom0/evtchn-op.c).
+ * The fuzzer's (guest/fuzz/choices.c) and dom0's chaos actor's (dom0/evtchn-op.c).
  */
 static inline uint64_t splitmix64(uint64_t *state)
 {

@@ -1,0 +1,243 @@
+/*
+ * The run (fuzz.h's fuzz_run()): the table of operations, the draws,
+ * every vcpu fuzzing at once from its own stream of the seed, and what is
+ * left as it was at the end.
+ */
+#include <stdint.h>
+#include <xen/xen.h>
+#include <xen/event_channel.h>
+#include "../event_fifo.h"
+#include "../events.h"
+#include "../hypercall.h"
+#include "../lib.h"
+#include "../smp.h"
+#include "internal.h"
+
+/* Ports the generator keeps open at most, all vcpus together: well below max_event_channels. */
+#define MAX_OPEN 192
+#define SWEEP_EVERY 1000
+#define BEAT_MS 2000                /* how often a long fuzz step says it is still going */
+
+int start_fifo;
+domid_t peer = DOMID_INVALID;
+unsigned int nvcpus;
+long (*reset_self)(void);
+uint64_t run_seed;
+unsigned long xen_ver;
+evtchn_port_t kick_port[GUEST_MAX_VCPUS];
+struct fuzz_ring ring[GUEST_MAX_VCPUS];
+struct fz fz[GUEST_MAX_VCPUS];
+struct logged oplog[LOG_MAX];
+
+const struct fuzz_op_def op_defs[NR_FUZZ_OPS] = {
+    [F_ALLOC_UNBOUND] = { pick_alloc_unbound, do_alloc_unbound },
+    [F_BIND_INTERDOMAIN] = { pick_bind_interdomain, do_bind_interdomain },
+    [F_BIND_VIRQ] = { pick_bind_virq, do_bind_virq },
+    [F_BIND_IPI] = { pick_bind_ipi, do_bind_ipi },
+    [F_CLOSE] = { pick_port_arg, do_close },
+    [F_SEND] = { pick_port_arg, do_send },
+    [F_STATUS] = { pick_status, do_status },
+    [F_BIND_VCPU] = { pick_bind_vcpu, do_bind_vcpu },
+    [F_UNMASK] = { pick_port_arg, do_unmask },
+    [F_MASK] = { pick_mask, do_mask },
+    [F_RESET] = { pick_reset, do_reset },
+    [F_INIT_CONTROL] = { pick_init_control, do_init_control },
+    [F_EXPAND_ARRAY] = { pick_expand_array, do_expand_array },
+    [F_SET_PRIORITY] = { pick_set_priority, do_set_priority },
+    [F_SEND_RACING] = { pick_racing, do_send_racing },
+};
+
+/* How often each is drawn. */
+static const uint8_t weighted[] = {
+    F_ALLOC_UNBOUND, F_ALLOC_UNBOUND, F_ALLOC_UNBOUND,
+    F_BIND_INTERDOMAIN, F_BIND_INTERDOMAIN, F_BIND_INTERDOMAIN,
+    F_BIND_VIRQ, F_BIND_IPI, F_BIND_IPI,
+    F_CLOSE, F_CLOSE, F_CLOSE,
+    F_SEND, F_SEND, F_SEND, F_SEND,
+    F_STATUS, F_STATUS,
+    F_BIND_VCPU,
+    F_UNMASK, F_UNMASK,
+    F_MASK, F_MASK,
+    F_INIT_CONTROL, F_EXPAND_ARRAY, F_SET_PRIORITY, F_SET_PRIORITY,
+    /* Last, and drawn only with several vcpus: one vcpu's streams are as they were. */
+    F_SEND_RACING, F_SEND_RACING, F_SEND_RACING,
+};
+#define RACING_WEIGHT 3
+
+static void run_op(struct fz *f, enum fuzz_op op)
+{
+    uint32_t a, b;
+
+    op_defs[op].pick(f, &a, &b);
+    if ( nvcpus == 1 && f->op_index < LOG_MAX )
+        oplog[f->op_index] = (struct logged){ .op = op, .a = a, .b = b };
+    op_defs[op].run(f, a, b);
+}
+
+/*
+ * A fuzz step is one long step: on a busy host it can run well past its case's
+ * budget, and the harness tells a slow guest from a hung one by its lines.
+ */
+static uint64_t beat_at;
+
+void beat(const char *what, uint64_t done)
+{
+    uint64_t now = now_ns();
+
+    if ( now < beat_at )
+        return;
+    printf("EVT FUZZ-PROGRESS %s=%lu\n", what, (unsigned long)done);
+    beat_at = now + MS_TO_NS(BEAT_MS);
+}
+
+static void fuzz_vcpu(unsigned int vcpu, void *arg)
+{
+    struct fz *f = &fz[vcpu];
+    unsigned int max_open = MAX_OPEN / nvcpus;
+    unsigned int draws = ARRAY_SIZE(weighted) - (nvcpus == 1 ? RACING_WEIGHT : 0);
+
+    (void)arg;
+    for ( ; f->op_index < f->nops && !__atomic_load_n(&stop, __ATOMIC_RELAXED); f->op_index++ )
+    {
+        f->grew = 0;
+        f->fifo_ops += m_fifo;
+        if ( nvcpus == 1 && below(f, 1000) == 0 )
+            run_op(f, F_RESET);
+        else if ( f->nr_open >= max_open )
+            run_op(f, F_CLOSE);
+        else
+            run_op(f, weighted[below(f, draws)]);
+        if ( f->grew )
+            probe_valid();
+        if ( f->op_index % SWEEP_EVERY == SWEEP_EVERY - 1 )
+        {
+            sweep(f, 0);
+            if ( vcpu == 0 )
+                beat("ops", f->op_index + 1);
+        }
+    }
+}
+
+static void kick(unsigned int vcpu)
+{
+    struct evtchn_send o = { .port = kick_port[vcpu] };
+
+    HYPERVISOR_event_channel_op(EVTCHNOP_send, &o);
+}
+
+/* An IPI port per secondary vcpu, to wake it from SCHEDOP_block. */
+static void bind_kick_ports(void)
+{
+    for ( unsigned int v = 1; v < nvcpus; v++ )
+    {
+        struct evtchn_bind_ipi o = { .vcpu = v };
+
+        kick_port[v] = HYPERVISOR_event_channel_op(EVTCHNOP_bind_ipi, &o) ? 0 : o.port;
+        events_set_port_vcpu(kick_port[v], v);
+    }
+}
+
+static void close_kick_ports(void)
+{
+    for ( unsigned int v = 1; v < nvcpus; v++ )
+    {
+        struct evtchn_close o = { .port = kick_port[v] };
+
+        if ( kick_port[v] )
+            HYPERVISOR_event_channel_op(EVTCHNOP_close, &o);
+        events_set_port_vcpu(kick_port[v], 0);
+        kick_port[v] = 0;
+    }
+}
+
+/* The run's ports, closed at its end: a later step finds the table as the run did. */
+static void close_own_ports(void)
+{
+    for ( uint32_t p = 1; p < EVTCHN_2L_NR_CHANNELS; p++ )
+    {
+        struct evtchn_close o = { .port = p };
+
+        if ( m[p].owner == NO_OWNER || m[p].kind == K_FREE )
+            continue;
+        events_set_port_vcpu(p, 0);
+        HYPERVISOR_event_channel_op(EVTCHNOP_close, &o);
+    }
+}
+
+void fuzz_run(uint64_t seed, uint64_t nops, domid_t with, long (*reset)(void), struct fuzz_report *out)
+{
+    uint64_t start, ops = 0, fifo_ops = 0, switches = 0, cross = 0, raced = 0;
+    unsigned int open = 0;
+    struct fz *f0 = &fz[0];
+
+    nvcpus = nr_vcpus_up;
+    peer = with;
+    start_fifo = fifo_active();
+    xen_ver = (unsigned long)HYPERVISOR_xen_version(XENVER_version, NULL);
+    reset_self = reset;
+    run_seed = seed;
+    stop = 0;
+    memset(fz, 0, sizeof(fz));
+    memset(racy, 0, sizeof(racy));
+    memset(drained_at, 0, sizeof(drained_at));
+    drain_clock = 0;
+    for ( unsigned int v = 0; v < nvcpus; v++ )
+    {
+        fz[v].vcpu = v;
+        fz[v].rng = seed ^ (v * 0xd1b54a32d192ed03ull);    /* a stream of its own */
+        fz[v].nops = nops / nvcpus + (v < nops % nvcpus);
+        fz[v].last = ring[v].last;
+        ring[v] = (struct fuzz_ring){ .seed = seed, .vcpu = v, .running = 1 };
+        memcpy(ring[v].magic, FUZZ_RING_MAGIC, sizeof(ring[v].magic));
+    }
+    printf("EVT FUZZ-RING seed=%lu vcpus=%u mfns=", (unsigned long)seed, nvcpus);
+    for ( unsigned int v = 0; v < nvcpus; v++ )
+        printf("%s%lx", v ? "," : "", (unsigned long)page_gfn(&ring[v]));
+    printf("\n");
+    bind_kick_ports();
+    guards_fill();
+    model_init();
+    sweep(f0, 1);               /* the model starts from what Xen says */
+
+    start = now_ns();
+    beat_at = start + MS_TO_NS(BEAT_MS);
+    if ( nvcpus > 1 )
+        smp_run_all(fuzz_vcpu, NULL, kick);
+    else
+        fuzz_vcpu(0, NULL);
+    out->ns = now_ns() - start;
+
+    if ( !stop )
+        sweep(f0, 1);           /* every vcpu has stopped: every port, every count */
+    for ( unsigned int v = 0; v < nvcpus; v++ )
+    {
+        ops += fz[v].op_index;
+        open += fz[v].nr_open;
+        fifo_ops += fz[v].fifo_ops;
+        switches += fz[v].switches;
+        cross += fz[v].cross;
+        raced += fz[v].raced;
+    }
+    out->ops = ops;
+    out->mismatches = stop;
+    if ( stop )
+        print_finding();
+    if ( stop && nvcpus == 1 && peer == DOMID_INVALID && f0->op_index <= LOG_MAX )
+    {
+        const char *what = found.what;
+        uint64_t from = f0->op_index;
+        size_t n = shrink(from, what);
+
+        printf("EVT FUZZ-SHRUNK seed=%lu from=%lu to=%lu\n", (unsigned long)seed,
+               (unsigned long)from, (unsigned long)n);
+        print_steps(n, what);
+    }
+    for ( unsigned int v = 0; v < nvcpus; v++ )
+        ring[v].running = 0;    /* only now: the shrink above issues operations too */
+    printf("EVT FUZZ seed=%lu vcpus=%u ops=%lu mismatches=%u ns=%lu valid=%u open=%u "
+           "fifo_ops=%lu switches=%lu cross=%lu raced=%lu\n", (unsigned long)seed, nvcpus, (unsigned long)ops,
+           stop, (unsigned long)out->ns, valid, open, (unsigned long)fifo_ops, (unsigned long)switches,
+           (unsigned long)cross, (unsigned long)raced);
+    close_own_ports();
+    close_kick_ports();
+}
