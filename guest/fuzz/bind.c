@@ -22,7 +22,7 @@ void do_alloc_unbound(struct fz *f, uint32_t a, uint32_t b)
 {
     domid_t dom = a, remote = b;
     struct evtchn_alloc_unbound o = { .dom = dom, .remote_dom = remote };
-    struct fuzz_last_op *l = record(f, "alloc_unbound", dom, remote);
+    struct fuzz_last_op *l = record(f, dom, remote);
     long want = 0, port = 0;
 
     if ( dom == DOMID_INVALID )
@@ -84,7 +84,7 @@ void do_bind_interdomain(struct fz *f, uint32_t a, uint32_t rport)
 {
     domid_t rdom = a;
     struct evtchn_bind_interdomain o = { .remote_dom = rdom, .remote_port = rport };
-    struct fuzz_last_op *l = record(f, "bind_interdomain", rdom, rport);
+    struct fuzz_last_op *l = record(f, rdom, rport);
     long want = 0, lport = -1;
     uint64_t since = __atomic_load_n(&drain_clock, __ATOMIC_SEQ_CST);
 
@@ -151,7 +151,7 @@ void pick_bind_virq(struct fz *f, uint32_t *a, uint32_t *b)
 void do_bind_virq(struct fz *f, uint32_t virq, uint32_t vcpu)
 {
     struct evtchn_bind_virq o = { .virq = virq, .vcpu = vcpu };
-    struct fuzz_last_op *l = record(f, "bind_virq", virq, vcpu);
+    struct fuzz_last_op *l = record(f, virq, vcpu);
     long want = 0, port = -1;
 
     if ( (int)virq < 0 || virq >= NR_VIRQS )
@@ -184,7 +184,7 @@ void pick_bind_ipi(struct fz *f, uint32_t *a, uint32_t *b)
 void do_bind_ipi(struct fz *f, uint32_t vcpu, uint32_t b)
 {
     struct evtchn_bind_ipi o = { .vcpu = vcpu };
-    struct fuzz_last_op *l = record(f, "bind_ipi", vcpu, 0);
+    struct fuzz_last_op *l = record(f, vcpu, 0);
     long want = 0, port = -1;
 
     (void)b;

@@ -68,7 +68,7 @@ static void m_add_page(struct fz *f)
 }
 
 /* init_control's (gfn, offset) choices: good ones, then each check's edge. */
-const struct cb_at cb_at[NR_CB_AT] = {
+static const struct { enum fifo_gfn_kind gfn; uint32_t offset; } cb_at[] = {
     { FIFO_GFN_PAGE, 0 }, { FIFO_GFN_PAGE, 8 },
     { FIFO_GFN_PAGE, PAGE_SIZE - sizeof(evtchn_fifo_control_block_t) },
     { FIFO_GFN_PAGE, 4 }, { FIFO_GFN_PAGE, PAGE_SIZE - sizeof(evtchn_fifo_control_block_t) + 8 },
@@ -92,7 +92,7 @@ void pick_init_control(struct fz *f, uint32_t *a, uint32_t *b)
 void do_init_control(struct fz *f, uint32_t vcpu, uint32_t at)
 {
     uint32_t offset = cb_at[at].offset;
-    struct fuzz_last_op *l = record(f, "init_control", vcpu, at);
+    struct fuzz_last_op *l = record(f, vcpu, at);
     long want = 0;
 
     if ( vcpu >= nvcpus )
@@ -124,7 +124,7 @@ void pick_expand_array(struct fz *f, uint32_t *a, uint32_t *b)
 
 void do_expand_array(struct fz *f, uint32_t gfn, uint32_t b)
 {
-    struct fuzz_last_op *l = record(f, "expand_array", gfn, b);
+    struct fuzz_last_op *l = record(f, gfn, b);
     long want = 0;
 
     if ( gfn == FIFO_GFN_PAGE && m_pages >= FIFO_ARRAY_PAGES )
@@ -155,7 +155,7 @@ void pick_set_priority(struct fz *f, uint32_t *a, uint32_t *b)
 void do_set_priority(struct fz *f, uint32_t p, uint32_t prio)
 {
     struct evtchn_set_priority o = { .port = p, .priority = prio };
-    struct fuzz_last_op *l = record(f, "set_priority", p, prio);
+    struct fuzz_last_op *l = record(f, p, prio);
     long want = 0;
 
     if ( p >= valid )
@@ -167,4 +167,18 @@ void do_set_priority(struct fz *f, uint32_t p, uint32_t prio)
     else if ( prio > EVTCHN_FIFO_PRIORITY_MIN )
         want = -XEN_EINVAL;     /* evtchn_fifo_set_priority() */
     check_rc(f, l, want, HYPERVISOR_event_channel_op(EVTCHNOP_set_priority, &o));
+}
+
+/* A shrunk finding's steps: the frame as a gfn kind word, as the case language writes it. */
+static const char *const gfn_word[] = { [FIFO_GFN_PAGE] = "page", [FIFO_GFN_BAD] = "bad" };
+
+void args_init_control(char *buf, size_t size, uint32_t vcpu, uint32_t at)
+{
+    snprintf(buf, size, "%s %u %u", gfn_word[cb_at[at].gfn], cb_at[at].offset, vcpu);
+}
+
+void args_expand_array(char *buf, size_t size, uint32_t gfn, uint32_t b)
+{
+    (void)b;
+    snprintf(buf, size, "%s", gfn_word[gfn]);
 }

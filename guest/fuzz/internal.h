@@ -42,6 +42,8 @@
  * touched, bound again after a reset.
  *
  * Its files, one concern each:
+ *   ops.h      the list of operations: name, weight, argument picker, how a
+ *              finding writes them (adding one: a line there, pick_ and do_)
  *   choices.c  the seeded choices: one stream per vcpu, ports, domains, vcpus
  *   model.c    the model: each port as Xen keeps it, and how it changes
  *   racing.c   shared ports, and the send that races their owner
@@ -60,10 +62,10 @@
 #include <stdint.h>
 #include <xen/xen.h>
 #include <xen/event_channel.h>
-#include "../event_fifo.h"
 #include "../guest.h"
 #include "fuzz.h"
 #include "page.h"
+#include "script_parse.h"           /* enum op_id: the case language's ops */
 
 #define NO_OWNER 0xff
 #define WORDS_PER_PAGE (PAGE_SIZE / sizeof(event_word_t))
@@ -150,6 +152,7 @@ struct fz {
     unsigned int nr_open;
     uint32_t virq_port[NR_VIRQS];       /* this vcpu's virq_to_evtchn[] */
     struct fuzz_last_op *last;          /* ring[vcpu].last */
+    unsigned int op;                    /* the enum fuzz_op it is issuing */
 };
 extern struct fz fz[GUEST_MAX_VCPUS];
 
@@ -174,22 +177,42 @@ struct logged {
 };
 extern struct logged oplog[LOG_MAX];
 
-/* ---- the operations ---- */
+/* ---- the operations (ops.h) ---- */
+
+/* Draws an operation's two arguments from the model's state. */
+typedef void fuzz_pick_fn(struct fz *f, uint32_t *a, uint32_t *b);
+/* Issues it with them, checks Xen's answer and updates the model. */
+typedef void fuzz_do_fn(struct fz *f, uint32_t a, uint32_t b);
+/* Writes them as a case file's step does (buf: NUL-terminated). */
+typedef void fuzz_args_fn(char *buf, size_t size, uint32_t a, uint32_t b);
 
 enum fuzz_op {
-    F_ALLOC_UNBOUND, F_BIND_INTERDOMAIN, F_BIND_VIRQ, F_BIND_IPI, F_CLOSE, F_SEND,
-    F_STATUS, F_BIND_VCPU, F_UNMASK, F_MASK, F_RESET, F_INIT_CONTROL, F_EXPAND_ARRAY,
-    F_SET_PRIORITY, F_SEND_RACING,
+#define FUZZ_OP(name, weight, pick, args) F_##name,
+#define FUZZ_SMP_OP(name, weight, pick) F_##name,
+#include "ops.h"
+    NR_FUZZ_OPS
 };
+
+#define FUZZ_OP(name, weight, pick, args) fuzz_pick_fn pick; fuzz_do_fn do_##name; fuzz_args_fn args;
+#define FUZZ_SMP_OP(name, weight, pick) fuzz_pick_fn pick; fuzz_do_fn do_##name;
+#include "ops.h"
 
 struct fuzz_op_def {
-    void (*pick)(struct fz *f, uint32_t *a, uint32_t *b);
-    void (*run)(struct fz *f, uint32_t a, uint32_t b);
+    enum op_id step;            /* its op in the case language; NR_OPS: none */
+    const char *name;           /* a FUZZ_SMP_OP's own name */
+    unsigned int weight;
+    int smp;                    /* a FUZZ_SMP_OP: drawn only with several vcpus */
+    fuzz_pick_fn *pick;
+    fuzz_do_fn *run;
+    fuzz_args_fn *args;         /* a FUZZ_SMP_OP's (never written: one vcpu never draws it): args_num */
 };
-#define NR_FUZZ_OPS (F_SEND_RACING + 1)
-extern const struct fuzz_op_def op_defs[NR_FUZZ_OPS];
+extern const struct fuzz_op_def fuzz_ops[NR_FUZZ_OPS];
 
 /* run.c */
+/* Its name: the case language's (script_ops[]), or a FUZZ_SMP_OP's own. */
+const char *fuzz_op_name(enum fuzz_op op);
+/* Runs op with its arguments (the draw's, or a replay's). */
+void fuzz_issue(struct fz *f, enum fuzz_op op, uint32_t a, uint32_t b);
 /* A long fuzz step says now and then that it is still going (EVT FUZZ-PROGRESS). */
 void beat(const char *what, uint64_t done);
 
@@ -202,7 +225,7 @@ uint32_t pick_vcpu(struct fz *f);
 
 /* report.c */
 /* The operation f is issuing, into its ring: name, arguments, no answer yet. */
-struct fuzz_last_op *record(struct fz *f, const char *name, uint32_t a, uint32_t b);
+struct fuzz_last_op *record(struct fz *f, uint32_t a, uint32_t b);
 void mismatch(struct fz *f, const char *what, uint32_t port, long model, long xen);
 void print_finding(void);
 
@@ -219,8 +242,6 @@ void model_init(void);
 
 /* racing.c */
 uint32_t racy_state(uint32_t p);
-void pick_racing(struct fz *f, uint32_t *a, uint32_t *b);
-void do_send_racing(struct fz *f, uint32_t p, uint32_t b);
 int share_new(const struct fz *f);
 void share(uint32_t p);
 void unshare(uint32_t p, uint32_t was);
@@ -236,40 +257,7 @@ void sweep(struct fz *f, int all);
 void check_rc(struct fz *f, struct fuzz_last_op *l, long want, long got);
 
 /* bind.c */
-void pick_alloc_unbound(struct fz *f, uint32_t *a, uint32_t *b);
-void do_alloc_unbound(struct fz *f, uint32_t a, uint32_t b);
-void pick_bind_interdomain(struct fz *f, uint32_t *a, uint32_t *b);
-void do_bind_interdomain(struct fz *f, uint32_t a, uint32_t rport);
 int virq_global(uint32_t virq);
-void pick_bind_virq(struct fz *f, uint32_t *a, uint32_t *b);
-void do_bind_virq(struct fz *f, uint32_t virq, uint32_t vcpu);
-void pick_bind_ipi(struct fz *f, uint32_t *a, uint32_t *b);
-void do_bind_ipi(struct fz *f, uint32_t vcpu, uint32_t b);
-
-/* ops.c */
-void pick_port_arg(struct fz *f, uint32_t *a, uint32_t *b);
-void do_close(struct fz *f, uint32_t p, uint32_t b);
-void do_send(struct fz *f, uint32_t p, uint32_t b);
-void pick_status(struct fz *f, uint32_t *a, uint32_t *b);
-void do_status(struct fz *f, uint32_t a, uint32_t p);
-void pick_bind_vcpu(struct fz *f, uint32_t *a, uint32_t *b);
-void do_bind_vcpu(struct fz *f, uint32_t p, uint32_t vcpu);
-void do_unmask(struct fz *f, uint32_t p, uint32_t b);
-void pick_mask(struct fz *f, uint32_t *a, uint32_t *b);
-void do_mask(struct fz *f, uint32_t p, uint32_t b);
-void pick_reset(struct fz *f, uint32_t *a, uint32_t *b);
-void do_reset(struct fz *f, uint32_t a, uint32_t b);
-
-/* fifo.c */
-/* init_control's (gfn, offset) choices (a finding's steps write them). */
-#define NR_CB_AT 7
-extern const struct cb_at { enum fifo_gfn_kind gfn; uint32_t offset; } cb_at[NR_CB_AT];
-void pick_init_control(struct fz *f, uint32_t *a, uint32_t *b);
-void do_init_control(struct fz *f, uint32_t vcpu, uint32_t at);
-void pick_expand_array(struct fz *f, uint32_t *a, uint32_t *b);
-void do_expand_array(struct fz *f, uint32_t gfn, uint32_t b);
-void pick_set_priority(struct fz *f, uint32_t *a, uint32_t *b);
-void do_set_priority(struct fz *f, uint32_t p, uint32_t prio);
 
 /* shrink.c */
 size_t shrink(size_t n, const char *what);

@@ -21,7 +21,7 @@ void pick_port_arg(struct fz *f, uint32_t *a, uint32_t *b)
 void do_close(struct fz *f, uint32_t p, uint32_t b)
 {
     struct evtchn_close o = { .port = p };
-    struct fuzz_last_op *l = record(f, "close", p, b);
+    struct fuzz_last_op *l = record(f, p, b);
     long want = 0;
     int other = -1;             /* the other end, when it is ours too */
     uint32_t was = p < EVTCHN_2L_NR_CHANNELS ? __atomic_load_n(&racy[p], __ATOMIC_SEQ_CST) : RACY_NO;
@@ -55,7 +55,7 @@ void do_close(struct fz *f, uint32_t p, uint32_t b)
 void do_send(struct fz *f, uint32_t p, uint32_t b)
 {
     struct evtchn_send o = { .port = p };
-    struct fuzz_last_op *l = record(f, "send", p, b);
+    struct fuzz_last_op *l = record(f, p, b);
     long want = 0;
     int target = -1;
 
@@ -96,7 +96,7 @@ void do_status(struct fz *f, uint32_t a, uint32_t p)
 {
     domid_t dom = a;
     struct evtchn_status st = { .dom = dom, .port = p };
-    struct fuzz_last_op *l = record(f, "status", dom, p);
+    struct fuzz_last_op *l = record(f, dom, p);
     long rc = HYPERVISOR_event_channel_op(EVTCHNOP_status, &st);
 
     l->got = rc;
@@ -120,7 +120,7 @@ void do_bind_vcpu(struct fz *f, uint32_t p, uint32_t vcpu)
 {
     struct evtchn_bind_vcpu o = { .port = p, .vcpu = vcpu };
     struct evtchn_unmask u = { .port = p };
-    struct fuzz_last_op *l = record(f, "bind_vcpu", p, vcpu);
+    struct fuzz_last_op *l = record(f, p, vcpu);
     int movable = mine(f, p) && p < valid && vcpu < nvcpus && m[p].kind != K_HARNESS;
     long want = 0;
 
@@ -146,7 +146,7 @@ void do_bind_vcpu(struct fz *f, uint32_t p, uint32_t vcpu)
 void do_unmask(struct fz *f, uint32_t p, uint32_t b)
 {
     struct evtchn_unmask o = { .port = p };
-    struct fuzz_last_op *l = record(f, "unmask", p, b);
+    struct fuzz_last_op *l = record(f, p, b);
 
     check_rc(f, l, p >= valid ? -XEN_EINVAL : 0,
              HYPERVISOR_event_channel_op(EVTCHNOP_unmask, &o));
@@ -179,7 +179,7 @@ void pick_mask(struct fz *f, uint32_t *a, uint32_t *b)
 
 void do_mask(struct fz *f, uint32_t p, uint32_t b)
 {
-    struct fuzz_last_op *l = record(f, "mask", p, b);
+    struct fuzz_last_op *l = record(f, p, b);
 
     l->got = FUZZ_NOT_ISSUED;   /* the guest's own bit: no hypercall */
     if ( m[p].kind == K_HARNESS || (nvcpus > 1 && !mine(f, p) && p) )
@@ -207,7 +207,7 @@ void do_reset(struct fz *f, uint32_t a, uint32_t b)
 {
     domid_t dom = a;
     struct evtchn_reset o = { .dom = dom };
-    struct fuzz_last_op *l = record(f, "reset", dom, b);
+    struct fuzz_last_op *l = record(f, dom, b);
 
     if ( dom != DOMID_SELF )
     {

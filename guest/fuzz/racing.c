@@ -99,7 +99,7 @@ void pick_racing(struct fz *f, uint32_t *a, uint32_t *b)
 void do_send_racing(struct fz *f, uint32_t p, uint32_t b)
 {
     struct evtchn_send o = { .port = p };
-    struct fuzz_last_op *l = record(f, "send_racing", p, b);
+    struct fuzz_last_op *l = record(f, p, b);
 
     __atomic_store_n(&racing_on[f->vcpu], p, __ATOMIC_SEQ_CST);
     if ( p && racy_state(p) == RACY_SHARED )

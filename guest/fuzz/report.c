@@ -15,8 +15,9 @@
 int stop;
 struct found found;
 
-struct fuzz_last_op *record(struct fz *f, const char *name, uint32_t a, uint32_t b)
+struct fuzz_last_op *record(struct fz *f, uint32_t a, uint32_t b)
 {
+    const char *name = fuzz_op_name(f->op);
     struct fuzz_last_op *l = &f->last[f->op_index % FUZZ_LAST_OPS];
     unsigned int n = 0;
 

@@ -1,7 +1,7 @@
 /*
- * The run (fuzz.h's fuzz_run()): the table of operations, the draws,
- * every vcpu fuzzing at once from its own stream of the seed, and what is
- * left as it was at the end.
+ * The run (fuzz.h's fuzz_run()): the table of operations that ops.h lists,
+ * the draws, every vcpu fuzzing at once from its own stream of the seed, and
+ * what is left as it was at the end.
  */
 #include <stdint.h>
 #include <xen/xen.h>
@@ -29,49 +29,56 @@ struct fuzz_ring ring[GUEST_MAX_VCPUS];
 struct fz fz[GUEST_MAX_VCPUS];
 struct logged oplog[LOG_MAX];
 
-const struct fuzz_op_def op_defs[NR_FUZZ_OPS] = {
-    [F_ALLOC_UNBOUND] = { pick_alloc_unbound, do_alloc_unbound },
-    [F_BIND_INTERDOMAIN] = { pick_bind_interdomain, do_bind_interdomain },
-    [F_BIND_VIRQ] = { pick_bind_virq, do_bind_virq },
-    [F_BIND_IPI] = { pick_bind_ipi, do_bind_ipi },
-    [F_CLOSE] = { pick_port_arg, do_close },
-    [F_SEND] = { pick_port_arg, do_send },
-    [F_STATUS] = { pick_status, do_status },
-    [F_BIND_VCPU] = { pick_bind_vcpu, do_bind_vcpu },
-    [F_UNMASK] = { pick_port_arg, do_unmask },
-    [F_MASK] = { pick_mask, do_mask },
-    [F_RESET] = { pick_reset, do_reset },
-    [F_INIT_CONTROL] = { pick_init_control, do_init_control },
-    [F_EXPAND_ARRAY] = { pick_expand_array, do_expand_array },
-    [F_SET_PRIORITY] = { pick_set_priority, do_set_priority },
-    [F_SEND_RACING] = { pick_racing, do_send_racing },
+const struct fuzz_op_def fuzz_ops[NR_FUZZ_OPS] = {
+#define FUZZ_OP(name, weight, pick, args) \
+    [F_##name] = { OP_##name, NULL, weight, 0, pick, do_##name, args },
+#define FUZZ_SMP_OP(name, weight, pick) \
+    [F_##name] = { NR_OPS, #name, weight, 1, pick, do_##name, args_num },
+#include "ops.h"
 };
 
-/* How often each is drawn. */
-static const uint8_t weighted[] = {
-    F_ALLOC_UNBOUND, F_ALLOC_UNBOUND, F_ALLOC_UNBOUND,
-    F_BIND_INTERDOMAIN, F_BIND_INTERDOMAIN, F_BIND_INTERDOMAIN,
-    F_BIND_VIRQ, F_BIND_IPI, F_BIND_IPI,
-    F_CLOSE, F_CLOSE, F_CLOSE,
-    F_SEND, F_SEND, F_SEND, F_SEND,
-    F_STATUS, F_STATUS,
-    F_BIND_VCPU,
-    F_UNMASK, F_UNMASK,
-    F_MASK, F_MASK,
-    F_INIT_CONTROL, F_EXPAND_ARRAY, F_SET_PRIORITY, F_SET_PRIORITY,
-    /* Last, and drawn only with several vcpus: one vcpu's streams are as they were. */
-    F_SEND_RACING, F_SEND_RACING, F_SEND_RACING,
-};
-#define RACING_WEIGHT 3
+const char *fuzz_op_name(enum fuzz_op op)
+{
+    return fuzz_ops[op].step < NR_OPS ? script_ops[fuzz_ops[op].step].name : fuzz_ops[op].name;
+}
+
+/* Drawn at all: a FUZZ_SMP_OP only with several vcpus, so one vcpu's draws are the others'. */
+static int drawable(unsigned int op)
+{
+    return nvcpus > 1 || !fuzz_ops[op].smp;
+}
+
+/* An operation by its weight, of those drawable; draws: their weights' sum. */
+static enum fuzz_op draw(struct fz *f, uint32_t draws)
+{
+    uint32_t k = below(f, draws);
+    unsigned int op = 0;
+
+    for ( ; ; op++ )
+    {
+        if ( !drawable(op) )
+            continue;
+        if ( k < fuzz_ops[op].weight )
+            break;
+        k -= fuzz_ops[op].weight;
+    }
+    return op;
+}
+
+void fuzz_issue(struct fz *f, enum fuzz_op op, uint32_t a, uint32_t b)
+{
+    f->op = op;
+    fuzz_ops[op].run(f, a, b);
+}
 
 static void run_op(struct fz *f, enum fuzz_op op)
 {
     uint32_t a, b;
 
-    op_defs[op].pick(f, &a, &b);
+    fuzz_ops[op].pick(f, &a, &b);
     if ( nvcpus == 1 && f->op_index < LOG_MAX )
         oplog[f->op_index] = (struct logged){ .op = op, .a = a, .b = b };
-    op_defs[op].run(f, a, b);
+    fuzz_issue(f, op, a, b);
 }
 
 /*
@@ -94,19 +101,21 @@ static void fuzz_vcpu(unsigned int vcpu, void *arg)
 {
     struct fz *f = &fz[vcpu];
     unsigned int max_open = MAX_OPEN / nvcpus;
-    unsigned int draws = ARRAY_SIZE(weighted) - (nvcpus == 1 ? RACING_WEIGHT : 0);
+    uint32_t draws = 0;
 
     (void)arg;
+    for ( unsigned int op = 0; op < NR_FUZZ_OPS; op++ )
+        draws += drawable(op) ? fuzz_ops[op].weight : 0;
     for ( ; f->op_index < f->nops && !__atomic_load_n(&stop, __ATOMIC_RELAXED); f->op_index++ )
     {
         f->grew = 0;
         f->fifo_ops += m_fifo;
         if ( nvcpus == 1 && below(f, 1000) == 0 )
-            run_op(f, F_RESET);
+            run_op(f, F_reset);
         else if ( f->nr_open >= max_open )
-            run_op(f, F_CLOSE);
+            run_op(f, F_close);
         else
-            run_op(f, weighted[below(f, draws)]);
+            run_op(f, draw(f, draws));
         if ( f->grew )
             probe_valid();
         if ( f->op_index % SWEEP_EVERY == SWEEP_EVERY - 1 )

@@ -40,7 +40,7 @@ static int replay(const uint32_t *idx, size_t n, const char *what)
 
         f->grew = 0;
         f->last[i % FUZZ_LAST_OPS].want = 0;
-        op_defs[o->op].run(f, o->a, o->b);
+        fuzz_issue(f, o->op, o->a, o->b);
         wants[i] = f->last[i % FUZZ_LAST_OPS].want;
         if ( f->grew )
             probe_valid();
@@ -105,16 +105,39 @@ static const char *dom_word(uint32_t dom, char *buf, size_t size)
     return buf;
 }
 
-static const char *const case_op[] = {
-    [F_ALLOC_UNBOUND] = "alloc_unbound", [F_BIND_INTERDOMAIN] = "bind_interdomain",
-    [F_BIND_VIRQ] = "bind_virq", [F_BIND_IPI] = "bind_ipi", [F_CLOSE] = "close",
-    [F_SEND] = "send", [F_STATUS] = "status", [F_BIND_VCPU] = "bind_vcpu",
-    [F_UNMASK] = "unmask", [F_MASK] = "mask", [F_RESET] = "reset",
-    [F_INIT_CONTROL] = "init_control", [F_EXPAND_ARRAY] = "expand_array",
-    [F_SET_PRIORITY] = "set_priority",
-};
+/* The arguments of a shrunk finding's step, as a case file writes them (ops.h). */
+void args_num(char *buf, size_t size, uint32_t a, uint32_t b)
+{
+    (void)b;
+    snprintf(buf, size, "%u", a);
+}
 
-static const char *const gfn_word[] = { [FIFO_GFN_PAGE] = "page", [FIFO_GFN_BAD] = "bad" };
+void args_num_num(char *buf, size_t size, uint32_t a, uint32_t b)
+{
+    snprintf(buf, size, "%u %u", a, b);
+}
+
+void args_dom(char *buf, size_t size, uint32_t dom, uint32_t b)
+{
+    char d[16];
+
+    (void)b;
+    snprintf(buf, size, "%s", dom_word(dom, d, sizeof(d)));
+}
+
+void args_dom_num(char *buf, size_t size, uint32_t dom, uint32_t b)
+{
+    char d[16];
+
+    snprintf(buf, size, "%s %u", dom_word(dom, d, sizeof(d)), b);
+}
+
+void args_dom_dom(char *buf, size_t size, uint32_t a, uint32_t b)
+{
+    char d1[16], d2[16];
+
+    snprintf(buf, size, "%s %s", dom_word(a, d1, sizeof(d1)), dom_word(b, d2, sizeof(d2)));
+}
 
 /* What the model expected of the step that disagreed, as a case file says it. */
 static void print_check(uint32_t port)
@@ -141,11 +164,11 @@ static void print_check(uint32_t port)
 /* The shrunk operations, once more, each as a step with the model's expectation. */
 void print_steps(size_t n, const char *what)
 {
-    char d1[16], d2[16], want[32];
+    char want[32], args[48];
 
     replay(cur, n, what);       /* leaves each op's expected answer in wants[] */
     if ( start_fifo )
-        printf("EVT FUZZ-STEP A fifo_init -> ok\n");
+        printf("EVT FUZZ-STEP A %s -> ok\n", script_ops[OP_fifo_init].name);
     for ( size_t i = 0; i < n; i++ )
     {
         const struct logged *o = &oplog[cur[i]];
@@ -155,36 +178,10 @@ void print_steps(size_t n, const char *what)
             script_fmt_rc(want, sizeof(want), rc);
         else
             snprintf(want, sizeof(want), "ok");
-        switch ( o->op )
-        {
-        case F_ALLOC_UNBOUND:
-        case F_BIND_INTERDOMAIN:
-        case F_STATUS:
-        case F_RESET:
-            printf("EVT FUZZ-STEP A %s %s", case_op[o->op], dom_word(o->a, d1, sizeof(d1)));
-            if ( o->op == F_ALLOC_UNBOUND )
-                printf(" %s", dom_word(o->b, d2, sizeof(d2)));
-            else if ( o->op != F_RESET )
-                printf(" %u", o->b);
-            break;
-        case F_BIND_VIRQ:
-        case F_BIND_VCPU:
-        case F_SET_PRIORITY:
-            printf("EVT FUZZ-STEP A %s %u %u", case_op[o->op], o->a, o->b);
-            break;
-        case F_INIT_CONTROL:
-            printf("EVT FUZZ-STEP A init_control %s %u %u", gfn_word[cb_at[o->b].gfn],
-                   cb_at[o->b].offset, o->a);
-            break;
-        case F_EXPAND_ARRAY:
-            printf("EVT FUZZ-STEP A expand_array %s", gfn_word[o->a]);
-            break;
-        default:
-            printf("EVT FUZZ-STEP A %s %u", case_op[o->op], o->a);
-        }
+        fuzz_ops[o->op].args(args, sizeof(args), o->a, o->b);
         if ( i == n - 1 && !strcmp(what, "port") )
             snprintf(want, sizeof(want), "ok %ld", found.model);   /* the port it should have been */
-        printf(" -> %s\n", want);
+        printf("EVT FUZZ-STEP A %s %s -> %s\n", fuzz_op_name(o->op), args, want);
     }
     print_check(found.port);
 }
