@@ -44,16 +44,22 @@
  * Its files, one concern each:
  *   ops.h      the list of operations: name, weight, argument picker, how a
  *              finding writes them (adding one: a line there, pick_ and do_)
+ *   state.c    the state below: the model's ports, the run's settings,
+ *              each vcpu's, shared ports', the first mismatch
+ *   record.c   each vcpu's last operations, and the first mismatch
  *   choices.c  the seeded choices: one stream per vcpu, ports, domains, vcpus
+ *   args.c     arguments as a case file's step writes them
  *   model.c    the model: each port as Xen keeps it, and how it changes
  *   racing.c   shared ports, and the send that races their owner
  *   check.c    the model against what Xen says and what the guest sees
- *   report.c   each vcpu's last operations, a mismatch and its report
  *   bind.c     the operations that make a channel
  *   ops.c      the operations on a port
  *   fifo.c     the FIFO ABI's operations, and its part of the model
- *   run.c      the run: the table of operations, the draws, every vcpu at once
+ *   table.c    the table of operations that ops.h lists
+ *   report.c   a finding's report, and a long run's signs of life
  *   shrink.c   a finding shrunk (one vcpu), and written as case-file steps
+ *   run.c      the run: the draws, every vcpu at once
+ * each using only those above it in this list.
  */
 #ifndef GUEST_FUZZ_INTERNAL_H
 #define GUEST_FUZZ_INTERNAL_H
@@ -102,7 +108,12 @@ extern struct mport m[EVTCHN_2L_NR_CHANNELS];
  */
 enum { X_CLEAR, X_SET, X_UNKNOWN };
 
-/* model.c */
+/*
+ * The state the files share: all of it defined in state.c, below every file
+ * that reads or changes it.
+ */
+
+/* The model (model.c changes it). */
 extern uint32_t valid;                  /* d->valid_evtchns, as last seen */
 /* The ABI as Xen has it: d->evtchn_fifo, its array pages, each vcpu's control block. */
 extern int m_fifo;
@@ -111,7 +122,7 @@ extern uint8_t m_cb[GUEST_MAX_VCPUS];
 /* Each port's upcalls before the run: a case file counts from its start. */
 extern uint32_t count0[EVTCHN_2L_NR_CHANNELS];
 
-/* run.c: the run's settings */
+/* The run's settings (fuzz_run()). */
 extern int start_fifo;                  /* the run began on FIFO (a fifo_init before it) */
 extern domid_t peer;                    /* fuzz_with: the domain fuzzing beside us */
 extern unsigned int nvcpus;             /* fuzzing, all at once */
@@ -122,11 +133,10 @@ extern unsigned long xen_ver;
 /* The ports that wake the secondary vcpus (the harness's, as the console's). */
 extern evtchn_port_t kick_port[GUEST_MAX_VCPUS];
 
-/* racing.c */
 /*
- * Shared ports: any vcpu may send on them (racing); their events are nobody's
- * to predict.  RACY_DRAINING: closed, racers still sending on it are let
- * finish.  Each number's state carries a generation, bumped at every change,
+ * Shared ports (racing.c): any vcpu may send on them (racing); their events
+ * are nobody's to predict.  RACY_DRAINING: closed, racers still sending on it
+ * are let finish.  Each number's state carries a generation, bumped at every change,
  * so that a vcpu's compare-and-swap only ever undoes its own change: the
  * number may have been closed, bound, shared and closed again meanwhile
  * (a closer that compared states alone unshared a live pair: two-domain seed 13).
@@ -152,11 +162,11 @@ struct fz {
     unsigned int nr_open;
     uint32_t virq_port[NR_VIRQS];       /* this vcpu's virq_to_evtchn[] */
     struct fuzz_last_op *last;          /* ring[vcpu].last */
-    unsigned int op;                    /* the enum fuzz_op it is issuing */
+    const char *name;                   /* the operation it is issuing (fuzz_issue()) */
 };
 extern struct fz fz[GUEST_MAX_VCPUS];
 
-/* report.c: the first mismatch stops every vcpu; vcpu 0 prints it at the end. */
+/* The first mismatch (mismatch()) stops every vcpu; vcpu 0 prints it at the end. */
 extern int stop;
 extern struct found {
     unsigned int vcpu;
@@ -167,8 +177,8 @@ extern struct found {
 } found;
 
 /*
- * run.c: with one vcpu the run is exact and its operations are kept, so that
- * a finding can be shrunk to the few that still make it (shrink()).
+ * With one vcpu the run is exact and its operations are kept, so that a
+ * finding can be shrunk to the few that still make it (shrink()).
  */
 #define LOG_MAX 200000
 struct logged {
@@ -176,6 +186,9 @@ struct logged {
     uint32_t a, b;
 };
 extern struct logged oplog[LOG_MAX];
+/* When a long fuzz step next says that it is still going (beat()), every BEAT_MS. */
+extern uint64_t beat_at;
+#define BEAT_MS 2000
 
 /* ---- the operations (ops.h) ---- */
 
@@ -208,13 +221,11 @@ struct fuzz_op_def {
 };
 extern const struct fuzz_op_def fuzz_ops[NR_FUZZ_OPS];
 
-/* run.c */
+/* table.c */
 /* Its name: the case language's (script_ops[]), or a FUZZ_SMP_OP's own. */
 const char *fuzz_op_name(enum fuzz_op op);
 /* Runs op with its arguments (the draw's, or a replay's). */
 void fuzz_issue(struct fz *f, enum fuzz_op op, uint32_t a, uint32_t b);
-/* A long fuzz step says now and then that it is still going (EVT FUZZ-PROGRESS). */
-void beat(const char *what, uint64_t done);
 
 /* choices.c */
 uint32_t below(struct fz *f, uint32_t n);
@@ -223,11 +234,10 @@ uint32_t pick_port(struct fz *f);
 domid_t pick_dom(struct fz *f);
 uint32_t pick_vcpu(struct fz *f);
 
-/* report.c */
+/* record.c */
 /* The operation f is issuing, into its ring: name, arguments, no answer yet. */
 struct fuzz_last_op *record(struct fz *f, uint32_t a, uint32_t b);
 void mismatch(struct fz *f, const char *what, uint32_t port, long model, long xen);
-void print_finding(void);
 
 /* model.c */
 long m_get_port(struct fz *f);
@@ -258,6 +268,11 @@ void check_rc(struct fz *f, struct fuzz_last_op *l, long want, long got);
 
 /* bind.c */
 int virq_global(uint32_t virq);
+
+/* report.c */
+void print_finding(void);
+/* A long fuzz step says now and then that it is still going (EVT FUZZ-PROGRESS). */
+void beat(const char *what, uint64_t done);
 
 /* shrink.c */
 size_t shrink(size_t n, const char *what);

@@ -16,13 +16,6 @@
 #include "internal.h"
 #include <xen/errno.h>              /* the XEN_E* enum */
 
-struct mport m[EVTCHN_2L_NR_CHANNELS];
-uint32_t valid;
-int m_fifo;
-uint32_t m_pages;
-uint8_t m_cb[GUEST_MAX_VCPUS];
-uint32_t count0[EVTCHN_2L_NR_CHANNELS];
-
 /* get_free_port(): the lowest free port; past the table, a new bucket. */
 long m_get_port(struct fz *f)
 {

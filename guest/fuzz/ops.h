@@ -14,7 +14,7 @@
  *     pick    draws its two arguments from the model's state: pick_<name>(),
  *             or pick_port_arg() for a port alone.
  *     args    writes the two arguments as a case file's step does, after
- *             the op's name (shrink.c's args_* for numbers and domains).
+ *             the op's name (args.c's args_* for numbers and domains).
  * FUZZ_SMP_OP(name, weight, pick)
  *     an op of the fuzzer's own, no op of the case language: drawn only with
  *     several vcpus, so never in a shrunk finding (one vcpu).  do_<name>() as

@@ -11,9 +11,7 @@
 #include "internal.h"
 #include <xen/errno.h>              /* the XEN_E* enum */
 
-uint32_t racy[EVTCHN_2L_NR_CHANNELS];
 static uint32_t racing_on[GUEST_MAX_VCPUS];     /* the shared port a vcpu is sending on, else 0 */
-uint64_t drain_clock, drained_at[EVTCHN_2L_NR_CHANNELS];
 
 uint32_t racy_state(uint32_t p)
 {

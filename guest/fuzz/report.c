@@ -1,7 +1,6 @@
 /*
- * The record of each vcpu's last operations (its ring, which the harness can
- * still read after Xen went down), the first mismatch, and its report: both
- * views of the ports it concerns and the operations that led to it.
+ * A finding's report: both views of the ports it concerns and the operations
+ * that led to it; and a long run's signs of life.
  */
 #include <stdint.h>
 #include <xen/xen.h>
@@ -11,33 +10,6 @@
 #include "../hypercall.h"
 #include "../lib.h"
 #include "internal.h"
-
-int stop;
-struct found found;
-
-struct fuzz_last_op *record(struct fz *f, uint32_t a, uint32_t b)
-{
-    const char *name = fuzz_op_name(f->op);
-    struct fuzz_last_op *l = &f->last[f->op_index % FUZZ_LAST_OPS];
-    unsigned int n = 0;
-
-    *l = (struct fuzz_last_op){ .i = f->op_index, .a = a, .b = b, .got = FUZZ_NO_ANSWER };
-    for ( ; name[n] && n < sizeof(l->name) - 1; n++ )
-        l->name[n] = name[n];
-    return l;
-}
-
-void mismatch(struct fz *f, const char *what, uint32_t port, long model, long xen)
-{
-    if ( __atomic_exchange_n(&stop, 1, __ATOMIC_SEQ_CST) )
-        return;
-    found.vcpu = f->vcpu;
-    found.op = f->op_index;
-    found.what = what;
-    found.port = port;
-    found.model = model;
-    found.xen = xen;
-}
 
 static const char *const kind_name[] = {
     [K_FREE] = "closed", [K_RESERVED] = "reserved", [K_UNBOUND] = "unbound",
@@ -99,4 +71,18 @@ void print_finding(void)
                    l->a, l->b, answer);
         }
     }
+}
+
+/*
+ * A fuzz step is one long step: on a busy host it can run well past its case's
+ * budget, and the harness tells a slow guest from a hung one by its lines.
+ */
+void beat(const char *what, uint64_t done)
+{
+    uint64_t now = now_ns();
+
+    if ( now < beat_at )
+        return;
+    printf("EVT FUZZ-PROGRESS %s=%lu\n", what, (unsigned long)done);
+    beat_at = now + MS_TO_NS(BEAT_MS);
 }

@@ -1,7 +1,7 @@
 /*
- * The run (fuzz.h's fuzz_run()): the table of operations that ops.h lists,
- * the draws, every vcpu fuzzing at once from its own stream of the seed, and
- * what is left as it was at the end.
+ * The run (fuzz.h's fuzz_run()): the draws, by ops.h's weights, every vcpu
+ * fuzzing at once from its own stream of the seed, the finding reported and
+ * shrunk, and what is left as it was at the end.
  */
 #include <stdint.h>
 #include <xen/xen.h>
@@ -16,31 +16,6 @@
 /* Ports the generator keeps open at most, all vcpus together: well below max_event_channels. */
 #define MAX_OPEN 192
 #define SWEEP_EVERY 1000
-#define BEAT_MS 2000                /* how often a long fuzz step says it is still going */
-
-int start_fifo;
-domid_t peer = DOMID_INVALID;
-unsigned int nvcpus;
-long (*reset_self)(void);
-uint64_t run_seed;
-unsigned long xen_ver;
-evtchn_port_t kick_port[GUEST_MAX_VCPUS];
-struct fuzz_ring ring[GUEST_MAX_VCPUS];
-struct fz fz[GUEST_MAX_VCPUS];
-struct logged oplog[LOG_MAX];
-
-const struct fuzz_op_def fuzz_ops[NR_FUZZ_OPS] = {
-#define FUZZ_OP(name, weight, pick, args) \
-    [F_##name] = { OP_##name, NULL, weight, 0, pick, do_##name, args },
-#define FUZZ_SMP_OP(name, weight, pick) \
-    [F_##name] = { NR_OPS, #name, weight, 1, pick, do_##name, args_num },
-#include "ops.h"
-};
-
-const char *fuzz_op_name(enum fuzz_op op)
-{
-    return fuzz_ops[op].step < NR_OPS ? script_ops[fuzz_ops[op].step].name : fuzz_ops[op].name;
-}
 
 /* Drawn at all: a FUZZ_SMP_OP only with several vcpus, so one vcpu's draws are the others'. */
 static int drawable(unsigned int op)
@@ -65,12 +40,6 @@ static enum fuzz_op draw(struct fz *f, uint32_t draws)
     return op;
 }
 
-void fuzz_issue(struct fz *f, enum fuzz_op op, uint32_t a, uint32_t b)
-{
-    f->op = op;
-    fuzz_ops[op].run(f, a, b);
-}
-
 static void run_op(struct fz *f, enum fuzz_op op)
 {
     uint32_t a, b;
@@ -79,22 +48,6 @@ static void run_op(struct fz *f, enum fuzz_op op)
     if ( nvcpus == 1 && f->op_index < LOG_MAX )
         oplog[f->op_index] = (struct logged){ .op = op, .a = a, .b = b };
     fuzz_issue(f, op, a, b);
-}
-
-/*
- * A fuzz step is one long step: on a busy host it can run well past its case's
- * budget, and the harness tells a slow guest from a hung one by its lines.
- */
-static uint64_t beat_at;
-
-void beat(const char *what, uint64_t done)
-{
-    uint64_t now = now_ns();
-
-    if ( now < beat_at )
-        return;
-    printf("EVT FUZZ-PROGRESS %s=%lu\n", what, (unsigned long)done);
-    beat_at = now + MS_TO_NS(BEAT_MS);
 }
 
 static void fuzz_vcpu(unsigned int vcpu, void *arg)
