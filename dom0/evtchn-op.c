@@ -1,6 +1,6 @@
 /*
  * evtchn-op: dom0's part of a case, run inside dom0 by the interpreter the
- * guests run (guest/script_core.c), so each step costs a hypercall, not a
+ * guests run (script/script_core.c), so each step costs a hypercall, not a
  * round trip over the serial line.
  *
  *   evtchn-op <name> <script> [ROLE=domid ...]

@@ -25,6 +25,7 @@ void console_init(void)
     ring = mfn_to_virt(start_info->console.domU.mfn);
     port = start_info->console.domU.evtchn;
     events_driver_port(EVENTS_CONSOLE, port);
+    lib_set_output(console_write);      /* printf() from here on */
 }
 
 evtchn_port_t console_port(void)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include "guest.h"
 #include "events.h"
+#include "smp.h"
 #include "event_abi.h"
 #include "lib.h"
 #include "bitops.h"

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "guest.h"
 #include "events.h"
+#include "smp.h"
 #include "event_abi.h"
 #include "event_fifo.h"
 #include "guard.h"

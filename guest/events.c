@@ -24,7 +24,6 @@ static uint32_t upcall_count[NR_PORTS];
 static uint32_t upcall_count_on[GUEST_MAX_VCPUS][NR_PORTS];
 /* The vcpu Xen notifies for each port, as EVTCHNOP_status last said. */
 uint8_t port_vcpu[NR_PORTS];
-unsigned int nr_vcpus_up = 1;
 /* hold: vcpu 0 stays masked until release, whatever else unmasks. */
 static int held;
 /* Delivery order since hold: the position of each port's first upcall. */

@@ -6,12 +6,6 @@
 #include <xen/xen.h>
 #include <xen/event_channel.h>
 
-/* Vcpus the guest can run on (and count upcalls for); more are left down. */
-#define GUEST_MAX_VCPUS 8
-
-/* Vcpus running our code (vcpu 0 and the secondaries smp_init() brought up). */
-extern unsigned int nr_vcpus_up;
-
 void events_init(void);
 
 /*

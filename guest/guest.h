@@ -10,6 +10,9 @@ extern start_info_t *start_info;
 extern shared_info_t *shared_info;       /* NULL until events_init() */
 extern domid_t self_domid;
 
+/* Vcpus the guest can run on (and count upcalls for); more are left down. */
+#define GUEST_MAX_VCPUS 8
+
 static inline int is_dom0(void)
 {
     return start_info && (start_info->flags & SIF_INITDOMAIN);

@@ -1,7 +1,8 @@
 /* Freestanding helpers: string functions and a small printf. */
 #include <stdint.h>
+#include <xen/xen.h>
 #include "lib.h"
-#include "console.h"
+#include "hypercall.h"
 
 void *memset(void *s, int c, size_t n)
 {
@@ -165,6 +166,18 @@ int snprintf(char *buf, size_t size, const char *fmt, ...)
     return n;
 }
 
+static void hypervisor_write(const char *buf, size_t len)
+{
+    HYPERVISOR_console_io(CONSOLEIO_write, len, buf);
+}
+
+static void (*output)(const char *buf, size_t len) = hypervisor_write;
+
+void lib_set_output(void (*write)(const char *buf, size_t len))
+{
+    output = write;
+}
+
 void printf(const char *fmt, ...)
 {
     char buf[512];
@@ -176,5 +189,5 @@ void printf(const char *fmt, ...)
     va_end(ap);
     if ( n > (int)sizeof(buf) - 1 )
         n = sizeof(buf) - 1;
-    console_write(buf, n);
+    output(buf, n);
 }

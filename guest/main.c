@@ -8,6 +8,7 @@
 #include <xen/event_channel.h>
 #include "guest.h"
 #include "console.h"
+#include "crash.h"
 #include "events.h"
 #include "hypercall.h"
 #include "lib.h"
@@ -71,7 +72,7 @@ void guest_main(start_info_t *si)
 
     start_info = si;
     low_rc = unmap_low_memory();
-    traps_init();
+    traps_init(&crash_report);
     events_init();
     console_init();
     xs_init();

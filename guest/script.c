@@ -12,7 +12,7 @@
 #include "console.h"
 #include "events.h"
 #include "event_fifo.h"
-#include "fuzz.h"
+#include "fuzz/fuzz.h"
 #include "hypercall.h"
 #include "lib.h"
 #include "script.h"

@@ -9,7 +9,6 @@
 #include <xen/vcpu.h>
 #include <xen/errno.h>
 #include "guest.h"
-#include "events.h"
 #include "hypercall.h"
 #include "lib.h"
 #include "smp.h"
@@ -20,6 +19,7 @@
 static uint8_t vcpu_stacks[GUEST_MAX_VCPUS][VCPU_STACK_SIZE]
     __attribute__((aligned(16)));
 static struct vcpu_guest_context vcpu_ctxt;
+unsigned int nr_vcpus_up = 1;
 
 unsigned int smp_this_vcpu(void)
 {

@@ -9,6 +9,9 @@ struct smp_info {
     long up_rc;                 /* the failure that stopped bring-up, or 0 */
 };
 
+/* Vcpus running our code (vcpu 0 and the secondaries smp_init() brought up). */
+extern unsigned int nr_vcpus_up;
+
 /* Stop every vcpu's periodic timer, then bring vcpus 1.. up. */
 struct smp_info smp_init(void);
 

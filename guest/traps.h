@@ -13,7 +13,19 @@ struct trap_frame {
     uint64_t rip, cs, rflags, rsp, ss;
 };
 
-void traps_init(void);
+/*
+ * What a fatal exception, or Xen's failsafe callback, ends in: whoever calls
+ * traps_init() says (crash.c: the EVT CRASH line, then SHUTDOWN_crash), so
+ * the arch code uses nothing of the guest above it.  Neither returns.
+ */
+struct trap_fatal {
+    /* An exception: its frame, and its vector's name ("PF"; "?" past the table). */
+    void (*trap)(const struct trap_frame *f, const char *name);
+    /* The failsafe callback's frame: rcx, r11, ds, es, fs, gs, rip, cs, rflags, rsp, ss. */
+    void (*failsafe)(const uint64_t *frame);
+};
+
+void traps_init(const struct trap_fatal *fatal);
 
 struct vcpu_guest_context;
 /* The first register state of secondary vcpu `vcpu`, entering entry(vcpu). */

@@ -1,7 +1,7 @@
 """The privileged domain's part of a case, run inside dom0.
 
 A case may give steps to `Dom0`: they are compiled like any guest's script and run by
-`evtchn-op` (dom0/), which links the guests' own interpreter (guest/script_core.c):
+`evtchn-op` (dom0/), which links the guests' own interpreter (script/script_core.c):
 hypercalls through the dom0 kernel's privcmd driver, rendezvous with the guests through
 its xenbus device, under /local/domain/0 where every domain may read. Each step prints a
 ``[g<N>-Dom0] EVT RESULT ...`` line in the guests' own format, so one parser reads them all.

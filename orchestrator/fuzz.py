@@ -1,4 +1,4 @@
-"""`fuzz`: the guest's seeded event channel fuzzer (guest/fuzz.c), a fresh domain per seed.
+"""`fuzz`: the guest's seeded event channel fuzzer (guest/fuzz/), a fresh domain per seed.
 
 Each seed is a case of one `fuzz` step, run in a domain of its own so that the same seed
 always issues the same operations. A mismatch between Xen and the model fails that case;
@@ -62,7 +62,7 @@ def case_text(
     return (
         f"{head}"
         f"title   {ops} random operations on the domain's own event channels from seed {seed}, "
-        f"by {vcpus} vcpu(s) at once, from the {abi} ABI, each checked against guest/fuzz.c's model of Xen\n"
+        f"by {vcpus} vcpu(s) at once, from the {abi} ABI, each checked against guest/fuzz/'s model of Xen\n"
         "domains A\n"
         f"vcpus   {vcpus}\n"
         f"timeout {budget}\n"
@@ -84,7 +84,7 @@ def _two_domains(seed: int, ops: int, vcpus: int, abi: str, budget: int, head: s
         f"vcpus   {vcpus}\n"
         f"timeout {budget}\n"
         "source  xen/common/event_channel.c: evtchn_alloc_unbound(), evtchn_bind_interdomain(), evtchn_send(), "
-        "evtchn_close() (the other domain's end); guest/fuzz.c (K_CROSS)\n\n"
+        "evtchn_close() (the other domain's end); guest/fuzz/ (K_CROSS)\n\n"
         f"{first}A fuzz_with {seed} {ops} @B -> ok 0 &\nB fuzz_with {seed + PEER_SEED} {ops} @A -> ok 0\n\n"
     )
 
@@ -135,7 +135,7 @@ def found_case(seed: int, ops: int, details: list[str], xen: dict[str, str], abi
     shrunk = next((d for d in details if d.startswith("FUZZ-SHRUNK ")), "")
     head = [
         f"# Found by `make fuzz SEED={seed} OPS={ops} VCPUS=1 ABI={abi}` on Xen {xen.get('xen_version', '?')}",
-        f"# (build-id {xen.get('build_id', '?')}), {time.strftime('%Y-%m-%d')}; shrunk by guest/fuzz.c shrink():",
+        f"# (build-id {xen.get('build_id', '?')}), {time.strftime('%Y-%m-%d')}; shrunk by guest/fuzz/shrink.c:",
         f"# {shrunk}",
         "# Each expectation is the fuzzer's model of xen/common/event_channel.c; the last step is",
         "# where Xen and the model disagreed:",
@@ -145,7 +145,7 @@ def found_case(seed: int, ops: int, details: list[str], xen: dict[str, str], abi
         f"title   seed {seed}, shrunk: {len(steps)} step(s) where the Xen under test and the model disagree",
         "domains A",
         "fresh",
-        "source  guest/fuzz.c (the model); xen/common/event_channel.c",
+        "source  guest/fuzz/ (the model); xen/common/event_channel.c",
         "",
     ]
     return "\n".join(head + steps) + "\n"

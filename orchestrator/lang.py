@@ -1,6 +1,6 @@
-"""The guest-script language, read from its one definition: guest/script-lang.h.
+"""The guest-script language, read from its one definition: script/script-lang.h.
 
-The guest's parser (guest/script_parse.c) is built from the same header. This
+The guests' and dom0's parser (script/script_parse.c) is built from the same header. This
 module mirrors that parser rule for rule (`check_script`), so the orchestrator
 refuses before any boot every script the guest would refuse after it;
 tests/unit/test_parity.py runs both over the same lines.
@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-HEADER = Path(__file__).resolve().parent.parent / "guest" / "script-lang.h"
+ROOT = Path(__file__).resolve().parent.parent
+HEADER = ROOT / "script" / "script-lang.h"
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ LIMITS, OPS, STATUS_FIELDS, STATUS_KINDS, KEYWORDS = _read(HEADER.read_text())
 
 
 def _guest_max_vcpus() -> int:
-    path = HEADER.parent / "events.h"
+    path = ROOT / "guest" / "guest.h"
     m = re.search(r"^#define GUEST_MAX_VCPUS (\d+)$", path.read_text(), re.M)
     if m is None:
         raise ValueError(f"{path}: no `#define GUEST_MAX_VCPUS <n>` line")

@@ -1,6 +1,6 @@
 """Each fuzzing vcpu's last operations, read out of the machine after Xen went down.
 
-The guest keeps them in a page per vcpu (`struct fuzz_ring`, guest/fuzz.h) and names those
+The guest keeps them in a page per vcpu (`struct fuzz_ring`, guest/fuzz/fuzz.h) and names those
 pages' machine frames before a run starts (``EVT FUZZ-RING``). Once Xen is down the guest
 can print nothing more, but QEMU still holds the machine's memory, and under Xen a PV
 guest's machine frame is QEMU's physical page: QMP's `pmemsave` reads it.

@@ -88,7 +88,7 @@ class Rtt:
 
 @dataclass(frozen=True)
 class FuzzRun:
-    """One `fuzz` step, as its EVT FUZZ line sums it up (guest/fuzz.c)."""
+    """One `fuzz` step, as its EVT FUZZ line sums it up (guest/fuzz/)."""
 
     domain: str
     seed: int
@@ -107,7 +107,7 @@ class FuzzRun:
 @dataclass(frozen=True)
 class FuzzRings:
     """Where a `fuzz` step's vcpus keep their last operations: a page each (`struct
-    fuzz_ring`, guest/fuzz.h), read out of the machine when Xen goes down (lastops.py)."""
+    fuzz_ring`, guest/fuzz/fuzz.h), read out of the machine when Xen goes down (lastops.py)."""
 
     seed: int
     mfns: tuple[int, ...]  # by vcpu
@@ -328,7 +328,7 @@ def _parse_into(rep: DomainReport, kind: str, rest: str) -> None:
     elif kind in ("FUZZ-MISMATCH", "FUZZ-LAST", "FUZZ-PORT", "FUZZ-FIFO", "FUZZ-SHRUNK", "FUZZ-STEP"):
         rep.fuzz_details.append(f"{kind} {rest}")
     elif kind == "FUZZ-PROGRESS":
-        pass  # a long fuzz step still going (guest/fuzz.c beat()): progress, nothing to keep
+        pass  # a long fuzz step still going (guest/fuzz/run.c beat()): progress, nothing to keep
     elif kind == "BOOT":
         rep.boot = _keyvals(rest)
     elif kind == "CASE-BEGIN":

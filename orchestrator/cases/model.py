@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 # The privileged domain: its steps run through dom0's privcmd driver (dom0/evtchn-op.c),
-# which offers the hypercalls marked DOM0 in guest/script-lang.h only.
+# which offers the hypercalls marked DOM0 in script/script-lang.h only.
 DOM0 = "Dom0"
 # The Linux peer: a domU running a Linux kernel; its steps go through that kernel's event
 # channel device (dom0/evtchn-op.c --domu, started by dom0/peer-init.c): the same ops as Dom0.

@@ -28,7 +28,7 @@ OWN_PORT_OPS = ("alloc_unbound", "bind_interdomain")
 # What each config line takes, and why: a value past it would reach xl changed (a uint32
 # cut short), be refused by xl create after the boot, or run on fewer vcpus than asked.
 BOUNDS = {
-    "vcpus": (1, lang.GUEST_MAX_VCPUS, "the guest runs on at most GUEST_MAX_VCPUS (guest/events.h)"),
+    "vcpus": (1, lang.GUEST_MAX_VCPUS, "the guest runs on at most GUEST_MAX_VCPUS (guest/guest.h)"),
     "max_event_channels": (1, (1 << 32) - 1, "xl's max_event_channels is a uint32"),
     # Physical IRQs (GSIs) of the machine: QEMU's have a few dozen, Xen's nr_irqs some hundreds.
     "irqs": (0, 1023, "an IRQ of the machine"),

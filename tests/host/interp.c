@@ -1,5 +1,5 @@
 /*
- * The script interpreter (guest/script_core.c) on the host, in a made-up
+ * The script interpreter (script/script_core.c) on the host, in a made-up
  * place, for tests/unit/test_interpreter.py.
  *
  *   interp [ROLE=domid | /xenstore/path=value ...] < script

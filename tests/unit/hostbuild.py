@@ -1,4 +1,5 @@
-"""Guest C code built for the host, with ASan and UBSan, for the tests that drive it."""
+"""Harness C code built for the host, with ASan and UBSan, for the tests that drive it: the script
+engine (script/, on the include path), dom0's agent, the guest's fuzz ring layout."""
 
 from __future__ import annotations
 
@@ -25,12 +26,12 @@ def build(out: Path, include: Path, *sources: Path) -> Path:
     """gcc with the guest's warnings and both sanitizers; a failed build fails the test."""
     gcc = shutil.which("gcc")
     if gcc is None:
-        pytest.fail("gcc is needed to build the guest's script code for the host")
+        pytest.fail("gcc is needed to build the harness's C code for the host")
     cmd = [
         gcc, "-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
         "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer",
         "-include", "stdint.h", "-D__XEN_INTERFACE_VERSION__=0x00040d00",
-        f"-I{REPO / 'guest'}", f"-I{include}", "-o", str(out), *map(str, sources),
+        f"-I{REPO / 'script'}", f"-I{include}", "-o", str(out), *map(str, sources),
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:

@@ -23,7 +23,7 @@ from .hostbuild import REPO, build
 @pytest.fixture(scope="module")
 def agent_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("agent") / "evt-agent"
-    return build(out, REPO / "guest", REPO / "dom0" / "agent.c")
+    return build(out, REPO / "script", REPO / "dom0" / "agent.c")
 
 
 class SocketAgent(Agent):

@@ -968,7 +968,7 @@ def test_a_crlf_file_and_tabs_are_fine(tmp_path: Path) -> None:
 def test_config_values_at_their_bounds(tmp_path: Path) -> None:
     case = one_case(tmp_path, "case x\ndomains A\nvcpus 8\nmax_event_channels 4294967295\nirqs 0 1023\nA send 1\n")
     assert case.config == Config(("A",), 8, 4294967295, (0, 1023))
-    assert lang.GUEST_MAX_VCPUS == 8  # guest/events.h
+    assert lang.GUEST_MAX_VCPUS == 8  # guest/guest.h
 
 
 def test_every_op_says_where_its_numbers_go() -> None:

@@ -1,4 +1,4 @@
-"""The script interpreter that guests and dom0 share (guest/script_core.c), on the host.
+"""The script interpreter that guests and dom0 share (script/script_core.c), on the host.
 
 tests/host/interp.c links it into a made-up place whose ops answer as a tiny Xen would;
 a case file is compiled as the runner compiles it, and the EVT lines it prints are read
@@ -42,7 +42,7 @@ Dom0 status @A 4096         -> ok
 @pytest.fixture(scope="module")
 def interp(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("interp") / "interp"
-    core = [REPO / "guest" / "script_core.c", REPO / "guest" / "script_parse.c"]
+    core = [REPO / "script" / "script_core.c", REPO / "script" / "script_parse.c"]
     return build(out, xen_include(), REPO / "tests" / "host" / "interp.c", *core)
 
 

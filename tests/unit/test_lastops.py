@@ -1,5 +1,5 @@
 """Reading a fuzzing guest's last operations out of memory: its FUZZ-RING line, the page's
-layout against guest/fuzz.h's, and what is said of a page that is not a ring."""
+layout against guest/fuzz/fuzz.h's, and what is said of a page that is not a ring."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from orchestrator import lastops
 from orchestrator.errors import SetupError
 from orchestrator.results import FuzzRings, ParseError, parse, parse_fuzz_rings
 
-from .hostbuild import build, xen_include
+from .hostbuild import REPO, build, xen_include
 
 
 def ring_page(seed: int, vcpu: int, ops: list[tuple[int, str, int, int, int, int]], running: int = 1) -> bytes:
@@ -90,10 +90,11 @@ def test_each_vcpu_page_is_read_from_its_frame_and_a_failure_is_said(tmp_path: P
 
 
 def test_the_layout_is_the_guests(tmp_path: Path) -> None:
-    """guest/fuzz.h's struct fuzz_ring, as the guest's compiler lays it out."""
+    """guest/fuzz/fuzz.h's struct fuzz_ring, as the guest's compiler lays it out."""
     src = tmp_path / "layout.c"
     src.write_text(
-        '#include <stddef.h>\n#include <stdio.h>\n#include "fuzz.h"\n'
+        '#include <stddef.h>\n#include <stdio.h>\n'
+        f'#include "{REPO / "guest" / "fuzz" / "fuzz.h"}"\n'
         "int main(void) {\n"
         '  printf("%zu %zu %zu %zu %s %d\\n", offsetof(struct fuzz_ring, last), sizeof(struct fuzz_last_op),\n'
         "         offsetof(struct fuzz_last_op, want), sizeof(struct fuzz_ring), FUZZ_RING_MAGIC, FUZZ_LAST_OPS);\n"

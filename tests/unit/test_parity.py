@@ -1,6 +1,6 @@
 """The orchestrator's checker and the guest's parser agree, line for line.
 
-The guest's parser (guest/script_parse.c) is built for the host with ASan and UBSan
+The guest's parser (script/script_parse.c) is built for the host with ASan and UBSan
 (tests/host/parser.c) and run over every compiled case script and over generated
 and mutated lines; orchestrator.lang.check_script must give each line the same
 verdict and the same message. Needs gcc and Xen's public headers: $EVT_XEN_INCLUDE,
@@ -40,7 +40,7 @@ def include() -> Path:
 @pytest.fixture(scope="module")
 def driver(include: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("parity") / "parser"
-    return build(out, include, REPO / "tests" / "host" / "parser.c", REPO / "guest" / "script_parse.c")
+    return build(out, include, REPO / "tests" / "host" / "parser.c", REPO / "script" / "script_parse.c")
 
 
 def run_driver(driver: Path, scripts: list[bytes]) -> list[Verdicts]:

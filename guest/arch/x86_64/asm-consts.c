@@ -8,7 +8,7 @@
 #include <xen/xen.h>
 #include <xen/elfnote.h>
 #include <xen/features.h>
-#include "../../events.h"
+#include "../../guest.h"
 
 #define DEFINE(sym, val) \
     asm volatile ("\n.ascii \"->" #sym " %c0\"" :: "i" ((unsigned long)(val)))

@@ -1,6 +1,6 @@
 /*
- * Trap table and callbacks.  Every exception is fatal: print one
- * "EVT CRASH" line and shut down with SHUTDOWN_crash.
+ * Trap table and callbacks.  Every exception is fatal: it ends in what
+ * traps_init() was handed (one "EVT CRASH" line, then SHUTDOWN_crash).
  */
 #include <stdint.h>
 #include <xen/xen.h>
@@ -8,10 +8,7 @@
 #include "../../guest.h"
 #include "../../hypercall.h"
 #include "../../lib.h"
-#include "../../console.h"
 #include "../../traps.h"
-#include "../../events.h"
-#include "../../smp.h"
 
 #define NR_VECTORS 20
 
@@ -40,8 +37,9 @@ static const char *const names[NR_VECTORS] = {
 #define TI_DPL3        3
 
 static struct trap_info trap_table[NR_VECTORS + 1];
+static const struct trap_fatal *fatal;
 
-void traps_init(void)
+void traps_init(const struct trap_fatal *report)
 {
     struct callback_register ev = {
         .type = CALLBACKTYPE_event,
@@ -53,6 +51,7 @@ void traps_init(void)
         .address = (unsigned long)failsafe_callback,
     };
 
+    fatal = report;             /* before any exception can reach us */
     for ( unsigned int v = 0; v < NR_VECTORS; v++ )
     {
         trap_table[v].vector = v;
@@ -95,30 +94,18 @@ void traps_vcpu_context(struct vcpu_guest_context *c, unsigned int vcpu,
     c->ctrlreg[3] = xen_pfn_to_cr3(mfn_list[start_info->pt_base >> PAGE_SHIFT]);
 }
 
+/* entry.asm's exception stubs end here. */
 void trap_fatal(struct trap_frame *f);
 void trap_fatal(struct trap_frame *f)
 {
-    static int nested;
-    /* Xen leaves the faulting address in the faulting vcpu's own vcpu_info. */
-    unsigned long cr2 = shared_info ? vcpu_info_of(smp_this_vcpu())->arch.cr2 : 0;
-
-    /* A fault while reporting a fault: just stop. */
-    if ( nested++ )
-        guest_shutdown(SHUTDOWN_crash);
-
-    printf("EVT CRASH vec=%lu %s err=%lx rip=%lx cr2=%lx rsp=%lx vcpu=%u\n",
-           f->vector, f->vector < NR_VECTORS ? names[f->vector] : "?",
-           f->error_code, f->rip, cr2, f->rsp, smp_this_vcpu());
-    console_flush();
-    guest_shutdown(SHUTDOWN_crash);
+    fatal->trap(f, f->vector < NR_VECTORS ? names[f->vector] : "?");
+    guest_shutdown(SHUTDOWN_crash);     /* it does not return: in case it did */
 }
 
+/* entry.asm's failsafe_callback ends here. */
 void failsafe_fatal(uint64_t *frame);
 void failsafe_fatal(uint64_t *frame)
 {
-    /* frame: rcx, r11, ds, es, fs, gs, rip, cs, rflags, rsp, ss */
-    printf("EVT CRASH vec=-1 FAILSAFE err=0 rip=%lx cr2=0 rsp=%lx\n",
-           frame[6], frame[9]);
-    console_flush();
+    fatal->failsafe(frame);
     guest_shutdown(SHUTDOWN_crash);
 }

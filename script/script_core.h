@@ -6,8 +6,8 @@
  *
  * No hypercalls and no libc beyond lib-host.h, so both can link it.
  */
-#ifndef GUEST_SCRIPT_CORE_H
-#define GUEST_SCRIPT_CORE_H
+#ifndef SCRIPT_SCRIPT_CORE_H
+#define SCRIPT_SCRIPT_CORE_H
 
 #include <xen/event_channel.h>
 #include "script_parse.h"

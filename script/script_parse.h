@@ -2,8 +2,8 @@
  * The guest-script parser: no hypercalls, no guest state, so a host can
  * build it too (tests/host/parser.c).  The language is script-lang.h.
  */
-#ifndef GUEST_SCRIPT_PARSE_H
-#define GUEST_SCRIPT_PARSE_H
+#ifndef SCRIPT_SCRIPT_PARSE_H
+#define SCRIPT_SCRIPT_PARSE_H
 
 #include <stdint.h>
 #include <stddef.h>

@@ -1,9 +1,11 @@
 /*
- * The part of lib.h a host can build too: the prototypes match the C
- * library's, so the script parser (script_parse.c) links with either.
+ * The C library the script engine (script_parse.c, script_core.c) and its
+ * users rely on: the prototypes match the C library's, so the engine links
+ * with the guest's freestanding lib.c (guest/lib.h includes this) or with a
+ * host's C library (dom0/evtchn-op.c, the host tests).
  */
-#ifndef GUEST_LIB_HOST_H
-#define GUEST_LIB_HOST_H
+#ifndef SCRIPT_LIB_HOST_H
+#define SCRIPT_LIB_HOST_H
 
 #include <stddef.h>
 #include <stdarg.h>
@@ -20,7 +22,7 @@ char *strchr(const char *s, int c);
 
 /*
  * splitmix64: one 64-bit state, so a seed names a whole stream of numbers.
- * The fuzzer's (guest/fuzz.c) and dom0's chaos actor's (dom0/evtchn-op.c).
+ * The fuzzer's (guest/fuzz/choices.c) and dom0's chaos actor's (dom0/evtchn-op.c).
  */
 static inline uint64_t splitmix64(uint64_t *state)
 {
