@@ -36,9 +36,14 @@ static unsigned int nr_array_pages;
 /* Linux's per-cpu q->head: where each queue's walk stopped last time. */
 static uint32_t local_head[GUEST_MAX_VCPUS][EVTCHN_FIFO_MAX_QUEUES];
 
-static uint64_t gfn_of(enum fifo_gfn_kind kind, const void *page)
+uint64_t fifo_gfn_of(enum fifo_gfn_kind kind, const void *page)
 {
-    return kind == FIFO_GFN_PAGE ? page_gfn(page) : ~0ull;
+    if ( kind == FIFO_GFN_PAGE )
+        return page_gfn(page);
+    /* Xen pinned it as our L4 at boot: get_page_type(PGT_writable_page) refuses it. */
+    if ( kind == FIFO_GFN_PAGETABLE )
+        return page_gfn((const void *)start_info->pt_base);
+    return ~0ull;
 }
 
 int fifo_active(void)
@@ -51,7 +56,7 @@ long fifo_init_control(enum fifo_gfn_kind kind, uint32_t offset, uint32_t vcpu)
     /* A vcpu we do not run still needs some page: Xen checks vcpu first. */
     unsigned int idx = vcpu < GUEST_MAX_VCPUS ? vcpu : 0;
     struct evtchn_init_control ic = {
-        .control_gfn = gfn_of(kind, shared.cb[idx].page),
+        .control_gfn = fifo_gfn_of(kind, shared.cb[idx].page),
         .offset = offset,
         .vcpu = vcpu,
     };
@@ -86,7 +91,7 @@ long fifo_expand_array(enum fifo_gfn_kind kind)
 
     if ( kind == FIFO_GFN_PAGE && slot >= FIFO_ARRAY_PAGES )
         return FIFO_NO_PAGE;
-    ea.array_gfn = kind == FIFO_GFN_PAGE ? page_gfn(shared.array[slot].page) : ~0ull;
+    ea.array_gfn = fifo_gfn_of(kind, shared.array[slot].page);
     if ( kind == FIFO_GFN_PAGE )
     {
         /* Zero words: unmasked, like 2-level ports after a bind. */

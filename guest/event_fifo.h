@@ -13,6 +13,7 @@
 enum fifo_gfn_kind {
     FIFO_GFN_PAGE = 0,          /* a good, page-aligned guest page (its mfn) */
     FIFO_GFN_BAD = 1,           /* ~0: no frame at all */
+    FIFO_GFN_PAGETABLE = 2,     /* our top-level page table: ours, but never writable */
 };
 
 /* Guest-side failure of expand_array: all our array pages are in use. */
@@ -21,6 +22,8 @@ enum fifo_gfn_kind {
 /* Nonzero once Xen accepted a control block (the domain is on FIFO: evtchn_fifo). */
 int fifo_active(void);
 
+/* The frame a step of that kind hands to Xen; `page` is the one for FIFO_GFN_PAGE. */
+uint64_t fifo_gfn_of(enum fifo_gfn_kind kind, const void *page);
 /* EVTCHNOP_init_control; records the control block on success. */
 long fifo_init_control(enum fifo_gfn_kind kind, uint32_t offset, uint32_t vcpu);
 /* EVTCHNOP_expand_array; FIFO_NO_PAGE if the guest has no page left. */

@@ -172,9 +172,16 @@ OP(readonly_args)
     readonly_args = a[0] && !r->rc;
 }
 
-static enum fifo_gfn_kind gfn_kind(int64_t frame)
+/* A frame word of the step (page, bad, pagetable) as the FIFO driver names it; 0 if none. */
+static int gfn_kind(int64_t frame, enum fifo_gfn_kind *kind)
 {
-    return frame == FRAME_PAGE ? FIFO_GFN_PAGE : FIFO_GFN_BAD;
+    switch ( frame )
+    {
+    case FRAME_PAGE: *kind = FIFO_GFN_PAGE; return 1;
+    case FRAME_BAD: *kind = FIFO_GFN_BAD; return 1;
+    case FRAME_PAGETABLE: *kind = FIFO_GFN_PAGETABLE; return 1;
+    }
+    return 0;
 }
 
 /*
@@ -183,11 +190,11 @@ static enum fifo_gfn_kind gfn_kind(int64_t frame)
  * The driver is not told; the next case's reset takes the domain back to
  * 2-level.  Its control block is a page of its own, never the driver's.
  */
-static long init_control_readonly(const int64_t *a)
+static long init_control_readonly(enum fifo_gfn_kind kind, const int64_t *a)
 {
     static uint8_t block[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
     struct evtchn_init_control o = {
-        .control_gfn = a[0] == FRAME_PAGE ? page_gfn(block) : ~0ull,
+        .control_gfn = fifo_gfn_of(kind, block),
         .offset = a[1],
         .vcpu = a[2],
     };
@@ -198,21 +205,25 @@ static long init_control_readonly(const int64_t *a)
 
 OP(init_control)
 {
+    enum fifo_gfn_kind kind;
+
     (void)s;
-    if ( a[0] != FRAME_PAGE && a[0] != FRAME_BAD )
+    if ( !gfn_kind(a[0], &kind) )
         r->err = "EDOM";            /* not a frame word: nothing issued */
     else if ( readonly_args )
-        r->rc = init_control_readonly(a);
+        r->rc = init_control_readonly(kind, a);
     else
-        r->rc = fifo_init_control(gfn_kind(a[0]), a[1], a[2]);
+        r->rc = fifo_init_control(kind, a[1], a[2]);
 }
 
 OP(expand_array)
 {
+    enum fifo_gfn_kind kind;
+
     (void)s;
-    if ( a[0] != FRAME_PAGE && a[0] != FRAME_BAD )
+    if ( !gfn_kind(a[0], &kind) )
         r->err = "EDOM";
-    else if ( (r->rc = fifo_expand_array(gfn_kind(a[0]))) == FIFO_NO_PAGE )
+    else if ( (r->rc = fifo_expand_array(kind)) == FIFO_NO_PAGE )
         r->err = "ENOBUFS";         /* the guest's pages ran out, not Xen */
 }
 

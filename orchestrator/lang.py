@@ -221,7 +221,7 @@ def check_arg(kind: str, a: str) -> str | None:
     if kind == "D":
         return None if is_domain(a[1:] if a.startswith("@") else a) else "bad domain name"
     if kind == "g":
-        return None if is_keyword(a, "g") or is_num_token(a) else "expected 'page', 'bad' or a number"
+        return None if is_keyword(a, "g") or is_num_token(a) else "expected 'page', 'bad', 'pagetable' or a number"
     return "bad argument kind"
 
 

@@ -125,6 +125,7 @@ SCRIPT_KEYWORD(first, 'w')
 SCRIPT_KEYWORD(second, 'w')
 SCRIPT_KEYWORD(page, 'g')
 SCRIPT_KEYWORD(bad, 'g')
+SCRIPT_KEYWORD(pagetable, 'g')
 
 #undef SCRIPT_LIMIT
 #undef SCRIPT_OP

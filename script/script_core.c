@@ -357,7 +357,7 @@ static void run_step(const struct stmt *s)
         else if ( numeric && resolve(t, &a[i]) && !undef )
             undef = t;
         else if ( kind == 'g' && !numeric )
-            a[i] = strcmp(t, "page") ? FRAME_BAD : FRAME_PAGE;
+            a[i] = !strcmp(t, "page") ? FRAME_PAGE : !strcmp(t, "pagetable") ? FRAME_PAGETABLE : FRAME_BAD;
 
         if ( undef == t || !numeric )
             len += snprintf(args + len, sizeof(args) - len, "%s%s", i ? "," : "", t);

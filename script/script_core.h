@@ -19,7 +19,7 @@
 #define XS_DIR "data/evtchn-test"
 
 /* A 'g' argument: the word `page` (a good frame of ours) or any other word. */
-enum script_frame { FRAME_PAGE = 0, FRAME_BAD = 1 };
+enum script_frame { FRAME_PAGE = 0, FRAME_BAD = 1, FRAME_PAGETABLE = 2 };
 
 /* What one step got. */
 struct result {

@@ -178,7 +178,7 @@ static const char *check_arg(char k, const char *a)
         return is_domain(a[0] == '@' ? a + 1 : a) ? NULL : "bad domain name";
     case 'g':
         return is_keyword(a, 'g') || script_is_num_token(a) ? NULL
-               : "expected 'page', 'bad' or a number";
+               : "expected 'page', 'bad', 'pagetable' or a number";
     }
     return "bad argument kind";
 }

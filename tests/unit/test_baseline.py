@@ -120,29 +120,29 @@ def test_a_case_file_outside_the_projects_cases_is_never_known(tmp_path: Path) -
 def test_a_users_fifo_evt_is_not_known_by_the_shipped_baseline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(baseline, "CASES", baseline.ROOT / "cases")
     shipped = baseline.read(baseline.BASELINES / "4.17.txt")
-    assert any(k.where == "fifo.evt:214" for k in shipped)
+    assert any(k.where == "fifo.evt:216" for k in shipped)
     mine = tmp_path / "fifo.evt"
     mine.write_bytes((baseline.CASES / "fifo.evt").read_bytes())
 
-    def fails_at_214(path: Path) -> CaseResult:
-        case = next(c for c in parse_file(path) if any(s.line == 214 for s in c.steps))
+    def fails_at_216(path: Path) -> CaseResult:
+        case = next(c for c in parse_file(path) if any(s.line == 216 for s in c.steps))
         res = CaseResult(case, 1)
         for step in case.steps:
-            bad = step.line == 214
+            bad = step.line == 216
             got = "ok:2" if bad else "ok"
             res.steps.append(
                 StepResult("g1-A", case.name, step.line, step.op, step.args, "ok:1", got, "FAIL" if bad else "PASS")
             )
         return res
 
-    theirs = fails_at_214(baseline.CASES / "fifo.evt")
+    theirs = fails_at_216(baseline.CASES / "fifo.evt")
     known, _ = baseline.apply([theirs], shipped)
-    assert [k.where for k in known] == ["fifo.evt:214"] and theirs.outcome is Outcome.PASS
-    res = fails_at_214(mine)
+    assert [k.where for k in known] == ["fifo.evt:216"] and theirs.outcome is Outcome.PASS
+    res = fails_at_216(mine)
     known, stale = baseline.apply([res], shipped)
     assert known == [] and stale == [] and res.outcome is Outcome.FAIL
     # The progress line as the run goes calls it known only in the project's file.
-    ran = f"[g1-A] EVT RESULT case={res.case.name} line=214 op=count args=3 expect=ok:1 got=ok:2 verdict=FAIL"
+    ran = f"[g1-A] EVT RESULT case={res.case.name} line=216 op=count args=3 expect=ok:1 got=ok:2 verdict=FAIL"
     for case, known_failed in ((theirs.case, 1), (res.case, 0)):
         progress = Progress(plan([case])[0], {k.key for k in shipped})
         progress(Line(0, 0.0, ran))

@@ -132,7 +132,7 @@ def step(rng: random.Random) -> str:
     name, op = rng.choice(list(lang.OPS.items()))
     args = []
     for kind in op.args:
-        pool = {"n": NUMBERS + WORDS[:12], "w": ["first", "second"], "g": ["page", "bad", "0", "1"]}
+        pool = {"n": NUMBERS + WORDS[:12], "w": ["first", "second"], "g": ["page", "bad", "pagetable", "0", "1"]}
         args.append(rng.choice(pool.get(kind, ["c1-ready", "k.e_y", "A", "@A", "1", *BOUNDS])))
     words = [str(rng.randint(1, 300)), name, *args]
     if rng.random() < 0.7:
