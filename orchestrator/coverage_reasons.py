@@ -46,8 +46,8 @@ REASONS: dict[str, str] = {
     "evtchn_fifo_set_link": _RACE + " (a queue's tail changing under the link)",
     "evtchn_fifo_set_pending": _RACE + " (the queue changing three times in a row); an event on a vcpu with no "
     "control block while another vcpu has one",
-    "map_guest_page": "a control block or array page the guest may not write (a page table): not yet tested; "
-    "__map_domain_page_global() failing: " + _MEM,
+    "map_guest_page": "__map_domain_page_global() failing: " + _MEM + " (a page Xen will not map writable: "
+    "fifo.evt's `pagetable` steps)",
     "setup_event_array": _MEM,
     "evtchn_fifo_init_control": "set-up failing after the first vcpu's control block: " + _MEM,
     "evtchn_fifo_print_state": "a port with no event word in the dump: FIFO's set-up gives every bound port one (setup_ports()), so only a race with a new port",
