@@ -6,7 +6,7 @@ is listed as having no reason written yet. Read against upstream 4.22.0."""
 from __future__ import annotations
 
 _XEN = "Xen's own channels, whose consumer is Xen (ioreq servers of HVM device models, vm_event rings, Arm's vpl011): no PV guest or dom0 here holds one"
-_PIRQ = "a PIRQ of a real device: needs PCI passthrough (a domU here has no pirq access, bind_pirq.evt; dom0's kernel binds its own before the counters start)"
+_PIRQ = "a PIRQ's interrupt firing, or an HVM guest's PIRQ: xl's `irqs` grants a domU IRQs 5 and 7 here (bind_pirq.evt), but no device raises them"
 _MEM = "memory exhaustion: one of Xen's allocations failing"
 _RACE = "a race in a window of a few instructions between two vcpus or domains: met only by chance (the fuzzer's two-vcpu and two-domain cases try)"
 REASONS: dict[str, str] = {
@@ -17,11 +17,9 @@ REASONS: dict[str, str] = {
     "notify_via_xen_event_channel": _XEN,
     "evtchn_free": _XEN + " (the `xen_evtchns` count)",
     "evtchn_send": _XEN + " (a send on a port whose peer is Xen's, or from one)",
-    "evtchn_bind_vcpu": _XEN + "; and " + _PIRQ,
-    "link_pirq_port": _PIRQ,
-    "unlink_pirq_port": _PIRQ,
+    "evtchn_bind_vcpu": _XEN,
     "send_guest_pirq": _PIRQ + "; the rest is an HVM guest's (BUG_ON(!is_hvm_domain))",
-    "evtchn_bind_pirq": _PIRQ + "; get_free_port() failing there is " + _MEM + " or no port left",
+    "evtchn_bind_pirq": "pirq_get_info() failing: " + _MEM,
     "evtchn_close": _XEN + "; " + _PIRQ + "; the VIRQ_DOM_EXC port (dom0's xenstored holds it; a domU may not bind it "
     "from 4.21); a re-bind between two locks (" + _RACE + "); default: BUG()",
     "alloc_evtchn_bucket": _MEM + " (xzalloc, xsm_alloc_security_evtchns)",
@@ -40,8 +38,8 @@ REASONS: dict[str, str] = {
     "before the last read of the counters)",
     "lock_dom_exc_handler": "VIRQ_DOM_EXC's handler gone: dom0 is it and never goes",
     "evtchn_status": "default: BUG() (every state is a case of the switch)",
-    "do_event_channel_op": "bind_pirq's copy_to_guest() failing: " + _PIRQ + "; a reset preempted (its "
-    "continuation): by chance, as evtchn_reset() (the other copy_to_guest() failures: readonly-argument)",
+    "do_event_channel_op": "a reset preempted (its continuation): by chance, as evtchn_reset() (the copy_to_guest() "
+    "failures: readonly-argument, readonly-argument-fifo, pirq-readonly-argument)",
     "dump_evtchn_info_key_init": "an initcall: runs at boot, before the counters are reset",
     "evtchn_fifo_set_link": _RACE + " (a queue's tail changing under the link)",
     "evtchn_fifo_set_pending": _RACE + " (the queue changing three times in a row); an event on a vcpu with no "
