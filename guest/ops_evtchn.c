@@ -64,6 +64,21 @@ OP(alloc_unbound)
 BIND_OP(bind_interdomain, local_port, .remote_dom = a[0], .remote_port = a[1])
 BIND_OP(bind_virq, port, .virq = a[0], .vcpu = a[1])
 BIND_OP(bind_ipi, port, .vcpu = a[0])
+
+/* n IPI ports of vcpu 0, bound one after another: a table filled for what then meets it
+ * whole (a reset, a destroy); stops at the first refusal, which is the step's answer. */
+OP(bind_many)
+{
+    (void)s;
+    for ( r->val = 0; r->val < a[0]; r->val++ )
+    {
+        struct evtchn_bind_ipi o = { .vcpu = 0 };
+
+        if ( (r->rc = evtchn_op(EVTCHNOP_bind_ipi, &o, sizeof(o))) )
+            break;
+        events_track_port(o.port);
+    }
+}
 BIND_OP(bind_pirq, port, .pirq = a[0], .flags = a[1])
 
 OP(close)

@@ -124,6 +124,7 @@ FIELDS: dict[str, tuple[Field | None, ...]] = {
     "set_timer": (None,),
     "count_on": (_PORT, _VCPU),
     "send_many": (_PORT, None),
+    "bind_many": (_COUNT,),
     "fifo_init": (),
     "hold": (),
     "release": (),
