@@ -112,10 +112,12 @@ def run_all(
     jobs: int = 1,
     shard: Shard | None = None,
     coverage: bool = False,
+    coverage_each: bool = False,
 ) -> SuiteRun:
     """Run every case, in the order `spec` names (cases.order), on one booted Xen or, with
     `jobs`, on that many machines at once, the groups dealt out among them; a harness
-    error in a group becomes that group's result."""
+    error in a group becomes that group's result. `coverage`: the counters read after each
+    group (runner.Session), every read kept with `coverage_each`."""
     ordered, spelled = order(cases, spec)
     if spec != "file":
         log.info(f"cases in {spelled} order")
@@ -135,6 +137,7 @@ def run_all(
                     out if len(shares) == 1 else out / f"m{i}",
                     snapshots=snapshots,
                     coverage=coverage,
+                    coverage_each=coverage_each,
                 )  # fmt: skip
             )
             for i, share in enumerate(shares, start=1)
