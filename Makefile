@@ -73,10 +73,15 @@ RUNS ?= 10
 soak: host-deps venv
 	$(PY) -m orchestrator soak --runs $(RUNS) $(if $(SOAK_XENS),--xens $(SOAK_XENS))
 
-# Which lines of Xen's event channel code the suite runs (README "Coverage"): XEN=src:<tree>
-# only, its hypervisor built with CONFIG_COVERAGE=y; the report in build/coverage/<time>/.
+# Which lines of Xen's event channel code the suite and a fuzz campaign run (docs/coverage.md):
+# XEN=src:<tree> only, its hypervisor built with CONFIG_COVERAGE=y. The suite, then seeds
+# COV_SEEDS at COV_OPS operations each on COV_VCPUS vcpus, the counters read after each seed;
+# build/coverage/<time>/ has suite/, campaign/ (with corpus.txt) and union/, and coverage.png.
+COV_SEEDS ?= 1-8
+COV_OPS   ?= 50000
+COV_VCPUS ?= 2
 coverage: host-deps venv xen-deps
-	$(PY) -m orchestrator --xen $(XEN) run --coverage cases/*.evt
+	$(PY) -m orchestrator --xen $(XEN) coverage --seeds $(COV_SEEDS) --ops $(COV_OPS) --vcpus $(COV_VCPUS) cases/*.evt
 
 # The project's GitLab pipeline (.gitlab-ci.yml: 3 shards of the suite, then the merge) run
 # here by gitlab-ci-local, jobs in this checkout's shell (docs/ci.md); the merged verdict, and

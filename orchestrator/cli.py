@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import baseline, coverage, covfuzz, fuzz, lang, log, matrix, merge, shard, soak, sources
 from .artifacts import Artifacts
-from .bench import bench
+from .bench import bench, coverage_overhead
 from .cases import ORDERS, order, read_text, shown
 from .check import cmd_check, load_checked
 from .compare import arms, differences, format_differences
@@ -42,13 +42,12 @@ from .report import format_exchange, rows, write_reports
 from .results import CaseResult, LogError, log_outcome, parse, read_log
 from .runner import ROOT, Session
 from .sources.tree import tree_of
-from .xenbuild import build_tree
 
 # Exit code of a command line argparse refuses, and of a log that cannot be read.
 EXIT_USAGE = 2
 # `coverage`'s campaign after the suite (make coverage's COV_SEEDS, COV_OPS): small, minutes.
 COVERAGE_SEEDS = "1-8"
-COVERAGE_OPS = 100_000
+COVERAGE_OPS = 50_000
 
 
 def _refuse_coverage(xen: str) -> bool:
@@ -133,10 +132,6 @@ class Report:
         return Outcome.ERROR if self.error else Outcome.PASS
 
 
-def _coverage_build(tree: Path) -> Path:
-    return build_tree(tree, BUILD, coverage=True).parent  # built by prepare(): cached
-
-
 def _report_failed(report: Report, e: Exception) -> Report:
     report.error = str(e)
     print(f"\nERROR: no coverage report in {report.out}: {e}", file=sys.stderr)
@@ -148,7 +143,7 @@ def _coverage_report(run: SuiteRun, tree: Path, out: Path, title: str = "the sui
     dumps = [d for s in run.sessions for _, d in sorted(s.coverage_dumps.items())]
     report = Report(out)
     try:
-        build_dir = _coverage_build(tree)
+        build_dir = coverage.build_of(tree, BUILD)
         out.mkdir(parents=True, exist_ok=True)
         for i, d in enumerate(dumps, start=1):  # beside the report: what it was made from
             shutil.copy2(d, out / f"xencov-{i}.dat")
@@ -177,7 +172,7 @@ def _campaign_report(
     its figures printed."""
     report = Report(out)
     try:
-        made = covfuzz.campaign_report(campaign, spelled, _coverage_build(tree), tree, out, suite, plot)
+        made = covfuzz.campaign_report(campaign, spelled, coverage.build_of(tree, BUILD), tree, out, suite, plot)
         report.files = made.files
         text = coverage.finish(out, made.files)
     except (HarnessError, coverage.DumpError) as e:
@@ -288,7 +283,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     if len(reports) == 2:
         try:
             union.files = coverage.merge(
-                [r.out / "coverage.json" for r in reports], _coverage_build(tree), tree, union.out,
+                [r.out / "coverage.json" for r in reports], coverage.build_of(tree, BUILD), tree, union.out,
                 "the suite's and a fuzz campaign's coverage together",
             )  # fmt: skip
             coverage.finish(union.out, union.files)
@@ -561,6 +556,12 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.coverage_overhead:
+        if _refuse_coverage(args.xen):
+            return EXIT_USAGE
+        for line in coverage_overhead(args.xen, [Path(p) for p in args.cases] or ALL_CASES, args.runs):
+            print(line)
+        return 0
     xens = args.xens.split(",") if args.xens else []
     for line in bench(args.xen, [Path(p) for p in args.cases] or ALL_CASES, args.runs, xens):
         print(line)
@@ -620,6 +621,12 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--runs", type=_positive, default=3, help="warm suite runs and bench/rtt.evt runs, a boot each")
     b.add_argument(
         "--xens", default="", type=_xens, help="also time the whole suite against each of these (matrix columns)"
+    )
+    b.add_argument(
+        "--coverage-overhead",
+        action="store_true",
+        help="XEN=src:<tree> only: the cases on its hypervisor built as usual and with CONFIG_COVERAGE=y, "
+        "--runs times each, alternating; both times and their ratio (build/bench/coverage-overhead.json)",
     )
     bs = sub.add_parser(
         "bisect-step", help="for git bisect run: exit 0 if the cases pass, 1 if one fails, 125 if it cannot tell"

@@ -24,7 +24,7 @@ from typing import Any
 from . import log
 from .coverage_reasons import REASONS
 from .errors import SetupError
-from .xenbuild import run_logged
+from .xenbuild import build_tree, run_logged
 
 MAGIC = 0x58434F56  # "XCOV": public/sysctl.h, XEN_SYSCTL_COVERAGE_read's dump
 # Where dom0 puts the dump before the harness fetches it.
@@ -87,6 +87,11 @@ def split(records: list[Record], build_dir: Path, dest: Path) -> list[Path]:
         target.write_bytes(r.data)
         written.append(target)
     return written
+
+
+def build_of(tree: Path, build: Path) -> Path:
+    """The coverage build of `tree` (its .config and .gcno files): made by prepare(), cached."""
+    return build_tree(tree, build, coverage=True).parent
 
 
 def gcov_for(config: str) -> str:
