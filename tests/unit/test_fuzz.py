@@ -252,5 +252,5 @@ def test_a_coverage_builds_seed_gets_a_budget_for_its_slower_rate(tmp_path: Path
     path = tmp_path / "f.evt"
     path.write_text(case_text(1, 100_000) + fuzz.coverage_case_text(2, 100_000, 2, "fifo"))
     plain, counted = load([path])
-    assert (plain.timeout, counted.timeout) == (30 + 100_000 // 20_000, 30 + 100_000 // 1_000)
+    assert (plain.timeout, counted.timeout) == (30 + 100_000 // 20_000, 30 + 100_000 // 500)
     assert [s.op for s in counted.steps] == ["fifo_init", "fuzz"]
