@@ -340,6 +340,7 @@ class Overhead:
     ratio: float | None  # coverage_s / normal_s, medians
     ratio_with_report: float | None  # (coverage_s + report_s) / normal_s, medians
     not_passed: list[str]
+    pairs: list[tuple[float, float]] = field(default_factory=list)  # (normal, coverage) of each run, in turn
 
 
 def overhead(
@@ -358,7 +359,8 @@ def overhead(
     ratio = c.median / n.median if c and n and n.median > 0 else None
     with_report = (c.median + r.median) / n.median if c and r and n and n.median > 0 else None
     bad = sorted({p for s in [*normal, *counted] for p in s.not_passed})
-    return Overhead(date, xen, header, cases, n, c, spread(list(reads)), r, ratio, with_report, bad)
+    pairs = [(a.seconds, b.seconds) for a, b in zip(normal, counted, strict=False)]
+    return Overhead(date, xen, header, cases, n, c, spread(list(reads)), r, ratio, with_report, bad, pairs)
 
 
 def format_overhead(o: Overhead) -> list[str]:
@@ -372,6 +374,10 @@ def format_overhead(o: Overhead) -> list[str]:
         f"reads_s        of which reading the counters (s):                  {show(o.reads_s, 1)}",
         f"report_s       the report after a coverage run (gcovr) (s):        {show(o.report_s, 1)}",
         f"ratio          coverage / normal (medians): {times(o.ratio)}; with the report: {times(o.ratio_with_report)}",
+        *(
+            f"run {i}          {a:.1f} s / {b:.1f} s: {times(b / a if a > 0 else None)}"
+            for i, (a, b) in enumerate(o.pairs, start=1)
+        ),
         *(
             [f"WARNING: {len(o.not_passed)} case run(s) did not pass: {'; '.join(o.not_passed)}"]
             if o.not_passed

@@ -270,6 +270,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     suite_lines = _lines(out / "suite") if not suite.error else None
     log.info(f"coverage: a fuzz campaign, seeds {spelled}, {args.ops} operations each")
     fuzz_out = BUILD / "fuzz" / stamp
+    # A finding is named with its replay line; shrinking it (minutes) is `make fuzz`'s work.
     campaign = fuzz.run_campaign(
         arts, guest, seeds, args.ops, fuzz_out, args.vcpus, 1, args.abi, domains=args.domains, shrink=False,
         coverage=True,

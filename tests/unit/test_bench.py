@@ -184,6 +184,8 @@ def test_the_coverage_overhead_is_the_ratio_of_the_medians() -> None:
     lines = format_overhead(o)
     assert lines[0] == "coverage overhead: Xen 4.22.0 (src:/t), 47 cases, 2026-12-07"
     assert "coverage / normal (medians): 1.27; with the report: 1.36" in lines[5]
+    assert o.pairs == [(100.0, 150.0), (120.0, 130.0), (110.0, 140.0)]  # in the order they ran
+    assert lines[6].split() == ["run", "1", "100.0", "s", "/", "150.0", "s:", "1.50"]
     assert lines[-1] == "WARNING: 1 case run(s) did not pass: x: ERROR"
 
 
