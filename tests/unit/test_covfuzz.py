@@ -4,6 +4,7 @@ made here (test_coverage.py has the real gcov path from counters to lines)."""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -264,3 +265,31 @@ def test_a_coverage_campaign_is_refused_before_anything_is_prepared(
 def test_gain_lines_are_counted_over_every_file() -> None:
     g = Gain(1, 10, 10, {EC: frozenset({1, 2}), L2: frozenset({3})}, {EC: 2, L2: 1}, True)
     assert g.new_lines == 3
+
+
+class _Prepared(Exception):
+    pass
+
+
+def test_make_coverage_prepares_the_coverage_build_for_eight_seeds_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[tuple[object, ...]] = []
+
+    def prepare(*args: object) -> None:
+        asked.append(args)
+        raise _Prepared
+
+    parsed: list[list[int]] = []
+    real = cli._fuzz_args
+
+    def fuzz_args(args: argparse.Namespace) -> tuple[list[int], object, str] | None:
+        got = real(args)
+        parsed.append(got[0] if got else [])
+        return got
+
+    monkeypatch.setattr(cli, "_fuzz_args", fuzz_args)
+    monkeypatch.setattr(sources, "check", lambda spec: None)
+    monkeypatch.setattr(cli, "prepare", prepare)
+    with pytest.raises(_Prepared):
+        cli.main(["--xen", "src:/nonexistent", "coverage"])
+    assert asked == [("src:/nonexistent", True)]
+    assert parsed == [[1, 2, 3, 4, 5, 6, 7, 8]]
