@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import cli, coverage, covfuzz, pipeline
+from orchestrator import cli, coverage, covfuzz, fuzz, pipeline
+from orchestrator.cases import load
 from orchestrator.coverage import DumpError, Record, parse_dump, split
 from orchestrator.errors import SetupError
+from orchestrator.results import FuzzRun
 from orchestrator.xenbuild import COVERAGE_CONFIG, config_missing, variant_key, with_config
 
 BUILD = "/work/h/build/src-xen/abc-cov"
@@ -364,3 +366,42 @@ def test_the_columns_add_the_files_up() -> None:
     rows = coverage.format_columns({"a": one, "b": two}).splitlines()
     assert rows[-1].split() == ["together", "6/12", "50.0", "%", "10/10", "100.0", "%"]
     assert "0/0" in rows[3] and "-" in rows[3]  # event_fifo.c in neither: no percentage
+
+
+@needs_gcov
+def test_a_campaigns_reads_become_its_report_corpus_and_plot(tmp_path: Path) -> None:
+    """Three seeds on one machine (counters growing from read to read; seed 2's read lost),
+    then the machine's last read: the report, corpus.txt, a case per kept seed, seeds.json
+    and the plot, the per-seed dumps but the last gone."""
+    tree, build, prog = _program(tmp_path)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    reads = [
+        fuzz.SeedDump(1, "1.1", _counted(build, prog, runs / "g1.dat", 1)),
+        fuzz.SeedDump(2, "1.1", None),
+        fuzz.SeedDump(3, "1.1", _counted(build, prog, runs / "g3.dat", 3, 6, fresh=False)),
+        fuzz.SeedDump(None, "1.1", _counted(build, prog, runs / "end.dat", fresh=False)),
+    ]
+    campaign = fuzz.Campaign([1, 2, 3], 500, vcpus=2, dumps=reads)
+    campaign.runs = [FuzzRun("g1-A", s, 2, 500, 0, 1, 256, 0, 0, 0, 0, 0) for s in (1, 2, 3)]
+    out = tmp_path / "report"
+    made = covfuzz.campaign_report(campaign, "1-3", build, tree, out, suite=None)
+    assert [(g.seed, g.new_lines, g.read) for g in made.gains] == [
+        (1, 7, True),
+        (2, 0, False),
+        (3, 3, True),
+        (None, 0, True),
+    ]
+    assert made.disagree == []  # the per-seed lines add up to the report's
+    assert {f.path: f.lines[0] for f in made.files}["xen/common/event_channel.c"] == 2
+    rows = [r for r in (out / "corpus.txt").read_text().splitlines() if not r.startswith("#")]
+    assert [r.split("\t")[:3] for r in rows] == [["1", "500", "7"], ["3", "500", "3"]]
+    assert "never (1)" in rows[1] and "set_pending (1)" in rows[1]
+    assert sorted(p.name for p in (out / "corpus").iterdir()) == ["fuzz-1.evt", "fuzz-3.evt"]
+    assert load([out / "corpus" / "fuzz-3.evt"])[0].name == "fuzz-3"  # a case the checker takes
+    seeds = json.loads((out / "seeds.json").read_text())
+    assert [s["total_ops"] for s in seeds["seeds"]] == [500, 1000, 1500, 1500]
+    assert seeds["seeds"][2]["new"]["xen/common/event_2l.c"] == [3]
+    assert (out / "coverage.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (runs / "g1.dat").exists() and not (runs / "g3.dat").exists() and (runs / "end.dat").exists()
+    assert (out / "xencov-1.dat").read_bytes() == (runs / "end.dat").read_bytes()
