@@ -274,8 +274,8 @@ def records_of(records: list[Record], build_dir: Path, sources: Sequence[str]) -
 
 def trace(dump: Path, build_dir: Path, tree: Path, out: Path, name: str, sources: Sequence[str] = ()) -> Path:
     """gcovr's JSON trace of one dump, `out`/`name`.json: of every file FILTERS takes, or
-    with `sources` of those files alone, from their objects' counters only (half a second
-    instead of seven for all 303 objects: what a per-seed reading of a campaign needs)."""
+    with `sources` of those files alone, from their objects' counters only (under a second
+    instead of 4-7 s for all 303 objects: what a per-seed reading of a campaign needs)."""
     tree = tree.resolve()
     records = parse_dump(dump.read_bytes())
     if sources:
