@@ -73,10 +73,19 @@ RUNS ?= 10
 soak: host-deps venv
 	$(PY) -m orchestrator soak --runs $(RUNS) $(if $(SOAK_XENS),--xens $(SOAK_XENS))
 
-# Which lines of Xen's event channel code the suite runs (README "Coverage"): XEN=src:<tree>
-# only, its hypervisor built with CONFIG_COVERAGE=y; the report in build/coverage/<time>/.
+# Which lines of Xen's event channel code the suite and a fuzz campaign run (docs/coverage.md):
+# XEN=src:<tree> only, its hypervisor built with CONFIG_COVERAGE=y. The suite, then seeds
+# COV_SEEDS at COV_OPS operations each on COV_VCPUS vcpus from the COV_ABI ABI (COV_DOMAINS=2:
+# two domains at once), the counters read after each seed; build/coverage/<time>/ has suite/,
+# campaign/ (with corpus.txt) and union/, and coverage.png.
+COV_SEEDS ?= 1-8
+COV_OPS   ?= 50000
+COV_VCPUS ?= 2
+COV_ABI   ?= 2l
+COV_DOMAINS ?= 1
 coverage: host-deps venv xen-deps
-	$(PY) -m orchestrator --xen $(XEN) run --coverage cases/*.evt
+	$(PY) -m orchestrator --xen $(XEN) coverage --seeds $(COV_SEEDS) --ops $(COV_OPS) --vcpus $(COV_VCPUS) \
+	    --abi $(COV_ABI) --domains $(COV_DOMAINS) cases/*.evt
 
 # A Xen tree built as Xen's GitLab CI builds it: the tree's own automation/scripts/build
 # (defconfig, `make dist`, binaries/ with xen and xen-tools.cpio.gz), offline; then test it

@@ -319,3 +319,114 @@ def bench(
     path = out / "bench.json"
     write(path, f)
     return [*format_figures(f), f"figures: {path}"]
+
+
+# ---- bench --coverage-overhead: the same cases with and without Xen's coverage counters ----
+
+
+@dataclass
+class Overhead:
+    """coverage-overhead.json: one tree's hypervisor built as usual and with
+    CONFIG_COVERAGE=y, the same cases on each, runs alternating."""
+
+    date: str
+    xen: str
+    header: dict[str, str]  # the coverage build's Session.header()
+    cases: int
+    normal_s: Spread | None  # the cases (every group), boot or restore excluded
+    coverage_s: Spread | None  # the same with counters, read after each group
+    reads_s: Spread | None  # of coverage_s, reading the counters (xencov read, the dump fetched)
+    report_s: Spread | None  # after a coverage run, its report (gcovr); not in coverage_s
+    ratio: float | None  # coverage_s / normal_s, medians
+    ratio_with_report: float | None  # (coverage_s + report_s) / normal_s, medians
+    not_passed: list[str]
+    pairs: list[tuple[float, float]] = field(default_factory=list)  # (normal, coverage) of each run, in turn
+
+
+def overhead(
+    xen: str,
+    header: dict[str, str],
+    date: str,
+    cases: int,
+    normal: Sequence[Sample],
+    counted: Sequence[Sample],
+    reads: Sequence[float],
+    reports: Sequence[float],
+) -> Overhead:
+    """The figures of bench --coverage-overhead from each run's sample (Sample.seconds: the
+    cases alone here) and each coverage run's reading and report times."""
+    n, c, r = spread([s.seconds for s in normal]), spread([s.seconds for s in counted]), spread(list(reports))
+    ratio = c.median / n.median if c and n and n.median > 0 else None
+    with_report = (c.median + r.median) / n.median if c and r and n and n.median > 0 else None
+    bad = sorted({p for s in [*normal, *counted] for p in s.not_passed})
+    pairs = [(a.seconds, b.seconds) for a, b in zip(normal, counted, strict=False)]
+    return Overhead(date, xen, header, cases, n, c, spread(list(reads)), r, ratio, with_report, bad, pairs)
+
+
+def format_overhead(o: Overhead) -> list[str]:
+    def times(x: float | None) -> str:
+        return "no data" if x is None else f"{x:.2f}"
+
+    return [
+        f"coverage overhead: Xen {o.header.get('xen_version', '?')} ({o.xen}), {o.cases} cases, {o.date}",
+        f"normal_s       the cases, hypervisor built as usual (s):            {show(o.normal_s, 1)}",
+        f"coverage_s     the same, CONFIG_COVERAGE=y, read after each group (s): {show(o.coverage_s, 1)}",
+        f"reads_s        of which reading the counters (s):                  {show(o.reads_s, 1)}",
+        f"report_s       the report after a coverage run (gcovr) (s):        {show(o.report_s, 1)}",
+        f"ratio          coverage / normal (medians): {times(o.ratio)}; with the report: {times(o.ratio_with_report)}",
+        *(
+            f"run {i}          {a:.1f} s / {b:.1f} s: {times(b / a if a > 0 else None)}"
+            for i, (a, b) in enumerate(o.pairs, start=1)
+        ),
+        *(
+            [f"WARNING: {len(o.not_passed)} case run(s) did not pass: {'; '.join(o.not_passed)}"]
+            if o.not_passed
+            else []
+        ),
+    ]
+
+
+def coverage_overhead(xen: str, suite_files: list[Path], runs: int) -> list[str]:
+    """Time the cases on `xen`'s hypervisor (a source tree) built as usual and with
+    CONFIG_COVERAGE=y, `runs` times each, alternating so that a busy host slows both
+    alike; write build/bench/coverage-overhead.json and return the lines to print."""
+    from . import coverage  # gcovr's side: only this bench needs it
+    from .sources.tree import tree_of
+
+    out = BUILD / "bench" / "coverage-overhead"
+    plain = prepare(xen)
+    counted = prepare(xen, True)
+    plain_cases, counted_cases = load_cases(plain[0], suite_files), load_cases(counted[0], suite_files)
+    tree = tree_of(xen)
+    build_dir = coverage.build_of(tree, BUILD)
+    normal: list[Sample] = []
+    cov: list[Sample] = []
+    reads: list[float] = []
+    reports: list[float] = []
+    header: dict[str, str] = {}
+    for i in range(1, runs + 1):
+        log.info(f"bench --coverage-overhead {i}/{runs}: the cases, hypervisor without counters")
+        run = run_all(*plain, plain_cases, out / f"normal{i}")
+        normal.append(cases_sample(run))
+        log.info(f"bench --coverage-overhead {i}/{runs}: the cases, hypervisor with counters")
+        run = run_all(*counted, counted_cases, out / f"coverage{i}", coverage=True)
+        header = header or run.session.header()
+        cov.append(cases_sample(run))
+        reads.append(sum(s.coverage_seconds for s in run.sessions))
+        start = time.monotonic()
+        dumps = [d for s in run.sessions for _, d in sorted(s.coverage_dumps.items())]
+        coverage.report(dumps, build_dir, tree, out / f"report{i}")
+        reports.append(time.monotonic() - start)
+    date = datetime.now(UTC).isoformat(timespec="seconds")
+    o = overhead(xen, header, date, len(plain_cases), normal, cov, reads, reports)
+    path = BUILD / "bench" / "coverage-overhead.json"
+    path.write_text(json.dumps(asdict(o), indent=2) + "\n")
+    return [*format_overhead(o), f"figures: {path}"]
+
+
+def cases_sample(run: SuiteRun) -> Sample:
+    """sample(), timing the cases alone: a cold boot in one run and a restore in the next
+    must not weigh on a comparison of the cases."""
+    s = sample(run)
+    s.seconds = run.cases_seconds
+    return s

@@ -13,21 +13,22 @@ import shutil
 import signal
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import baseline, coverage, fuzz, lang, log, matrix, merge, shard, soak, sources
-from .bench import bench
+from . import baseline, coverage, covfuzz, fuzz, lang, log, matrix, merge, shard, soak, sources
+from .artifacts import Artifacts
+from .bench import bench, coverage_overhead
 from .cases.model import shown
 from .cases.parse import read_text
 from .cases.plan import ORDERS, order
 from .check import cmd_check, load_checked
 from .compare import arms, differences, format_differences
 from .compare import write as write_compare
-from .coverage_reasons import REASONS
 from .errors import HarnessError, SetupError
 from .matrix import NO_RESULT, Column, column_from, compare
 from .matrix import write as write_matrix
-from .outcome import Outcome
+from .outcome import Outcome, worst
 from .pipeline import (
     ALL_CASES,
     BUILD,
@@ -43,15 +44,24 @@ from .report import format_exchange, rows, write_reports
 from .results import CaseResult, LogError, log_outcome, parse, read_log
 from .runner import ROOT, Session
 from .sources.tree import tree_of
-from .xenbuild import build_tree
 
 # Exit code of a command line argparse refuses, and of a log that cannot be read.
 EXIT_USAGE = 2
+# `coverage`'s campaign after the suite (make coverage's COV_SEEDS, COV_OPS): small, minutes.
+COVERAGE_SEEDS = "1-8"
+COVERAGE_OPS = 50_000
+
+
+def _refuse_coverage(xen: str) -> bool:
+    """Whether --coverage is refused for this Xen (printed): before anything is fetched."""
+    if sources.find(xen).coverage:
+        return False
+    print(f"error: {sources.coverage_refusal(xen)}", file=sys.stderr)
+    return True
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    if args.coverage and not sources.find(args.xen).coverage:
-        print(f"error: {sources.coverage_refusal(args.xen)}", file=sys.stderr)
+    if args.coverage and _refuse_coverage(args.xen):
         return EXIT_USAGE
     if args.shard is None:
         try:
@@ -71,6 +81,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     run = run_all(
         arts, guest, cases, out, args.fresh, args.order, args.cold, args.jobs, shard=args.shard, coverage=args.coverage
     )
+    _show_run(run, arts, out, args.update_baseline)
+    if args.coverage:
+        report = _coverage_report(run, tree_of(args.xen), BUILD / "coverage" / stamp)
+        return worst([run.outcome, report.outcome]).exit_code
+    return run.outcome.exit_code
+
+
+def _show_run(run: SuiteRun, arts: Artifacts, out: Path, update_baseline: bool = False) -> None:
+    """A run's exchange, what did not pass, its baseline and its verdict line; the reports in `out`."""
     session = run.session
     print(f"\nXen {session.info.get('xen_version')} ({arts.describe()})")
     print(format_exchange([ln.text for ln in run.console_lines()]))
@@ -84,7 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"  line {s.line}: {s.describe()}")
         for p in r.problems:
             print(f"  {p.outcome.name}: {p.text}")
-    print(baseline.summary(run.baseline, run.results, run.known, run.stale, args.update_baseline))
+    print(baseline.summary(run.baseline, run.results, run.known, run.stale, update_baseline))
     for each in run.sessions:
         for lost in each.replaced:
             print(
@@ -100,58 +119,195 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"{steps} steps, Xen {session.info.get('xen_version')} build-id {session.info.get('build_id')}; "
         f"serial log {logs}, report {path}"
     )
-    if args.coverage:
-        return _coverage_report(run, tree_of(args.xen), BUILD / "coverage" / stamp)
-    return run.outcome.exit_code
 
 
-def _coverage_report(run: SuiteRun, tree: Path, out: Path) -> int:
-    """The coverage report of a run (`run --coverage`) in `out`, and its figures; the run's
-    exit code, or ERROR's if it passed but no report could be made."""
+@dataclass
+class Report:
+    """A coverage report made, or why not (ERROR: it costs the report, never a verdict)."""
+
+    out: Path
+    files: list[coverage.FileCoverage] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def outcome(self) -> Outcome:
+        return Outcome.ERROR if self.error else Outcome.PASS
+
+
+def _report_failed(report: Report, e: Exception) -> Report:
+    report.error = str(e)
+    print(f"\nERROR: no coverage report in {report.out}: {e}", file=sys.stderr)
+    return report
+
+
+def _coverage_report(run: SuiteRun, tree: Path, out: Path, title: str = "the suite's coverage") -> Report:
+    """The coverage report of a run (`run --coverage`) in `out`, and its figures printed."""
     dumps = [d for s in run.sessions for _, d in sorted(s.coverage_dumps.items())]
+    report = Report(out)
     try:
-        build_dir = build_tree(tree, BUILD, coverage=True).parent  # built by prepare(): cached
+        build_dir = coverage.build_of(tree, BUILD)
         out.mkdir(parents=True, exist_ok=True)
         for i, d in enumerate(dumps, start=1):  # beside the report: what it was made from
             shutil.copy2(d, out / f"xencov-{i}.dat")
-        files = coverage.report(dumps, build_dir, tree, out)
+        report.files = coverage.report(dumps, build_dir, tree, out, title)
+        text = coverage.finish(out, report.files)
     except (HarnessError, coverage.DumpError) as e:
-        print(f"\nERROR: no coverage report: {e}", file=sys.stderr)
-        return run.outcome.exit_code or Outcome.ERROR.exit_code
+        return _report_failed(report, e)
     machines = f" (counters of {len(dumps)} machines, merged)" if len(dumps) > 1 else ""
     print(f"\nXen coverage of the run{machines}, {tree}:")
-    print(coverage.format_summary(files))
-    trace = json.loads((out / "coverage.json").read_text())
-    print(coverage.format_uncalled(trace))
-    (out / "unreached.md").write_text(coverage.format_unreached(trace, REASONS))
+    print(text)
     print(
         f"coverage report: {out / 'index.html'} (also cobertura.xml, summary.json; unreached.md: each line not reached)"
     )
-    return run.outcome.exit_code
+    return report
 
 
-def cmd_fuzz(args: argparse.Namespace) -> int:
+def _campaign_report(
+    campaign: fuzz.Campaign,
+    spelled: str,
+    tree: Path,
+    out: Path,
+    suite: covfuzz.Lines | None = None,
+    plot: Path | None = None,
+) -> Report:
+    """A coverage campaign's report (`fuzz --coverage`) in `out`, with its corpus and plot;
+    its figures printed."""
+    report = Report(out)
+    try:
+        made = covfuzz.campaign_report(campaign, spelled, coverage.build_of(tree, BUILD), tree, out, suite, plot)
+        report.files = made.files
+        text = coverage.finish(out, made.files)
+    except (HarnessError, coverage.DumpError) as e:
+        return _report_failed(report, e)
+    kept = covfuzz.corpus(made.gains)
+    unread = [g.seed for g in made.gains if not g.read]
+    print(f"\nXen coverage of the fuzz campaign, {tree}:")
+    print(text)
+    print(
+        f"corpus: {len(kept)} of {sum(g.seed is not None for g in made.gains)} seed(s) reached lines no earlier one "
+        f"had: {', '.join(f'{g.seed} (+{g.new_lines})' for g in kept)}"
+    )
+    for d in made.disagree:
+        print(f"WARNING: the per-seed figures and the report disagree: {d}", file=sys.stderr)
+    if unread:
+        report.error = f"no read after seed(s) {', '.join(map(str, unread))}: their lines count with the next read"
+        print(f"ERROR: {report.error}", file=sys.stderr)
+    print(
+        f"coverage report: {out / 'index.html'} (corpus.txt: the seeds kept; seeds.json: every read; "
+        f"plot {plot or out / 'coverage.png'})"
+    )
+    return report
+
+
+def _fuzz_args(args: argparse.Namespace) -> tuple[list[int], shard.Shard | None, str] | None:
+    """The campaign's seeds, its shard and how they were spelled; None (printed) if refused."""
     try:
         seeds = fuzz.parse_seeds(args.seeds or args.seed)
         part = args.shard or shard.from_env()
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return None
     seeds = shard.every(seeds, part)
     if not seeds:
         print(f"error: shard {part} of seeds {args.seeds or args.seed} holds no seed", file=sys.stderr)
-        return EXIT_USAGE
+        return None
     if part is not None:
         shown_seeds = ", ".join(map(str, seeds[:5])) + (", ..." if len(seeds) > 5 else "")
         log.info(f"fuzz: shard {part} of seeds {args.seeds or args.seed}: {len(seeds)} seed(s), {shown_seeds}")
-    arts, guest = prepare(args.xen)
-    out = Path(args.out).resolve() if args.out else BUILD / "fuzz" / time.strftime("%Y%m%d-%H%M%S")
+    return seeds, part, (args.seeds or args.seed) + (f" (shard {part})" if part else "")
+
+
+def _refuse_coverage_campaign(args: argparse.Namespace) -> bool:
+    if _refuse_coverage(args.xen):
+        return True
+    if args.jobs > 1:
+        # What a seed added needs the seeds in an order: one machine at a time.
+        print("error: --coverage runs the seeds one after another: --jobs 1", file=sys.stderr)
+        return True
+    return False
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    if args.coverage and _refuse_coverage_campaign(args):
+        return EXIT_USAGE
+    parsed = _fuzz_args(args)
+    if parsed is None:
+        return EXIT_USAGE
+    seeds, _, spelled = parsed
+    arts, guest = prepare(args.xen, args.coverage)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out).resolve() if args.out else BUILD / "fuzz" / stamp
     campaign = fuzz.run_campaign(
-        arts, guest, seeds, args.ops, out, args.vcpus, args.jobs, args.abi, domains=args.domains, shrink=args.shrink
-    )
-    print(fuzz.report(campaign, (args.seeds or args.seed) + (f" (shard {part})" if part else "")))
+        arts, guest, seeds, args.ops, out, args.vcpus, args.jobs, args.abi, domains=args.domains, shrink=args.shrink,
+        coverage=args.coverage,
+    )  # fmt: skip
+    print(fuzz.report(campaign, spelled))
     print(f"serial logs and cases: {out}", file=sys.stderr)
-    return 0 if campaign.mismatches == 0 and not campaign.crashes and not campaign.errors else 1
+    code = 0 if campaign.mismatches == 0 and not campaign.crashes and not campaign.errors else 1
+    if args.coverage:
+        report = _campaign_report(campaign, spelled, tree_of(args.xen), BUILD / "coverage" / stamp)
+        return code or report.outcome.exit_code
+    return code
+
+
+def cmd_coverage(args: argparse.Namespace) -> int:
+    """The suite, then a fuzz campaign, on one coverage build: a report of each and of the
+    two together (gcovr merging their traces), the corpus, and the plot."""
+    if _refuse_coverage_campaign(args):
+        return EXIT_USAGE
+    parsed = _fuzz_args(args)
+    if parsed is None:
+        return EXIT_USAGE
+    seeds, _, spelled = parsed
+    tree = tree_of(args.xen)
+    arts, guest = prepare(args.xen, True)
+    cases = load_cases(arts, [Path(p) for p in args.cases] or ALL_CASES)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = BUILD / "coverage" / stamp
+    log.info(f"coverage: the suite ({len(cases)} cases)")
+    run_out = BUILD / "runs" / stamp
+    run = run_all(arts, guest, cases, run_out, coverage=True)
+    _show_run(run, arts, run_out)
+    suite = _coverage_report(run, tree, out / "suite")
+    suite_lines = _lines(out / "suite") if not suite.error else None
+    log.info(f"coverage: a fuzz campaign, seeds {spelled}, {args.ops} operations each")
+    fuzz_out = BUILD / "fuzz" / stamp
+    # A finding is named with its replay line; shrinking it (minutes) is `make fuzz`'s work.
+    campaign = fuzz.run_campaign(
+        arts, guest, seeds, args.ops, fuzz_out, args.vcpus, 1, args.abi, domains=args.domains, shrink=False,
+        coverage=True,
+    )  # fmt: skip
+    print(fuzz.report(campaign, spelled))
+    print(f"serial logs and cases: {fuzz_out}", file=sys.stderr)
+    plot = out / "coverage.png"
+    camp = _campaign_report(campaign, spelled, tree, out / "campaign", suite_lines, plot)
+    union = Report(out / "union")
+    reports = [r for r in (suite, camp) if r.files]
+    if len(reports) == 2:
+        try:
+            union.files = coverage.merge(
+                [r.out / "coverage.json" for r in reports], coverage.build_of(tree, BUILD), tree, union.out,
+                "the suite's and a fuzz campaign's coverage together",
+            )  # fmt: skip
+            coverage.finish(union.out, union.files)
+        except (HarnessError, coverage.DumpError) as e:
+            _report_failed(union, e)
+    else:
+        _report_failed(union, SetupError("the suite's or the campaign's report is missing"))
+    columns = {"suite": suite.files, "campaign": camp.files, "union": union.files}
+    table = coverage.format_columns({k: v for k, v in columns.items() if v})
+    (out / "comparison.txt").write_text(table + "\n")
+    print(f"\nXen coverage, {tree}: the suite ({len(cases)} cases), the campaign (seeds {spelled}), both together")
+    print(table)
+    print(f"reports: {out}/{{suite,campaign,union}}/index.html; plot {plot}")
+    verdicts = [run.outcome, fuzz.outcome(campaign), suite.outcome, camp.outcome, union.outcome]
+    return worst(verdicts).exit_code
+
+
+def _lines(report: Path) -> covfuzz.Lines:
+    """The lines of MAIN_FILES a report's trace executed."""
+    trace = json.loads((report / "coverage.json").read_text())
+    return {f: coverage.lines_of(trace, f)[0] for f in coverage.MAIN_FILES}
 
 
 # git bisect run's convention: 0 good, 1 bad, 125 cannot tell (skip this commit).
@@ -403,6 +559,12 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.coverage_overhead:
+        if _refuse_coverage(args.xen):
+            return EXIT_USAGE
+        for line in coverage_overhead(args.xen, [Path(p) for p in args.cases] or ALL_CASES, args.runs):
+            print(line)
+        return 0
     xens = args.xens.split(",") if args.xens else []
     for line in bench(args.xen, [Path(p) for p in args.cases] or ALL_CASES, args.runs, xens):
         print(line)
@@ -463,6 +625,12 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument(
         "--xens", default="", type=_xens, help="also time the whole suite against each of these (matrix columns)"
     )
+    b.add_argument(
+        "--coverage-overhead",
+        action="store_true",
+        help="XEN=src:<tree> only: the cases on its hypervisor built as usual and with CONFIG_COVERAGE=y, "
+        "--runs times each, alternating; both times and their ratio (build/bench/coverage-overhead.json)",
+    )
     bs = sub.add_parser(
         "bisect-step", help="for git bisect run: exit 0 if the cases pass, 1 if one fails, 125 if it cannot tell"
     )
@@ -485,6 +653,24 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="leave findings of several vcpus or domains as they are (shrinking runs the seed again, minutes each)",
     )
+    fz.add_argument(
+        "--coverage",
+        action="store_true",
+        help="XEN=src:<tree> only: a coverage build, its counters read after each seed; the report, the seeds "
+        "that reached new lines (corpus.txt) and a plot of lines against operations (build/coverage/<time>/)",
+    )
+    cv = sub.add_parser(
+        "coverage",
+        help="XEN=src:<tree> only: the suite, then a fuzz campaign, with Xen's coverage counters: a report of "
+        "each and of both together, the corpus, a plot (build/coverage/<time>/)",
+    )
+    cv.add_argument("cases", nargs="*", help="the suite's case files (default: cases/*.evt)")
+    cv.add_argument("--seeds", default=COVERAGE_SEEDS, help="the campaign's seeds, as 1-8 or 1,5,9-12")
+    cv.add_argument("--ops", type=_positive, default=COVERAGE_OPS, help="operations per seed")
+    cv.add_argument("--vcpus", type=_vcpus, default=2, help="vcpus fuzzing at once in each domain")
+    cv.add_argument("--abi", choices=fuzz.ABIS, default="2l", help="the event channel ABI each seed starts on")
+    cv.add_argument("--domains", type=int, choices=(1, 2), default=1, help="2: two domains fuzz at once")
+    cv.set_defaults(seed="", shard=None, jobs=1)
     pa = sub.add_parser("parse", help="parse a saved serial log")
     pa.add_argument("log")
     ck = sub.add_parser("check", help="check case files as the guests will read them, without booting")
@@ -501,6 +687,7 @@ def main(argv: list[str] | None = None) -> int:
         "compare": cmd_compare,
         "check": cmd_check,
         "fuzz": cmd_fuzz,
+        "coverage": cmd_coverage,
         "bisect-step": cmd_bisect_step,
     }
     try:

@@ -16,14 +16,15 @@ import re
 import shutil
 import struct
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import log
+from .coverage_reasons import REASONS
 from .errors import SetupError
-from .xenbuild import run_logged
+from .xenbuild import build_tree, run_logged
 
 MAGIC = 0x58434F56  # "XCOV": public/sysctl.h, XEN_SYSCTL_COVERAGE_read's dump
 # Where dom0 puts the dump before the harness fetches it.
@@ -86,6 +87,11 @@ def split(records: list[Record], build_dir: Path, dest: Path) -> list[Path]:
         target.write_bytes(r.data)
         written.append(target)
     return written
+
+
+def build_of(tree: Path, build: Path) -> Path:
+    """The coverage build of `tree` (its .config and .gcno files): made by prepare(), cached."""
+    return build_tree(tree, build, coverage=True).parent
 
 
 def gcov_for(config: str) -> str:
@@ -163,25 +169,49 @@ def format_uncalled(trace: Mapping[str, Any]) -> str:
     return "\n".join(out)
 
 
-def unreached(trace: Mapping[str, Any], path: str) -> dict[str, list[int]]:
-    """The lines of `path` the run never executed, by the function they are in (gcovr's
-    `function_name`, else the function starting last before the line)."""
+def _file(trace: Mapping[str, Any], path: str) -> Mapping[str, Any] | None:
     files = trace.get("files")
-    found = next((f for f in files if f.get("file") == path), None) if isinstance(files, list) else None
-    if found is None:
-        return {}
+    return next((f for f in files if f.get("file") == path), None) if isinstance(files, list) else None
+
+
+def function_of(trace: Mapping[str, Any], path: str) -> Callable[[int], str]:
+    """Which function of `path` a line is in: gcovr's `function_name` for it, else the
+    function starting last before it."""
+    found = _file(trace, path) or {}
     starts = sorted(
         (int(fn["lineno"]), str(fn.get("demangled_name") or fn.get("name")))
         for fn in found.get("functions", [])
         if "lineno" in fn
     )
+    lines = found.get("lines", [])
+    named = {int(ln["line_number"]): str(ln["function_name"]) for ln in lines if ln.get("function_name")}
+
+    def of(n: int) -> str:
+        if n in named:
+            return named[n]
+        return next((f for s, f in reversed(starts) if s <= n), "(outside functions)")
+
+    return of
+
+
+def lines_of(trace: Mapping[str, Any], path: str) -> tuple[frozenset[int], frozenset[int]]:
+    """The lines of `path` a trace counts, (executed, all), by number: a line counted in
+    several places (a header's inline function) is executed if any of them ran."""
+    found = _file(trace, path) or {}
+    code = [ln for ln in found.get("lines", []) if not ln.get("gcovr/noncode")]
+    return (
+        frozenset(int(ln["line_number"]) for ln in code if ln.get("count", 0)),
+        frozenset(int(ln["line_number"]) for ln in code),
+    )
+
+
+def unreached(trace: Mapping[str, Any], path: str) -> dict[str, list[int]]:
+    """The lines of `path` the run never executed, by the function they are in."""
+    executed, every = lines_of(trace, path)
+    of = function_of(trace, path)
     out: dict[str, list[int]] = {}
-    for line in found.get("lines", []):
-        if line.get("count", 1) or line.get("gcovr/noncode"):
-            continue
-        n = int(line["line_number"])
-        name = line.get("function_name") or next((f for s, f in reversed(starts) if s <= n), "(outside functions)")
-        out.setdefault(str(name), []).append(n)
+    for n in sorted(every - executed):
+        out.setdefault(of(n), []).append(n)
     return out
 
 
@@ -215,51 +245,86 @@ def _gcovr(args: list[str], log_file: Path) -> None:
     run_logged([sys.executable, "-m", "gcovr", *args], log_file)
 
 
-def report(dumps: list[Path], build_dir: Path, tree: Path, out: Path) -> list[FileCoverage]:
-    """index.html, cobertura.xml and summary.json in `out` from the dumps (one per machine,
-    counted from its own reset: merged by gcovr), the coverage build in `build_dir` and
-    its sources in `tree`; the summary's figures."""
-    if not dumps:
-        raise SetupError("no coverage dump was read: no machine ran to the end of a group")
-    out.mkdir(parents=True, exist_ok=True)
+def _filters(tree: Path, patterns: Sequence[str]) -> list[str]:
+    return [a for f in patterns for a in ("--filter", re.escape(f"{tree}/") + f)]
+
+
+def _common(build_dir: Path, tree: Path, patterns: Sequence[str]) -> list[str]:
+    """gcovr's options for every step: the tree as root, the build's gcov, the files reported."""
     gcov = gcov_for((build_dir / ".config").read_text())
-    gcno = [p.relative_to(build_dir) for p in build_dir.rglob("*.gcno")]
+    return ["-r", str(tree), "--gcov-executable", gcov, *_filters(tree, patterns)]
+
+
+def records_of(records: list[Record], build_dir: Path, sources: Sequence[str]) -> list[Record]:
+    """The records of the objects compiled from `sources` (paths in the tree:
+    xen/common/event_fifo.c), as Xen's build names them: common/.event_fifo.o.gcda (gcc
+    alone drops the .o: .event_fifo.gcda; trees before the kbuild rework have no dot). A
+    source without one is refused by name: the dump would say nothing of it."""
+    build = str(build_dir.resolve()).rstrip("/") + "/"
+    out = []
+    for source in sources:
+        src = Path(source).relative_to("xen")
+        names = {f"{src.parent}/{dot}{src.stem}{o}.gcda" for dot in (".", "") for o in (".o", "")}
+        found = [r for r in records if r.path.startswith(build) and r.path[len(build) :] in names]
+        if not found:
+            raise DumpError(f"the dump has no counters of {source} (none of {', '.join(sorted(names))})")
+        out += found
+    return out
+
+
+def trace(dump: Path, build_dir: Path, tree: Path, out: Path, name: str, sources: Sequence[str] = ()) -> Path:
+    """gcovr's JSON trace of one dump, `out`/`name`.json: of every file FILTERS takes, or
+    with `sources` of those files alone, from their objects' counters only (under a second
+    instead of 4-7 s for all 303 objects: what a per-seed reading of a campaign needs)."""
+    tree = tree.resolve()
+    records = parse_dump(dump.read_bytes())
+    if sources:
+        records = records_of(records, build_dir, sources)
+        gcno = [Path(r.path).relative_to(build_dir.resolve()).with_suffix(".gcno") for r in records]
+    else:
+        gcno = [p.relative_to(build_dir) for p in build_dir.rglob("*.gcno")]
     if not gcno:
         raise SetupError(f"{build_dir}: no .gcno files (not a coverage build?)")
-    tree = tree.resolve()
-    filters = [a for f in FILTERS for a in ("--filter", re.escape(f"{tree}/") + f)]
-    common = ["-r", str(tree), "--gcov-executable", gcov, *filters]
+    # The .gcno files and this dump's .gcda files in a scratch copy of the build's
+    # layout: the build folder stays as it was, and runs do not meet there.
+    scratch = out / "gcov" / name
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    for rel in gcno:
+        (scratch / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(build_dir / rel, scratch / rel)
+    written = split(records, build_dir, scratch)
+    patterns = [re.escape(s) + "$" for s in sources] or list(FILTERS)
     # Sources the build made itself (arch/x86/efi's links, generated files) are not in the
     # scratch copy: gcov cannot find them, and the report does not cover them anyway.
-    # A file it does cover that went missing is caught below, by name.
+    # A file it does cover that went missing is caught by the report, by name.
     ignore = ["--gcov-ignore-errors", "source_not_found", "--gcov-ignore-errors", "no_working_dir_found"]
-    traces = []
-    for i, dump in enumerate(dumps, start=1):
-        # The .gcno files and this dump's .gcda files in a scratch copy of the build's
-        # layout: the build folder stays as it was, and runs do not meet there.
-        scratch = out / "gcov" / str(i)
-        if scratch.exists():
-            shutil.rmtree(scratch)
-        for rel in gcno:
-            (scratch / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(build_dir / rel, scratch / rel)
-        written = split(parse_dump(dump.read_bytes()), build_dir, scratch)
-        trace = out / f"trace-{i}.json"
-        with log.step(f"coverage: {dump.name}, {len(written)} .gcda files, through {gcov} (gcovr)"):
-            _gcovr(
-                [*common, *ignore, "--object-directory", str(scratch), "--json", str(trace), str(scratch)],
-                out / "gcovr.log",
-            )
-        shutil.rmtree(scratch)
-        traces.append(trace)
-    shutil.rmtree(out / "gcov", ignore_errors=True)
+    path = out / f"{name}.json"
+    args = [*_common(build_dir, tree, patterns), *ignore, "--object-directory", str(scratch), "--json", str(path)]
+    if sources:  # quiet: a campaign reads one per seed
+        _gcovr([*args, str(scratch)], out / "gcovr.log")
+    else:
+        with log.step(f"coverage: {dump.name}, {len(written)} .gcda files (gcovr)"):
+            _gcovr([*args, str(scratch)], out / "gcovr.log")
+    shutil.rmtree(scratch)
+    if not any((out / "gcov").iterdir()):
+        (out / "gcov").rmdir()
+    return path
+
+
+def merge(traces: Sequence[Path], build_dir: Path, tree: Path, out: Path, title: str) -> list[FileCoverage]:
+    """index.html, cobertura.xml, summary.json and coverage.json in `out` from gcovr's
+    traces (per machine, or whole reports' coverage.json: gcovr adds their counts up); the
+    summary's figures."""
+    tree = tree.resolve()
+    out.mkdir(parents=True, exist_ok=True)
     with log.step("coverage: the report (gcovr: HTML per line, Cobertura, JSON summary)"):
         _gcovr(
             [
-                *common,
+                *_common(build_dir, tree, FILTERS),
                 *(a for t in traces for a in ("--add-tracefile", str(t))),
                 "--html-details", str(out / "index.html"),
-                "--html-title", f"Xen event channels: coverage of {tree}",
+                "--html-title", f"Xen event channels: {title}, {tree}",
                 "--cobertura", str(out / "cobertura.xml"),
                 "--json-summary-pretty", "--json-summary", str(out / "summary.json"),
                 "--json", str(out / "coverage.json"),
@@ -271,3 +336,42 @@ def report(dumps: list[Path], build_dir: Path, tree: Path, out: Path) -> list[Fi
     if missing:
         raise SetupError(f"the report has no lines of {', '.join(missing)} (log {out / 'gcovr.log'})")
     return files
+
+
+def report(dumps: list[Path], build_dir: Path, tree: Path, out: Path, title: str = "coverage") -> list[FileCoverage]:
+    """index.html, cobertura.xml and summary.json in `out` from the dumps (one per machine,
+    counted from its own reset: merged by gcovr), the coverage build in `build_dir` and
+    its sources in `tree`; the summary's figures."""
+    if not dumps:
+        raise SetupError("no coverage dump was read: no machine ran to the end of a group")
+    out.mkdir(parents=True, exist_ok=True)
+    traces = [trace(d, build_dir, tree, out, f"trace-{i}") for i, d in enumerate(dumps, start=1)]
+    return merge(traces, build_dir, tree, out, title)
+
+
+def format_columns(columns: Mapping[str, Sequence[FileCoverage]], files: Sequence[str] = MAIN_FILES) -> str:
+    """Lines executed per file in reports side by side (suite, campaign, union), and the
+    files together."""
+    width = max([len(f) for f in files] + [len("together")])
+    names = list(columns)
+    head = f"{'lines':<{width}}  " + "  ".join(f"{n:^18}" for n in names)
+    rows = [head]
+    sums = {n: [0, 0] for n in names}
+    for path in files:
+        cells = []
+        for n in names:
+            lines = next((f.lines for f in columns[n] if f.path == path), (0, 0))
+            sums[n][0] += lines[0]
+            sums[n][1] += lines[1]
+            cells.append(_ratio(lines))
+        rows.append(f"{path:<{width}}  " + "  ".join(cells))
+    rows.append(f"{'together':<{width}}  " + "  ".join(_ratio((sums[n][0], sums[n][1])) for n in names))
+    return "\n".join(rows)
+
+
+def finish(out: Path, files: list[FileCoverage]) -> str:
+    """unreached.md beside a report (each line not reached, with its reason), and the text
+    to print: per file, lines, branches and functions, and the functions never called."""
+    trace = json.loads((out / "coverage.json").read_text())
+    (out / "unreached.md").write_text(format_unreached(trace, REASONS))
+    return format_summary(files) + "\n" + format_uncalled(trace)

@@ -18,6 +18,7 @@ from pathlib import Path
 from . import log
 from .artifacts import Artifacts
 from .errors import HarnessError, MachineDied, XenPanic
+from .outcome import Outcome
 from .pipeline import SuiteRun, load_cases, run_all
 from .results import FuzzRun, GroupResult
 
@@ -25,6 +26,9 @@ DEFAULT_OPS = 100_000
 FOUND = Path(__file__).resolve().parent.parent / "cases" / "found"  # shrunk findings
 # The guest does about 500,000 operations a second under TCG: time to spare, and more.
 OPS_PER_SECOND_FLOOR = 20_000
+# ... but on a coverage build every counter update is a locked instruction: with 2 vcpus
+# seeds ran at 1,016 to 30,011 ops/s on the busy 2-core host (docs/coverage.md).
+COVERAGE_OPS_PER_SECOND_FLOOR = 500
 SEEDS = re.compile(r"^(\d+)(?:-(\d+))?$")
 
 
@@ -50,11 +54,19 @@ PEER_SEED = 1_000_000_000
 
 
 def case_text(
-    seed: int, ops: int, vcpus: int = 1, abi: str = "2l", domains: int = 1, name: str = "", fresh: bool = False
+    seed: int,
+    ops: int,
+    vcpus: int = 1,
+    abi: str = "2l",
+    domains: int = 1,
+    name: str = "",
+    fresh: bool = False,
+    rate: int = OPS_PER_SECOND_FLOOR,
 ) -> str:
     """The seed as a case of one `fuzz` step; `name` if not `fuzz-<seed>` (a repeat of it);
-    `fresh` to say in the case itself that it wants domains of its own (a found case)."""
-    budget = 30 + ops // OPS_PER_SECOND_FLOOR
+    `fresh` to say in the case itself that it wants domains of its own (a found case); its
+    budget for at least `rate` operations a second."""
+    budget = 30 + ops // rate
     head = f"case {name or f'fuzz-{seed}'}\n" + ("fresh\n" if fresh else "")
     if domains == 2:
         return _two_domains(seed, ops, vcpus, abi, budget, head)
@@ -73,6 +85,11 @@ def case_text(
     )
 
 
+def coverage_case_text(seed: int, ops: int, vcpus: int = 1, abi: str = "2l", domains: int = 1) -> str:
+    """case_text with a coverage build's budget (COVERAGE_OPS_PER_SECOND_FLOOR)."""
+    return case_text(seed, ops, vcpus, abi, domains, rate=COVERAGE_OPS_PER_SECOND_FLOOR)
+
+
 def _two_domains(seed: int, ops: int, vcpus: int, abi: str, budget: int, head: str) -> str:
     """A and B fuzz at once, each also making channels with the other (fuzz_with)."""
     first = "A fifo_init -> ok\nB fifo_init -> ok\n" if abi == "fifo" else ""
@@ -89,6 +106,16 @@ def _two_domains(seed: int, ops: int, vcpus: int, abi: str, budget: int, head: s
     )
 
 
+@dataclass(frozen=True)
+class SeedDump:
+    """A campaign's coverage counters as read after a seed (fuzz --coverage): everything the
+    machine counted since its reset, so a seed's own lines are those no earlier read had."""
+
+    seed: int | None  # None: the machine's last read, after its last seed
+    machine: str  # whose counters: "<campaign machine>.<session machine>", each from its own reset
+    path: Path | None  # None: the seed ran, but its counters could not be read
+
+
 @dataclass
 class Campaign:
     seeds: list[int]
@@ -103,6 +130,7 @@ class Campaign:
     errors: list[tuple[int, str]] = field(default_factory=list)  # the harness's, not Xen's
     crashes_seen: list[tuple[int, BaseException]] = field(default_factory=list)
     xen: dict[str, str] = field(default_factory=dict)  # the Xen under test, as the last machine said
+    dumps: list[SeedDump] = field(default_factory=list)  # with coverage: a read per seed, in run order
 
     @property
     def total_ops(self) -> int:
@@ -278,6 +306,24 @@ def collect(campaign: Campaign, run: SuiteRun, found_dir: Path | None = None) ->
     return lost
 
 
+def seed_dumps(run: SuiteRun, machine: int, lost: list[int]) -> list[SeedDump]:
+    """The coverage reads of one of the campaign's machines, a seed's each, in run order:
+    a seed that ran without a read (it was lost, or the read failed) has none; a seed that
+    never ran (its machine was already gone) is not there."""
+    out: list[SeedDump] = []
+    for session in run.sessions:
+        by_group = {r.group: r for r in session.coverage_reads}
+        mine = {g.index for g in session.groups}
+        for g in run.groups:
+            if g.group.index not in mine or _seed_of(g) in lost:
+                continue
+            read = by_group.get(g.group.index)
+            label = f"{machine}.{read.machine}" if read else f"{machine}.?"
+            out.append(SeedDump(_seed_of(g), label, read.path if read else None))
+        out += [SeedDump(None, f"{machine}.{r.machine}", r.path) for r in session.coverage_reads if r.group is None]
+    return out
+
+
 def run_campaign(
     arts: Artifacts,
     guest: Path,
@@ -287,13 +333,16 @@ def run_campaign(
     vcpus: int = 1,
     jobs: int = 1,
     abi: str = "2l",
-    text: Callable[[int, int, int, str, int], str] = case_text,
+    text: Callable[[int, int, int, str, int], str] | None = None,
     domains: int = 1,
     shrink: bool = True,
+    coverage: bool = False,
 ) -> Campaign:
     """The seeds, a fresh domain each (`text` writes each one's case: the harness's
     self-test adds a Xen panic to one); after a machine is lost, the rest in a new one.
-    Then each finding of several vcpus or domains is shrunk (one vcpu's, the guest shrinks)."""
+    Then each finding of several vcpus or domains is shrunk (one vcpu's, the guest shrinks).
+    `coverage` (a coverage build): the counters read after each seed (Campaign.dumps)."""
+    text = text or (coverage_case_text if coverage else case_text)
     campaign = Campaign(seeds, ops, vcpus, abi, domains)
     todo = list(seeds)
     machine = 0
@@ -302,9 +351,14 @@ def run_campaign(
         cases_file = out / f"fuzz-{machine}.evt"
         cases_file.parent.mkdir(parents=True, exist_ok=True)
         cases_file.write_text("".join(text(s, ops, vcpus, abi, domains) for s in todo))
-        run = run_all(arts, guest, load_cases(arts, [cases_file]), out / f"machine-{machine}", fresh=True, jobs=jobs)
+        run = run_all(
+            arts, guest, load_cases(arts, [cases_file]), out / f"machine-{machine}", fresh=True, jobs=jobs,
+            coverage=coverage, coverage_each=coverage,
+        )  # fmt: skip
         campaign.xen = run.session.info
         lost = collect(campaign, run, FOUND)
+        if coverage:
+            campaign.dumps += seed_dumps(run, machine, lost)
         if lost and len(lost) == len(todo):
             break  # nothing ran on a new machine either: not Xen's doing
         if lost:
@@ -367,3 +421,13 @@ def report(campaign: Campaign, spelled: str) -> str:
     )
     lines.append(campaign.summary(spelled))
     return "\n".join(lines)
+
+
+def outcome(campaign: Campaign) -> Outcome:
+    """The campaign as a case's outcome: Xen down is CRASH, a mismatch FAIL, a seed the
+    harness could not run ERROR."""
+    if campaign.crashes:
+        return Outcome.CRASH
+    if campaign.mismatches:
+        return Outcome.FAIL
+    return Outcome.ERROR if campaign.errors else Outcome.PASS

@@ -92,6 +92,7 @@ class SuiteRun:
     known: list[Known] = field(default_factory=list)  # its entries that matched a step
     stale: list[Known] = field(default_factory=list)  # its entries that matched none
     shard: dict[str, object] | None = None  # with --shard: which, its cases, the whole suite's (merge.py)
+    cases_seconds: float = 0.0  # the groups alone (coverage reads included), every machine up
 
     @property
     def outcome(self) -> Outcome:
@@ -114,10 +115,12 @@ def run_all(
     jobs: int = 1,
     shard: Shard | None = None,
     coverage: bool = False,
+    coverage_each: bool = False,
 ) -> SuiteRun:
     """Run every case, in the order `spec` names (cases.plan.order), on one booted Xen or, with
     `jobs`, on that many machines at once, the groups dealt out among them; a harness
-    error in a group becomes that group's result."""
+    error in a group becomes that group's result. `coverage`: the counters read after each
+    group (runner.Session), every read kept with `coverage_each`."""
     ordered, spelled = order(cases, spec)
     if spec != "file":
         log.info(f"cases in {spelled} order")
@@ -137,18 +140,22 @@ def run_all(
                     out if len(shares) == 1 else out / f"m{i}",
                     snapshots=snapshots,
                     coverage=coverage,
+                    coverage_each=coverage_each,
                 )  # fmt: skip
             )
             for i, share in enumerate(shares, start=1)
         ]
+        cases_start = time.monotonic()
         if len(sessions) == 1:
             group_results = sessions[0].run_groups(groups)
         else:
             with ThreadPoolExecutor(len(sessions)) as pool:
                 done = pool.map(lambda s: s.run_groups(s.groups), sessions)
                 group_results = sorted((r for rs in done for r in rs), key=lambda r: r.group.index)
+        cases_seconds = time.monotonic() - cases_start
     case_results = [r for g in group_results for r in g.case_results()]
     run = SuiteRun(sessions[0], group_results, case_results, time.monotonic() - start, spelled, sessions)
+    run.cases_seconds = cases_seconds
     if shard is not None:
         run.shard = {
             "index": shard.index,

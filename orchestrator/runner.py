@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -128,6 +129,16 @@ class Progress:
             log.info(f"    {name}: {verdict}{f' ({known} known)' if known else ''}")
 
 
+@dataclass(frozen=True)
+class CoverageRead:
+    """One read of a machine's coverage counters (run --coverage): all they counted since
+    that machine's reset."""
+
+    machine: int  # the session's machines in turn, from 1 (a lost one is replaced)
+    group: int | None  # the group just run; None: the machine's last read, after its last group
+    path: Path
+
+
 class Session:
     """A booted Xen with its dom0, ready to run groups of cases."""
 
@@ -140,6 +151,7 @@ class Session:
         qemu: QemuConfig | None = None,
         snapshots: Path | None = None,
         coverage: bool = False,
+        coverage_each: bool = False,
     ):
         self.arts = arts
         self.guest = guest
@@ -169,9 +181,13 @@ class Session:
         self.baseline: list[baseline.Known] = []
         self.ready_seconds = 0.0
         # A coverage build (run --coverage): counters reset once each machine's dom0 is up,
-        # read after each group; each machine's latest dump, by machine number.
+        # read after each group; each machine's latest dump, by machine number. With
+        # `coverage_each` every read is kept (a campaign's per-seed gains), not only the latest.
         self.coverage = coverage
+        self.coverage_each = coverage_each
         self.coverage_dumps: dict[int, Path] = {}
+        self.coverage_reads: list[CoverageRead] = []
+        self.coverage_seconds = 0.0  # spent reading them (bench --coverage-overhead)
 
     def _files(self) -> dict[str, Path | str]:
         files: dict[str, Path | str] = {
@@ -367,13 +383,13 @@ class Session:
             if self.lost is not None and self._boot is not None and len(self.replaced) < MAX_REPLACEMENTS:
                 self._replace()
             results.append(self._run_group(group, groups[i + 1] if i + 1 < len(groups) else None))
-            self._read_coverage()
+            self._read_coverage(group.index)
         self._settle()
         if self.coverage:
             # Xen's teardown of a domain (evtchn_destroy(), evtchn_destroy_final(),
             # clear_global_virq_handlers()) is the cases' work too: counted before the last read.
             self._destroy_ended()
-        self._read_coverage()
+        self._read_coverage(None)
         return results
 
     def _destroy_ended(self) -> None:
@@ -387,13 +403,15 @@ class Session:
         except HarnessError as e:
             log.info(f"destroying the ended domains failed: {e.detail.splitlines()[0]}")
 
-    def _read_coverage(self) -> None:
+    def _read_coverage(self, group: int | None) -> None:
         """The running machine's coverage counters (`xencov read`), fetched byte for byte into
-        the run's folder: xencov-m<machine>.dat, each read replacing that machine's last.
+        the run's folder: xencov-m<machine>.dat, each read replacing that machine's last
+        (with coverage_each: xencov-m<machine>-g<group>.dat, -end.dat after the last group).
         A read that fails costs the report that machine's later groups, never a verdict."""
         if not self.coverage or self.lost is not None or self.dom0 is None:
             return
         n = len(self.machines)
+        start = time.monotonic()
         try:
             self.dom0.run(f"xencov read {DUMP_IN_DOM0}")
             data = self.dom0.get(DUMP_IN_DOM0)
@@ -403,9 +421,13 @@ class Session:
         except HarnessError as e:
             log.info(f"reading the coverage counters failed: {e.detail.splitlines()[0]}")
             return
-        path = self.out / f"xencov-m{n}.dat"
+        finally:
+            self.coverage_seconds += time.monotonic() - start
+        which = "" if not self.coverage_each else f"-g{group}" if group is not None else "-end"
+        path = self.out / f"xencov-m{n}{which}.dat"
         path.write_bytes(data)
         self.coverage_dumps[n] = path
+        self.coverage_reads.append(CoverageRead(n, group, path))
 
     def run_group(self, group: Group) -> GroupResult:
         return self.run_groups([group])[0]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator import cli
 from orchestrator.bench import (
     Figures,
     Sample,
@@ -19,6 +20,8 @@ from orchestrator.bench import (
     figures,
     first_line_seconds,
     format_figures,
+    format_overhead,
+    overhead,
     rtt_figures,
     spread,
     write,
@@ -169,3 +172,33 @@ def test_conformance_cases_leave_out_fuzzing_and_the_linux_peer() -> None:
     fuzzing = group(2, ["f"], 30.0)
     fuzzing.group.cases[0].steps.append(Step(3, "A", "fuzz", ("1", "100"), ("ok", "0"), None, None, False, ""))
     assert conformance_case_seconds([Sample(1.0, 1.0, [plain, fuzzing])]) == [2.0, 2.0]
+
+
+def test_the_coverage_overhead_is_the_ratio_of_the_medians() -> None:
+    normal = [Sample(s, 1.0, []) for s in (100.0, 120.0, 110.0)]
+    counted = [Sample(s, 1.0, [], not_passed=bad) for s, bad in ((150.0, []), (130.0, ["x: ERROR"]), (140.0, []))]
+    o = overhead("src:/t", {"xen_version": "4.22.0"}, "2026-12-07", 47, normal, counted, [4.0, 5.0, 6.0], [9.0, 11.0])
+    assert o.normal_s == Spread(100.0, 110.0, 120.0, 3) and o.coverage_s == Spread(130.0, 140.0, 150.0, 3)
+    assert o.ratio == pytest.approx(140 / 110)
+    assert o.ratio_with_report == pytest.approx((140 + 10) / 110)
+    assert o.reads_s == Spread(4.0, 5.0, 6.0, 3) and o.not_passed == ["x: ERROR"]
+    lines = format_overhead(o)
+    assert lines[0] == "coverage overhead: Xen 4.22.0 (src:/t), 47 cases, 2026-12-07"
+    assert "coverage / normal (medians): 1.27; with the report: 1.36" in lines[5]
+    assert o.pairs == [(100.0, 150.0), (120.0, 130.0), (110.0, 140.0)]  # in the order they ran
+    assert lines[6].split() == ["run", "1", "100.0", "s", "/", "150.0", "s:", "1.50"]
+    assert lines[-1] == "WARNING: 1 case run(s) did not pass: x: ERROR"
+
+
+def test_no_overhead_without_both_kinds_of_run() -> None:
+    o = overhead("src:/t", {}, "d", 1, [], [Sample(5.0, 1.0, [])], [], [])
+    assert o.ratio is None and o.ratio_with_report is None and o.normal_s is None
+    assert "coverage / normal (medians): no data; with the report: no data" in format_overhead(o)[5]
+
+
+def test_the_coverage_overhead_needs_a_source_tree(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "coverage_overhead", lambda *_: pytest.fail("ran"))
+    assert cli.main(["--xen", "bookworm", "bench", "--coverage-overhead"]) == cli.EXIT_USAGE
+    assert "--coverage needs XEN=src:<tree>" in capsys.readouterr().err

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import cli, coverage, pipeline
+from orchestrator import cli, coverage, covfuzz, fuzz, pipeline
+from orchestrator.cases.parse import load
 from orchestrator.coverage import DumpError, Record, parse_dump, split
 from orchestrator.errors import SetupError
+from orchestrator.results import FuzzRun
 from orchestrator.xenbuild import COVERAGE_CONFIG, config_missing, variant_key, with_config
 
 BUILD = "/work/h/build/src-xen/abc-cov"
@@ -240,3 +242,166 @@ def test_a_dump_becomes_a_report(tmp_path: Path) -> None:
     assert not list(build.rglob("*.gcda")) and not (out / "gcov").exists()
     trace = json.loads((out / "coverage.json").read_text())
     assert "xen/common/event_channel.c: never called: never" in coverage.format_uncalled(trace)
+
+
+def _program(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """The three files as Xen builds them (objects .<name>.o in a build folder apart from
+    the tree), linked into a program whose arguments pick what runs; (tree, build, program)."""
+    tree, build = tmp_path / "tree", tmp_path / "build"
+    (tree / "xen" / "common").mkdir(parents=True)
+    (build / "common").mkdir(parents=True)
+    sources = {
+        "event_channel": "int evtchn_alloc_unbound(int x) { return x + 1; }\nint never(int x) { return x * 2; }\n",
+        "event_2l": "int set_pending(int x) {\n  if (x > 3)\n    return 1;\n  return 0;\n}\n",
+        "event_fifo": "int evtchn_alloc_unbound(int);\nint set_pending(int);\nint never(int);\n"
+        "int main(int argc, char **argv) {\n  (void)argv;\n  if (argc > 5)\n    return never(argc);\n"
+        "  return set_pending(evtchn_alloc_unbound(argc));\n}\n",
+    }
+    for name, text in sources.items():
+        (tree / "xen" / "common" / f"{name}.c").write_text(text)
+        obj = build / "common" / f".{name}.o"
+        subprocess.run(["gcc", "--coverage", "-c", str(tree / "xen/common" / f"{name}.c"), "-o", str(obj)],
+                       check=True, cwd=build)  # fmt: skip
+    prog = build / "prog"
+    subprocess.run(["gcc", "--coverage", "-o", str(prog), *map(str, build.glob("common/.*.o"))], check=True)
+    (build / ".config").write_text("CONFIG_GCC_VERSION=120200\n")
+    return tree, build, prog
+
+
+def _counted(build: Path, prog: Path, out: Path, *runs: int, fresh: bool = True) -> Path:
+    """Run the program once per argument count in `runs`, counters adding up as Xen's do
+    between two reads; their dump in `out`, as xencov read writes it."""
+    if fresh:
+        for p in build.rglob("*.gcda"):
+            p.unlink()
+    for argc in runs:
+        subprocess.run([str(prog), *["x"] * (argc - 1)], check=False)
+    out.write_bytes(dump(*((str(p), p.read_bytes()) for p in sorted(build.rglob("*.gcda")))))
+    return out
+
+
+needs_gcov = pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("gcov") is None, reason="needs gcc, gcov")
+
+
+@needs_gcov
+def test_a_trace_of_some_files_reads_their_objects_alone_and_agrees_with_the_report(tmp_path: Path) -> None:
+    tree, build, prog = _program(tmp_path)
+    d = _counted(build, prog, tmp_path / "d.dat", 1)
+    mains = ["xen/common/event_channel.c", "xen/common/event_2l.c"]
+    some = json.loads(coverage.trace(d, build, tree, tmp_path / "t", "one", mains).read_text())
+    assert sorted(f["file"] for f in some["files"]) == sorted(mains)  # event_fifo.c's object left out
+    assert not (tmp_path / "t" / "gcov").exists()  # no scratch left behind
+    files = coverage.report([d], build, tree, tmp_path / "all")
+    whole = json.loads((tmp_path / "all" / "coverage.json").read_text())
+    for f in mains:
+        assert coverage.lines_of(some, f) == coverage.lines_of(whole, f)
+    assert {f.path: f.lines for f in files}["xen/common/event_2l.c"] == (3, 4)
+    assert coverage.lines_of(some, "xen/common/event_2l.c")[0] == {1, 2, 4}  # `return 1;` (3) not taken
+
+
+@needs_gcov
+def test_a_seeds_gain_is_what_the_counters_did_not_have_at_the_read_before(tmp_path: Path) -> None:
+    """Two reads of counters that only grow (seed 1 runs the program with no argument, seed
+    2 with two more): seed 2 is credited with `return 1;` alone."""
+    tree, build, prog = _program(tmp_path)
+    reads = []
+    for seed, argc, fresh in ((1, 1, True), (2, 3, False)):
+        d = _counted(build, prog, tmp_path / f"d{seed}.dat", argc, fresh=fresh)
+        t = json.loads(coverage.trace(d, build, tree, tmp_path / "t", f"r{seed}", coverage.MAIN_FILES).read_text())
+        reads.append(covfuzz.SeedRead(seed, 10, {f: coverage.lines_of(t, f)[0] for f in coverage.MAIN_FILES}))
+    first, second = covfuzz.gains(reads)
+    assert first.new["xen/common/event_channel.c"] == {1}
+    assert second.new == {
+        "xen/common/event_channel.c": set(),
+        "xen/common/event_2l.c": {3},
+        "xen/common/event_fifo.c": set(),
+    }
+    assert [g.seed for g in covfuzz.corpus([first, second])] == [1, 2]
+
+
+@needs_gcov
+def test_the_union_is_gcovr_merging_two_reports_traces(tmp_path: Path) -> None:
+    tree, build, prog = _program(tmp_path)
+    suite = coverage.report([_counted(build, prog, tmp_path / "s.dat", 1)], build, tree, tmp_path / "suite")
+    campaign = coverage.report([_counted(build, prog, tmp_path / "c.dat", 6)], build, tree, tmp_path / "campaign")
+    union = coverage.merge(
+        [tmp_path / "suite" / "coverage.json", tmp_path / "campaign" / "coverage.json"], build, tree,
+        tmp_path / "union", "both",
+    )  # fmt: skip
+    lines = {name: {f.path: f.lines for f in files} for name, files in
+             (("suite", suite), ("campaign", campaign), ("union", union))}  # fmt: skip
+    assert lines["suite"]["xen/common/event_channel.c"] == (1, 2)  # never() not run
+    assert lines["campaign"]["xen/common/event_channel.c"] == (1, 2)  # only never() run
+    assert lines["union"]["xen/common/event_channel.c"] == (2, 2)
+    traces = [json.loads((tmp_path / n / "coverage.json").read_text()) for n in ("suite", "campaign", "union")]
+    for f in coverage.MAIN_FILES:
+        run = [coverage.lines_of(t, f)[0] for t in traces]
+        assert run[2] == run[0] | run[1], f
+    for made in ("index.html", "cobertura.xml", "summary.json"):
+        assert (tmp_path / "union" / made).stat().st_size > 0
+    table = coverage.format_columns({"suite": suite, "campaign": campaign, "union": union}).splitlines()
+    assert table[0].split() == ["lines", "suite", "campaign", "union"]
+    assert table[1].split()[0] == "xen/common/event_channel.c" and table[1].split()[7:9] == ["2/2", "100.0"]
+
+
+def test_a_files_counters_are_found_by_its_objects_name() -> None:
+    records = [
+        Record(f"{BUILD}/common/.event_fifo.o.gcda", b"1"),
+        Record(f"{BUILD}/common/event_2l.o.gcda", b"2"),
+        Record(f"{BUILD}/arch/x86/.event_fifo.o.gcda", b"3"),
+        Record(f"{BUILD}/common/.vm_event.o.gcda", b"4"),
+    ]
+    got = coverage.records_of(records, Path(BUILD), ["xen/common/event_fifo.c", "xen/common/event_2l.c"])
+    assert [r.data for r in got] == [b"1", b"2"]
+    with pytest.raises(
+        DumpError, match=r"no counters of xen/common/event_channel.c \(none of common/\.event_channel\.gcda"
+    ):
+        coverage.records_of(records, Path(BUILD), ["xen/common/event_channel.c"])
+
+
+def test_the_columns_add_the_files_up() -> None:
+    one = [coverage.FileCoverage("xen/common/event_channel.c", (5, 10), (0, 0), (0, 0)),
+           coverage.FileCoverage("xen/common/event_2l.c", (1, 2), (0, 0), (0, 0))]  # fmt: skip
+    two = [coverage.FileCoverage("xen/common/event_channel.c", (10, 10), (0, 0), (0, 0))]
+    rows = coverage.format_columns({"a": one, "b": two}).splitlines()
+    assert rows[-1].split() == ["together", "6/12", "50.0", "%", "10/10", "100.0", "%"]
+    assert "0/0" in rows[3] and "-" in rows[3]  # event_fifo.c in neither: no percentage
+
+
+@needs_gcov
+def test_a_campaigns_reads_become_its_report_corpus_and_plot(tmp_path: Path) -> None:
+    """Three seeds on one machine (counters growing from read to read; seed 2's read lost),
+    then the machine's last read: the report, corpus.txt, a case per kept seed, seeds.json
+    and the plot, the per-seed dumps but the last gone."""
+    tree, build, prog = _program(tmp_path)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    reads = [
+        fuzz.SeedDump(1, "1.1", _counted(build, prog, runs / "g1.dat", 1)),
+        fuzz.SeedDump(2, "1.1", None),
+        fuzz.SeedDump(3, "1.1", _counted(build, prog, runs / "g3.dat", 3, 6, fresh=False)),
+        fuzz.SeedDump(None, "1.1", _counted(build, prog, runs / "end.dat", fresh=False)),
+    ]
+    campaign = fuzz.Campaign([1, 2, 3], 500, vcpus=2, dumps=reads)
+    campaign.runs = [FuzzRun("g1-A", s, 2, 500, 0, 1, 256, 0, 0, 0, 0, 0) for s in (1, 2, 3)]
+    out = tmp_path / "report"
+    made = covfuzz.campaign_report(campaign, "1-3", build, tree, out, suite=None)
+    assert [(g.seed, g.new_lines, g.read) for g in made.gains] == [
+        (1, 7, True),
+        (2, 0, False),
+        (3, 3, True),
+        (None, 0, True),
+    ]
+    assert made.disagree == []  # the per-seed lines add up to the report's
+    assert {f.path: f.lines[0] for f in made.files}["xen/common/event_channel.c"] == 2
+    rows = [r for r in (out / "corpus.txt").read_text().splitlines() if not r.startswith("#")]
+    assert [r.split("\t")[:3] for r in rows] == [["1", "500", "7"], ["3", "500", "3"]]
+    assert "never (1)" in rows[1] and "set_pending (1)" in rows[1]
+    assert sorted(p.name for p in (out / "corpus").iterdir()) == ["fuzz-1.evt", "fuzz-3.evt"]
+    assert load([out / "corpus" / "fuzz-3.evt"])[0].name == "fuzz-3"  # a case the checker takes
+    seeds = json.loads((out / "seeds.json").read_text())
+    assert [s["total_ops"] for s in seeds["seeds"]] == [500, 1000, 1500, 1500]
+    assert seeds["seeds"][2]["new"]["xen/common/event_2l.c"] == [3]
+    assert (out / "coverage.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (runs / "g1.dat").exists() and not (runs / "g3.dat").exists() and (runs / "end.dat").exists()
+    assert (out / "xencov-1.dat").read_bytes() == (runs / "end.dat").read_bytes()

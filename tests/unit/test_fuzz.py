@@ -247,3 +247,11 @@ def test_a_shard_of_a_campaign_runs_every_nth_seed(
 def test_a_shard_without_seeds_is_refused_before_a_boot(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli, "prepare", lambda *_: pytest.fail("prepared"))
     assert cli.main(["fuzz", "--seeds", "1-2", "--shard", "3/3"]) == cli.EXIT_USAGE
+
+
+def test_a_coverage_builds_seed_gets_a_budget_for_its_slower_rate(tmp_path: Path) -> None:
+    path = tmp_path / "f.evt"
+    path.write_text(case_text(1, 100_000) + fuzz.coverage_case_text(2, 100_000, 2, "fifo"))
+    plain, counted = load([path])
+    assert (plain.timeout, counted.timeout) == (30 + 100_000 // 20_000, 30 + 100_000 // 500)
+    assert [s.op for s in counted.steps] == ["fifo_init", "fuzz"]
