@@ -1,6 +1,6 @@
 /*
  * The script interpreter, apart from where it runs: a guest (script.c) and
- * dom0 (dom0/evtchn-op.c) run the same steps the same way and print the same
+ * dom0 (dom0/main.c) run the same steps the same way and print the same
  * EVT lines.  What differs, each place gives in a struct script_env: the ops
  * it can issue, how it names domains, reaches xenstore and keeps time.
  *
