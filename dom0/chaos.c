@@ -25,7 +25,7 @@
 
 static int chaos_odd(const char *what, long rc)
 {
-    script_say("NOTE chaos: %s answered %ld", what, rc);
+    script_say(EVT_NOTE " chaos: %s answered %ld", what, rc);
     return 1;
 }
 

@@ -156,6 +156,6 @@ int main(int argc, char **argv)
     pub_setup();
 
     t = script_interpret(&env, text, len);
-    script_say("DONE pass=%u fail=%u", t.pass, t.fail);
+    script_say(EVT_DONE, t.pass, t.fail);
     return t.bad_script ? 2 : domu && t.fail;
 }

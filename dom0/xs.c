@@ -96,7 +96,7 @@ void pub_setup(void)
 
         uname(&u);
         /* As the guest's: its domid ties the peer's answers to its role. */
-        printf("EVT BOOT domid=%s peer=linux kernel=%s\n", self, u.release);
+        EVT_PRINTF(EVT_BOOT_PEER, self, u.release);
         fflush(stdout);
     }
     n = snprintf(perms, sizeof(perms), "%s%cr%s", pub, '\0', self) + 1;
