@@ -8,11 +8,12 @@
  * field's conversion.  The orchestrator reads this file with a small regex
  * reader (orchestrator/evtlines.py) and builds its parsers from it
  * (orchestrator/results.py).  Saved logs and other tools read these bytes:
- * a line may gain a field at its end, never change one.
+ * never rename, reorder or drop a field (docs/contributing.md, "A new EVT
+ * line").
  *
  * Each line is `#define EVT_<ID> EVT_TAG("<tag>") <fields>`, <ID> its tag
- * in C's spelling (a tag with several forms: one <ID> each, FORM appended),
- * continued with backslashes, each field one of:
+ * in C's spelling (a tag of several forms has an <ID> for each, a word
+ * appended), continued with backslashes; each field one of:
  *
  * EVT_KEY("name", "conv")   " name=<conv>"
  * EVT_WORD("name", "conv")  " <conv>": a value without its name, at its place
@@ -20,8 +21,9 @@
  *                           line: its own format, from a space on, or nothing
  *
  * conv is printf's: one conversion, several with text between them (a value
- * of parts, FUZZ-PORT's), or a constant text.  Like X-macros, the field
- * macros are defined here unless the includer defined them first.
+ * of parts, FUZZ-PORT's), or a constant text.  As with X-macros, the field
+ * macros are the includer's to define (these unless it did first): an
+ * EVT_<ID> expands where it is used.
  */
 #ifndef SCRIPT_EVT_LINES_H
 #define SCRIPT_EVT_LINES_H
