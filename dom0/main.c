@@ -153,7 +153,7 @@ int main(int argc, char **argv)
         die("/dev/xen/xenbus");
     if ( (evtchn = open("/dev/xen/evtchn", O_RDWR)) < 0 )
         die("/dev/xen/evtchn");
-    pub_setup();
+    xs_pub_setup();
 
     t = script_interpret(&env, text, len);
     script_say(EVT_DONE, t.pass, t.fail);

@@ -78,7 +78,7 @@ const char *xs_write(const char *path, const char *val)
 char pub[96];
 
 /* A fresh publication folder, ours, readable by every domain (perms "r<us>"). */
-void pub_setup(void)
+void xs_pub_setup(void)
 {
     char self[16] = "0", perms[sizeof(pub) + 16];
     const char *err;

@@ -12,6 +12,6 @@ const char *xs_write(const char *path, const char *val);
 extern char pub[96];
 
 /* A fresh publication folder, ours, readable by every domain; the Linux peer's BOOT line. */
-void pub_setup(void);
+void xs_pub_setup(void);
 
 #endif
