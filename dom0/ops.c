@@ -294,7 +294,6 @@ script_op_fn *const dom0_ops[NR_OPS] = {
     [OP_get] = op_get,
 };
 
-
 /* Whatever the case bound in dom0 goes with it; counts start again at 0. */
 void ops_case_end(void)
 {
