@@ -21,6 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "evt-lines.h"
+
 static void end(int passed)
 {
     sync();
@@ -31,7 +33,7 @@ static void end(int passed)
 
 static void fail(const char *what)
 {
-    printf("EVT NOTE linux-peer: %s: %s\n", what, strerror(errno));
+    EVT_PRINTF(EVT_NOTE " linux-peer: %s: %s", what, strerror(errno));
     fflush(stdout);
     end(0);
 }

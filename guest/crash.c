@@ -11,6 +11,7 @@
 #include "console.h"
 #include "crash.h"
 #include "events.h"
+#include "evt-lines.h"
 #include "lib.h"
 #include "smp.h"
 #include "traps.h"
@@ -25,8 +26,7 @@ static void crash_trap(const struct trap_frame *f, const char *name)
     if ( nested++ )
         guest_shutdown(SHUTDOWN_crash);
 
-    printf("EVT CRASH vec=%lu %s err=%lx rip=%lx cr2=%lx rsp=%lx vcpu=%u\n",
-           f->vector, name, f->error_code, f->rip, cr2, f->rsp, smp_this_vcpu());
+    EVT_PRINTF(EVT_CRASH, f->vector, name, f->error_code, f->rip, cr2, f->rsp, smp_this_vcpu());
     console_flush();
     guest_shutdown(SHUTDOWN_crash);
 }
@@ -34,8 +34,7 @@ static void crash_trap(const struct trap_frame *f, const char *name)
 static void crash_failsafe(const uint64_t *frame)
 {
     /* frame: rcx, r11, ds, es, fs, gs, rip, cs, rflags, rsp, ss */
-    printf("EVT CRASH vec=-1 FAILSAFE err=0 rip=%lx cr2=0 rsp=%lx\n",
-           frame[6], frame[9]);
+    EVT_PRINTF(EVT_CRASH_FAILSAFE, frame[6], frame[9]);
     console_flush();
     guest_shutdown(SHUTDOWN_crash);
 }

@@ -10,6 +10,7 @@
 #include "smp.h"
 #include "event_abi.h"
 #include "event_fifo.h"
+#include "evt-lines.h"
 #include "guard.h"
 #include "hypercall.h"
 #include "lib.h"
@@ -183,15 +184,16 @@ void fifo_explain(evtchn_port_t port)
 {
     event_word_t *w = fifo_word(port);
 
-    printf("EVT FUZZ-FIFO port=%u word=0x%08x pages=%u\n", port,
-           w ? __atomic_load_n(w, __ATOMIC_SEQ_CST) : 0, fifo_nr_pages());
+    EVT_PRINTF(EVT_FUZZ_FIFO_PORT, port,
+               w ? __atomic_load_n(w, __ATOMIC_SEQ_CST) : 0, fifo_nr_pages());
     for ( unsigned int v = 0; v < nr_vcpus_up && v < GUEST_MAX_VCPUS; v++ )
     {
         evtchn_fifo_control_block_t *cb = __atomic_load_n(&control_block[v], __ATOMIC_SEQ_CST);
 
         if ( !cb )
             continue;
-        printf("EVT FUZZ-FIFO vcpu=%u ready=0x%x", v, cb->ready);
+        /* In pieces: a line of all 16 queues is longer than one printf() takes. */
+        printf("EVT " EVT_FUZZ_FIFO_VCPU, v, cb->ready);
         for ( unsigned int q = 0; q < EVTCHN_FIFO_MAX_QUEUES; q++ )
             if ( cb->head[q] || local_head[v][q] )
             {

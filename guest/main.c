@@ -11,6 +11,7 @@
 #include "crash.h"
 #include "events.h"
 #include "hypercall.h"
+#include "evt-lines.h"
 #include "lib.h"
 #include "script.h"
 #include "smp.h"
@@ -60,6 +61,15 @@ static long unmap_low_memory(void)
     return 0;
 }
 
+/* How BOOT says an op's rc: its word when it did what it should, else ERR<rc>. */
+static const char *rc_word(char *buf, size_t size, long rc, const char *ok)
+{
+    if ( !rc )
+        return ok;
+    snprintf(buf, size, "ERR%ld", rc);
+    return buf;
+}
+
 void guest_main(start_info_t *si);
 void guest_main(start_info_t *si)
 {
@@ -67,7 +77,9 @@ void guest_main(start_info_t *si)
     long ver;
     struct script_totals t;
     struct smp_info smp;
-
+    char low_buf[24], timer_buf[24];
+    const char *low, *timer;
+    unsigned long script_len;
     long low_rc;
 
     start_info = si;
@@ -85,23 +97,18 @@ void guest_main(start_info_t *si)
     HYPERVISOR_xen_version(XENVER_extraversion, extra);
     extra[sizeof(extra) - 1] = '\0';
 
-    printf("EVT BOOT domid=%u xen=%ld.%ld%s script=%lu vcpus=%u",
-           self_domid, ver >> 16, ver & 0xffff, extra,
-           si->mod_start ? si->mod_len : 0ul, smp.up);
+    script_len = si->mod_start ? si->mod_len : 0ul;
+    low = rc_word(low_buf, sizeof(low_buf), low_rc, "unmapped");
+    timer = rc_word(timer_buf, sizeof(timer_buf), smp.timer_rc, "off");
     if ( smp.up_rc )
-        printf(" vcpu-up=ERR%ld", smp.up_rc);
-    if ( low_rc )
-        printf(" low-1m=ERR%ld", low_rc);
+        EVT_PRINTF(EVT_BOOT_VCPU_DOWN, self_domid, ver >> 16, ver & 0xffff, extra, script_len, smp.up,
+                   smp.up_rc, low, timer);
     else
-        printf(" low-1m=unmapped");
-    if ( smp.timer_rc )
-        printf(" periodic-timer=ERR%ld\n", smp.timer_rc);
-    else
-        printf(" periodic-timer=off\n");
+        EVT_PRINTF(EVT_BOOT, self_domid, ver >> 16, ver & 0xffff, extra, script_len, smp.up, low, timer);
 
     t = script_run((char *)si->mod_start, si->mod_start ? si->mod_len : 0);
 
-    printf("EVT DONE pass=%u fail=%u\n", t.pass, t.fail);
+    EVT_PRINTF(EVT_DONE, t.pass, t.fail);
     console_flush();
     guest_shutdown(t.crashed ? SHUTDOWN_crash :
                    (t.fail || t.bad_script) ? SHUTDOWN_reboot : SHUTDOWN_poweroff);

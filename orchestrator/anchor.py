@@ -20,6 +20,7 @@ from .cases.parse import load
 from .cases.plan import plan
 from .console import Console
 from .errors import HarnessError, SetupError
+from .evtlines import TAG
 from .machine import QemuConfig
 
 CASE = """case anchor
@@ -29,7 +30,7 @@ source  xen/common/event_channel.c: evtchn_alloc_unbound(), evtchn_close()
 A alloc_unbound self self -> ok => p
 A close $p                -> ok
 """
-FIRST_RESULT = re.compile(r"EVT RESULT ")
+FIRST_RESULT = re.compile(rf"EVT {TAG['RESULT']} ")
 TIMEOUT_S = 120.0
 # The guest needs little memory; Xen's own set-up of a 1 GiB dom0 is not what is measured.
 DOM0_MEM = "dom0_mem=64M,max:64M"

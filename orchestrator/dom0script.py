@@ -15,6 +15,7 @@ import shlex
 from . import lang
 from .dom0 import Dom0
 from .errors import Dom0CommandFailed, HarnessError
+from .evtlines import TAG
 
 TOOL = "/evt/evtchn-op"
 
@@ -40,7 +41,7 @@ def start(dom0: Dom0, name: str, script_path: str, domids: dict[str, int]) -> in
 def wait(dom0: Dom0, name: str, since: int, timeout: float) -> None:
     """Until its EVT DONE line; a refusal of evtchn-op's own (exit 2: no script, no device)
     ends the wait at once. One that does not end is stopped: nothing is left running."""
-    done = re.compile(rf"^\[{re.escape(name)}\] EVT DONE |^evtchn-op: ")
+    done = re.compile(rf"^\[{re.escape(name)}\] EVT {TAG['DONE']} |^evtchn-op: ")
     try:
         line, m = dom0.console.wait_for(
             done, since, timeout, lambda d: Dom0CommandFailed(f"{name}: no EVT DONE from {TOOL}: {d}")

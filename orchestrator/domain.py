@@ -10,6 +10,7 @@ from pathlib import Path
 from .console import Console
 from .dom0 import COMMAND_TIMEOUT, NUDGE_S, Dom0, Pending
 from .errors import Dom0CommandFailed, DomainCreateFailed, GuestCrashed, GuestDied, GuestSilent, HarnessError
+from .evtlines import TAG
 from .results import DomainReport, parse
 
 CONSOLE_LOG = "/var/log/xen/console/guest-{name}.log"
@@ -128,7 +129,8 @@ class Domain:
         names = "|".join(re.escape(d.name) for d in (self, *peers))
         # Every line of the group counts as progress; these kinds are acted on.
         # evtchn-op's own refusal: the Linux peer's interpreter could not run its script.
-        pattern = re.compile(rf"^\[(?P<who>{names})\] (?:EVT (DONE|CRASH|BOOT)|(evtchn-op): )?")
+        acted_on = "|".join(TAG[i] for i in ("DONE", "CRASH", "BOOT"))
+        pattern = re.compile(rf"^\[(?P<who>{names})\] (?:EVT ({acted_on})|(evtchn-op): )?")
         boot_deadline = time.monotonic() + timeout
         booted_at: float | None = None
         progress_at = 0.0
@@ -170,7 +172,7 @@ class Domain:
                 continue
             if m.group("who") != self.name:
                 # As the peer's own wait would say it (a crash is a crash), without waiting for it.
-                failed = {"CRASH": GuestCrashed, "evtchn-op": GuestDied}.get(kind)
+                failed = {TAG["CRASH"]: GuestCrashed, "evtchn-op": GuestDied}.get(kind)
                 if failed is not None:
                     raise failed(
                         f"{m.group('who')}, a peer of {self.name}, failed: {line.text}",
@@ -182,10 +184,10 @@ class Domain:
                 raise GuestDied(
                     f"{self.name} (domid {self.domid}): {line.text}", self.console.tail(), self.console.log_path
                 )
-            if kind == "BOOT" and booted_at is None:
+            if kind == TAG["BOOT"] and booted_at is None:
                 booted_at = line.time
                 self.first_line_at = self.first_line_at or booted_at
-            elif kind == "CRASH":
+            elif kind == TAG["CRASH"]:
                 rep = self.report()
                 rip = rep.crash.rip if rep.crash else "?"
                 raise GuestCrashed(
@@ -193,7 +195,7 @@ class Domain:
                     self.console.tail(),
                     self.console.log_path,
                 )
-            elif kind == "DONE":
+            elif kind == TAG["DONE"]:
                 return self.report()
 
     def _silent(self, timeout: float, after_boot: float | None, booted_at: float | None, progress_at: float) -> str:

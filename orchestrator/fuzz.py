@@ -18,6 +18,7 @@ from pathlib import Path
 from . import log
 from .artifacts import Artifacts
 from .errors import HarnessError, MachineDied, XenPanic
+from .evtlines import TAG
 from .outcome import Outcome
 from .pipeline import SuiteRun, load_cases, run_all
 from .results import FuzzRun, GroupResult
@@ -151,16 +152,18 @@ def _seed_of(group: GroupResult) -> int:
 
 def first_mismatch(details: list[str]) -> str:
     """A finding's FUZZ-MISMATCH line, without the `B: ` that names the other domain's; "" if none."""
-    return next((re.sub(r"^\w+: ", "", d) for d in details if re.match(r"^(\w+: )?FUZZ-MISMATCH ", d)), "")
+    return next((re.sub(r"^\w+: ", "", d) for d in details if re.match(rf"^(\w+: )?{TAG['FUZZ_MISMATCH']} ", d)), "")
 
 
 def found_case(seed: int, ops: int, details: list[str], xen: dict[str, str], abi: str = "2l") -> str | None:
     """A shrunk finding (its FUZZ-STEP lines) as a case file, or None if it was not shrunk."""
-    steps = [d.removeprefix("FUZZ-STEP ") for d in details if d.startswith("FUZZ-STEP ")]
+    # Each is domain A's step (its WORD), then the step (its REST).
+    step = f"{TAG['FUZZ_STEP']} "
+    steps = [d.removeprefix(step) for d in details if d.startswith(step)]
     if not steps:
         return None
     mismatch = first_mismatch(details)
-    shrunk = next((d for d in details if d.startswith("FUZZ-SHRUNK ")), "")
+    shrunk = next((d for d in details if d.startswith(f"{TAG['FUZZ_SHRUNK']} ")), "")
     head = [
         f"# Found by `make fuzz SEED={seed} OPS={ops} VCPUS=1 ABI={abi}` on Xen {xen.get('xen_version', '?')}",
         f"# (build-id {xen.get('build_id', '?')}), {time.strftime('%Y-%m-%d')}; shrunk by guest/fuzz/shrink.c:",

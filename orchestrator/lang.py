@@ -71,7 +71,7 @@ INT64_MAX = (1 << 63) - 1
 @dataclass(frozen=True)
 class Field:
     """Where a number argument lands: the struct field or parameter the interpreter
-    (guest/script.c, dom0/evtchn-op.c) fills with it, and its width. The script language
+    (guest/script.c, dom0/ops.c) fills with it, and its width. The script language
     reads 64-bit numbers; a literal past its field's width would reach Xen cut short."""
 
     name: str

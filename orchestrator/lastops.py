@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .errors import HarnessError
+from .evtlines import LINES
 from .results import FuzzRings
 
 PAGE = 4096
@@ -49,7 +50,7 @@ def decode(page: bytes, seed: int, vcpu: int) -> list[str]:
     for i, name, a, b, want, got in ops:
         # In the guest's words (print_finding()): the model's answer is written with Xen's.
         answer = {NO_ANSWER: "in flight", NOT_ISSUED: "not issued"}.get(got, f"model={want} xen={got}")
-        out.append(f"FUZZ-LAST vcpu={vcpu} op={i} {name}({a}, {b}) {answer}")
+        out.append(LINES["FUZZ_LAST"].text(vcpu, i, name, a, b, rest=f" {answer}"))
     return out
 
 

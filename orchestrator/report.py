@@ -8,8 +8,9 @@ from pathlib import Path
 
 from . import junit
 from .console import Line
+from .evtlines import LINES, TAG
 from .outcome import Outcome, worst
-from .results import CaseResult, parse, parse_line
+from .results import CaseResult, ParseError, parse_line, parse_result
 
 CONTEXT_LINES = 4
 
@@ -43,10 +44,15 @@ def failure_message(res: CaseResult, lines: list[Line]) -> str:
         )
         out.append(f"      step: {_case_line(res, s.line)}")
         out.append("      serial log around it:")
-        out.append(_serial_context(lines, f"[{s.domain}] EVT RESULT case={res.case.name} line={s.line} op={s.op} "))
+        needle = LINES["RESULT"].head(res.case.name, s.line, s.op)
+        out.append(_serial_context(lines, f"[{s.domain}] EVT {needle} "))
     for p in res.problems:
         out.append(f"  {p.outcome.name}: {p.text}")
     return "\n".join(out)
+
+
+# The other lines the exchange shows, as printed.
+_EXCHANGE_TOO = {TAG[i] for i in ("BOOT", "CASE_BEGIN", "CASE_END", "RTT", "DONE", "CRASH", "SCRIPT_ERROR")}
 
 
 def format_exchange(lines: list[str]) -> str:
@@ -57,18 +63,18 @@ def format_exchange(lines: list[str]) -> str:
         if parsed is None:
             continue
         dom, kind, rest = parsed
-        if kind == "RESULT":
-            rep = parse([text])[dom]
-            if rep.garbled:
-                out.append(f"  ???  {dom:<6} {rep.garbled[0].message}")
+        if kind == TAG["RESULT"]:
+            try:
+                step = parse_result(dom, rest)
+            except ParseError as e:
+                out.append(f"  ???  {dom:<6} {e}")
                 continue
-            step = rep.steps[0]
             if step.op in ("put", "get", "mark"):
                 continue  # the harness's own rendezvous
             mark = "ok  " if step.passed else "FAIL"
             call = f"{step.op}({', '.join(step.args)})"
             out.append(f"  {mark} {dom:<6} {call:<34} expect {step.expect:<34} got {step.got}")
-        elif kind in ("BOOT", "CASE-BEGIN", "CASE-END", "RTT", "DONE", "CRASH", "SCRIPT-ERROR"):
+        elif kind in _EXCHANGE_TOO:
             out.append(f"       {dom:<6} {kind} {rest[:200]}")
     return "\n".join(out)
 

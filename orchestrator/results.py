@@ -2,10 +2,14 @@
 
 Works on the live console and on a saved serial log alike: every guest line
 reaches the serial line through dom0's relay as ``[<domain>] EVT ...``
-(docs/guest-script.md, "Results on the console"). The parser is strict about
-the RESULT format, but one unreadable line never stops it: Xen's own output can
-cut into a guest line on the serial port, so such a line is kept as `Garbled`,
-a problem of its case, and the rest of the log is still read.
+(docs/guest-script.md, "Results on the console"). Each line's tag and fields are
+script/evt-lines.h's, which the guests print through (evtlines.py reads it), and
+`parse_event()` is the one parse of a line: the domain reports (and through them the
+judgement, the reports and the benchmarks), the runner's progress and the exchange
+shown by `make run` all read what it gives. The parser is strict about the RESULT format, but one
+unreadable line never stops it: Xen's own output can cut into a guest line on the
+serial port, so such a line is kept as `Garbled`, a problem of its case, and the
+rest of the log is still read.
 
 Then the judgement: each case gets an `Outcome` (outcome.py) from its steps and
 its problems, a group of cases sharing domains a `GroupResult`.
@@ -14,25 +18,23 @@ its problems, a group of cases sharing domains a `GroupResult`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cases.model import DOM0, Case
 from .cases.plan import Group
 from .errors import HarnessError
+from .evtlines import LINES, TAG, Line
 from .outcome import Outcome, worst
 from .userfile import MiB, UserFileError, read_bytes
 
 GUEST_LINE = re.compile(r"^\[(?P<domain>[\w.-]+)\] EVT (?P<kind>[A-Z-]+)\s?(?P<rest>.*)$")
-# The fields of a RESULT line, each once, in this order.
-RESULT_FIELDS = ("case", "line", "op", "args", "expect", "got", "verdict")
-# The fields of an RTT line (rtt's round-trip times), each once, in this order.
-RTT_FIELDS = ("case", "line", "n", "early", "min_ns", "median_ns", "p99_ns", "max_ns")
-# The fields of a FUZZ line (a fuzz step's end), each once, in this order.
-FUZZ_FIELDS = ("seed", "vcpus", "ops", "mismatches", "ns", "valid", "open", "fifo_ops", "switches", "cross", "raced")
-# The fields of a FUZZ-RING line: where each vcpu keeps its last operations (machine frames, hex).
-RING_FIELDS = ("seed", "vcpus", "mfns")
+# The lines read strictly: every field of the header's, each once, in its order.
+RESULT_FIELDS = LINES["RESULT"].keys
+RTT_FIELDS = LINES["RTT"].keys  # rtt's round-trip times
+FUZZ_FIELDS = LINES["FUZZ"].keys  # a fuzz step's end
+RING_FIELDS = LINES["FUZZ_RING"].keys  # where each vcpu keeps its last operations (machine frames, hex)
 HEX = re.compile(r"[0-9a-f]{1,13}")  # a machine frame number: 52-bit addresses
 VERDICTS = ("PASS", "FAIL")
 DECIMAL = re.compile(r"[0-9]+")  # ASCII only: \d would take any Unicode digit
@@ -123,6 +125,77 @@ class Crash:
 
 
 @dataclass(frozen=True)
+class Boot:
+    """A domain's first line: its id, its Xen and how its set-up went, as it named them."""
+
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class CaseBegin:
+    case: str
+
+
+@dataclass(frozen=True)
+class CaseEnd:
+    """An `EVT CASE-END <case> pass=N fail=N [us=N]` line."""
+
+    case: str
+    passed: int
+    failed: int
+    us: int | None  # older logs have none
+
+
+@dataclass(frozen=True)
+class Done:
+    passed: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class Note:
+    """Words for a reader (EVT NOTE)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class BadScript:
+    """A script line the guest refused (EVT SCRIPT-ERROR)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class FuzzDetail:
+    """A fuzz finding's line (MISMATCH, PORT, FIFO, LAST, SHRUNK, STEP), kept as `<tag> <rest>`."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class FuzzBeat:
+    """A long fuzz step still going (guest/fuzz/report.c beat()): progress, nothing to keep."""
+
+
+Event = (
+    StepResult
+    | Rtt
+    | FuzzRun
+    | FuzzRings
+    | Crash
+    | Boot
+    | CaseBegin
+    | CaseEnd
+    | Done
+    | Note
+    | BadScript
+    | FuzzDetail
+    | FuzzBeat
+)
+
+
+@dataclass(frozen=True)
 class Garbled:
     """A guest line that could not be read."""
 
@@ -184,28 +257,30 @@ def _keyvals(rest: str) -> dict[str, str]:
     return out
 
 
-def _counts(rest: str) -> tuple[int, int]:
-    kv = _keyvals(rest)
+def _named(line: Line, rest: str) -> dict[str, str]:
+    """The fields of a line read leniently (older logs lack fields that newer guests print): its
+    key=value words, each once, and each WORD field that stands at its place."""
+    out = _keyvals(rest)
+    words = rest.split()
+    for i, f in enumerate(line.fields):
+        if f.kind == "WORD" and i < len(words) and "=" not in words[i]:
+            out[f.name] = words[i]
+    return out
+
+
+def _counts(line: Line, rest: str) -> tuple[int, int]:
+    kv = _named(line, rest)
     try:
         return int(kv["pass"]), int(kv["fail"])
     except (KeyError, ValueError):
         raise ParseError(f"bad pass/fail counts: {_quote(rest)}") from None
 
 
-@dataclass(frozen=True)
-class CaseEnd:
-    """An `EVT CASE-END <case> pass=N fail=N [us=N]` line, the one parse of it."""
-
-    case: str
-    passed: int
-    failed: int
-    us: int | None
-
-
 def parse_case_end(rest: str) -> CaseEnd:
-    passed, failed = _counts(rest)
-    us = _keyvals(rest).get("us", "")
-    return CaseEnd(rest.split()[0] if rest else "", passed, failed, int(us) if DECIMAL.fullmatch(us) else None)
+    passed, failed = _counts(LINES["CASE_END"], rest)
+    kv = _named(LINES["CASE_END"], rest)
+    us = kv.get("us", "")
+    return CaseEnd(kv.get("case", ""), passed, failed, int(us) if DECIMAL.fullmatch(us) else None)
 
 
 def _result_fields(rest: str, names: tuple[str, ...] = RESULT_FIELDS) -> dict[str, str]:
@@ -269,19 +344,18 @@ def parse_rtt(domain: str, rest: str) -> Rtt:
         for k in ("line", "n"):
             if not POSITIVE.fullmatch(kv[k]):
                 raise ParseError(f"{k} must be a positive decimal, not {_quote(kv[k], 20)}")
-        times = [kv[k] for k in RTT_FIELDS[4:]]
+        times = RTT_FIELDS[4:]
         if not DECIMAL.fullmatch(kv["early"]):
             raise ParseError(f"early must be a decimal, not {_quote(kv['early'], 20)}")
-        bad = next((k for k, v in zip(RTT_FIELDS[4:], times, strict=True) if not DECIMAL.fullmatch(v)), None)
+        bad = next((k for k in times if not DECIMAL.fullmatch(kv[k])), None)
         if bad is not None:
             raise ParseError(f"{bad} must be a decimal, not {_quote(kv[bad], 20)}")
-        ns = [int(v) for v in times]
-        if ns != sorted(ns):
+        if [int(kv[k]) for k in times] != sorted(int(kv[k]) for k in times):
             # Sorted samples cannot give these: a line spliced from two.
             raise ParseError("times out of order (min <= median <= p99 <= max)")
     except ParseError as e:
         raise ParseError(f"malformed RTT line from {domain}: {e}: {_quote(rest)}") from None
-    return Rtt(domain, kv["case"], int(kv["line"]), int(kv["n"]), int(kv["early"]), *ns)
+    return Rtt(domain, kv["case"], **{k: int(kv[k]) for k in RTT_FIELDS[1:]})
 
 
 def parse_fuzz(domain: str, rest: str) -> FuzzRun:
@@ -294,7 +368,7 @@ def parse_fuzz(domain: str, rest: str) -> FuzzRun:
             raise ParseError(f"{bad} must be a decimal, not {_quote(kv[bad], 20)}")
     except ParseError as e:
         raise ParseError(f"malformed FUZZ line from {domain}: {e}: {_quote(rest)}") from None
-    return FuzzRun(domain, *(int(kv[k]) for k in FUZZ_FIELDS))
+    return FuzzRun(domain, **{k: int(kv[k]) for k in FUZZ_FIELDS})
 
 
 def parse_fuzz_rings(domain: str, rest: str) -> FuzzRings:
@@ -313,52 +387,86 @@ def parse_fuzz_rings(domain: str, rest: str) -> FuzzRings:
     return FuzzRings(int(kv["seed"]), tuple(int(m, 16) for m in mfns))
 
 
+def _crash(domain: str, rest: str) -> Crash:
+    kv = _named(LINES["CRASH"], rest)
+    vec = kv.get("vec", "")
+    return Crash(domain, int(vec) if DECIMAL.fullmatch(vec) else -1, kv.get("name", "?"), kv.get("rip", "?"), rest)
+
+
+def _case_begin(domain: str, rest: str) -> CaseBegin:
+    # Its detail is the place's words; read for _keyvals()'s check of repeated fields only.
+    return CaseBegin(_named(LINES["CASE_BEGIN"], rest).get("case", ""))
+
+
+def _fuzz_detail(tag: str) -> Callable[[str, str], FuzzDetail]:
+    return lambda domain, rest: FuzzDetail(f"{tag} {rest}")
+
+
+# The reader of each tag the header defines (a unit test holds the two to each other).
+READERS: dict[str, Callable[[str, str], Event]] = {
+    TAG["BOOT"]: lambda domain, rest: Boot(_keyvals(rest)),
+    TAG["CASE_BEGIN"]: _case_begin,
+    TAG["RESULT"]: parse_result,
+    TAG["RTT"]: parse_rtt,
+    TAG["CASE_END"]: lambda domain, rest: parse_case_end(rest),
+    TAG["DONE"]: lambda domain, rest: Done(*_counts(LINES["DONE"], rest)),
+    TAG["SCRIPT_ERROR"]: lambda domain, rest: BadScript(rest),
+    TAG["NOTE"]: lambda domain, rest: Note(rest),
+    TAG["CRASH"]: _crash,
+    TAG["FUZZ_RING"]: parse_fuzz_rings,
+    TAG["FUZZ"]: parse_fuzz,
+    TAG["FUZZ_PROGRESS"]: lambda domain, rest: FuzzBeat(),
+    **{
+        TAG[i]: _fuzz_detail(TAG[i])
+        for i in ("FUZZ_MISMATCH", "FUZZ_PORT", "FUZZ_FIFO_PORT", "FUZZ_LAST", "FUZZ_SHRUNK", "FUZZ_STEP")
+    },
+}
+
+
+def parse_event(domain: str, kind: str, rest: str) -> Event:
+    """What one guest line says (`kind` its tag, `rest` what follows it), or ParseError: the one
+    parse of each line, which the domain reports, the runner's progress and the reports read."""
+    reader = READERS.get(kind)
+    if reader is None:
+        raise ParseError(f"unknown line kind EVT {kind}")
+    return reader(domain, rest)
+
+
 def _parse_into(rep: DomainReport, kind: str, rest: str) -> None:
-    if rep.done is not None and kind != "DONE":
+    if rep.done is not None and kind != TAG["DONE"]:
         # Nothing follows DONE but the shutdown: a late line is another run's, or spliced.
         raise ParseError(f"EVT {kind} after EVT DONE: {_quote(rest)}")
-    if kind == "RESULT":
-        rep.steps.append(parse_result(rep.domain, rest))
-    elif kind == "RTT":
-        rep.rtts.append(parse_rtt(rep.domain, rest))
-    elif kind == "FUZZ":
-        rep.fuzz.append(parse_fuzz(rep.domain, rest))
-    elif kind == "FUZZ-RING":
-        rep.fuzz_rings = parse_fuzz_rings(rep.domain, rest)
-    elif kind in ("FUZZ-MISMATCH", "FUZZ-LAST", "FUZZ-PORT", "FUZZ-FIFO", "FUZZ-SHRUNK", "FUZZ-STEP"):
-        rep.fuzz_details.append(f"{kind} {rest}")
-    elif kind == "FUZZ-PROGRESS":
-        pass  # a long fuzz step still going (guest/fuzz/run.c beat()): progress, nothing to keep
-    elif kind == "BOOT":
-        rep.boot = _keyvals(rest)
-    elif kind == "CASE-BEGIN":
-        _keyvals(rest)  # only for its check of repeated fields
-        rep.cases_begun.append(rest.split()[0] if rest else "")
-    elif kind == "CASE-END":
-        end = parse_case_end(rest)
-        rep.cases_ended[end.case] = (end.passed, end.failed)
-        if end.us is not None:
-            rep.case_us[end.case] = end.us
-    elif kind == "DONE":
-        if rep.done is not None:
-            raise ParseError(f"a second EVT DONE: {_quote(rest)}")
-        rep.done = _counts(rest)
-    elif kind == "NOTE":
-        rep.notes.append(rest)
-    elif kind == "SCRIPT-ERROR":
-        rep.script_errors.append(rest)
-    elif kind == "CRASH":
-        kv = _keyvals(rest)
-        words = rest.split()
-        rep.crash = Crash(
-            domain=rep.domain,
-            vector=int(kv["vec"]) if DECIMAL.fullmatch(kv.get("vec", "")) else -1,
-            name=words[1] if len(words) > 1 and "=" not in words[1] else "?",
-            rip=kv.get("rip", "?"),
-            text=rest,
-        )
-    else:
-        raise ParseError(f"unknown line kind EVT {kind}")
+    match parse_event(rep.domain, kind, rest):
+        case StepResult() as step:
+            rep.steps.append(step)
+        case Rtt() as rtt:
+            rep.rtts.append(rtt)
+        case FuzzRun() as run:
+            rep.fuzz.append(run)
+        case FuzzRings() as rings:
+            rep.fuzz_rings = rings
+        case FuzzDetail(text):
+            rep.fuzz_details.append(text)
+        case Boot(boot):
+            rep.boot = boot
+        case CaseBegin(case):
+            rep.cases_begun.append(case)
+        case CaseEnd() as end:
+            rep.cases_ended[end.case] = (end.passed, end.failed)
+            if end.us is not None:
+                rep.case_us[end.case] = end.us
+        case Done(passed, failed):
+            if rep.done is not None:
+                raise ParseError(f"a second EVT DONE: {_quote(rest)}")
+            rep.done = (passed, failed)
+        case Note(text):
+            rep.notes.append(text)
+        case BadScript(text):
+            rep.script_errors.append(text)
+        case Crash() as crash:
+            rep.crash = crash
+        case FuzzBeat():
+            pass
 
 
 def _case_named(rest: str) -> str:

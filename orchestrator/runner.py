@@ -28,7 +28,7 @@ from .domain import (
 from .errors import GuestDied, HarnessError, MachineDied, XenPanic
 from .initramfs import build_base, build_linux_peer, build_run_disk, peer_kernel
 from .machine import BootImages, Machine, QemuConfig, qemu_version
-from .results import DomainReport, GroupResult, ParseError, parse, parse_case_end, parse_line, parse_result
+from .results import CaseEnd, DomainReport, GroupResult, ParseError, StepResult, parse, parse_event, parse_line
 
 ROOT = Path(__file__).resolve().parent.parent
 XEN_CONFIG = ROOT / "xen-config"
@@ -107,22 +107,21 @@ class Progress:
         domain, kind, rest = parsed
         role = domain.split("-", 1)[1]
         try:  # the report's own parse; a line it cannot read, the report names: progress only counts
-            if kind == "RESULT":
-                step = parse_result(domain, rest)
-                if step.verdict == "FAIL" and step.case in self.files:
-                    self.known_failed[step.case] += baseline.step_key(self.files[step.case], step, role) in self.known
-                return
-            if kind != "CASE-END":
-                return
-            end = parse_case_end(rest)
+            event = parse_event(domain, kind, rest)
         except ParseError:
             return
-        name = end.case
+        if isinstance(event, StepResult):
+            if event.verdict == "FAIL" and event.case in self.files:
+                self.known_failed[event.case] += baseline.step_key(self.files[event.case], event, role) in self.known
+            return
+        if not isinstance(event, CaseEnd):
+            return
+        name = event.case
         if role not in self.left.get(name, ()):
             return
         self.left[name].discard(role)
-        self.steps[name] += end.passed + end.failed
-        self.failed[name] += end.failed
+        self.steps[name] += event.passed + event.failed
+        self.failed[name] += event.failed
         if not self.left[name]:
             new, known = self.failed[name] - self.known_failed[name], self.known_failed[name]
             verdict = f"FAIL ({new} of {self.steps[name]} steps)" if new else "pass"

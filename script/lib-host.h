@@ -2,7 +2,7 @@
  * The C library the script engine (script_parse.c, script_core.c) and its
  * users rely on: the prototypes match the C library's, so the engine links
  * with the guest's freestanding lib.c (guest/lib.h includes this) or with a
- * host's C library (dom0/evtchn-op.c, the host tests).
+ * host's C library (dom0/'s evtchn-op, the host tests).
  */
 #ifndef SCRIPT_LIB_HOST_H
 #define SCRIPT_LIB_HOST_H
@@ -22,7 +22,7 @@ char *strchr(const char *s, int c);
 
 /*
  * splitmix64: one 64-bit state, so a seed names a whole stream of numbers.
- * The fuzzer's (guest/fuzz/choices.c) and dom0's chaos actor's (dom0/evtchn-op.c).
+ * The fuzzer's (guest/fuzz/choices.c) and dom0's chaos actor's (dom0/chaos.c).
  */
 static inline uint64_t splitmix64(uint64_t *state)
 {

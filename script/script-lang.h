@@ -3,7 +3,7 @@
  *
  * Read by the script parser (script_parse.c), the guest's op table
  * (guest/script.c), the fuzzer's list of operations (guest/fuzz/ops.h: their
- * names), dom0's evtchn-op.c and, with a small regex reader, by the
+ * names), dom0's ops (dom0/ops.c) and, with a small regex reader, by the
  * orchestrator (orchestrator/lang.py).  Like xen/errno.h's XEN_ERRNO, it is a list of
  * macro calls: define the ones you want, then include this file; the
  * others expand to nothing.  No include guard: include it once per table.

@@ -158,8 +158,7 @@ void script_rtt_report(const struct stmt *s, uint64_t *ns, size_t n, int64_t ear
     if ( !n )
         return;
     sort_u64(ns, n);
-    script_say("RTT case=%s line=%ld n=%lu early=%ld min_ns=%lu median_ns=%lu p99_ns=%lu max_ns=%lu",
-               cur_case, (long)s->line, (unsigned long)n, (long)early, (unsigned long)ns[0],
+    script_say(EVT_RTT, cur_case, (long)s->line, (unsigned long)n, (long)early, (unsigned long)ns[0],
                (unsigned long)rank_pct(ns, n, 50), (unsigned long)rank_pct(ns, n, 99),
                (unsigned long)ns[n - 1]);
 }
@@ -288,9 +287,7 @@ static void quiet_add(int64_t line, const char *op, const char *args,
                       const char *exp, const char *got)
 {
     char buf[512];
-    size_t n = snprintf(buf, sizeof(buf),
-                        "RESULT case=%s line=%ld op=%s args=%s expect=%s got=%s verdict=PASS",
-                        cur_case, (long)line, op, args, exp, got);
+    size_t n = snprintf(buf, sizeof(buf), EVT_RESULT, cur_case, (long)line, op, args, exp, got, "PASS");
 
     if ( n >= sizeof(buf) || quiet_len + n + 1 >= sizeof(quiet) )
     {
@@ -310,8 +307,7 @@ static void quiet_flush(int failed)
     if ( failed )
         case_pass += quiet_lines;
     if ( failed && quiet_lost )
-        script_say("NOTE %u passing rendezvous line(s) of case %s not kept",
-                   quiet_lost, cur_case);
+        script_say(EVT_NOTE " %u passing rendezvous line(s) of case %s not kept", quiet_lost, cur_case);
     quiet_len = quiet_lines = quiet_lost = 0;
 }
 
@@ -394,8 +390,7 @@ static void run_step(const struct stmt *s)
         return;
     }
     pass ? case_pass++ : case_fail++;
-    script_say("RESULT case=%s line=%ld op=%s args=%s expect=%s got=%s verdict=%s",
-               cur_case, (long)s->line, op->name, args, exp, got, pass ? "PASS" : "FAIL");
+    script_say(EVT_RESULT, cur_case, (long)s->line, op->name, args, exp, got, pass ? "PASS" : "FAIL");
 }
 
 /* ---- the script ---- */
@@ -411,14 +406,14 @@ static void case_begin(const char *name)
     case_pass = case_fail = 0;
     nr_vars = 0;
     env->case_begin(detail, sizeof(detail));
-    script_say("CASE-BEGIN %s %s", name, detail);
+    script_say(EVT_CASE_BEGIN " %s", name, detail);
 }
 
 static void case_end(struct script_totals *t)
 {
     env->case_end();
     quiet_flush(case_fail != 0);
-    script_say("CASE-END %s pass=%u fail=%u us=%lu", cur_case, case_pass, case_fail,
+    script_say(EVT_CASE_END, cur_case, case_pass, case_fail,
                (unsigned long)((env->now_ns() - case_start_ns) / 1000));
     t->pass += case_pass;
     t->fail += case_fail;
@@ -443,7 +438,7 @@ static unsigned int walk(const char *text, size_t len, int run,
         if ( rc < 0 )
         {
             if ( !run )
-                script_say("SCRIPT-ERROR line=%u %s", rd.lineno, rd.msg);
+                script_say(EVT_SCRIPT_ERROR " %s", rd.lineno, rd.msg);
             errors++;
             continue;
         }
@@ -475,7 +470,7 @@ struct script_totals script_interpret(const struct script_env *e, const char *te
     env = e;
     if ( !text )
     {
-        script_say("SCRIPT-ERROR line=0 no script");
+        script_say(EVT_SCRIPT_ERROR " no script", 0u);
         t.bad_script = 1;
         return t;
     }

@@ -1,6 +1,6 @@
 /*
  * The script interpreter, apart from where it runs: a guest (script.c) and
- * dom0 (dom0/evtchn-op.c) run the same steps the same way and print the same
+ * dom0 (dom0/main.c) run the same steps the same way and print the same
  * EVT lines.  What differs, each place gives in a struct script_env: the ops
  * it can issue, how it names domains, reaches xenstore and keeps time.
  *
@@ -10,6 +10,7 @@
 #define SCRIPT_SCRIPT_CORE_H
 
 #include <xen/event_channel.h>
+#include "evt-lines.h"
 #include "script_parse.h"
 
 /*
@@ -64,7 +65,11 @@ struct script_totals {
  */
 struct script_totals script_interpret(const struct script_env *env, const char *text, size_t len);
 
-/* One EVT line ("EVT " and the newline are added), for ops that report more. */
+/*
+ * One EVT line: fmt is its EVT_<ID> of evt-lines.h, followed by the format of
+ * what its EVT_REST adds, if it has one; the place's prefix, "EVT " and the
+ * newline are added.
+ */
 void script_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*

@@ -271,8 +271,9 @@ int virq_global(uint32_t virq);
 
 /* report.c */
 void print_finding(void);
-/* A long fuzz step says now and then that it is still going (EVT FUZZ-PROGRESS). */
-void beat(const char *what, uint64_t done);
+/* A long fuzz step says now and then that it is still going (EVT FUZZ-PROGRESS): done of what. */
+enum beat_of { BEAT_OPS, BEAT_SHRUNK_TO };
+void beat(enum beat_of what, uint64_t done);
 
 /* shrink.c */
 size_t shrink(size_t n, const char *what);

@@ -7,6 +7,7 @@
 #include <xen/event_channel.h>
 #include "../event_fifo.h"
 #include "../events.h"
+#include "evt-lines.h"
 #include "../hypercall.h"
 #include "../lib.h"
 #include "internal.h"
@@ -29,21 +30,17 @@ static void explain(uint32_t p)
         return;
     mp = &m[p];
     events_port_pending(p, &pending);
-    printf("EVT FUZZ-PORT port=%u model=%s,owner=%u,vcpu=%u,rdom=%u,rport=%u,pending=%u,masked=%u,"
-           "upcalls=%u,born=%u,racy=%u,drained=%lu/%lu,uncounted=%u xen=rc:%ld,status:%u,vcpu=%u,dom=%u,port=%u,"
-           "pending=%u,masked=%u,upcalls=%u(%u+%u),handler=%u\n",
-           p, kind_name[mp->kind], mp->owner, mp->vcpu, mp->rdom, mp->rport, mp->pending,
-           mp->masked, mp->count, mp->born, racy_state(p), (unsigned long)drained_at[p], (unsigned long)drain_clock,
-           mp->uncounted, rc, st.status, st.vcpu, st.u.interdomain.dom,
-           st.u.interdomain.port, pending, events_port_masked(p), events_count(p), events_count_on(p, 0),
-           events_count(p) - events_count_on(p, 0), events_port_vcpu(p));
+    EVT_PRINTF(EVT_FUZZ_PORT, p, kind_name[mp->kind], mp->owner, mp->vcpu, mp->rdom, mp->rport, mp->pending,
+               mp->masked, mp->count, mp->born, racy_state(p), (unsigned long)drained_at[p],
+               (unsigned long)drain_clock, mp->uncounted, rc, st.status, st.vcpu, st.u.interdomain.dom,
+               st.u.interdomain.port, pending, events_port_masked(p), events_count(p), events_count_on(p, 0),
+               events_count(p) - events_count_on(p, 0), events_port_vcpu(p));
 }
 
 void print_finding(void)
 {
-    printf("EVT FUZZ-MISMATCH seed=%lu vcpu=%u op=%lu what=%s port=%u model=%ld xen=%ld\n",
-           (unsigned long)run_seed, found.vcpu, (unsigned long)found.op, found.what,
-           found.port, found.model, found.xen);
+    EVT_PRINTF(EVT_FUZZ_MISMATCH, (unsigned long)run_seed, found.vcpu, (unsigned long)found.op, found.what,
+               found.port, found.model, found.xen);
     explain(found.port);
     if ( fifo_active() )
         fifo_explain(found.port);
@@ -67,8 +64,7 @@ void print_finding(void)
                 snprintf(answer, sizeof(answer), "in flight");
             else if ( l->got != FUZZ_NOT_ISSUED )
                 snprintf(answer, sizeof(answer), "model=%ld xen=%ld", (long)l->want, (long)l->got);
-            printf("EVT FUZZ-LAST vcpu=%u op=%lu %s(%u, %u) %s\n", v, (unsigned long)l->i, l->name,
-                   l->a, l->b, answer);
+            EVT_PRINTF(EVT_FUZZ_LAST " %s", v, (unsigned long)l->i, l->name, l->a, l->b, answer);
         }
     }
 }
@@ -77,12 +73,15 @@ void print_finding(void)
  * A fuzz step is one long step: on a busy host it can run well past its case's
  * budget, and the harness tells a slow guest from a hung one by its lines.
  */
-void beat(const char *what, uint64_t done)
+void beat(enum beat_of what, uint64_t done)
 {
     uint64_t now = now_ns();
 
     if ( now < beat_at )
         return;
-    printf("EVT FUZZ-PROGRESS %s=%lu\n", what, (unsigned long)done);
+    if ( what == BEAT_SHRUNK_TO )
+        EVT_PRINTF(EVT_FUZZ_PROGRESS_SHRINK, (unsigned long)done);
+    else
+        EVT_PRINTF(EVT_FUZZ_PROGRESS, (unsigned long)done);
     beat_at = now + MS_TO_NS(BEAT_MS);
 }

@@ -8,6 +8,7 @@
 #include <xen/event_channel.h>
 #include "../event_fifo.h"
 #include "../events.h"
+#include "evt-lines.h"
 #include "../hypercall.h"
 #include "../lib.h"
 #include "../smp.h"
@@ -75,7 +76,7 @@ static void fuzz_vcpu(unsigned int vcpu, void *arg)
         {
             sweep(f, 0);
             if ( vcpu == 0 )
-                beat("ops", f->op_index + 1);
+                beat(BEAT_OPS, f->op_index + 1);
         }
     }
 }
@@ -131,6 +132,8 @@ void fuzz_run(uint64_t seed, uint64_t nops, domid_t with, long (*reset)(void), s
     uint64_t start, ops = 0, fifo_ops = 0, switches = 0, cross = 0, raced = 0;
     unsigned int open = 0;
     struct fz *f0 = &fz[0];
+    char mfns[GUEST_MAX_VCPUS * 17];    /* each a 64-bit frame in hex, and its comma */
+    size_t mfns_len = 0;
 
     nvcpus = nr_vcpus_up;
     peer = with;
@@ -152,10 +155,10 @@ void fuzz_run(uint64_t seed, uint64_t nops, domid_t with, long (*reset)(void), s
         ring[v] = (struct fuzz_ring){ .seed = seed, .vcpu = v, .running = 1 };
         memcpy(ring[v].magic, FUZZ_RING_MAGIC, sizeof(ring[v].magic));
     }
-    printf("EVT FUZZ-RING seed=%lu vcpus=%u mfns=", (unsigned long)seed, nvcpus);
     for ( unsigned int v = 0; v < nvcpus; v++ )
-        printf("%s%lx", v ? "," : "", (unsigned long)page_gfn(&ring[v]));
-    printf("\n");
+        mfns_len += snprintf(mfns + mfns_len, sizeof(mfns) - mfns_len, "%s%lx", v ? "," : "",
+                             (unsigned long)page_gfn(&ring[v]));
+    EVT_PRINTF(EVT_FUZZ_RING, (unsigned long)seed, nvcpus, mfns);
     bind_kick_ports();
     guards_fill();
     model_init();
@@ -190,16 +193,13 @@ void fuzz_run(uint64_t seed, uint64_t nops, domid_t with, long (*reset)(void), s
         uint64_t from = f0->op_index;
         size_t n = shrink(from, what);
 
-        printf("EVT FUZZ-SHRUNK seed=%lu from=%lu to=%lu\n", (unsigned long)seed,
-               (unsigned long)from, (unsigned long)n);
+        EVT_PRINTF(EVT_FUZZ_SHRUNK, (unsigned long)seed, (unsigned long)from, (unsigned long)n);
         print_steps(n, what);
     }
     for ( unsigned int v = 0; v < nvcpus; v++ )
         ring[v].running = 0;    /* only now: the shrink above issues operations too */
-    printf("EVT FUZZ seed=%lu vcpus=%u ops=%lu mismatches=%u ns=%lu valid=%u open=%u "
-           "fifo_ops=%lu switches=%lu cross=%lu raced=%lu\n", (unsigned long)seed, nvcpus, (unsigned long)ops,
-           stop, (unsigned long)out->ns, valid, open, (unsigned long)fifo_ops, (unsigned long)switches,
-           (unsigned long)cross, (unsigned long)raced);
+    EVT_PRINTF(EVT_FUZZ, (unsigned long)seed, nvcpus, (unsigned long)ops, stop, (unsigned long)out->ns, valid,
+               open, (unsigned long)fifo_ops, (unsigned long)switches, (unsigned long)cross, (unsigned long)raced);
     close_own_ports();
     close_kick_ports();
 }

@@ -10,6 +10,7 @@
 #include "../event_fifo.h"
 #include "../events.h"
 #include "../lib.h"
+#include "evt-lines.h"
 #include "internal.h"
 #include "script_parse.h"
 
@@ -71,7 +72,7 @@ size_t shrink(size_t n, const char *what)
         {
             size_t m = 0;
 
-            beat("shrunk-to", n);
+            beat(BEAT_SHRUNK_TO, n);
             for ( size_t i = 0; i < n; i++ )
                 if ( i < c * size || i >= (c + 1) * size )
                     trial[m++] = cur[i];
@@ -105,15 +106,15 @@ static void print_check(uint32_t port)
     int k = port < EVTCHN_2L_NR_CHANNELS ? script_kind_of(stat_of[m[port].kind]) : -1;
 
     if ( !strcmp(found.what, "upcalls") )
-        printf("EVT FUZZ-STEP A count %u -> ok %ld\n", port, found.model - (long)count0[port]);
+        EVT_PRINTF(EVT_FUZZ_STEP " count %u -> ok %ld", port, found.model - (long)count0[port]);
     else if ( !strcmp(found.what, "pending") )
-        printf("EVT FUZZ-STEP A pending %u -> ok %ld\n", port, found.model);
+        EVT_PRINTF(EVT_FUZZ_STEP " pending %u -> ok %ld", port, found.model);
     else if ( !strcmp(found.what, "status") && k >= 0 )
-        printf("EVT FUZZ-STEP A status self %u -> ok %s\n", port, script_kinds[k].name);
+        EVT_PRINTF(EVT_FUZZ_STEP " status self %u -> ok %s", port, script_kinds[k].name);
     for ( unsigned int i = 0; i < ARRAY_SIZE(fields); i++ )
         if ( !strcmp(found.what, fields[i][0]) && k >= 0 )
-            printf("EVT FUZZ-STEP A status self %u -> ok %s %s=%ld\n", port, script_kinds[k].name,
-                   fields[i][1], found.model);
+            EVT_PRINTF(EVT_FUZZ_STEP " status self %u -> ok %s %s=%ld", port, script_kinds[k].name,
+                       fields[i][1], found.model);
 }
 
 /* The shrunk operations, once more, each as a step with the model's expectation. */
@@ -123,7 +124,7 @@ void print_steps(size_t n, const char *what)
 
     replay(cur, n, what);       /* leaves each op's expected answer in wants[] */
     if ( start_fifo )
-        printf("EVT FUZZ-STEP A %s -> ok\n", script_ops[OP_fifo_init].name);
+        EVT_PRINTF(EVT_FUZZ_STEP " %s -> ok", script_ops[OP_fifo_init].name);
     for ( size_t i = 0; i < n; i++ )
     {
         const struct logged *o = &oplog[cur[i]];
@@ -136,7 +137,7 @@ void print_steps(size_t n, const char *what)
         fuzz_ops[o->op].args(args, sizeof(args), o->a, o->b);
         if ( i == n - 1 && !strcmp(what, "port") )
             snprintf(want, sizeof(want), "ok %ld", found.model);   /* the port it should have been */
-        printf("EVT FUZZ-STEP A %s %s -> %s\n", fuzz_op_name(o->op), args, want);
+        EVT_PRINTF(EVT_FUZZ_STEP " %s %s -> %s", fuzz_op_name(o->op), args, want);
     }
     print_check(found.port);
 }

@@ -6,16 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-# The privileged domain: its steps run through dom0's privcmd driver (dom0/evtchn-op.c),
+# The privileged domain: its steps run through dom0's privcmd driver (dom0/ops.c),
 # which offers the hypercalls marked DOM0 in script/script-lang.h only.
 DOM0 = "Dom0"
 # The Linux peer: a domU running a Linux kernel; its steps go through that kernel's event
-# channel device (dom0/evtchn-op.c --domu, started by dom0/peer-init.c): the same ops as Dom0.
+# channel device (dom0/: evtchn-op --domu, started by dom0/peer-init.c): the same ops as Dom0.
 LINUX = "Linux"
 
 # Domains whose own event channels a Linux kernel holds (its xenstore, console, device
 # ports): their steps may not reset those or close one behind the kernel's back
-# (dom0/evtchn-op.c: close, reset). Our guests reset their own at every case.
+# (dom0/ops.c: close, reset). Our guests reset their own at every case.
 KERNEL_DOMAINS = (DOM0, LINUX)
 DOMID_SELF = 0x7FF0  # xen/include/public/xen.h: the caller itself
 DEFAULT_VCPUS = 1

@@ -168,6 +168,6 @@ int main(int argc, char **argv)
         kv[nr_kv++].val = eq + 1;
     }
     t = script_interpret(&env, text, len);
-    script_say("DONE pass=%u fail=%u", t.pass, t.fail);
+    script_say(EVT_DONE, t.pass, t.fail);
     return t.bad_script ? 3 : 0;
 }

@@ -1,0 +1,161 @@
+/*
+ * evtchn-op: dom0's part of a case, run inside dom0 by the interpreter the
+ * guests run (script/script_core.c), so each step costs a hypercall, not a
+ * round trip over the serial line.
+ *
+ *   evtchn-op <name> <script> [ROLE=domid ...]
+ *   evtchn-op --domu <script>
+ *
+ * <name> prefixes each EVT line as a guest's console relay would ("g5-Dom0");
+ * ROLE=domid says what @ROLE means.  Exit 0 when the script ran (its verdicts
+ * are in the EVT lines), 2 when it could not.
+ *
+ * --domu: in the Linux peer, a domU (dom0/peer-init.c).  Its console is
+ * relayed with the prefix already; domain ids are read where the harness put
+ * them for every domain (XS_DIR/dom/ROLE of our home); it publishes in its
+ * own home; and it exits 1 when a step failed.
+ *
+ * Dom0's own ports are made, notified, unmasked and closed through the dom0
+ * kernel's event channel device (/dev/xen/evtchn), as a Linux driver's would
+ * be, and their events counted as it delivers them; every other op (another
+ * domain's ports, status, reset) is a raw hypercall through privcmd.
+ * Xenstore is reached through the kernel's xenbus device.
+ *
+ * This file is the place (struct script_env) and main(); the ops are ops.c
+ * and chaos.c, dom0's own ports ports.c, xenstore xs.c, and what they all
+ * share dom0.c.
+ *
+ * Layouts and numbers come from Xen's public headers of the suite under test.
+ */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib-host.h"
+#include "script_core.h"
+#include "dom0.h"
+#include "ops.h"
+#include "xs.h"
+
+/* ---- the place ---- */
+
+static struct {
+    const char *name;
+    int64_t domid;
+} doms[16];
+static unsigned int nr_doms;
+
+static int dom_lookup(const char *name, int64_t *id)
+{
+    char path[128], val[16], *end;
+
+    for ( unsigned int i = 0; i < nr_doms; i++ )
+        if ( !strcmp(doms[i].name, name) )
+            return *id = doms[i].domid, 0;
+    /* The harness tells every domain it creates each one's id (xen-config/create.sh). */
+    snprintf(path, sizeof(path), XS_DIR "/dom/%s", name);
+    if ( !domu || xs_read(path, val, sizeof(val)) || !val[0] )
+        return -1;
+    *id = strtol(val, &end, 10);
+    return *end ? -1 : 0;
+}
+
+static void case_begin(char *detail, size_t size)
+{
+    snprintf(detail, size, domu ? "(the Linux peer is not reset: its kernel owns its console and xenstore ports)"
+                                : "(dom0 is not reset: it owns the toolstack ports)");
+}
+
+
+static void out(const char *text, size_t len)
+{
+    /* One write a line: the domains' console relays share this console. */
+    if ( write(STDOUT_FILENO, text, len) < 0 )
+        die("writing the console");
+}
+
+static void sleep_ms(uint64_t ms)
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+    nanosleep(&ts, NULL);
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    static char text[1 << 20];
+
+    if ( !f )
+        die(path);
+    *len = fread(text, 1, sizeof(text) - 1, f);
+    if ( ferror(f) || !feof(f) )
+    {
+        fprintf(stderr, "evtchn-op: %s: unreadable or larger than %zu bytes\n", path, sizeof(text) - 1);
+        exit(2);
+    }
+    fclose(f);
+    text[*len] = '\0';
+    return text;
+}
+
+int main(int argc, char **argv)
+{
+    char prefix[64];
+    struct script_env env = {
+        .prefix = prefix,
+        .ops = dom0_ops,
+        .dom_lookup = dom_lookup,
+        .case_begin = case_begin,
+        .case_end = ops_case_end,
+        .xs_read = xs_read,
+        .write = out,
+        .now_ns = now_ns,
+        .sleep_ms = sleep_ms,
+    };
+    struct script_totals t;
+    const char *text;
+    size_t len;
+
+    if ( argc < 3 )
+    {
+        fprintf(stderr, "usage: evtchn-op <name> <script> [ROLE=domid ...] | --domu <script>\n");
+        return 2;
+    }
+    domu = !strcmp(argv[1], "--domu");
+    for ( int i = 3; i < argc; i++ )
+    {
+        char *eq = strchr(argv[i], '='), *end;
+
+        if ( !eq || nr_doms == sizeof(doms) / sizeof(doms[0]) )
+        {
+            fprintf(stderr, "evtchn-op: not ROLE=domid: %s\n", argv[i]);
+            return 2;
+        }
+        *eq = '\0';
+        doms[nr_doms].name = argv[i];
+        doms[nr_doms++].domid = strtol(eq + 1, &end, 0);
+        if ( !eq[1] || *end )
+        {
+            fprintf(stderr, "evtchn-op: not a domain id: %s\n", eq + 1);
+            return 2;
+        }
+    }
+    snprintf(prefix, sizeof(prefix), domu ? "" : "[%s] ", argv[1]);
+    text = read_file(argv[2], &len);
+    if ( (privcmd = open("/dev/xen/privcmd", O_RDWR)) < 0 )
+        die("/dev/xen/privcmd");
+    if ( (xenbus = open("/dev/xen/xenbus", O_RDWR)) < 0 )
+        die("/dev/xen/xenbus");
+    if ( (evtchn = open("/dev/xen/evtchn", O_RDWR)) < 0 )
+        die("/dev/xen/evtchn");
+    xs_pub_setup();
+
+    t = script_interpret(&env, text, len);
+    script_say(EVT_DONE, t.pass, t.fail);
+    return t.bad_script ? 2 : domu && t.fail;
+}
