@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import lang
 from .cases.model import DOM0, Case
 from .cases.plan import Group
 from .errors import HarnessError
@@ -68,6 +69,13 @@ class StepResult:
     @property
     def known(self) -> bool:
         return self.verdict == "KNOWN"
+
+    @property
+    def harness(self) -> bool:
+        """A step the compiler added (a barrier's put or get, a mark): its failure is the
+        harness's (a peer late or gone), never an answer of Xen's."""
+        op = lang.OPS.get(self.op)
+        return op is not None and op.who == "HARNESS"
 
     def describe(self) -> str:
         return f"{self.domain}: {self.op}({', '.join(self.args)}) expected {self.expect}, got {self.got}"
@@ -533,7 +541,13 @@ def log_outcome(reports: dict[str, DomainReport]) -> tuple[Outcome, list[Problem
     problems = [p for rep in reports.values() for p in domain_problems(rep)]
     if not any(rep.steps for rep in reports.values()):
         problems.append(Problem(Outcome.ERROR, "no guest RESULT lines: nothing ran, or this is not a serial log"))
-    failed = any(not s.passed for rep in reports.values() for s in rep.steps)
+    steps = [s for rep in reports.values() for s in rep.steps]
+    problems += [
+        Problem(Outcome.ERROR, f"{s.describe()}: the harness's, not an answer of Xen's")
+        for s in steps
+        if s.harness and not s.passed
+    ]
+    failed = any(not s.passed for s in steps if not s.harness)
     return worst([*(p.outcome for p in problems), Outcome.FAIL if failed else Outcome.PASS]), problems
 
 
@@ -575,8 +589,9 @@ class CaseResult:
     @property
     def outcome(self) -> Outcome:
         """The worst of its problems and its steps; a case without a single result is an error."""
-        failed = any(not s.passed for s in self.steps)
+        failed = any(not s.passed for s in self.steps if not s.harness)
         found = [p.outcome for p in self.problems] + [Outcome.FAIL if failed else Outcome.PASS]
+        found += [Outcome.ERROR for s in self.steps if s.harness and not s.passed]
         if not self.steps:
             found.append(Outcome.ERROR)
         return worst(found)
@@ -620,6 +635,15 @@ class GroupResult:
                 if rep is None:
                     continue
                 res.steps += [s for s in rep.steps if s.case == case.name]
+                res.problems += [
+                    Problem(
+                        Outcome.ERROR,
+                        f"{role}: line {s.line}: the harness's {s.op}({', '.join(s.args)}) gave {s.got}: "
+                        "a peer did not get there in time (the harness's, not an answer of Xen's)",
+                    )
+                    for s in rep.steps
+                    if s.case == case.name and s.harness and not s.passed
+                ]
                 if case.name in rep.cases_begun and case.name not in rep.cases_ended and not gone:
                     res.problems.append(Problem(Outcome.ERROR, f"{role} began the case but never ended it"))
                 if rep.crash is not None and rep.current_case == case.name:

@@ -21,6 +21,7 @@ from pathlib import Path
 from . import log
 from .outcome import Outcome
 from .report import rows
+from .results import CaseResult
 
 # One cycle of variants; a soak of N runs takes them in turn, so any 10 consecutive runs
 # cover each once: 2 in 10 under contention (one per Xen), 4 in 10 on trixie, 4 cold
@@ -94,6 +95,14 @@ def infrastructure_errors(run: object) -> list[str]:
     return out
 
 
+def verdicts(results: list[CaseResult]) -> dict[str, str]:
+    """A run's verdict of every step, by file:line, domain and op (not the call: a random order
+    gives other port numbers), and each case's outcome: what no step shows (a barrier of the
+    harness's that timed out, soak run 33) must not pass as steady."""
+    out = {f"{r.where} {r.domain} {r.command}": r.verdict for r in rows(results)}
+    return out | {f"case {r.case.name}": r.outcome.name for r in results}
+
+
 def changes(first: dict[str, str], now: dict[str, str]) -> list[str]:
     """Every step whose verdict differs from the first run's, or that either lacks."""
     out = []
@@ -144,8 +153,7 @@ def soak(runs: int, cases: list[Path], out: Path, xens: list[str] | None = None)
                 )  # fmt: skip
             rec.outcome = run.outcome.name
             rec.errors = infrastructure_errors(run)
-            # By file:line and op, not the call: a random order gives other port numbers.
-            rec.verdicts = {f"{r.where} {r.domain} {r.command}": r.verdict for r in rows(run.results)}
+            rec.verdicts = verdicts(run.results)
         except Exception as e:  # a run that could not even start is this run's error, not the soak's end
             rec.errors = [f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"]
         rec.seconds = time.monotonic() - start

@@ -140,6 +140,29 @@ def test_a_garbled_line_is_a_problem_of_its_case_only(tmp_path: Path) -> None:
     assert [p.lineno for p in two.problems] == [5, 0]  # the line, then the step it leaves without a result
 
 
+def test_a_barrier_that_timed_out_is_the_harnesss_error_not_a_fail(tmp_path: Path) -> None:
+    """Soak run 33: a barrier's get timed out (a peer late on a busy host) while every step
+    of the case passed. That is no answer of Xen's: ERROR, with the barrier named."""
+    group = _group(tmp_path)
+    barrier = "[g1-B] EVT RESULT case=one line=5 op=get args=0,g1c1-b1,120000 expect=ok got=ETIMEDOUT verdict=FAIL"
+    a = ["[g1-A] EVT CASE-BEGIN one reset", _line(4, "one"), "[g1-A] EVT CASE-END one pass=1 fail=0"]
+    b = [
+        "[g1-B] EVT CASE-BEGIN one reset",
+        barrier,
+        _line(5, "one", dom="g1-B"),
+        "[g1-B] EVT CASE-END one pass=1 fail=1",
+    ]
+    one, _ = GroupResult(group, reports={"A": parse(a)["g1-A"], "B": parse(b)["g1-B"]}).case_results()
+    assert one.outcome is Outcome.ERROR
+    assert any(
+        "get(0, g1c1-b1, 120000) gave ETIMEDOUT" in p.text and "not an answer of Xen's" in p.text for p in one.problems
+    )
+    # A failing step of the case itself is still the case's FAIL.
+    b[2] = _line(5, "one", "FAIL", dom="g1-B")
+    one, _ = GroupResult(group, reports={"A": parse(a)["g1-A"], "B": parse(b)["g1-B"]}).case_results()
+    assert one.outcome is Outcome.FAIL
+
+
 def test_report_counts_cases_per_outcome(tmp_path: Path) -> None:
     group = _group(tmp_path)
     a = ["[g1-A] EVT CASE-BEGIN one reset", _line(4, "one", "FAIL"), "[g1-A] EVT CASE-END one pass=0 fail=1"]

@@ -6,7 +6,10 @@ import json
 import time
 from pathlib import Path
 
-from orchestrator.soak import BusyLoop, RunRecord, Variant, changes, plan, summary, write
+from orchestrator.cases.parse import parse_file
+from orchestrator.outcome import Outcome
+from orchestrator.results import CaseResult, Problem, StepResult
+from orchestrator.soak import BusyLoop, RunRecord, Variant, changes, plan, summary, verdicts, write
 
 
 def test_fifty_runs_mix_what_ci_runners_meet() -> None:
@@ -32,6 +35,24 @@ def test_changes_name_each_step_and_both_verdicts() -> None:
         "a.evt:4 A send: KNOWN -> (not run)",
         "b.evt:1 B send: (not run) -> PASS",
     ]
+
+
+def test_a_case_whose_outcome_changed_is_a_change_though_every_step_held(tmp_path: Path) -> None:
+    """Soak run 33: every step of dump-event-channels passed, a barrier between them timed out;
+    the run was called steady. The case's outcome is held to the first run's too."""
+    path = tmp_path / "c.evt"
+    path.write_text("case one\ndomains A\nsource somewhere\nA send 1 -> EINVAL\n")
+    (case,) = parse_file(path)
+
+    def run(problem: Problem | None) -> dict[str, str]:
+        res = CaseResult(case, 1, [StepResult("g1-A", "one", 4, "send", ("1",), "EINVAL", "EINVAL", "PASS")])
+        res.problems += [problem] if problem else []
+        return verdicts([res])
+
+    first = run(None)
+    assert first == {"c.evt:4 A send": "PASS", "case one": "PASS"}
+    late = run(Problem(Outcome.ERROR, "B: line 5: the harness's get(...) gave ETIMEDOUT"))
+    assert changes(first, late) == ["case one: PASS -> ERROR"]
 
 
 def test_summary_counts_flakes_errors_and_changes(tmp_path: Path) -> None:
