@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cases.model import SLOW_HOST_CAP
 from .console import Console
 from .dom0 import COMMAND_TIMEOUT, NUDGE_S, Dom0, Pending
 from .errors import Dom0CommandFailed, DomainCreateFailed, GuestCrashed, GuestDied, GuestSilent, HarnessError
@@ -30,10 +31,6 @@ SHUTDOWN_POLL_S = 0.1
 # The relay's last line (xen-config/relay.sh), once xenconsoled has closed the guest's
 # console: everything the guest wrote is in by then.
 RELAY_END = "-- console closed --"
-# A budget is seconds on a quiet host, and a shared host may run the guests several times
-# slower. Past its budget a guest goes on while its group keeps printing, with no silence
-# as long as the budget, up to this many budgets; a hung guest is silent, a slow one is not.
-SLOW_HOST_CAP = 8
 
 
 def xs_path(domid: int, *parts: str) -> str:

@@ -10,7 +10,7 @@ from .. import lang
 from ..errors import CaseFileError
 from ..initramfs import PEER_KERNEL_MAX, RUN_DISK_BYTES
 from ..userfile import MiB
-from .model import DOM0, LINUX, Case, Step, shown
+from .model import DOM0, LINUX, SLOW_HOST_CAP, Case, Step, shown
 from .plan import Group
 
 # The index compile_case() gets in the checks: longer than any real group's, so if
@@ -18,7 +18,12 @@ from .plan import Group
 # the groups of its arms one after another, past 99999 for 10^5 cases.
 CHECK_INDEX = 999_999_999
 
+# A barrier's wait in the guest, at least; a group's is as long as the orchestrator would
+# wait for the group (sync_timeout_ms()), so the guest never gives up on a late peer first.
 SYNC_TIMEOUT_MS = 120000
+# The longest sync_timeout_ms() gives (the guest's deadline arithmetic is 64-bit ns): the
+# checks compile with it, so a real group's lines are never longer than checked.
+MAX_SYNC_TIMEOUT_MS = 999_999_999
 # Ops that count a port's upcalls from a base: in an `&` chain, a `mark` takes it (compile_case).
 COUNTS_FROM_MARK = ("pingpong", "rtt")
 # A guest's script is its ramdisk, loaded into its 16 MiB (xen-config/domU.cfg.in) after
@@ -156,6 +161,15 @@ def compile_case(
     return out
 
 
+def sync_timeout_ms(group: Group) -> int:
+    """How long a barrier of the group waits for a peer: as long as the orchestrator waits for
+    the group (SLOW_HOST_CAP budgets, domain.Domain.wait_done), so that on a slow host a
+    late peer is the orchestrator's to judge (by the group's silence), never a barrier's
+    fixed timer that runs out first (soak run 33: 120 s, in a group the orchestrator gave more)."""
+    budget_ms = int(sum(c.budget for c in group.cases) * SLOW_HOST_CAP * 1000)
+    return min(max(SYNC_TIMEOUT_MS, budget_ms), MAX_SYNC_TIMEOUT_MS)
+
+
 def source_comment(case: Case) -> str:
     """The comment line that opens a case in a script: where it comes from, for a reader.
 
@@ -179,10 +193,11 @@ def compile_group(group: Group) -> dict[str, str]:
     """The whole script of each domain of a group."""
     if max(group.index, len(group.cases)) > CHECK_INDEX:
         raise CaseFileError(f"group {group.index} of {len(group.cases)} cases: more than the checks allow for")
+    timeout = sync_timeout_ms(group)
     scripts: dict[str, list[str]] = {d: [] for d in group.config.domains}
     origin: dict[str, list[Case]] = {d: [] for d in group.config.domains}  # each script line's case
     for i, case in enumerate(group.cases, start=1):
-        for dom, lines in compile_case(case, i, group=group.index).items():
+        for dom, lines in compile_case(case, i, timeout, group=group.index).items():
             scripts[dom] += [source_comment(case), *lines]
             origin[dom] += [case] * (len(lines) + 1)
     out = {d: "\n".join(lines) + "\n" for d, lines in scripts.items()}

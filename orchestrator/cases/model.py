@@ -22,6 +22,10 @@ DEFAULT_VCPUS = 1
 DEFAULT_MAX_EVENT_CHANNELS = 1023  # xl.cfg(5)'s default
 CASE_BASE_S = 10.0
 SECONDS_PER_STEP = 1.0
+# A budget is seconds on a quiet host, and a shared host may run the guests several times
+# slower. Past its budget a guest goes on while its group keeps printing, with no silence
+# as long as the budget, up to this many budgets; a hung guest is silent, a slow one is not.
+SLOW_HOST_CAP = 8
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 from .. import lang
 from ..errors import CaseFileError
 from ..userfile import MiB, UserFileError, read_bytes
-from .compile import CHECK_INDEX, compile_case, script_size_error, source_comment, source_line
+from .compile import CHECK_INDEX, MAX_SYNC_TIMEOUT_MS, compile_case, script_size_error, source_comment, source_line
 from .model import DOM0, DOMID_SELF, KERNEL_DOMAINS, LINUX, Case, Step, shown
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # the forms of lang.py, with friendlier messages here
@@ -262,7 +262,7 @@ class _Parser:
         every line compile_group() writes for the case, its comment line too."""
         scripts = {
             dom: [source_comment(case), *lines]
-            for dom, lines in compile_case(case, CHECK_INDEX, group=CHECK_INDEX).items()
+            for dom, lines in compile_case(case, CHECK_INDEX, MAX_SYNC_TIMEOUT_MS, group=CHECK_INDEX).items()
         }
         texts = {dom: ("\n".join(lines) + "\n").encode() for dom, lines in scripts.items()}
         too_large = script_size_error(case, {dom: len(text) for dom, text in texts.items()})

@@ -128,7 +128,7 @@ def _steps(roles: list[str], n: int) -> str:
     ("domains", "steps", "fragment"),
     [
         # A guest's script is its ramdisk: it must fit in its memory (half a million steps in turns).
-        ("A B", 180_000, "case huge: A's script would take 9712431 bytes, more than a guest holds (8 MiB"),
+        ("A B", 180_000, "case huge: A's script would take 9982434 bytes, more than a guest holds (8 MiB"),
         # With a Linux peer, its kernel takes most of the run disk.
         ("A Linux", 30_000, "case huge: its scripts would take"),
     ],

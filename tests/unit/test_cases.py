@@ -527,13 +527,26 @@ def test_compile_group(tmp_path: Path) -> None:
         assert all("c1-" not in ln for ln in two)
         assert "5 put g1c2-ready 1" in two
         assert all(len(ln) <= 255 for ln in lines), dom
+    # A barrier waits as long as the orchestrator waits for the group: SLOW_HOST_CAP (8) times
+    # the cases' budgets, 10 s + 1 s a step each: (12 + 11) * 8 s.
     assert scripts["B"].splitlines()[-5:] == [
-        "5 get A g1c2-ready 120000",
+        "5 get A g1c2-ready 184000",
         "7 send 1 -> ok",
         "7 put g1c2-done 1",
-        "7 get A g1c2-done 120000",
+        "7 get A g1c2-done 184000",
         "end",
     ]
+
+
+def test_a_barrier_never_gives_up_before_the_orchestrator_would(tmp_path: Path) -> None:
+    """Soak run 33: a barrier's fixed 120 s ran out in a group the orchestrator still waited for."""
+    one = write(tmp_path, "case one\ndomains A B\nA send 1\nB send 1\n", "one.evt")
+    (group,) = plan(parse_file(one))
+    assert casecompile.sync_timeout_ms(group) == casecompile.SYNC_TIMEOUT_MS  # 12 s * 8 < 120 s: the floor
+    many = write(tmp_path, "".join(f"case c{i}\ndomains A B\nA send 1\nB send 1\n" for i in range(40)), "many.evt")
+    (group,) = plan(parse_file(many))
+    assert casecompile.sync_timeout_ms(group) == 40 * 12 * model.SLOW_HOST_CAP * 1000
+    assert f"get A g1c40-done {40 * 12 * 8 * 1000}" in compile_group(group)["B"]
 
 
 def test_compiled_interdomain_matches_the_logged_run() -> None:
