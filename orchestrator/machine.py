@@ -164,7 +164,8 @@ class Machine:
         self.stop()
 
     def stop(self) -> None:
-        child = getattr(self, "_child", None)
+        # Taken first: a run given up (Session.abandon) may stop it from two threads at once.
+        child, self._child = getattr(self, "_child", None), None
         if child is None:
             return
         qmp = getattr(self, "qmp", None)
@@ -176,4 +177,3 @@ class Machine:
         if child.pid is not None:
             _live.discard(child.pid)
         self._log.close()
-        self._child = None

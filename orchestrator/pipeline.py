@@ -149,9 +149,7 @@ def run_all(
         if len(sessions) == 1:
             group_results = sessions[0].run_groups(groups)
         else:
-            with ThreadPoolExecutor(len(sessions)) as pool:
-                done = pool.map(lambda s: s.run_groups(s.groups), sessions)
-                group_results = sorted((r for rs in done for r in rs), key=lambda r: r.group.index)
+            group_results = run_parallel(sessions)
         cases_seconds = time.monotonic() - cases_start
     case_results = [r for g in group_results for r in g.case_results()]
     run = SuiteRun(sessions[0], group_results, case_results, time.monotonic() - start, spelled, sessions)
@@ -167,6 +165,22 @@ def run_all(
     if sessions[0].baseline:
         run.known, run.stale = baseline.apply(case_results, sessions[0].baseline)
     return run
+
+
+def run_parallel(sessions: list[Session]) -> list[GroupResult]:
+    """Each session's groups on its own machine at once, results in group order. A SIGTERM
+    or Ctrl-C (raised in this thread only) abandons every session before the pool is waited
+    for: otherwise the workers ran their remaining groups to the end, replacing machines as
+    they went, with the run already given up (a soak stopped by SIGTERM went on booting)."""
+    with ThreadPoolExecutor(len(sessions)) as pool:
+        futures = [pool.submit(s.run_groups, s.groups) for s in sessions]
+        try:
+            done = [f.result() for f in futures]
+        except BaseException:
+            for s in sessions:
+                s.abandon()
+            raise
+    return sorted((r for rs in done for r in rs), key=lambda r: r.group.index)
 
 
 def run_suite(xen: str, case_files: list[Path], out: Path, copied_from: dict[Path, Path] | None = None) -> SuiteRun:

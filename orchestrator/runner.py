@@ -164,6 +164,7 @@ class Session:
         self._dom0s: list[Dom0] = []  # their dom0 sessions
         self.dom0: Dom0 | None = None
         self.lost: HarnessError | None = None  # set once the machine is gone
+        self.abandoned = False  # the run is being given up (SIGTERM, Ctrl-C): no further group
         self.replaced: list[HarnessError] = []  # why each earlier machine was given up
         self._boot: BootImages | None = None
         self._snap: snapshot.Snapshot | None = None
@@ -336,6 +337,13 @@ class Session:
         if self.machine is not None:
             self.machine.stop()
 
+    def abandon(self) -> None:
+        """Give the run up from another thread: no further group, and the machine stopped, so
+        whatever this session waits for now fails at once instead of running to its end."""
+        self.abandoned = True
+        if self.machine is not None:
+            self.machine.stop()
+
     def dom0_latencies(self) -> list[float]:
         """How long each dom0 command took, request to reply, on every machine."""
         return [t for d in self._dom0s for t in d.latencies]
@@ -379,6 +387,8 @@ class Session:
         checked while the next one runs (_settle)."""
         results = []
         for i, group in enumerate(groups):
+            if self.abandoned:
+                break
             if self.lost is not None and self._boot is not None and len(self.replaced) < MAX_REPLACEMENTS:
                 self._replace()
             results.append(self._run_group(group, groups[i + 1] if i + 1 < len(groups) else None))
