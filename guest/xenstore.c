@@ -10,7 +10,12 @@
 #include "events.h"
 #include "lib.h"
 
-#define XS_TIMEOUT_MS 10000
+/*
+ * A reply's wait.  Long: dom0 has one vcpu, and while it is inside a hypercall that takes
+ * a while on a busy host (the 'e' debug key's dump: over a minute in soak runs), xenstored
+ * answers nobody.  A hung dom0 is the orchestrator's to find, by the group's silence.
+ */
+#define XS_TIMEOUT_MS 120000
 
 static struct xenstore_domain_interface *ring;
 static evtchn_port_t port;

@@ -97,8 +97,11 @@ void script_get(int64_t domid, const char *key, int64_t timeout_ms, struct resul
              (unsigned int)domid, key);
     while ( (err = env->xs_read(path, get_buf, sizeof(get_buf))) )
     {
-        /* Absent or not yet readable: not published yet. */
-        if ( strcmp(err, "ENOENT") && strcmp(err, "EACCES") )
+        /*
+         * Absent or not yet readable: not published yet.  No reply in time (xenstored
+         * busy; the late reply is skipped by its req_id): ask again, until our deadline.
+         */
+        if ( strcmp(err, "ENOENT") && strcmp(err, "EACCES") && strcmp(err, "ETIMEDOUT") )
         {
             r->err = err;
             return;
