@@ -536,17 +536,26 @@ def domain_problems(rep: DomainReport) -> list[Problem]:
     return out
 
 
+def harness_failures(steps: Iterable[StepResult]) -> list[Problem]:
+    """The failed steps the compiler added (barriers, marks): each an ERROR, named."""
+    return [
+        Problem(
+            Outcome.ERROR,
+            f"{s.domain}: line {s.line}: the harness's {s.op}({', '.join(s.args)}) gave {s.got}: "
+            "a peer did not get there in time (the harness's, not an answer of Xen's)",
+        )
+        for s in steps
+        if s.harness and not s.passed
+    ]
+
+
 def log_outcome(reports: dict[str, DomainReport]) -> tuple[Outcome, list[Problem]]:
     """A saved log judged without its case files: the worst of every domain's steps and problems."""
     problems = [p for rep in reports.values() for p in domain_problems(rep)]
     if not any(rep.steps for rep in reports.values()):
         problems.append(Problem(Outcome.ERROR, "no guest RESULT lines: nothing ran, or this is not a serial log"))
     steps = [s for rep in reports.values() for s in rep.steps]
-    problems += [
-        Problem(Outcome.ERROR, f"{s.describe()}: the harness's, not an answer of Xen's")
-        for s in steps
-        if s.harness and not s.passed
-    ]
+    problems += harness_failures(steps)
     failed = any(not s.passed for s in steps if not s.harness)
     return worst([*(p.outcome for p in problems), Outcome.FAIL if failed else Outcome.PASS]), problems
 
@@ -635,15 +644,7 @@ class GroupResult:
                 if rep is None:
                     continue
                 res.steps += [s for s in rep.steps if s.case == case.name]
-                res.problems += [
-                    Problem(
-                        Outcome.ERROR,
-                        f"{role}: line {s.line}: the harness's {s.op}({', '.join(s.args)}) gave {s.got}: "
-                        "a peer did not get there in time (the harness's, not an answer of Xen's)",
-                    )
-                    for s in rep.steps
-                    if s.case == case.name and s.harness and not s.passed
-                ]
+                res.problems += harness_failures(s for s in rep.steps if s.case == case.name)
                 if case.name in rep.cases_begun and case.name not in rep.cases_ended and not gone:
                     res.problems.append(Problem(Outcome.ERROR, f"{role} began the case but never ended it"))
                 if rep.crash is not None and rep.current_case == case.name:
