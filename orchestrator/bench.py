@@ -105,11 +105,14 @@ class Figures:
     # Each figure as a multiple of anchor_boot_s's median, measured in the same run: what
     # holds from host to host when the seconds do not.
     ratios: dict[str, float | None] = field(default_factory=dict)
+    stages_s: dict[str, Spread | None] = field(default_factory=dict)  # stages(), per warm run
+    # Waits that ran to their timeout in the warm runs: "<case>:<line> <seconds>", each once.
+    timeout_waits: list[str] = field(default_factory=list)
 
 
 def first_line_seconds(samples: Iterable[Sample]) -> list[float]:
     """`xl create` to the guest's first console line, every domain of every group."""
-    return [t for s in samples for g in s.groups for t in g.create_to_first_line]
+    return [t for s in samples for g in s.groups for t in g.create_to_first_line.values()]
 
 
 def case_wall_seconds(samples: Iterable[Sample]) -> list[float]:
@@ -138,6 +141,58 @@ def conformance_case_seconds(samples: Iterable[Sample]) -> list[float]:
             if g.error is None and g.group.cases and plain:
                 out += [g.run_seconds / len(g.group.cases)] * len(g.group.cases)
     return out
+
+
+# The ops that wait for events, and where their count and timeout (ms) are among the args.
+WAITING_OPS = {"wait": (1, 2), "pingpong": (1, 3)}
+
+
+def timeout_waits(groups: Iterable[GroupResult]) -> list[tuple[str, int, float]]:
+    """Each wait that returned fewer events than it asked for, so ran to its timeout:
+    (case, line, seconds). A case that proves an absence this way pays for it in time."""
+    out = []
+    for g in groups:
+        for rep in g.reports.values():
+            for s in rep.steps:
+                where = WAITING_OPS.get(s.op)
+                if where is None or len(s.args) <= max(where):
+                    continue
+                try:
+                    asked, ms = int(s.args[where[0]]), int(s.args[where[1]])
+                    got = int(s.got.rpartition(":")[2])
+                except ValueError:
+                    continue  # an error answer: no wait was done
+                if got < asked:
+                    out.append((s.case, s.line, ms / 1000))
+    return out
+
+
+def stages(s: Sample) -> dict[str, float]:
+    """Where one run's time went, in seconds. `boot`, `group_setup`, `group_work` and
+    `outside_groups` add up to the run; `in_guest` (of which `fuzz` and `timeout_waits`),
+    `linux_peer_boot` and `dom0_commands` are parts of those, measured apart."""
+    ok = [g for g in s.groups if g.error is None]
+    setup = sum(g.setup_seconds for g in s.groups)
+    run = sum(g.run_seconds for g in s.groups)
+    guest = fuzz = 0.0
+    for g in ok:
+        fuzzing = {c.name for c in g.group.cases if any(step.op in FUZZ_OPS for step in c.steps)}
+        for case in g.group.cases:
+            us = [rep.case_us[case.name] for rep in g.reports.values() if case.name in rep.case_us]
+            if us:
+                guest += max(us) / 1e6
+                fuzz += max(us) / 1e6 if case.name in fuzzing else 0.0
+    return {
+        "boot": s.ready_seconds,
+        "group_setup": setup,
+        "group_work": run - setup,
+        "outside_groups": max(s.seconds - s.ready_seconds - run, 0.0),
+        "in_guest": guest,
+        "fuzz": fuzz,
+        "timeout_waits": sum(t for _, _, t in timeout_waits(ok)),
+        "linux_peer_boot": sum(g.create_to_first_line.get(LINUX, 0.0) for g in ok),
+        "dom0_commands": sum(s.dom0_commands),
+    }
 
 
 def ratios(f: Figures) -> dict[str, float | None]:
@@ -221,6 +276,10 @@ def figures(
         suite_by_xen=dict(suite_by_xen or {}),
     )
     f.ratios = ratios(f)
+    per_run = [stages(s) for s in warm]
+    f.stages_s = {k: spread([p[k] for p in per_run]) for k in (per_run[0] if per_run else {})}
+    waits = {f"{case}:{line} {sec:g}" for s in warm for case, line, sec in timeout_waits(s.groups)}
+    f.timeout_waits = sorted(waits)
     return f
 
 
@@ -255,6 +314,10 @@ def format_figures(f: Figures) -> list[str]:
         f"dom0_command_s          one dom0 command, request to reply:  {show(f.dom0_command_s)}",
         f"group_setup_s           group start -> domains unpaused (s): {show(f.group_setup_s)}",
     ]
+    for k, v in f.stages_s.items():
+        lines.append(f"stages_s {k:<16} per warm run (s): {show(v)}")
+    waits = "; ".join(f.timeout_waits) or "none"
+    lines.append(f"timeout_waits           waits that ran to their timeout: {len(f.timeout_waits)} ({waits})")
     for case, r in sorted(f.rtt_ns.items()):
         for k in RTT_STATS:
             lines.append(f"rtt_ns {case} {k} ({r.round_trips} round trips): {show(getattr(r, k), 0)}")

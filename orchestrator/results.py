@@ -618,7 +618,7 @@ class GroupResult:
     reports: dict[str, DomainReport] = field(default_factory=dict)  # by role
     reasons: dict[str, int | None] = field(default_factory=dict)
     error: HarnessError | None = None
-    create_to_first_line: list[float] = field(default_factory=list)
+    create_to_first_line: dict[str, float] = field(default_factory=dict)  # by role
     run_seconds: float = 0.0
     setup_seconds: float = 0.0  # the group's start to its domains unpaused (creation, if not made ahead)
 

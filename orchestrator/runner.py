@@ -553,7 +553,7 @@ class Session:
                     result.reports[d.role] = d.wait_done(left, after_boot=budget, peers=peers)
                     if d.first_line_at:
                         # As if created just now: time spent parked is not creation's.
-                        result.create_to_first_line.append(d.create_seconds + d.first_line_at - unpaused)
+                        result.create_to_first_line[d.role] = d.create_seconds + d.first_line_at - unpaused
         except (XenPanic, MachineDied) as e:
             self.lost = e
             result.error = e

@@ -24,6 +24,8 @@ from orchestrator.bench import (
     overhead,
     rtt_figures,
     spread,
+    stages,
+    timeout_waits,
     write,
 )
 from orchestrator.cases.model import Case, Config, Step
@@ -37,7 +39,7 @@ def group(index: int, names: list[str], seconds: float, first_lines: list[float]
     return GroupResult(
         Group(index, Config(("A", "B")), cases),
         run_seconds=seconds,
-        create_to_first_line=first_lines or [],
+        create_to_first_line={f"D{i}": t for i, t in enumerate(first_lines or [])},
     )
 
 
@@ -202,3 +204,30 @@ def test_the_coverage_overhead_needs_a_source_tree(
     monkeypatch.setattr(cli, "coverage_overhead", lambda *_: pytest.fail("ran"))
     assert cli.main(["--xen", "bookworm", "bench", "--coverage-overhead"]) == cli.EXIT_USAGE
     assert "--coverage needs XEN=src:<tree>" in capsys.readouterr().err
+
+
+def test_timeout_waits_are_the_waits_that_got_fewer_events_than_asked() -> None:
+    g = group(1, ["one-shot", "b"], 3.0)
+    lines = [
+        "[g1-A] EVT RESULT case=one-shot line=16 op=wait args=3,1,5000 expect=ok:1 got=ok:1 verdict=PASS",
+        "[g1-A] EVT RESULT case=one-shot line=17 op=wait args=3,2,300 expect=ok:1 got=ok:1 verdict=PASS",
+        "[g1-A] EVT RESULT case=b line=4 op=wait args=9,1,5000 expect=EINVAL got=EINVAL verdict=PASS",
+        "[g1-A] EVT RESULT case=b line=5 op=pingpong args=3,10,first,2000 expect=ok:10 got=ok:4 verdict=FAIL",
+    ]
+    g.reports["A"] = parse(lines)["g1-A"]
+    assert timeout_waits([g]) == [("one-shot", 17, 0.3), ("b", 5, 2.0)]
+
+
+def test_stages_add_up_to_the_run_and_name_the_linux_peer() -> None:
+    g1 = group(1, ["a"], 10.0)
+    g1.setup_seconds = 2.0
+    g1.create_to_first_line = {"A": 0.5, "Linux": 6.0}
+    g1.reports["A"] = parse(["[g1-A] EVT CASE-END a pass=1 fail=0 us=3000000"])["g1-A"]
+    g2 = group(2, ["b"], 4.0)
+    g2.setup_seconds = 1.0
+    s = Sample(20.0, 3.0, [g1, g2], dom0_commands=[0.1, 0.2])
+    st = stages(s)
+    assert st["boot"] + st["group_setup"] + st["group_work"] + st["outside_groups"] == pytest.approx(20.0)
+    assert st["group_setup"] == 3.0 and st["group_work"] == 11.0 and st["outside_groups"] == pytest.approx(3.0)
+    assert st["in_guest"] == 3.0 and st["fuzz"] == 0.0 and st["linux_peer_boot"] == 6.0
+    assert st["dom0_commands"] == pytest.approx(0.3)
