@@ -59,18 +59,25 @@ def plan(cases: list[Case], fresh: bool = False, first: int = 1) -> list[Group]:
     """Group cases that can share domains (`shared`), or one group per case when `fresh`
     (and for each case that says `fresh`).
 
-    Within a group the cases keep the order they are given in; groups are numbered
-    from `first`, so plans made for one machine do not share domain names.
+    Within a group the cases keep the order they are given in, but for a case that destroys
+    a domain: it runs last, since no reset brings the domain back, and a group takes one.
+    A Linux peer booted for a group is so used by every case that can share it, the one
+    that destroys it included. Groups are numbered from `first`, so plans made for one
+    machine do not share domain names.
     """
     groups: list[tuple[Config, list[Case]]] = []
     for case in cases:
         for i, (config, members) in enumerate(groups):
             alone = fresh or case.fresh or members[0].fresh
-            joined = None if alone else shared(config, case.config)
+            ends_twice = bool(case.destroyed) and any(m.destroyed for m in members)
+            joined = None if alone or ends_twice else shared(config, case.config)
             if joined is not None:
                 members.append(case)  # in place: a copy per case made 10^5 cases quadratic
                 groups[i] = (joined, members)
                 break
         else:
             groups.append((case.config, [case]))
-    return [Group(n, config, tuple(cs)) for n, (config, cs) in enumerate(groups, start=first)]
+    return [
+        Group(n, config, tuple(sorted(cs, key=lambda c: bool(c.destroyed))))
+        for n, (config, cs) in enumerate(groups, start=first)
+    ]
