@@ -1,6 +1,6 @@
-"""Command line: prepare, run, compare, matrix, bench, fuzz, parse, check.
+"""Command line: prepare, run, compare, matrix, bench, fuzz, merge, parse, check.
 
-`run` and `parse` exit with the worst outcome of their cases (orchestrator/outcome.py,
+`run`, `parse`, `fuzz` (its seeds) and `merge` exit with the worst outcome of their cases (orchestrator/outcome.py,
 docs/architecture.md "When something goes wrong"): 0 all passed, 4 ERROR, 5 FAIL, 6 CRASH; 2 for a bad command
 line or an unreadable log, 130 on Ctrl-C, 143 on SIGTERM.
 """
@@ -199,22 +199,30 @@ def _campaign_report(
     return report
 
 
-def _fuzz_args(args: argparse.Namespace) -> tuple[list[int], shard.Shard | None, str] | None:
+@dataclass(frozen=True)
+class FuzzArgs:
+    seeds: list[int]  # this run's: its shard's of the campaign's
+    campaign: list[int]  # the whole campaign's
+    part: shard.Shard | None  # the shard it runs
+    spelled: str  # as given, and the shard
+
+
+def _fuzz_args(args: argparse.Namespace) -> FuzzArgs | None:
     """The campaign's seeds, its shard and how they were spelled; None (printed) if refused."""
     try:
-        seeds = fuzz.parse_seeds(args.seeds or args.seed)
+        campaign = fuzz.parse_seeds(args.seeds or args.seed)
         part = args.shard or shard.from_env()
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return None
-    seeds = shard.every(seeds, part)
+    seeds = shard.every(campaign, part)
     if not seeds:
         print(f"error: shard {part} of seeds {args.seeds or args.seed} holds no seed", file=sys.stderr)
         return None
     if part is not None:
         shown_seeds = ", ".join(map(str, seeds[:5])) + (", ..." if len(seeds) > 5 else "")
         log.info(f"fuzz: shard {part} of seeds {args.seeds or args.seed}: {len(seeds)} seed(s), {shown_seeds}")
-    return seeds, part, (args.seeds or args.seed) + (f" (shard {part})" if part else "")
+    return FuzzArgs(seeds, campaign, part, (args.seeds or args.seed) + (f" (shard {part})" if part else ""))
 
 
 def _refuse_coverage_campaign(args: argparse.Namespace) -> bool:
@@ -233,21 +241,21 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     parsed = _fuzz_args(args)
     if parsed is None:
         return EXIT_USAGE
-    seeds, _, spelled = parsed
     arts, guest = prepare(args.xen, args.coverage)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out).resolve() if args.out else BUILD / "fuzz" / stamp
     campaign = fuzz.run_campaign(
-        arts, guest, seeds, args.ops, out, args.vcpus, args.jobs, args.abi, domains=args.domains, shrink=args.shrink,
-        coverage=args.coverage,
+        arts, guest, parsed.seeds, args.ops, out, args.vcpus, args.jobs, args.abi, domains=args.domains,
+        shrink=args.shrink, coverage=args.coverage,
     )  # fmt: skip
-    print(fuzz.report(campaign, spelled))
+    print(fuzz.report(campaign, parsed.spelled))
     print(f"serial logs and cases: {out}", file=sys.stderr)
-    code = 0 if campaign.mismatches == 0 and not campaign.crashes and not campaign.errors else 1
+    # As `run` exits: the worst seed's outcome.
+    verdict = fuzz.outcome(campaign)
     if args.coverage:
-        report = _campaign_report(campaign, spelled, tree_of(args.xen), BUILD / "coverage" / stamp)
-        return code or report.outcome.exit_code
-    return code
+        report = _campaign_report(campaign, parsed.spelled, tree_of(args.xen), BUILD / "coverage" / stamp)
+        return worst([verdict, report.outcome]).exit_code
+    return verdict.exit_code
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
@@ -258,7 +266,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     parsed = _fuzz_args(args)
     if parsed is None:
         return EXIT_USAGE
-    seeds, _, spelled = parsed
+    seeds, spelled = parsed.seeds, parsed.spelled
     tree = tree_of(args.xen)
     arts, guest = prepare(args.xen, True)
     cases = load_cases(arts, [Path(p) for p in args.cases] or ALL_CASES)
