@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import baseline, coverage, covfuzz, fuzz, lang, log, matrix, merge, shard, soak, sources
+from . import baseline, coverage, covfuzz, fuzz, fuzzsummary, lang, log, matrix, merge, shard, soak, sources
 from .artifacts import Artifacts
 from .bench import bench, coverage_overhead
 from .cases.model import shown
@@ -249,8 +249,12 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         shrink=args.shrink, coverage=args.coverage,
     )  # fmt: skip
     print(fuzz.report(campaign, parsed.spelled))
-    print(f"serial logs and cases: {out}", file=sys.stderr)
-    # As `run` exits: the worst seed's outcome.
+    data = fuzzsummary.summary(
+        campaign, args.seeds or args.seed, parsed.campaign, parsed.part, out, args.xen, args.shrink, args.coverage
+    )
+    summary, _ = fuzzsummary.write(out, data)
+    print(f"serial logs and cases: {out}; summary {summary}", file=sys.stderr)
+    # As `run` and `merge` exit: a merge of the campaign's shards gives the same code.
     verdict = fuzz.outcome(campaign)
     if args.coverage:
         report = _campaign_report(campaign, parsed.spelled, tree_of(args.xen), BUILD / "coverage" / stamp)
@@ -453,13 +457,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    """The shards' reports as one, with one exit code: a missing shard or case is ERROR."""
+    """The shards' reports as one, with one exit code: a missing shard or case is ERROR.
+    The shards of a suite (conformance.json) or of a fuzz campaign (fuzz.json), not both."""
+    paths = [Path(d) for d in args.dirs]
+    out = Path(args.out) if args.out else BUILD / "merged" / time.strftime("%Y%m%d-%H%M%S")
     try:
-        merged = merge.merge(merge.read([Path(d) for d in args.dirs]), args.total)
+        kinds = {merge.kind(p) for p in paths}
+        if len(kinds) > 1:
+            raise merge.MergeError("conformance reports and fuzz summaries together: merge each kind on its own")
+        if kinds == {"fuzz"}:
+            merged_fuzz = fuzzsummary.merge(fuzzsummary.read(paths), args.total, out.resolve())
+        else:
+            merged = merge.merge(merge.read(paths), args.total)
     except merge.MergeError as e:
         print(f"merge: {e}", file=sys.stderr)
         return Outcome.ERROR.exit_code
-    out = Path(args.out) if args.out else BUILD / "merged" / time.strftime("%Y%m%d-%H%M%S")
+    if kinds == {"fuzz"}:
+        summary, xml = fuzzsummary.write(out, merged_fuzz)
+        print(fuzzsummary.show(merged_fuzz))
+        print(f"merged {len(paths)} fuzz summaries: {summary}, {xml}")
+        return Outcome[merged_fuzz["summary"]["outcome"]].exit_code
     _, md = merge.write(out, merged)
     for p in merged["problems"]:
         print(f"ERROR: {p}")
@@ -614,8 +631,10 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("cases", nargs="*", help="case files (default: cases/*.evt)")
     c.add_argument("--orders", default="file,random", type=_orders, help="the warm runs' orders, comma-separated")
     sub.add_parser("prepare", help="fetch Xen, the dom0 kernel and toolstack; build the guest")
-    mg = sub.add_parser("merge", help="join shards' reports (run --shard) into one report and one verdict")
-    mg.add_argument("dirs", nargs="+", help="each shard's output folder (or its conformance.json)")
+    mg = sub.add_parser(
+        "merge", help="join shards' reports (run --shard) or a fuzz campaign's (fuzz --shard) into one verdict"
+    )
+    mg.add_argument("dirs", nargs="+", help="each shard's output folder (or its conformance.json or fuzz.json)")
     mg.add_argument("--total", type=_positive, default=None, help="how many shards there were (default: as they say)")
     mg.add_argument("--out", default="", help="where the merged report goes (default build/merged/<time>)")
     sk = sub.add_parser("soak", help="run the suite again and again as CI runners meet it; every verdict held steady")
