@@ -1,4 +1,4 @@
-"""Command line: prepare, run, compare, matrix, bench, fuzz, merge, parse, check.
+"""Command line: prepare, run, compare, matrix, bench, fuzz, merge, agree, parse, check.
 
 `run`, `parse`, `fuzz` (its seeds) and `merge` exit with the worst outcome of their cases (orchestrator/outcome.py,
 docs/architecture.md "When something goes wrong"): 0 all passed, 4 ERROR, 5 FAIL, 6 CRASH; 2 for a bad command
@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import baseline, coverage, covfuzz, fuzz, fuzzsummary, lang, log, matrix, merge, shard, soak, sources
+from . import agree, baseline, coverage, covfuzz, fuzz, fuzzsummary, lang, log, matrix, merge, shard, soak, sources
 from .artifacts import Artifacts
 from .bench import bench, coverage_overhead
 from .cases.model import shown
@@ -485,6 +485,17 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return verdict.exit_code
 
 
+def cmd_agree(args: argparse.Namespace) -> int:
+    """0 if the two reports say the same, 5 if they differ, 4 if something has no result."""
+    try:
+        result = agree.agree(Path(args.a), Path(args.b))
+    except merge.MergeError as e:
+        print(f"agree: {e}", file=sys.stderr)
+        return Outcome.ERROR.exit_code
+    print(agree.show(result, Path(args.a), Path(args.b)))
+    return result.outcome.exit_code
+
+
 def cmd_soak(args: argparse.Namespace) -> int:
     out = BUILD / "soak" / time.strftime("%Y%m%d-%H%M%S")
     xens = [x for x in args.xens.split(",") if x] or None
@@ -637,6 +648,12 @@ def main(argv: list[str] | None = None) -> int:
     mg.add_argument("dirs", nargs="+", help="each shard's output folder (or its conformance.json or fuzz.json)")
     mg.add_argument("--total", type=_positive, default=None, help="how many shards there were (default: as they say)")
     mg.add_argument("--out", default="", help="where the merged report goes (default build/merged/<time>)")
+    ag = sub.add_parser(
+        "agree",
+        help="do two reports (a merge's, a run's or a fuzz campaign's) have the same cases, outcomes and steps?",
+    )
+    ag.add_argument("a", help="an output folder (conformance.json or fuzz.json), e.g. a merge's")
+    ag.add_argument("b", help="another, e.g. one run's of the same cases or seeds")
     sk = sub.add_parser("soak", help="run the suite again and again as CI runners meet it; every verdict held steady")
     sk.add_argument("--runs", type=_positive, default=10, help="how many runs (variants taken in turn)")
     sk.add_argument("--xens", default="", help="only the variants of these Xens, comma-separated (default: all)")
@@ -711,6 +728,7 @@ def main(argv: list[str] | None = None) -> int:
         "matrix": cmd_matrix,
         "soak": cmd_soak,
         "merge": cmd_merge,
+        "agree": cmd_agree,
         "compare": cmd_compare,
         "check": cmd_check,
         "fuzz": cmd_fuzz,
