@@ -123,3 +123,56 @@ def test_a_fuzz_summary_and_a_conformance_report_are_not_compared(tmp_path: Path
     a = _save(tmp_path, "a", REPORT)
     b = _save(tmp_path, "b", _fuzz({1: "PASS"}), merge.FUZZ_SUMMARY)
     assert cli.main(["agree", str(a), str(b)]) == Outcome.ERROR.exit_code
+
+
+def _ids(case: str, peer: int, other: int, seen_as: int) -> list[dict[str, str]]:
+    """A case's rows naming its domains by id: `peer`, `other`, and a status that saw `seen_as`."""
+    return [
+        {**_row(case, 5), "command": "alloc_unbound", "call": f"alloc_unbound(32752, {peer})"},
+        {**_row(case, 6), "command": "virq_handler", "call": f"virq_handler(12, {other})", "domain": "Dom0"},
+        {**_row(case, 7), "command": "status", "call": "status(32752, 3)", "got": f"ok:unbound,dom={seen_as},vcpu=0"},
+        {**_row(case, 8), "command": "bind_interdomain", "call": "bind_interdomain(0, 3)"},  # dom0: as it is
+    ]
+
+
+@pytest.mark.parametrize(
+    ("b", "said"),
+    [
+        ((4, 5, 4), []),  # another run's ids for the same domains
+        (
+            (4, 5, 5),
+            ["step c c.evt:7 A status: got 'ok:unbound,dom=<dom1>,vcpu=0' in A, 'ok:unbound,dom=<dom2>,vcpu=0' in B"],
+        ),
+        (
+            (4, 4, 4),
+            ["step c c.evt:6 Dom0 virq_handler: call 'virq_handler(12, <dom2>)' in A, 'virq_handler(12, <dom1>)' in B"],
+        ),
+    ],
+)
+def test_domain_ids_are_compared_as_the_cases_domains_they_name(
+    tmp_path: Path, b: tuple[int, int, int], said: list[str]
+) -> None:
+    """A shard creates fewer domains before a case than the whole suite: other ids, the same domains."""
+    one = {"header": {}, "cases": [{"case": "c", "file": "c.evt:1", "outcome": "PASS"}], "rows": _ids("c", 2, 3, 2)}
+    other = {**one, "rows": _ids("c", *b)}
+    result = _agree(tmp_path, other, one)
+    assert result.differences == said and result.errors == []
+    # Dom0 is no guest of the run: its id is compared as a number.
+    dom0 = tmp_path / "dom0"
+    dom0.mkdir()
+    guest = {**one, "rows": [{**r, "call": r["call"].replace("(0, 3)", "(1, 3)")} for r in _ids("c", 2, 3, 2)]}
+    assert len(_agree(dom0, guest, one).differences) == 1
+
+
+def test_a_step_without_a_result_agrees_only_where_both_runs_passed_its_case(tmp_path: Path) -> None:
+    """A peer destroyed on purpose (cases/destroy.evt) never reports its last step: the case
+    passes without it, in every run. In a case that did not pass, the same gap is an ERROR."""
+    gone = copy.deepcopy(REPORT)
+    gone["rows"][3]["verdict"], gone["rows"][3]["got"] = "NO RESULT", "-"
+    assert _agree(tmp_path, gone, gone).outcome is Outcome.PASS
+    failed = copy.deepcopy(gone)
+    failed["cases"][1]["outcome"] = "FAIL"
+    other = tmp_path / "failed"
+    other.mkdir()
+    result = _agree(other, failed, failed)
+    assert result.outcome is Outcome.ERROR and result.errors == ["step b c.evt:11 B close: no result in A and B"]
