@@ -1,6 +1,6 @@
-"""Command line: prepare, run, compare, matrix, bench, fuzz, parse, check.
+"""Command line: prepare, run, compare, matrix, bench, fuzz, merge, agree, parse, check.
 
-`run` and `parse` exit with the worst outcome of their cases (orchestrator/outcome.py,
+`run`, `parse`, `fuzz` (its seeds) and `merge` exit with the worst outcome of their cases (orchestrator/outcome.py,
 docs/architecture.md "When something goes wrong"): 0 all passed, 4 ERROR, 5 FAIL, 6 CRASH; 2 for a bad command
 line or an unreadable log, 130 on Ctrl-C, 143 on SIGTERM.
 """
@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import baseline, coverage, covfuzz, fuzz, lang, log, matrix, merge, shard, soak, sources
+from . import agree, baseline, coverage, covfuzz, fuzz, fuzzsummary, lang, log, matrix, merge, shard, soak, sources
 from .artifacts import Artifacts
 from .bench import bench, coverage_overhead
 from .cases.model import shown
@@ -199,22 +199,30 @@ def _campaign_report(
     return report
 
 
-def _fuzz_args(args: argparse.Namespace) -> tuple[list[int], shard.Shard | None, str] | None:
+@dataclass(frozen=True)
+class FuzzArgs:
+    seeds: list[int]  # this run's: its shard's of the campaign's
+    campaign: list[int]  # the whole campaign's
+    part: shard.Shard | None  # the shard it runs
+    spelled: str  # as given, and the shard
+
+
+def _fuzz_args(args: argparse.Namespace) -> FuzzArgs | None:
     """The campaign's seeds, its shard and how they were spelled; None (printed) if refused."""
     try:
-        seeds = fuzz.parse_seeds(args.seeds or args.seed)
+        campaign = fuzz.parse_seeds(args.seeds or args.seed)
         part = args.shard or shard.from_env()
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return None
-    seeds = shard.every(seeds, part)
+    seeds = shard.every(campaign, part)
     if not seeds:
         print(f"error: shard {part} of seeds {args.seeds or args.seed} holds no seed", file=sys.stderr)
         return None
     if part is not None:
         shown_seeds = ", ".join(map(str, seeds[:5])) + (", ..." if len(seeds) > 5 else "")
         log.info(f"fuzz: shard {part} of seeds {args.seeds or args.seed}: {len(seeds)} seed(s), {shown_seeds}")
-    return seeds, part, (args.seeds or args.seed) + (f" (shard {part})" if part else "")
+    return FuzzArgs(seeds, campaign, part, (args.seeds or args.seed) + (f" (shard {part})" if part else ""))
 
 
 def _refuse_coverage_campaign(args: argparse.Namespace) -> bool:
@@ -233,21 +241,25 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     parsed = _fuzz_args(args)
     if parsed is None:
         return EXIT_USAGE
-    seeds, _, spelled = parsed
     arts, guest = prepare(args.xen, args.coverage)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out).resolve() if args.out else BUILD / "fuzz" / stamp
     campaign = fuzz.run_campaign(
-        arts, guest, seeds, args.ops, out, args.vcpus, args.jobs, args.abi, domains=args.domains, shrink=args.shrink,
-        coverage=args.coverage,
+        arts, guest, parsed.seeds, args.ops, out, args.vcpus, args.jobs, args.abi, domains=args.domains,
+        shrink=args.shrink, coverage=args.coverage,
     )  # fmt: skip
-    print(fuzz.report(campaign, spelled))
-    print(f"serial logs and cases: {out}", file=sys.stderr)
-    code = 0 if campaign.mismatches == 0 and not campaign.crashes and not campaign.errors else 1
+    print(fuzz.report(campaign, parsed.spelled))
+    data = fuzzsummary.summary(
+        campaign, args.seeds or args.seed, parsed.campaign, parsed.part, out, args.xen, args.shrink, args.coverage
+    )
+    summary, _ = fuzzsummary.write(out, data)
+    print(f"serial logs and cases: {out}; summary {summary}", file=sys.stderr)
+    # As `run` and `merge` exit: a merge of the campaign's shards gives the same code.
+    verdict = fuzz.outcome(campaign)
     if args.coverage:
-        report = _campaign_report(campaign, spelled, tree_of(args.xen), BUILD / "coverage" / stamp)
-        return code or report.outcome.exit_code
-    return code
+        report = _campaign_report(campaign, parsed.spelled, tree_of(args.xen), BUILD / "coverage" / stamp)
+        return worst([verdict, report.outcome]).exit_code
+    return verdict.exit_code
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
@@ -258,7 +270,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     parsed = _fuzz_args(args)
     if parsed is None:
         return EXIT_USAGE
-    seeds, _, spelled = parsed
+    seeds, spelled = parsed.seeds, parsed.spelled
     tree = tree_of(args.xen)
     arts, guest = prepare(args.xen, True)
     cases = load_cases(arts, [Path(p) for p in args.cases] or ALL_CASES)
@@ -445,19 +457,43 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    """The shards' reports as one, with one exit code: a missing shard or case is ERROR."""
+    """The shards' reports as one, with one exit code: a missing shard or case is ERROR.
+    The shards of a suite (conformance.json) or of a fuzz campaign (fuzz.json), not both."""
+    paths = [Path(d) for d in args.dirs]
+    out = Path(args.out) if args.out else BUILD / "merged" / time.strftime("%Y%m%d-%H%M%S")
     try:
-        merged = merge.merge(merge.read([Path(d) for d in args.dirs]), args.total)
+        kinds = {merge.kind(p) for p in paths}
+        if len(kinds) > 1:
+            raise merge.MergeError("conformance reports and fuzz summaries together: merge each kind on its own")
+        if kinds == {"fuzz"}:
+            merged_fuzz = fuzzsummary.merge(fuzzsummary.read(paths), args.total, out.resolve())
+        else:
+            merged = merge.merge(merge.read(paths), args.total)
     except merge.MergeError as e:
         print(f"merge: {e}", file=sys.stderr)
         return Outcome.ERROR.exit_code
-    out = Path(args.out) if args.out else BUILD / "merged" / time.strftime("%Y%m%d-%H%M%S")
+    if kinds == {"fuzz"}:
+        summary, xml = fuzzsummary.write(out, merged_fuzz)
+        print(fuzzsummary.show(merged_fuzz))
+        print(f"merged {len(paths)} fuzz summaries: {summary}, {xml}")
+        return Outcome[merged_fuzz["summary"]["outcome"]].exit_code
     _, md = merge.write(out, merged)
     for p in merged["problems"]:
         print(f"ERROR: {p}")
     verdict = Outcome[merged["summary"]["outcome"]]
     print(f"{verdict.name}: {merged['summary']['cases']} case(s) from {len(args.dirs)} report(s); report {md}")
     return verdict.exit_code
+
+
+def cmd_agree(args: argparse.Namespace) -> int:
+    """0 if the two reports say the same, 5 if they differ, 4 if something has no result."""
+    try:
+        result = agree.agree(Path(args.a), Path(args.b))
+    except merge.MergeError as e:
+        print(f"agree: {e}", file=sys.stderr)
+        return Outcome.ERROR.exit_code
+    print(agree.show(result, Path(args.a), Path(args.b)))
+    return result.outcome.exit_code
 
 
 def cmd_soak(args: argparse.Namespace) -> int:
@@ -606,10 +642,18 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("cases", nargs="*", help="case files (default: cases/*.evt)")
     c.add_argument("--orders", default="file,random", type=_orders, help="the warm runs' orders, comma-separated")
     sub.add_parser("prepare", help="fetch Xen, the dom0 kernel and toolstack; build the guest")
-    mg = sub.add_parser("merge", help="join shards' reports (run --shard) into one report and one verdict")
-    mg.add_argument("dirs", nargs="+", help="each shard's output folder (or its conformance.json)")
+    mg = sub.add_parser(
+        "merge", help="join shards' reports (run --shard) or a fuzz campaign's (fuzz --shard) into one verdict"
+    )
+    mg.add_argument("dirs", nargs="+", help="each shard's output folder (or its conformance.json or fuzz.json)")
     mg.add_argument("--total", type=_positive, default=None, help="how many shards there were (default: as they say)")
     mg.add_argument("--out", default="", help="where the merged report goes (default build/merged/<time>)")
+    ag = sub.add_parser(
+        "agree",
+        help="do two reports (a merge's, a run's or a fuzz campaign's) have the same cases, outcomes and steps?",
+    )
+    ag.add_argument("a", help="an output folder (conformance.json or fuzz.json), e.g. a merge's")
+    ag.add_argument("b", help="another, e.g. one run's of the same cases or seeds")
     sk = sub.add_parser("soak", help="run the suite again and again as CI runners meet it; every verdict held steady")
     sk.add_argument("--runs", type=_positive, default=10, help="how many runs (variants taken in turn)")
     sk.add_argument("--xens", default="", help="only the variants of these Xens, comma-separated (default: all)")
@@ -684,6 +728,7 @@ def main(argv: list[str] | None = None) -> int:
         "matrix": cmd_matrix,
         "soak": cmd_soak,
         "merge": cmd_merge,
+        "agree": cmd_agree,
         "compare": cmd_compare,
         "check": cmd_check,
         "fuzz": cmd_fuzz,

@@ -19,7 +19,7 @@ from . import log
 from .artifacts import Artifacts
 from .errors import HarnessError, MachineDied, XenPanic
 from .evtlines import TAG
-from .outcome import Outcome
+from .outcome import Outcome, worst
 from .pipeline import SuiteRun, load_cases, run_all
 from .results import FuzzRun, GroupResult
 
@@ -126,7 +126,7 @@ class Campaign:
     domains: int = 1
     runs: list[FuzzRun] = field(default_factory=list)
     findings: list[tuple[int, list[str]]] = field(default_factory=list)  # (seed, FUZZ-* lines)
-    found_cases: list[Path] = field(default_factory=list)  # shrunk findings, as case files
+    found_cases: list[tuple[int, Path]] = field(default_factory=list)  # (seed, its shrunk finding as a case file)
     crashes: list[tuple[int, str]] = field(default_factory=list)  # (seed, Xen's message)
     errors: list[tuple[int, str]] = field(default_factory=list)  # the harness's, not Xen's
     crashes_seen: list[tuple[int, BaseException]] = field(default_factory=list)
@@ -295,7 +295,7 @@ def collect(campaign: Campaign, run: SuiteRun, found_dir: Path | None = None) ->
                 if found_dir is not None:
                     text = found_case(seed, campaign.ops, rep.fuzz_details, run.session.info, campaign.abi)
                     if text is not None:
-                        campaign.found_cases.append(write_found(found_dir, seed, run.session.info, text))
+                        campaign.found_cases.append((seed, write_found(found_dir, seed, run.session.info, text)))
         if isinstance(g.error, XenPanic | MachineDied):
             if lost or any(g.error is e for _, e in campaign.crashes_seen):
                 lost.append(seed)  # the machine was already gone when this seed's turn came
@@ -379,21 +379,25 @@ def run_campaign(
                 log.info(f"fuzz: shrinking seed {seed} failed: {str(e).splitlines()[0]}")
                 continue
             if path is not None:
-                campaign.found_cases.append(path)
+                campaign.found_cases.append((seed, path))
     return campaign
+
+
+def replay(campaign: Campaign, seed: int, xen: str = "") -> str:
+    """The command that runs `seed` again as the campaign ran it (on `xen`, when given)."""
+    line = "make fuzz" + (f" XEN={xen}" if xen else "")
+    line += f" SEED={seed} OPS={campaign.ops} VCPUS={campaign.vcpus} ABI={campaign.abi}"
+    return line + (" DOMAINS=2" if campaign.domains == 2 else "")
 
 
 def report(campaign: Campaign, spelled: str) -> str:
     lines: list[str] = []
     for seed, details in campaign.findings:
-        replay = f"make fuzz SEED={seed} OPS={campaign.ops} VCPUS={campaign.vcpus} ABI={campaign.abi}"
-        if campaign.domains == 2:
-            replay += " DOMAINS=2"
         alone = campaign.vcpus == 1 and campaign.domains == 1
         exact = "exactly" if alone else "the same operations, not their interleaving"
-        lines.append(f"\nseed {seed}: Xen and the model disagree (replay, {exact}: {replay})")
+        lines.append(f"\nseed {seed}: Xen and the model disagree (replay, {exact}: {replay(campaign, seed)})")
         lines += [f"  {d}" for d in details]
-    for path in campaign.found_cases:
+    for _, path in campaign.found_cases:
         lines.append(f"\nshrunk to a case file: {path} (run it: python -m orchestrator --xen <xen> run {path})")
     for seed, text in campaign.crashes:
         lines.append(f"\nseed {seed}: Xen went down:\n  " + text.replace("\n", "\n  "))
@@ -426,11 +430,44 @@ def report(campaign: Campaign, spelled: str) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class SeedVerdict:
+    """How one seed of a campaign ended, as a case would."""
+
+    seed: int
+    outcome: Outcome
+    ops: int  # operations issued, both domains' streams together
+    mismatches: int
+    why: str  # the first line of what went wrong; "" for a PASS
+    details: list[str]  # FUZZ-* lines, Xen's message or the harness's error
+
+
+def seed_verdicts(campaign: Campaign) -> list[SeedVerdict]:
+    """Each seed's outcome, in the campaign's order: Xen down is CRASH, a mismatch FAIL, a
+    seed the harness could not run ERROR, and so is a seed with no result at all (its
+    machine was lost and the next one never ran it): never a PASS."""
+    out = []
+    for seed in campaign.seeds:
+        runs = [r for r in campaign.runs if r.seed in (seed, seed + PEER_SEED)]
+        crashes = [text for s, text in campaign.crashes if s == seed]
+        errors = [text for s, text in campaign.errors if s == seed]
+        found = [d for s, lines in campaign.findings if s == seed for d in lines]
+        mismatches = sum(r.mismatches for r in runs)
+        if crashes:
+            what, why, details = Outcome.CRASH, "Xen went down: " + crashes[0].split("\n")[0], crashes + found
+        elif mismatches:
+            what, why, details = Outcome.FAIL, first_mismatch(found) or "Xen and the model disagree", found
+        elif errors:
+            what, why, details = Outcome.ERROR, "the harness failed: " + errors[0].split("\n")[0], errors
+        elif not any(r.seed == seed for r in runs):
+            what, why, details = Outcome.ERROR, "no result: the seed never ran (its machine was lost)", []
+        else:
+            what, why, details = Outcome.PASS, "", []
+        out.append(SeedVerdict(seed, what, sum(r.ops for r in runs), mismatches, why, details))
+    return out
+
+
 def outcome(campaign: Campaign) -> Outcome:
-    """The campaign as a case's outcome: Xen down is CRASH, a mismatch FAIL, a seed the
-    harness could not run ERROR."""
-    if campaign.crashes:
-        return Outcome.CRASH
-    if campaign.mismatches:
-        return Outcome.FAIL
-    return Outcome.ERROR if campaign.errors else Outcome.PASS
+    """The campaign as a case's outcome: its worst seed's (ERROR if it had none)."""
+    verdicts = seed_verdicts(campaign)
+    return worst(v.outcome for v in verdicts) if verdicts else Outcome.ERROR

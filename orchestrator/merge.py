@@ -5,6 +5,9 @@ has (run --shard). The merge checks that the shards belong to one suite and that
 shard and every case is there: a shard that is missing or that ran no report, or a case no
 shard reports, is an ERROR of the merged verdict, never a silent gap. The merged report
 holds the union of cases and steps; its verdict is the worst case's, as a single run's is.
+
+A fuzz campaign's shards (their fuzz.json) are merged by orchestrator/fuzzsummary.py;
+kind() tells the two apart, and one merge takes one kind.
 """
 
 from __future__ import annotations
@@ -17,10 +20,26 @@ from . import junit
 from .outcome import Outcome, worst
 
 REPORT = "conformance.json"
+FUZZ_SUMMARY = "fuzz.json"  # a fuzz campaign's (orchestrator/fuzzsummary.py)
 
 
 class MergeError(Exception):
     """The inputs cannot be one suite's shards (different suites, a shard twice)."""
+
+
+def kind(path: Path) -> str:
+    """ "conformance" or "fuzz": what a shard's output folder (or the file itself) holds."""
+    if not path.is_dir():
+        return "fuzz" if path.name == FUZZ_SUMMARY else "conformance"
+    found = [k for k, name in (("conformance", REPORT), ("fuzz", FUZZ_SUMMARY)) if (path / name).is_file()]
+    if len(found) != 1:
+        what = (
+            "both a conformance report and a fuzz summary"
+            if found
+            else "neither a conformance report nor a fuzz summary"
+        )
+        raise MergeError(f"{path}: holds {what}")
+    return found[0]
 
 
 def read(dirs: list[Path]) -> list[dict[str, Any]]:

@@ -237,6 +237,8 @@ def test_a_session_keeps_a_read_per_group_and_a_failed_read_costs_no_verdict(
 
 def test_a_campaigns_outcome() -> None:
     c = Campaign([1], 10)
+    assert fuzz.outcome(c) is Outcome.ERROR  # no result for seed 1: never a PASS
+    c.runs.append(FuzzRun("g1-A", 1, 1, 10, 0, 1, 256, 0, 0, 0, 0, 0))
     assert fuzz.outcome(c) is Outcome.PASS
     c.errors.append((1, "no FUZZ line"))
     assert fuzz.outcome(c) is Outcome.ERROR
@@ -282,9 +284,9 @@ def test_make_coverage_prepares_the_coverage_build_for_eight_seeds_by_default(mo
     parsed: list[list[int]] = []
     real = cli._fuzz_args
 
-    def fuzz_args(args: argparse.Namespace) -> tuple[list[int], object, str] | None:
+    def fuzz_args(args: argparse.Namespace) -> cli.FuzzArgs | None:
         got = real(args)
-        parsed.append(got[0] if got else [])
+        parsed.append(got.seeds if got else [])
         return got
 
     monkeypatch.setattr(cli, "_fuzz_args", fuzz_args)
