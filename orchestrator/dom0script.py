@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 import shlex
+import time
 
 from . import lang
+from .cases.model import SLOW_HOST_CAP, deadline
 from .dom0 import Dom0
 from .errors import Dom0CommandFailed, HarnessError
 from .evtlines import TAG
@@ -38,16 +40,38 @@ def start(dom0: Dom0, name: str, script_path: str, domids: dict[str, int]) -> in
     return since
 
 
-def wait(dom0: Dom0, name: str, since: int, timeout: float) -> None:
-    """Until its EVT DONE line; a refusal of evtchn-op's own (exit 2: no script, no device)
-    ends the wait at once. One that does not end is stopped: nothing is left running."""
+class _Quiet(HarnessError):
+    """No line of the group within the time left: the deadline is looked at again."""
+
+
+def wait(dom0: Dom0, name: str, since: int, start: float, budget: float) -> None:
+    """Until its EVT DONE line, by the rule a guest is waited for (cases.model.deadline):
+    `budget` seconds from `start`, and longer while its group (g<N>-...) keeps printing, so
+    a slow host is not taken for a hung script. A refusal of evtchn-op's own (exit 2: no
+    script, no device) ends the wait at once. One that does not end is stopped: nothing
+    is left running."""
+    group = name.rpartition("-")[0]
+    line_of_group = re.compile(rf"^\[{re.escape(group)}-[^]]+\] |^evtchn-op: ")
     done = re.compile(rf"^\[{re.escape(name)}\] EVT {TAG['DONE']} |^evtchn-op: ")
-    try:
-        line, m = dom0.console.wait_for(
-            done, since, timeout, lambda d: Dom0CommandFailed(f"{name}: no EVT DONE from {TOOL}: {d}")
-        )
-    except Dom0CommandFailed as e:
-        dom0.run_rc("killall evtchn-op 2>/dev/null")
-        raise Dom0CommandFailed(e.detail, dom0.console.tail(), dom0.console.log_path) from None
-    if m.group(0).startswith("evtchn-op: "):
-        raise Dom0CommandFailed(f"{name}: {line.text}", dom0.console.tail(), dom0.console.log_path)
+    progress_at = 0.0
+    cursor = since
+    while True:
+        left = deadline(start, budget, progress_at) - time.monotonic()
+        try:
+            if left <= 0:
+                raise Dom0CommandFailed(
+                    f"{name}: no EVT DONE from {TOOL} within its budget of {budget:.0f}s, nor any line "
+                    f"of its group for as long (at most {SLOW_HOST_CAP} budgets)"
+                )
+            line, _ = dom0.console.wait_for(line_of_group, cursor, left, _Quiet)
+        except _Quiet:
+            continue  # the deadline may have moved: the loop looks again
+        except Dom0CommandFailed as e:
+            dom0.run_rc("killall evtchn-op 2>/dev/null")
+            raise Dom0CommandFailed(e.detail, dom0.console.tail(), dom0.console.log_path) from None
+        cursor = line.index + 1
+        progress_at = line.time
+        if line.text.startswith("evtchn-op: "):
+            raise Dom0CommandFailed(f"{name}: {line.text}", dom0.console.tail(), dom0.console.log_path)
+        if done.search(line.text):
+            return

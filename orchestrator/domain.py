@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .cases.model import SLOW_HOST_CAP
+from .cases.model import deadline as group_deadline
 from .console import Console
 from .dom0 import COMMAND_TIMEOUT, NUDGE_S, Dom0, Pending
 from .errors import Dom0CommandFailed, DomainCreateFailed, GuestCrashed, GuestDied, GuestSilent, HarnessError
@@ -138,8 +139,7 @@ class Domain:
         def deadline() -> float:
             if booted_at is None or after_boot is None:
                 return boot_deadline
-            quiet = max(booted_at, progress_at) + after_boot
-            return min(booted_at + SLOW_HOST_CAP * after_boot, max(booted_at + after_boot, quiet))
+            return group_deadline(booted_at, after_boot, progress_at)
 
         while True:
             # While an alive check is under way, look for its answer often.

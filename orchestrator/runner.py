@@ -543,8 +543,7 @@ class Session:
                 if LINUX in roles:
                     budget += LINUX_BOOT_S
                 if privileged is not None and dom0_since is not None:
-                    left = max(GROUP_BOOT_S + budget - (time.monotonic() - unpaused), 1.0)
-                    dom0script.wait(self.dom0, privileged, dom0_since, left)
+                    dom0script.wait(self.dom0, privileged, dom0_since, unpaused, GROUP_BOOT_S + budget)
                 for d in domains:
                     if d.role in destroyed:
                         continue  # Dom0's script, done by now, destroyed it: what it said is all there is

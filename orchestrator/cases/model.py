@@ -28,6 +28,14 @@ SECONDS_PER_STEP = 1.0
 SLOW_HOST_CAP = 8
 
 
+def deadline(start: float, budget: float, progress_at: float) -> float:
+    """When a member of a group that began at `start` with `budget` seconds is late: the
+    budget, and past it no silence as long as the budget (`progress_at`: the group's
+    latest line), up to SLOW_HOST_CAP budgets."""
+    quiet = max(start, progress_at) + budget
+    return min(start + SLOW_HOST_CAP * budget, max(start + budget, quiet))
+
+
 @dataclass(frozen=True)
 class Config:
     """What the domains of a case need from xl; cases with equal configs share domains."""
