@@ -184,13 +184,15 @@ def _short(path: str) -> str:
 
 
 def by_function(lines: Lines, function_of: Mapping[str, Callable[[int], str]]) -> list[tuple[str, str, list[int]]]:
-    """(file, function, its lines) for each function the lines are in, in file then line order."""
+    """(file, function, its lines) for each function the lines are in: the files in their
+    order in `lines` (MAIN_FILES'), each one's functions in line order."""
+    rank = {f: i for i, f in enumerate(lines)}
     out: dict[tuple[str, str], list[int]] = {}
     for f, ns in lines.items():
         of = function_of.get(f, lambda _: "?")
         for n in sorted(ns):
             out.setdefault((f, of(n)), []).append(n)
-    return [(f, name, ns) for (f, name), ns in sorted(out.items(), key=lambda kv: (kv[0][0], kv[1][0]))]
+    return [(f, name, ns) for (f, name), ns in sorted(out.items(), key=lambda kv: (rank[kv[0][0]], kv[1][0]))]
 
 
 def _per_file(lines: Mapping[str, frozenset[int]], files: Sequence[str]) -> str:
@@ -250,7 +252,7 @@ def format_markdown(
         key=lambda p: -p[0],
     )
     if ranked:
-        out += ["", "Most lines of their own: " + ", ".join(f"{u.label(m)} {n}" for n, u in ranked[:5]) + "."]
+        out += ["", "Most lines of their own: " + ", ".join(f"{u.label(m)} ({n})" for n, u in ranked[:5]) + "."]
     out += [
         "",
         "## Groups",

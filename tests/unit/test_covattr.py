@@ -8,11 +8,14 @@ import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from orchestrator import covattr, coverage
+import pytest
+
+from orchestrator import cli, covattr, coverage
 from orchestrator.cases.parse import load
 from orchestrator.cases.plan import plan
 from orchestrator.covattr import GroupInfo, Read, Unit, attribute, units
 from orchestrator.fuzz import case_text
+from orchestrator.outcome import Outcome
 from orchestrator.pipeline import SuiteRun
 from orchestrator.results import GroupResult
 from orchestrator.runner import CoverageRead
@@ -176,16 +179,15 @@ def test_attribution_json_has_every_reads_lines() -> None:
 
 def test_spans_by_function_in_file_then_line_order() -> None:
     of = {EC: lambda n: "f" if n < 10 else "g"}
-    got = covattr.by_function({EC: frozenset({12, 3, 4, 5, 11, 9}), L2: frozenset()}, of)
-    assert got == [(EC, "f", [3, 4, 5, 9]), (EC, "g", [11, 12])]
+    got = covattr.by_function({EC: frozenset({12, 3, 4, 5, 11, 9}), L2: frozenset({1})}, of)
+    assert got == [(EC, "f", [3, 4, 5, 9]), (EC, "g", [11, 12]), (L2, "?", [1])]  # MAIN_FILES' order, not the alphabet
 
 
-@needs_gcov
-def test_a_suite_runs_reads_become_attribution_md(tmp_path: Path) -> None:
+def _suite_run(tmp_path: Path) -> tuple[SuiteRun, Path, Path, Path]:
     """Four groups on one machine, counters growing from read to read: groups 1, 2 and 4
     run the program with no argument (counts grow on the same lines, none their own), group
     3 with two and with five more (`return 1;` and never() its own); then the last read.
-    The dumps but the last are deleted, and the reads agree with the report."""
+    (the run, the tree, its build, the run's folder)"""
     tree, build, prog = _program(tmp_path)
     (tmp_path / "a.evt").write_text(case_text(1, 1000) + case_text(2, 1000))
     (tmp_path / "b.evt").write_text(case_text(3, 1000))
@@ -201,7 +203,13 @@ def test_a_suite_runs_reads_become_attribution_md(tmp_path: Path) -> None:
         CoverageRead(1, None, _counted(build, prog, runs / "end.dat", fresh=False), ()),
     ]
     session = type("S", (), {"coverage_reads": reads, "coverage_dumps": {1: runs / "end.dat"}, "info": {}})()
-    run = SuiteRun(session, groups, [], 0.0, sessions=[session])
+    return SuiteRun(session, groups, [], 0.0, sessions=[session]), tree, build, runs
+
+
+@needs_gcov
+def test_a_suite_runs_reads_become_attribution_md(tmp_path: Path) -> None:
+    """The dumps but the last are deleted, and the reads agree with the report."""
+    run, tree, build, runs = _suite_run(tmp_path)
     out = tmp_path / "report"
     coverage.report([runs / "end.dat"], build, tree, out)
     made = covattr.suite_report(run, build, tree, out)
@@ -212,7 +220,39 @@ def test_a_suite_runs_reads_become_attribution_md(tmp_path: Path) -> None:
     assert att.unique[2][L2] == {3}
     assert [s.name.rsplit("/", 1)[-1] for s in att.files_adding_no_line()] == ["a.evt", "c.evt"]
     text = (out / "attribution.md").read_text()
-    assert "| event_2l.c | `set_pending` | 3 |" in text and "| event_channel.c | `never` | 2 |" in text
+    assert "| event_channel.c | `never` | 2 |\n| event_2l.c | `set_pending` | 3 |" in text
+    assert "Most lines of their own: group 3 (3)." in text
     assert json.loads((out / "attribution.json").read_text())["reads"][2]["unique"][L2] == [3]
     assert sorted(p.name for p in runs.iterdir()) == ["end.dat"]
     assert not (out / "reads").exists()
+
+
+@needs_gcov
+def test_run_coverage_writes_the_attribution_beside_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run, tree, build, runs = _suite_run(tmp_path)
+    monkeypatch.setattr(coverage, "build_of", lambda *_: build)
+    out = tmp_path / "coverage"
+    report = cli._coverage_report(run, tree, out)
+    assert report.outcome is Outcome.PASS and (out / "attribution.md").exists() and (out / "xencov-1.dat").exists()
+    printed = capsys.readouterr().out
+    assert "lines one read alone reaches: 3 of " in printed
+    assert "groups that add no line: group 1, group 2, group 4" in printed
+    assert "case files that add no line: " in printed and "a.evt" in printed.split("case files that add no line: ")[1]
+
+
+@needs_gcov
+def test_an_attribution_that_cannot_be_made_costs_the_report_not_its_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run, tree, build, runs = _suite_run(tmp_path)
+    monkeypatch.setattr(coverage, "build_of", lambda *_: build)
+
+    def broken(*_: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(covattr, "suite_report", broken)
+    report = cli._coverage_report(run, tree, tmp_path / "coverage")
+    assert report.outcome is Outcome.ERROR and "no attribution.md: disk full" in report.error
+    assert report.files  # the report itself was made
