@@ -118,6 +118,12 @@ class FileShare:
     lines: Lines
     unique: Lines  # reached by its groups and by no group without a case of it
     shares_with: tuple[str, ...]  # the other files of its groups, credited with the same lines
+    shared: tuple[tuple[int, int], ...] = ()  # (group, how many other files' cases it holds), for each shared one
+
+    @property
+    def apart(self) -> bool:
+        """Whether a group of its own cases alone tells it apart from the files it shares with."""
+        return len(self.shared) < len(self.groups)
 
 
 @dataclass
@@ -169,6 +175,7 @@ def attribute(reads: Sequence[Read], groups: Sequence[GroupInfo], files: Sequenc
                 union([u.lines for u in theirs], files),
                 only([u.lines for u in theirs], [u.lines for u in rest], files),
                 tuple(others),
+                tuple((i, n) for i in mine if (n := len(set(info[i].case_files) - {name}))),
             )
         )
     covered = {i for u in made if u.read for i in u.groups}
@@ -247,6 +254,13 @@ def format_markdown(
         + (", ".join(f"`{s.name}`" for s in idle) if idle else "none")
         + "."
     )
+    mixed = [s for s in att.case_files if not s.apart]
+    if mixed:
+        out += [
+            "",
+            "**Case files run only in groups with other files' cases** (their own lines are those groups', "
+            "not theirs alone; `run --fresh` tells them apart): " + ", ".join(f"`{s.name}`" for s in mixed) + ".",
+        ]
     ranked = sorted(
         ((count(mine), u) for u, mine in zip(att.units, att.unique, strict=True) if count(mine)),
         key=lambda p: -p[0],
@@ -284,18 +298,23 @@ def format_markdown(
     out += [
         "## Case files",
         "",
-        f"| case file | groups | lines reached | {own} | its groups also run |",
+        f"| case file | groups | lines reached | {own} | groups shared with other files |",
         "|---|---|---|" + "---|" * len(files) + "---|",
     ]
     for s in att.case_files:
         out.append(
             f"| `{s.name}` | {', '.join(map(str, s.groups))} | {count(s.lines)} | "
-            f"{_per_file(s.unique, files)} | {', '.join(s.shares_with) or '-'} |"
+            f"{_per_file(s.unique, files)} | {_shared(s)} |"
         )
     notes = [f"- group {i}: in no read (its machine was lost before its read)" for i in att.unread]
     if notes:
         out += ["", "## Not attributed", "", *notes]
     return "\n".join(out) + "\n"
+
+
+def _shared(s: FileShare) -> str:
+    """Its groups that hold other files' cases too, each with how many: "1 (+14 files), 3 (+3 files)"."""
+    return ", ".join(f"{i} (+{n} file{'s' if n > 1 else ''})" for i, n in s.shared) or "-"
 
 
 def _files_of(u: Unit, groups: Mapping[int, GroupInfo]) -> list[str]:
@@ -333,6 +352,7 @@ def to_json(att: Attribution, groups: Mapping[int, GroupInfo], disagree: Sequenc
                 "lines": {f: len(v) for f, v in s.lines.items()},
                 "unique": sets(s.unique),
                 "shares_with": list(s.shares_with),
+                "shared_groups": {str(i): n for i, n in s.shared},
             }
             for s in att.case_files
         ],

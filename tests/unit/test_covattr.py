@@ -130,6 +130,8 @@ def test_a_case_files_lines_are_its_groups_together() -> None:
     assert shares["a.evt"].groups == (1, 2)
     assert shares["a.evt"].unique[EC] == {3, 4} and shares["a.evt"].unique[FIFO] == {7}
     assert shares["a.evt"].shares_with == ("b.evt",)
+    assert shares["a.evt"].shared == ((1, 1),) and shares["a.evt"].apart  # group 2 is a.evt's alone
+    assert shares["b.evt"].shared == ((1, 1),) and not shares["b.evt"].apart  # group 1 is all it has
     assert shares["b.evt"].unique[EC] == {3} and shares["b.evt"].lines[EC] == {1, 2, 3}
     assert shares["d.evt"].unique[EC] == set() and shares["d.evt"].lines[EC] == {2}
     assert shares["e.evt"].lines[EC] == set()  # never read
@@ -162,7 +164,10 @@ def test_attribution_md_names_what_adds_nothing_and_lists_each_reads_own_lines()
         "| event_channel.c | `evtchn_send` | 4 |" in own and "| event_fifo.c | `evtchn_fifo_set_pending` | 7 |" in own
     )
     assert "### group 3" not in own
-    assert "| `a.evt` | 1, 2 | 5 | 2 | 0 | 1 | b.evt |" in text
+    assert "| `a.evt` | 1, 2 | 5 | 2 | 0 | 1 | 1 (+1 file) |" in text
+    assert "| `c.evt` | 3 | 1 | 0 | 0 | 0 | - |" in text
+    assert "**Case files run only in groups with other files' cases** (their own lines" in text
+    assert "tells them apart): `b.evt`." in text
     assert "- group 5: in no read" in text
 
 
