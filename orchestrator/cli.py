@@ -182,7 +182,7 @@ def _attribution_summary(made: covattr.SuiteAttribution) -> str:
         "case files that add no line: " + (", ".join(s.name for s in att.files_adding_no_line()) or "none"),
     ]
     rows += [f"WARNING: the per-group reads and the report disagree: {d}" for d in made.disagree]
-    rows += [f"group {i}: in no read (its machine was lost before its read)" for i in att.unread]
+    rows += [f"group {i}: {covattr.UNREAD}" for i in att.unread]
     return "\n".join(rows)
 
 

@@ -34,6 +34,7 @@ from .pipeline import SuiteRun
 
 Counts = Mapping[str, Mapping[int, int]]  # by file (MAIN_FILES), each line's count (0: never ran)
 Lines = dict[str, frozenset[int]]  # by file, line numbers
+UNREAD = "in no read (its machine was lost before one, or every read after it on that machine failed)"
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class Attribution:
     units: list[Unit]
     unique: list[Lines]  # by unit: the lines no other read reaches
     case_files: list[FileShare]
-    unread: list[int]  # groups in no read: their machine was lost before one
+    unread: list[int]  # groups in no read made: their machine was lost before one, or the reads failed
 
     @property
     def reached(self) -> Lines:
@@ -306,7 +307,7 @@ def format_markdown(
             f"| `{s.name}` | {', '.join(map(str, s.groups))} | {count(s.lines)} | "
             f"{_per_file(s.unique, files)} | {_shared(s)} |"
         )
-    notes = [f"- group {i}: in no read (its machine was lost before its read)" for i in att.unread]
+    notes = [f"- group {i}: {UNREAD}" for i in att.unread]
     if notes:
         out += ["", "## Not attributed", "", *notes]
     return "\n".join(out) + "\n"
