@@ -76,7 +76,8 @@ soak: host-deps venv
 # Which lines of Xen's event channel code the suite and a fuzz campaign run (docs/coverage.md):
 # XEN=src:<tree> only, its hypervisor built with CONFIG_COVERAGE=y. The suite, then seeds
 # COV_SEEDS at COV_OPS operations each on COV_VCPUS vcpus from the COV_ABI ABI (COV_DOMAINS=2:
-# two domains at once), the counters read after each seed; build/coverage/<time>/ has suite/,
+# two domains at once), the counters read after each group and seed; build/coverage/<time>/ has suite/
+# (with attribution.md: which groups reach which lines),
 # campaign/ (with corpus.txt) and union/, and coverage.png.
 COV_SEEDS ?= 1-8
 COV_OPS   ?= 50000

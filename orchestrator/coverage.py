@@ -205,6 +205,19 @@ def lines_of(trace: Mapping[str, Any], path: str) -> tuple[frozenset[int], froze
     )
 
 
+def line_counts(trace: Mapping[str, Any], path: str) -> dict[int, int]:
+    """How often each line of `path` ran, by number, every line of code with its count (0:
+    never): a line counted in several places (a header's inline function) adds them up.
+    lines_of's sets are its keys and those of its keys with a count."""
+    found = _file(trace, path) or {}
+    out: dict[int, int] = {}
+    for ln in found.get("lines", []):
+        if not ln.get("gcovr/noncode"):
+            n = int(ln["line_number"])
+            out[n] = out.get(n, 0) + int(ln.get("count", 0))
+    return out
+
+
 def unreached(trace: Mapping[str, Any], path: str) -> dict[str, list[int]]:
     """The lines of `path` the run never executed, by the function they are in."""
     executed, every = lines_of(trace, path)

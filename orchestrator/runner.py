@@ -136,6 +136,9 @@ class CoverageRead:
     machine: int  # the session's machines in turn, from 1 (a lost one is replaced)
     group: int | None  # the group just run; None: the machine's last read, after its last group
     path: Path
+    # The groups run on this machine since its previous read: `group` alone, unless a read
+    # before failed (those groups' lines are in this one); () for a last read after a good one.
+    since: tuple[int, ...] = ()
 
 
 class Session:
@@ -187,6 +190,7 @@ class Session:
         self.coverage_each = coverage_each
         self.coverage_dumps: dict[int, Path] = {}
         self.coverage_reads: list[CoverageRead] = []
+        self._unread: list[int] = []  # groups run on this machine since its last read
         self.coverage_seconds = 0.0  # spent reading them (bench --coverage-overhead)
 
     def _files(self) -> dict[str, Path | str]:
@@ -266,6 +270,7 @@ class Session:
             self.dom0.run(f"blockdev --flushbufs {RUN_DISK} && cd / && cpio -idm < {RUN_DISK} 2>/dev/null")
             if self.coverage:  # what booting (or restoring) did is not the cases' work
                 self.dom0.run("xencov reset")
+                self._unread = []  # a lost machine's unread groups are gone with it
         except BaseException:
             self.machine.stop()
             raise
@@ -392,6 +397,8 @@ class Session:
             if self.lost is not None and self._boot is not None and len(self.replaced) < MAX_REPLACEMENTS:
                 self._replace()
             results.append(self._run_group(group, groups[i + 1] if i + 1 < len(groups) else None))
+            if self.coverage:
+                self._unread.append(group.index)
             self._read_coverage(group.index)
         self._settle()
         if self.coverage:
@@ -436,7 +443,8 @@ class Session:
         path = self.out / f"xencov-m{n}{which}.dat"
         path.write_bytes(data)
         self.coverage_dumps[n] = path
-        self.coverage_reads.append(CoverageRead(n, group, path))
+        self.coverage_reads.append(CoverageRead(n, group, path, tuple(self._unread)))
+        self._unread = []
 
     def run_group(self, group: Group) -> GroupResult:
         return self.run_groups([group])[0]

@@ -155,6 +155,25 @@ def test_a_function_is_counted_from_the_trace() -> None:
     ]
 
 
+def test_a_lines_count_adds_up_where_it_is_counted_and_agrees_with_lines_of() -> None:
+    trace = {
+        "files": [
+            {"file": "xen/include/xen/event.h", "lines": [
+                {"line_number": 5, "count": 2},
+                {"line_number": 5, "count": 3},  # an inline function, counted where each caller has it
+                {"line_number": 6, "count": 0},
+                {"line_number": 7, "count": 0, "gcovr/noncode": True},
+                {"line_number": 8},  # no count: never ran
+            ]},
+        ]
+    }  # fmt: skip
+    counts = coverage.line_counts(trace, "xen/include/xen/event.h")
+    assert counts == {5: 5, 6: 0, 8: 0}
+    executed, every = coverage.lines_of(trace, "xen/include/xen/event.h")
+    assert executed == {n for n, c in counts.items() if c} and every == set(counts)
+    assert coverage.line_counts(trace, "xen/common/event_fifo.c") == {}
+
+
 def test_each_line_not_reached_is_listed_by_function_with_its_reason() -> None:
     trace = {
         "files": [

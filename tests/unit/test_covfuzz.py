@@ -229,9 +229,12 @@ def test_a_session_keeps_a_read_per_group_and_a_failed_read_costs_no_verdict(
         (2, "xencov-m0-g2.dat", b"dump 2"),
         (None, "xencov-m0-end.dat", b"dump 3"),
     ]
-    if fail:
+    since = [(1,), (2,), ()]
+    if fail:  # its group's lines are in the next read, which says so
         del want[fail - 1]
+        since[fail - 1 : fail + 1] = [since[fail - 1] + since[fail]]
     assert [(r.group, r.path.name, r.path.read_bytes()) for r in session.coverage_reads] == want
+    assert [r.since for r in session.coverage_reads] == since
     assert session.coverage_dumps == {0: out / "xencov-m0-end.dat"}
 
 
