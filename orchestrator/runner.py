@@ -534,6 +534,8 @@ class Session:
                     self._finish_parked(group, domains, parked[1])
                 else:
                     self._create(group, domains)
+                # A guest may print its first line before dom0's answer to the unpause arrives.
+                unpausing = time.monotonic()
                 if domains:
                     self.dom0.run(" ".join(["sh /evt/unpause", f"g{group.index}", *(d.role for d in domains)]))
                 unpaused = time.monotonic()
@@ -560,7 +562,7 @@ class Session:
                     result.reports[d.role] = d.wait_done(left, after_boot=budget, peers=peers)
                     if d.first_line_at:
                         # As if created just now: time spent parked is not creation's.
-                        result.create_to_first_line[d.role] = d.create_seconds + d.first_line_at - unpaused
+                        result.create_to_first_line[d.role] = d.create_seconds + d.first_line_at - unpausing
         except (XenPanic, MachineDied) as e:
             self.lost = e
             result.error = e
