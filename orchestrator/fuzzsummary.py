@@ -22,7 +22,7 @@ from typing import Any
 
 from . import junit, shard
 from .fuzz import Campaign, replay, seed_verdicts
-from .merge import FUZZ_SUMMARY, MergeError
+from .merge import FUZZ_SUMMARY, MergeError, load
 from .outcome import Outcome, worst
 
 KIND = "evtchn-fuzz"
@@ -129,18 +129,12 @@ def _as_report(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def read(paths: list[Path]) -> list[dict[str, Any]]:
-    out = []
-    for p in paths:
-        path = p / FUZZ_SUMMARY if p.is_dir() else p
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
-            raise MergeError(f"{path}: not a fuzz summary ({e})") from None
-        if not isinstance(data, dict) or data.get("kind") != KIND:
-            raise MergeError(f"{path}: not a fuzz summary (no kind {KIND!r})")
-        data["_path"] = str(path)
-        data["_dir"] = str(path.parent)
-        out.append(data)
+    def lacks(data: dict[str, Any]) -> str | None:
+        return None if data.get("kind") == KIND else f"no kind {KIND!r}"
+
+    out = [load(p, FUZZ_SUMMARY, "a fuzz summary", lacks) for p in paths]
+    for data in out:
+        data["_dir"] = str(Path(data["_path"]).parent)
     return out
 
 

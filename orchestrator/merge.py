@@ -13,6 +13,7 @@ kind() tells the two apart, and one merge takes one kind.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,19 +43,28 @@ def kind(path: Path) -> str:
     return found[0]
 
 
+def load(given: Path, name: str, what: str, lacks: Callable[[dict[str, Any]], str | None]) -> dict[str, Any]:
+    """One shard's JSON: `given`, or the file `name` in that folder; `lacks` says what a
+    document that is not `what` is missing. Where it came from is kept under `_path`."""
+    path = given / name if given.is_dir() else given
+    try:
+        data: object = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise MergeError(f"{path}: not {what} ({e})") from None
+    if not isinstance(data, dict):
+        raise MergeError(f"{path}: not {what} (not an object)")
+    missing = lacks(data)
+    if missing:
+        raise MergeError(f"{path}: not {what} ({missing})")
+    data["_path"] = str(path)
+    return data
+
+
 def read(dirs: list[Path]) -> list[dict[str, Any]]:
-    out = []
-    for d in dirs:
-        path = d / REPORT if d.is_dir() else d
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
-            raise MergeError(f"{path}: not a conformance report ({e})") from None
-        if not isinstance(data, dict) or "cases" not in data or "rows" not in data:
-            raise MergeError(f"{path}: not a conformance report (no cases or rows)")
-        data["_path"] = str(path)
-        out.append(data)
-    return out
+    def lacks(data: dict[str, Any]) -> str | None:
+        return None if "cases" in data and "rows" in data else "no cases or rows"
+
+    return [load(d, REPORT, "a conformance report", lacks) for d in dirs]
 
 
 def merge(reports: list[dict[str, Any]], expected_total: int | None = None) -> dict[str, Any]:
