@@ -367,6 +367,10 @@ def bench(
         run = run_all(arts, guest, suite, out / f"warm{i + 1}")
         header = header or run.session.header()
         warm.append(sample(run))
+        # An anchor on each side of the suite: a host whose load changes meanwhile weighs
+        # on both figures of the ratio alike.
+        log.info(f"bench run {i + 1}/{runs}: the anchor again")
+        anchors.append(anchor.boot_seconds(arts, guest, xen_config_text("xen.cmdline"), out / f"anchor{i + 1}b"))
         log.info(f"bench run {i + 1}/{runs}: round trips")
         rtt.append(sample(run_all(arts, guest, rtt_cases, out / f"rtt{i + 1}")))
     log.info("bench: the suite in fresh domains")
