@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import anchor, log
-from .cases.model import LINUX
+from .cases.model import FUZZ_OPS, LINUX
 from .pipeline import BUILD, SuiteRun, load_cases, prepare, run_all, run_suite
 from .results import GroupResult, Rtt
 from .runner import ROOT, xen_config_text
@@ -124,9 +124,6 @@ def case_wall_seconds(samples: Iterable[Sample]) -> list[float]:
             if g.error is None and g.group.cases:
                 out += [g.run_seconds / len(g.group.cases)] * len(g.group.cases)
     return out
-
-
-FUZZ_OPS = frozenset({"fuzz", "fuzz_with", "chaos"})
 
 
 def conformance_case_seconds(samples: Iterable[Sample]) -> list[float]:

@@ -22,6 +22,7 @@ from . import (
     covattr,
     coverage,
     covfuzz,
+    direct,
     fuzz,
     fuzzsummary,
     lang,
@@ -34,7 +35,7 @@ from . import (
 )
 from .artifacts import Artifacts
 from .bench import bench, coverage_overhead
-from .cases.model import shown
+from .cases.model import Case, shown
 from .cases.parse import read_text
 from .cases.plan import ORDERS, order
 from .check import cmd_check, load_checked
@@ -57,7 +58,7 @@ from .pipeline import (
 )
 from .report import format_exchange, rows, write_reports
 from .results import CaseResult, LogError, log_outcome, parse, read_log
-from .runner import ROOT, Session
+from .runner import ROOT, Session, xen_config_text
 from .sources.tree import tree_of
 
 # Exit code of a command line argparse refuses, and of a log that cannot be read.
@@ -88,11 +89,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         # Each runner would draw its own order, and the shards would not add up to the suite.
         print("run: --shard needs the same order on every runner: file, reverse or random:<seed>", file=sys.stderr)
         return EXIT_USAGE
+    if args.direct and (args.coverage or args.jobs > 1 or args.shard is not None or args.cold):
+        print("run: --direct boots Xen once per case, with no dom0: no --coverage, --jobs, --shard or --cold")
+        return EXIT_USAGE
     arts, guest = prepare(args.xen, args.coverage)
     cases = load_cases(arts, [Path(p) for p in args.cases] or DEFAULT_CASES)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     # A CI job names its folder: its artifacts' paths must be known before it runs.
     out = Path(args.out).resolve() if args.out else BUILD / "runs" / stamp
+    if args.direct:
+        return _run_direct(arts, guest, cases, out)
     run = run_all(
         arts, guest, cases, out, args.fresh, args.order, args.cold, args.jobs, shard=args.shard,
         coverage=args.coverage, coverage_each=args.coverage,
@@ -110,15 +116,7 @@ def _show_run(run: SuiteRun, arts: Artifacts, out: Path, update_baseline: bool =
     print(f"\nXen {session.info.get('xen_version')} ({arts.describe()})")
     print(format_exchange([ln.text for ln in run.console_lines()]))
     _, path = write_reports(out, session.header(), run.results, run.shard)
-    for r in run.results:
-        if r.passed:
-            continue
-        print(f"\n{r.outcome.name} {r.case.name}:")
-        for s in r.steps:
-            if not s.passed:
-                print(f"  line {s.line}: {s.describe()}")
-        for p in r.problems:
-            print(f"  {p.outcome.name}: {p.text}")
+    _show_not_passed(run.results)
     print(baseline.summary(run.baseline, run.results, run.known, run.stale, update_baseline))
     for each in run.sessions:
         for lost in each.replaced:
@@ -135,6 +133,40 @@ def _show_run(run: SuiteRun, arts: Artifacts, out: Path, update_baseline: bool =
         f"{steps} steps, Xen {session.info.get('xen_version')} build-id {session.info.get('build_id')}; "
         f"serial log {logs}, report {path}"
     )
+
+
+def _show_not_passed(results: list[CaseResult]) -> None:
+    for r in results:
+        if r.passed:
+            continue
+        print(f"\n{r.outcome.name} {r.case.name}:")
+        for s in r.steps:
+            if not s.passed:
+                print(f"  line {s.line}: {s.describe()}")
+        for p in r.problems:
+            print(f"  {p.outcome.name}: {p.text}")
+
+
+def _run_direct(arts: Artifacts, guest: Path, cases: list[Case], out: Path) -> int:
+    """`run --direct`: the cases that need no toolstack, each with our guest as Xen's dom0."""
+    got = direct.run(arts, guest, cases, out, xen_config_text("xen.cmdline"))
+    for case, why in got.refused:
+        print(f"not run with --direct: {case.name}: {why}")
+    if not got.results:
+        print("run --direct: none of the cases can run with our guest as dom0", file=sys.stderr)
+        return EXIT_USAGE
+    _, path = write_reports(out, got.header, got.results)
+    for r in got.results:
+        print(f"{r.case.name}: {r.outcome.name}")
+    _show_not_passed(got.results)
+    known = f", {len(got.known)} known Xen bug step(s) (baselines/)" if got.known else ""
+    passed = sum(r.passed for r in got.results)
+    print(
+        f"\n{got.outcome.name}: {passed}/{len(got.results)} case(s) passed{known}, {got.seconds:.1f}s, "
+        f"{len(got.results)} boot(s) of Xen {got.header['xen_version']} with our guest as dom0; "
+        f"serial logs {out}/g*/serial.log, report {path}"
+    )
+    return got.outcome.exit_code
 
 
 @dataclass
@@ -527,7 +559,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 def cmd_agree(args: argparse.Namespace) -> int:
     """0 if the two reports say the same, 5 if they differ, 4 if something has no result."""
     try:
-        result = agree.agree(Path(args.a), Path(args.b))
+        result = agree.agree(Path(args.a), Path(args.b), args.verdicts, args.subset)
     except merge.MergeError as e:
         print(f"agree: {e}", file=sys.stderr)
         return Outcome.ERROR.exit_code
@@ -664,6 +696,12 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--fresh", action="store_true", help="run every case in fresh domains")
     r.add_argument("--jobs", type=_positive, default=1, help="machines to run at once, the groups dealt out among them")
     r.add_argument("--cold", action="store_true", help="boot Xen and dom0 instead of restoring a saved machine")
+    r.add_argument(
+        "--direct",
+        action="store_true",
+        help="the cases of one domain with xl's defaults, each in a boot of its own with our guest as Xen's dom0 "
+        "(no dom0 kernel, no toolstack: as XTF runs a test); the others are named and not run",
+    )
     r.add_argument("--order", default="file", type=_order, help=f"order of the cases: {', '.join(ORDERS)}")
     _add_shard(r, "run shard I of N of the suite; `merge` joins them")
     r.add_argument("--out", default="", help="where the serial logs and reports go (default build/runs/<time>)")
@@ -693,6 +731,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ag.add_argument("a", help="an output folder (conformance.json or fuzz.json), e.g. a merge's")
     ag.add_argument("b", help="another, e.g. one run's of the same cases or seeds")
+    ag.add_argument(
+        "--verdicts",
+        action="store_true",
+        help="hold each step row by its verdict alone (a `run --direct` against a normal run: ports and ids differ)",
+    )
+    ag.add_argument("--subset", action="store_true", help="B ran some of A's cases: compare those only")
     sk = sub.add_parser("soak", help="run the suite again and again as CI runners meet it; every verdict held steady")
     sk.add_argument("--runs", type=_positive, default=10, help="how many runs (variants taken in turn)")
     sk.add_argument("--xens", default="", help="only the variants of these Xens, comma-separated (default: all)")

@@ -26,6 +26,7 @@ SECONDS_PER_STEP = 1.0
 # slower. Past its budget a guest goes on while its group keeps printing, with no silence
 # as long as the budget, up to this many budgets; a hung guest is silent, a slow one is not.
 SLOW_HOST_CAP = 8
+FUZZ_OPS = frozenset({"fuzz", "fuzz_with", "chaos"})  # the ops that run the fuzzer
 
 
 def deadline(start: float, budget: float, progress_at: float) -> float:
