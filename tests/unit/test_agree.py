@@ -176,3 +176,22 @@ def test_a_step_without_a_result_agrees_only_where_both_runs_passed_its_case(tmp
     other.mkdir()
     result = _agree(other, failed, failed)
     assert result.outcome is Outcome.ERROR and result.errors == ["step b c.evt:11 B close: no result in A and B"]
+
+
+def test_verdicts_and_subset_hold_a_direct_run_of_some_cases_by_their_verdicts(tmp_path: Path) -> None:
+    # `run --direct` ran case a alone, with other port numbers (dom0 has no console or
+    # xenstore port): the same verdicts are the claim.
+    direct = copy.deepcopy(REPORT)
+    direct["cases"] = direct["cases"][:1]
+    direct["rows"] = [{**r, "got": "ok:1", "call": "close(1)"} for r in direct["rows"] if r["case"] == "a"]
+    a, b = _save(tmp_path, "a", REPORT), _save(tmp_path, "b", direct)
+    strict = agree.agree(a, b)
+    assert strict.outcome is Outcome.FAIL and "case b: only in A, no result in B" in strict.errors
+    same = agree.agree(a, b, verdicts=True, subset=True)
+    assert (same.outcome, same.differences, same.errors) == (Outcome.PASS, [], [])
+    assert same.compared == "1 case(s), 3 step row(s)"
+    direct["rows"][0]["verdict"] = "FAIL"
+    (b / merge.REPORT).write_text(json.dumps(direct))
+    changed = agree.agree(a, b, verdicts=True, subset=True)
+    assert changed.differences == ["step a c.evt:3 A close: verdict 'PASS' in A, 'FAIL' in B"]
+    assert cli.main(["agree", "--verdicts", "--subset", str(a), str(b)]) == Outcome.FAIL.exit_code
