@@ -21,7 +21,7 @@ from . import baseline, log
 from .artifacts import Artifacts
 from .baseline import Known
 from .cases.compile import compile_group
-from .cases.model import DEFAULT_MAX_EVENT_CHANNELS, FUZZ_OPS, SLOW_HOST_CAP, Case
+from .cases.model import DEFAULT_MAX_EVENT_CHANNELS, SLOW_HOST_CAP, Case
 from .cases.plan import Group, plan
 from .console import Console, Line
 from .errors import HarnessError, SetupError
@@ -45,9 +45,6 @@ def refusal(case: Case) -> str | None:
         return "it is granted IRQs, which only xl grants"
     if case.max_event_channels != DEFAULT_MAX_EVENT_CHANNELS:
         return "it sets max_event_channels, which only xl sets"
-    if any(s.op in FUZZ_OPS for s in case.steps):
-        # Tried: seed 1 as dom0 met one mismatch the same seed in a domU does not.
-        return "it fuzzes, and the fuzzer's model is of a domU"
     return None
 
 

@@ -209,7 +209,8 @@ void do_reset(struct fz *f, uint32_t a, uint32_t b)
     struct evtchn_reset o = { .dom = dom };
     struct fuzz_last_op *l = record(f, dom, b);
 
-    if ( dom != DOMID_SELF )
+    /* Our own id is ourselves too (as dom0, 0 is): the same reset as DOMID_SELF. */
+    if ( dom != DOMID_SELF && dom != self_domid )
     {
         /* rcu_lock_domain_by_any_id(), then xsm_evtchn_reset(XSM_TARGET) */
         check_rc(f, l, dom == DOMID_INVALID ? -XEN_ESRCH : -XEN_EPERM,

@@ -37,9 +37,10 @@ def test_only_a_case_of_domain_a_with_xls_defaults_runs_as_dom0(tmp_path: Path, 
     assert got is None if why is None else why in (got or "")
 
 
-def test_a_fuzz_case_does_not_run_as_dom0(tmp_path: Path) -> None:
-    case = one(tmp_path, "case f\ndomains A\nfresh\nA fuzz 1 100 -> ok 0\n")
-    assert "fuzzer's model is of a domU" in (direct.refusal(case) or "")
+def test_a_fuzz_case_of_one_domain_runs_as_dom0_and_one_with_a_dom0_actor_does_not(tmp_path: Path) -> None:
+    assert direct.refusal(one(tmp_path, "case f\ndomains A\nfresh\nA fuzz 1 100 -> ok 0\n")) is None
+    actor = one(tmp_path, "case f\ndomains A Dom0\nfresh\nA fuzz_with 1 100 0 -> ok 0\nDom0 chaos 1 100 @A -> ok\n")
+    assert "only a case of domain A alone" in (direct.refusal(actor) or "")
 
 
 def test_a_names_domain_0_in_the_script_and_nothing_else_changes(tmp_path: Path) -> None:
