@@ -59,6 +59,10 @@ class Artifacts:
     def describe(self) -> str:
         return ", ".join(f"{k} {v}" for k, v in self.versions.items())
 
+    def header(self) -> dict[str, str]:
+        """The versions as a report's header names them."""
+        return {f"debian {k}": v for k, v in self.versions.items()}
+
 
 def host_sources(suite: str) -> list[str]:
     """One-line apt sources for `suite`, built from the host's own mirrors.

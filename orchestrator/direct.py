@@ -133,15 +133,9 @@ def run_case(arts: Artifacts, guest: Path, cmdline: str, group: Group, out: Path
     return result
 
 
-def groups(cases: list[Case], first: int = 1) -> list[Group]:
-    """A group per case, as `--fresh` makes them."""
-    return plan(cases, fresh=True, first=first)
-
-
 @dataclass
 class DirectRun:
     results: list[CaseResult]
-    groups: list[GroupResult]
     refused: list[tuple[Case, str]]  # not run, and why
     header: dict[str, str]
     known: list[Known]
@@ -156,15 +150,17 @@ def run(arts: Artifacts, guest: Path, cases: list[Case], out: Path, cmdline: str
     """Every case that can run as dom0, a boot each; the others named with why. Verdicts
     and the Xen's baseline as `run` gives them."""
     start = time.monotonic()
-    refused = [(c, why) for c in cases if (why := refusal(c)) is not None]
+    why = {c.name: refusal(c) for c in cases}
+    refused = [(c, w) for c in cases if (w := why[c.name]) is not None]
     done: list[GroupResult] = []
-    for g in groups([c for c in cases if refusal(c) is None]):
+    # A group per case, as `--fresh` makes them.
+    for g in plan([c for c in cases if why[c.name] is None], fresh=True):
         with log.step(f"{g.cases[0].name}: our guest as dom0"):
             done.append(run_case(arts, guest, cmdline, g, out))
     results = [r for g in done for r in g.case_results()]
     xen = next((g.reports[ROLE].boot.get("xen", "") for g in done if g.reports[ROLE].boot), "")
     header = {"xen_version": xen or "?", "mode": "direct: our guest as Xen's dom0, a boot per case"}
-    header |= {f"debian {k}": v for k, v in arts.versions.items()}
+    header |= arts.header()
     known = baseline.read(baseline.path_for(xen)) if xen else []
     applied, _ = baseline.apply(results, known)
-    return DirectRun(results, done, refused, header, applied, time.monotonic() - start)
+    return DirectRun(results, refused, header, applied, time.monotonic() - start)

@@ -359,7 +359,7 @@ class Session:
 
     def header(self) -> dict[str, str]:
         """What a report says about the stack under test."""
-        return {**self.info, **{f"debian {k}": v for k, v in self.arts.versions.items()}}
+        return {**self.info, **self.arts.header()}
 
     def _xen_info(self) -> dict[str, str]:
         assert self.dom0 is not None

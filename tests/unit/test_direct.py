@@ -10,6 +10,7 @@ import pytest
 from orchestrator import direct
 from orchestrator.cases.model import Case
 from orchestrator.cases.parse import parse_file
+from orchestrator.cases.plan import plan
 from orchestrator.runner import xen_config_text
 
 
@@ -47,7 +48,7 @@ def test_a_names_domain_0_in_the_script_and_nothing_else_changes(tmp_path: Path)
     case = one(
         tmp_path, "case c\ndomains A\nA alloc_unbound self @A -> ok => p\nA status self $p -> ok unbound dom=@A\n"
     )
-    (group,) = direct.groups([case])
+    (group,) = plan([case], fresh=True)
     text = direct.script(group)
     assert "@A" not in text
     assert "alloc_unbound self 0 -> ok => p" in text and "dom=0" in text
@@ -70,7 +71,7 @@ def test_the_guests_lines_are_read_as_a_relays_and_a_panic_is_the_groups_error(
     from orchestrator.outcome import Outcome
 
     case = one(tmp_path, "case c\ndomains A\nA send 1 -> EBADF\n")
-    (group,) = direct.groups([case])
+    (group,) = plan([case], fresh=True)
     said = [
         "(XEN) Xen version 4.17.7",
         "EVT BOOT domid=0 xen=4.17.7 script=3 vcpus=1 low-1m=unmapped periodic-timer=off",
