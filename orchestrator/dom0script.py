@@ -52,26 +52,24 @@ def wait(dom0: Dom0, name: str, since: int, start: float, budget: float) -> None
     is left running."""
     group = name.rpartition("-")[0]
     line_of_group = re.compile(rf"^\[{re.escape(group)}-[^]]+\] |^evtchn-op: ")
-    done = re.compile(rf"^\[{re.escape(name)}\] EVT {TAG['DONE']} |^evtchn-op: ")
+    done = re.compile(rf"^\[{re.escape(name)}\] EVT {TAG['DONE']} ")
     progress_at = 0.0
     cursor = since
-    while True:
-        left = deadline(start, budget, progress_at) - time.monotonic()
+    while (left := deadline(start, budget, progress_at) - time.monotonic()) > 0:
         try:
-            if left <= 0:
-                raise Dom0CommandFailed(
-                    f"{name}: no EVT DONE from {TOOL} within its budget of {budget:.0f}s, nor any line "
-                    f"of its group for as long (at most {SLOW_HOST_CAP} budgets)"
-                )
             line, _ = dom0.console.wait_for(line_of_group, cursor, left, _Quiet)
         except _Quiet:
             continue  # the deadline may have moved: the loop looks again
-        except Dom0CommandFailed as e:
-            dom0.run_rc("killall evtchn-op 2>/dev/null")
-            raise Dom0CommandFailed(e.detail, dom0.console.tail(), dom0.console.log_path) from None
         cursor = line.index + 1
         progress_at = line.time
         if line.text.startswith("evtchn-op: "):
             raise Dom0CommandFailed(f"{name}: {line.text}", dom0.console.tail(), dom0.console.log_path)
         if done.search(line.text):
             return
+    dom0.run_rc("killall evtchn-op 2>/dev/null")
+    raise Dom0CommandFailed(
+        f"{name}: no EVT DONE from {TOOL} within its budget of {budget:.0f}s, nor any line "
+        f"of its group for as long (at most {SLOW_HOST_CAP} budgets)",
+        dom0.console.tail(),
+        dom0.console.log_path,
+    )
