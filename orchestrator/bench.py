@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import anchor, log
-from .cases.model import FUZZ_OPS, LINUX
+from .cases.model import LINUX, Case
 from .pipeline import BUILD, SuiteRun, load_cases, prepare, run_all, run_suite
 from .results import GroupResult, Rtt
 from .runner import ROOT, xen_config_text
@@ -132,9 +132,7 @@ def conformance_case_seconds(samples: Iterable[Sample]) -> list[float]:
     out: list[float] = []
     for s in samples:
         for g in s.groups:
-            plain = LINUX not in g.group.config.domains and not any(
-                step.op in FUZZ_OPS for c in g.group.cases for step in c.steps
-            )
+            plain = LINUX not in g.group.config.domains and not any(c.fuzzes for c in g.group.cases)
             if g.error is None and g.group.cases and plain:
                 out += [g.run_seconds / len(g.group.cases)] * len(g.group.cases)
     return out
@@ -171,14 +169,9 @@ def stages(s: Sample) -> dict[str, float]:
     ok = [g for g in s.groups if g.error is None]
     setup = sum(g.setup_seconds for g in s.groups)
     run = sum(g.run_seconds for g in s.groups)
-    guest = fuzz = 0.0
-    for g in ok:
-        fuzzing = {c.name for c in g.group.cases if any(step.op in FUZZ_OPS for step in c.steps)}
-        for case in g.group.cases:
-            us = [rep.case_us[case.name] for rep in g.reports.values() if case.name in rep.case_us]
-            if us:
-                guest += max(us) / 1e6
-                fuzz += max(us) / 1e6 if case.name in fuzzing else 0.0
+    timed = [(case, t) for g in ok for case in g.group.cases if (t := guest_seconds(g, case)) is not None]
+    guest = sum(t for _, t in timed)
+    fuzz = sum(t for case, t in timed if case.fuzzes)
     return {
         "boot": s.ready_seconds,
         "group_setup": setup,
@@ -204,11 +197,14 @@ def case_guest_seconds(samples: Iterable[Sample]) -> list[float]:
     out: list[float] = []
     for s in samples:
         for g in s.groups:
-            for case in g.group.cases:
-                us = [rep.case_us[case.name] for rep in g.reports.values() if case.name in rep.case_us]
-                if us:
-                    out.append(max(us) / 1e6)
+            out += [t for case in g.group.cases if (t := guest_seconds(g, case)) is not None]
     return out
+
+
+def guest_seconds(g: GroupResult, case: Case) -> float | None:
+    """The case's time as its slowest domain measured it (CASE-END us=), or None if none did."""
+    us = [rep.case_us[case.name] for rep in g.reports.values() if case.name in rep.case_us]
+    return max(us) / 1e6 if us else None
 
 
 def rtt_figures(samples: Iterable[Sample]) -> dict[str, RttFigure]:

@@ -100,6 +100,10 @@ class Case:
         return self.name
 
     @property
+    def fuzzes(self) -> bool:
+        return any(s.op in FUZZ_OPS for s in self.steps)
+
+    @property
     def destroyed(self) -> tuple[str, ...]:
         """The domains a `Dom0 destroy @X` step of this case ends."""
         return tuple(s.args[0][1:] for s in self.steps if s.op == "destroy" and s.args[0].startswith("@"))
