@@ -14,7 +14,6 @@ it: a peer destroyed on purpose never reports its last step).
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 
 from .lang import FIELDS
 from .merge import FUZZ_SUMMARY, REPORT, MergeError, kind
+from .merge import load as merge_load
 from .outcome import Outcome
 
 MISSING = "NO RESULT"  # report.MISSING: a step that did not run
@@ -48,14 +48,8 @@ class Agreement:
 def load(path: Path) -> tuple[str, dict[str, Any]]:
     """A report's kind and content; MergeError if it is neither kind or cannot be read."""
     what = kind(path)
-    file = path if not path.is_dir() else path / (FUZZ_SUMMARY if what == "fuzz" else REPORT)
-    try:
-        data = json.loads(file.read_text())
-    except (OSError, ValueError) as e:
-        raise MergeError(f"{file}: cannot be read ({e})") from None
-    if not isinstance(data, dict):
-        raise MergeError(f"{file}: not a report")
-    return what, data
+    name = FUZZ_SUMMARY if what == "fuzz" else REPORT
+    return what, merge_load(path, name, f"a {what} report", lambda _: None)
 
 
 def agree(a: Path, b: Path, verdicts: bool = False, subset: bool = False) -> Agreement:

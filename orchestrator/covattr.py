@@ -426,9 +426,7 @@ def read_counts(dumps: Sequence[Dump], build_dir: Path, tree: Path, scratch: Pat
         for k, d in enumerate(dumps, start=1):
             counts: dict[str, dict[int, int]] | None = None
             try:
-                path = coverage.trace(d.path, build_dir, tree, scratch, f"read-{k}", MAIN_FILES)
-                trace = json.loads(path.read_text())
-                path.unlink()
+                trace = coverage.main_trace(d.path, build_dir, tree, scratch, f"read-{k}")
                 counts = {f: coverage.line_counts(trace, f) for f in MAIN_FILES}
             except (DumpError, HarnessError, OSError) as e:
                 log.info(f"coverage: the read {d.path} could not be read: {str(e).splitlines()[0]}")

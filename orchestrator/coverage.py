@@ -325,6 +325,15 @@ def trace(dump: Path, build_dir: Path, tree: Path, out: Path, name: str, sources
     return path
 
 
+def main_trace(dump: Path, build_dir: Path, tree: Path, scratch: Path, name: str) -> Mapping[str, Any]:
+    """gcovr's trace of one dump for MAIN_FILES alone, read and its file removed: the look
+    at one read of many (a campaign's seeds, a suite's groups)."""
+    path = trace(dump, build_dir, tree, scratch, name, MAIN_FILES)
+    data: Mapping[str, Any] = json.loads(path.read_text())
+    path.unlink()
+    return data
+
+
 def merge(traces: Sequence[Path], build_dir: Path, tree: Path, out: Path, title: str) -> list[FileCoverage]:
     """index.html, cobertura.xml, summary.json and coverage.json in `out` from gcovr's
     traces (per machine, or whole reports' coverage.json: gcovr adds their counts up); the

@@ -197,9 +197,7 @@ def read_seeds(
             lines: dict[str, frozenset[int]] | None = None
             if d.path is not None:
                 try:
-                    path = coverage.trace(d.path, build_dir, tree, scratch, f"read-{k}", MAIN_FILES)
-                    trace = json.loads(path.read_text())
-                    path.unlink()
+                    trace = coverage.main_trace(d.path, build_dir, tree, scratch, f"read-{k}")
                     lines = {}
                     for f in MAIN_FILES:
                         lines[f], every = coverage.lines_of(trace, f)
