@@ -108,6 +108,29 @@ class Figures:
     stages_s: dict[str, Spread | None] = field(default_factory=dict)  # stages(), per warm run
     # Waits that ran to their timeout in the warm runs: "<case>:<line> <seconds>", each once.
     timeout_waits: list[str] = field(default_factory=list)
+    fuzz_ops_per_s: Spread | None = None  # in the guest, each 2-vcpu fuzz step of a domain alone (warm runs)
+    goals: dict[str, Goal] = field(default_factory=dict)  # issue 22's, each as measured here
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A figure against what it should be on this host class (docs/benchmark.md)."""
+
+    value: float | None
+    most: float | None  # at most this
+    least: float | None  # at least this
+    holds: bool
+
+
+def goal(value: float | None, most: float | None = None, least: float | None = None) -> Goal:
+    ok = value is not None and (most is None or value <= most) and (least is None or value >= least)
+    return Goal(value, most, least, ok)
+
+
+# Ratios at most, fuzz rate at least: the whole suite within 15 anchor boots, a plain case
+# within a fifth of one, `make run` within 4; 300,000 operations a second with 2 vcpus.
+RATIO_GOALS = {"suite": 15.0, "conformance_case": 0.2, "make_run": 4.0}
+FUZZ_OPS_GOAL = 300_000.0
 
 
 def first_line_seconds(samples: Iterable[Sample]) -> list[float]:
@@ -183,6 +206,26 @@ def stages(s: Sample) -> dict[str, float]:
         "linux_peer_boot": sum(g.create_to_first_line.get(LINUX, 0.0) for g in ok),
         "dom0_commands": sum(s.dom0_commands),
     }
+
+
+def fuzz_rates(samples: Iterable[Sample]) -> list[float]:
+    """Operations a second in the guest of each fuzz step by 2 or more vcpus in a domain
+    fuzzing alone (no peer domain, no Dom0 actor, whose answers pace it)."""
+    return [
+        r.ops * 1e9 / r.ns
+        for s in samples
+        for g in s.groups
+        if g.error is None and g.group.config.domains == ("A",)
+        for rep in g.reports.values()
+        for r in rep.fuzz
+        if r.vcpus >= 2 and r.ns > 0
+    ]
+
+
+def goals(f: Figures) -> dict[str, Goal]:
+    out = {k: goal(f.ratios.get(k), most=most) for k, most in RATIO_GOALS.items()}
+    out["fuzz_ops_per_s"] = goal(f.fuzz_ops_per_s.median if f.fuzz_ops_per_s else None, least=FUZZ_OPS_GOAL)
+    return out
 
 
 def ratios(f: Figures) -> dict[str, float | None]:
@@ -269,6 +312,8 @@ def figures(
         suite_by_xen=dict(suite_by_xen or {}),
     )
     f.ratios = ratios(f)
+    f.fuzz_ops_per_s = spread(fuzz_rates(warm))
+    f.goals = goals(f)
     per_run = [stages(s) for s in warm]
     f.stages_s = {k: spread([p[k] for p in per_run]) for k in (per_run[0] if per_run else {})}
     waits = {f"{case}:{line} {sec:g}" for s in warm for case, line, sec in timeout_waits(s.groups)}
@@ -295,6 +340,8 @@ def format_figures(f: Figures) -> list[str]:
         f"anchor_boot_s           our guest as dom0, QEMU start -> first result (s): {show(f.anchor_boot_s)}",
         f"ratios (x anchor)       suite {times('suite')}  conformance_case {times('conformance_case')}"
         f"  make_run {times('make_run')}",
+        "goals                   " + "  ".join(_goal(k, g) for k, g in f.goals.items()),
+        f"fuzz_ops_per_s          2 vcpus, in the guest:               {show(f.fuzz_ops_per_s, 0)}",
         f"conformance_case_s      a plain conformance case, runner's view (s): {show(f.conformance_case_s)}",
         f"make_run_s              a warm `run`, whole process (s):   {show(f.make_run_s)}",
         f"suite_seconds           whole suite, {f.suite_cases} cases, boot included (s): {show(f.suite_seconds)}",
@@ -320,6 +367,14 @@ def format_figures(f: Figures) -> list[str]:
     if f.not_passed:
         lines.append(f"WARNING: {len(f.not_passed)} case run(s) did not pass: {'; '.join(f.not_passed)}")
     return lines
+
+
+def _goal(key: str, g: Goal) -> str:
+    if g.value is None:
+        return f"{key} no data"
+    bound = f"<= {g.most:g}" if g.most is not None else f">= {g.least:,.0f}"
+    value = f"{g.value:,.0f}" if g.value >= 1000 else f"{g.value:.2f}"
+    return f"{key} {value} ({bound}: {'holds' if g.holds else 'NOT MET'})"
 
 
 def write(path: Path, f: Figures) -> None:

@@ -74,7 +74,6 @@ class Domain:
         self.domid = -1
         self.created_at = 0.0  # 0: `xl create` was never tried
         self.create_seconds = 0.0  # how long the relay, `xl create` and `xl domid` took
-        self.first_line_at = 0.0
         self._since: int | None = None  # first console line that can be this domain's
         self._relay = False
         self._closing: Pending | None = None  # its destroy, asked by the alive check
@@ -103,6 +102,14 @@ class Domain:
             return []
         prefix = f"[{self.name}] "
         return [ln.text for ln in self.console.lines[self._since :] if ln.text.startswith(prefix)]
+
+    def boot_line_time(self) -> float | None:
+        """When its EVT BOOT line came: read off the console, so a domain that Dom0's
+        script destroyed, which nobody waited for, has it too."""
+        if self._since is None:
+            return None
+        boot = f"[{self.name}] EVT {TAG['BOOT']}"
+        return next((ln.time for ln in self.console.lines[self._since :] if ln.text.startswith(boot)), None)
 
     def report(self) -> DomainReport:
         return parse(self.lines()).get(self.name, DomainReport(self.name))
@@ -183,7 +190,6 @@ class Domain:
                 )
             if kind == TAG["BOOT"] and booted_at is None:
                 booted_at = line.time
-                self.first_line_at = self.first_line_at or booted_at
             elif kind == TAG["CRASH"]:
                 rep = self.report()
                 rip = rep.crash.rip if rep.crash else "?"

@@ -1,10 +1,9 @@
 #!/bin/sh
-# unpause GROUP ROLE...: unpause those of the group's domains that are paused (safe to
-# run again).
+# unpause GROUP ROLE...: unpause the group's domains, made paused by create.sh. Sent once
+# (the agent's requests have ids, nothing is resent): no `xl list` first, which costs dom0
+# a tenth of a second a domain under TCG. xl exits 0 even for a domain that was not paused.
 group=$1
 shift
 for r in "$@"; do
-    state=$(xl list "$group-$r" 2>/dev/null | awk 'NR == 2 { print $5 }')
-    [ -n "$state" ] || { echo "$group-$r: no such domain"; exit 1; }
-    case "$state" in *p*) xl unpause "$group-$r" || exit 1 ;; esac
+    xl unpause "$group-$r" || exit 1
 done

@@ -21,6 +21,8 @@ from orchestrator.bench import (
     first_line_seconds,
     format_figures,
     format_overhead,
+    fuzz_rates,
+    goal,
     overhead,
     rtt_figures,
     spread,
@@ -231,3 +233,34 @@ def test_stages_add_up_to_the_run_and_name_the_linux_peer() -> None:
     assert st["group_setup"] == 3.0 and st["group_work"] == 11.0 and st["outside_groups"] == pytest.approx(3.0)
     assert st["in_guest"] == 3.0 and st["fuzz"] == 0.0 and st["linux_peer_boot"] == 6.0
     assert st["dom0_commands"] == pytest.approx(0.3)
+
+
+def fuzz_group(domains: tuple[str, ...], lines: list[str]) -> GroupResult:
+    g = GroupResult(Group(1, Config(domains, vcpus=2), (Case("f", Path("x.evt"), 1, domains=domains),)))
+    g.reports["A"] = parse(lines)["g1-A"]
+    return g
+
+
+FUZZ_LINE = "[g1-A] EVT FUZZ seed=3 vcpus={v} ops=50000 mismatches=0 ns={ns} valid=64 open=9 fifo_ops=0 switches=0 cross=0 raced=7"
+
+
+def test_fuzz_rates_count_only_a_domain_fuzzing_alone_on_two_vcpus() -> None:
+    alone = fuzz_group(("A",), [FUZZ_LINE.format(v=2, ns=100_000_000)])
+    one_vcpu = fuzz_group(("A",), [FUZZ_LINE.format(v=1, ns=50_000_000)])
+    paced_by_dom0 = fuzz_group(("A", "Dom0"), [FUZZ_LINE.format(v=2, ns=1_000_000_000)])
+    assert fuzz_rates([Sample(1.0, 1.0, [alone, one_vcpu, paced_by_dom0])]) == [500_000.0]
+
+
+def test_goals_hold_only_within_their_bounds() -> None:
+    assert goal(14.9, most=15.0).holds and not goal(15.1, most=15.0).holds
+    assert goal(300_000.0, least=300_000.0).holds and not goal(299_999.0, least=300_000.0).holds
+    assert not goal(None, most=15.0).holds  # no figure is no proof
+
+
+def test_format_figures_says_which_goals_are_not_met() -> None:
+    g = group(1, ["a"], 40.0)
+    f = figures("bookworm", {}, "d", 1, [Sample(45.0, 1.0, [g])], [], [], anchors=[1.5], make_runs=[5.0])
+    text = "\n".join(format_figures(f))
+    assert "suite 30.00 (<= 15: NOT MET)" in text and "make_run 3.33 (<= 4: holds)" in text
+    assert "fuzz_ops_per_s no data" in text
+    assert json.loads(json.dumps(asdict(f)))["goals"]["suite"] == {"value": 30.0, "most": 15.0, "least": None, "holds": False}
