@@ -242,7 +242,8 @@ def fuzz_group(domains: tuple[str, ...], lines: list[str]) -> GroupResult:
 
 
 FUZZ_LINE = (
-    "[g1-A] EVT FUZZ seed=3 vcpus={v} ops=50000 mismatches=0 ns={ns} valid=64 open=9 fifo_ops=0 switches=0 cross=0 raced=7"
+    "[g1-A] EVT FUZZ seed=3 vcpus={v} ops=50000 mismatches=0 ns={ns} valid=64 open=9"
+    " fifo_ops=0 switches=0 cross=0 raced=7"
 )
 
 
