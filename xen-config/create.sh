@@ -2,8 +2,8 @@
 # create GROUP XS_DIR ROLE... [ROLE=ID...]: create a group's domains, paused, each with
 # its console relay (relay.sh) in place first, then tell each domain every domain's id
 # under XS_DIR/dom/ROLE of its xenstore home (ROLE=ID: one that is not created here, as
-# Dom0=0). Prints "@@DOMID <name> <id>" for each; stops at the first failure.
-# One request for the harness to send, one answer back.
+# Dom0=0). Prints "@@DOMID <name> <id> <centiseconds it took>" for each; stops at the
+# first failure. One request for the harness to send, one answer back.
 group=$1 dir=$2
 shift 2
 roles= given=
@@ -23,6 +23,7 @@ for r in $roles; do
     # under TCG, every domain. The child may write just after `xl create` returns.
     log=/var/log/xen/xl-$group-$r.log
     rm -f "$log"
+    read t0 _ < /proc/uptime
     sh /evt/relay "$group-$r" && xl create -p "$cfg" 2>&1 || exit 1
     id= n=0
     while [ -z "$id" ] && [ $n -lt 200 ]; do
@@ -31,7 +32,8 @@ for r in $roles; do
         n=$((n + 1))
     done
     [ -n "$id" ] || id=$(xl domid "$group-$r") || exit 1
-    echo "@@DOMID $group-$r $id"
+    read t1 _ < /proc/uptime
+    echo "@@DOMID $group-$r $id $(( ${t1%.*}${t1#*.} - ${t0%.*}${t0#*.} ))"
     given="$given $r=$id"
 done
 pairs=
