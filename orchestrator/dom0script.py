@@ -31,6 +31,10 @@ def command(name: str, script_path: str, domids: dict[str, int]) -> str:
     return f"{TOOL} {shlex.quote(name)} {shlex.quote(script_path)} {roles}".rstrip()
 
 
+# Stops a script that did not end (dom0 runs one group's at a time).
+STOP = "killall evtchn-op 2>/dev/null"
+
+
 def start(dom0: Dom0, name: str, script_path: str, domids: dict[str, int]) -> int:
     """Start it in the background, its lines going to the console as they are printed; the
     console index its lines come after. In the background, so the guests need not wait for
@@ -66,7 +70,7 @@ def wait(dom0: Dom0, name: str, since: int, start: float, budget: float) -> None
             raise Dom0CommandFailed(f"{name}: {line.text}", dom0.console.tail(), dom0.console.log_path)
         if done.search(line.text):
             return
-    dom0.run_rc("killall evtchn-op 2>/dev/null")
+    dom0.run_rc(STOP)
     raise Dom0CommandFailed(
         f"{name}: no EVT DONE from {TOOL} within its budget of {budget:.0f}s, nor any line "
         f"of its group for as long (at most {SLOW_HOST_CAP} budgets)",
