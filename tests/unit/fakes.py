@@ -242,6 +242,8 @@ class FakeDom0Shell:
         if words[:2] == ["xl", "destroy"] and words[2] in self.guests and self.guests[words[2]].preserved:
             self.guests[words[2]].preserved = False
             return [], 0, [f"[{words[2]}] {RELAY_END}"]  # xenconsoled closes its console
+        if words[0] == "/evt/evtchn-op" and words[1] in self.guests:  # Dom0's script, as a guest prints
+            return [], 0, [f"[{words[1]}] {ln}" for ln in self.guests[words[1]].lines]
         # evtchn-op, xenstore-rm/-chmod, the relay, kill, other xl destroys: nothing to say.
         return [], 0, []
 

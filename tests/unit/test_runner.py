@@ -63,9 +63,9 @@ def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(domain, "ALIVE_CHECK_S", 0.2)
 
 
-def _session(tmp_path: Path, shell: FakeDom0Shell) -> Session:
+def _session(tmp_path: Path, shell: FakeDom0Shell, cases: str = CASES) -> Session:
     path = tmp_path / "c.evt"
-    path.write_text(CASES)
+    path.write_text(cases)
     include = write_headers(tmp_path / "include")
     arts = Artifacts("bookworm", tmp_path / "xen", tmp_path / "vmlinuz", tmp_path, include, tmp_path, {})
     session = Session(arts, tmp_path / "evtchn-guest", plan(load([path])), tmp_path / "out")
@@ -310,3 +310,18 @@ def test_an_alive_check_dom0_is_slow_to_answer_is_no_error_of_the_guest(tmp_path
     assert isinstance(results[1].error, GuestSilent), results[1].error
     assert any("echo listed=$?" in c for c in shell.commands)  # it was asked
     assert session.lost is None
+
+
+def test_dom0s_script_starts_before_its_guests_are_unpaused(tmp_path: Path) -> None:
+    """Its steps wait for the guests' at the rendezvous anyway: started first, evtchn-op's own
+    start is not one more wait for the guests' first case."""
+    cases = "case priv\ndomains A Dom0\ntimeout 1\nsource  somewhere\nDom0 send 1 -> EINVAL\nA send 1 -> EINVAL\n"
+    a_ok = _passing("priv", [_result("priv", 6, "send", "1")], (1, 0))
+    dom0_lines = ["EVT CASE-BEGIN priv", _result("priv", 5, "send", "1"), "EVT CASE-END priv pass=1 fail=0 us=5"]
+    shell = FakeDom0Shell({"g1-A": FakeGuest(a_ok), "g1-Dom0": FakeGuest([*dom0_lines, "EVT DONE pass=1 fail=0"])})
+    session = _session(tmp_path, shell, cases)
+    (result,) = session.run_groups(session.groups)
+    assert result.error is None and _cases([result])["priv"].outcome is Outcome.PASS
+    script = next(i for i, c in enumerate(shell.commands) if c.startswith("/evt/evtchn-op g1-Dom0 "))
+    unpause = next(i for i, c in enumerate(shell.commands) if c.startswith("sh /evt/unpause g1 A"))
+    assert script < unpause
