@@ -309,6 +309,10 @@ def _refuse_coverage_campaign(args: argparse.Namespace) -> bool:
 def cmd_fuzz(args: argparse.Namespace) -> int:
     if args.coverage and _refuse_coverage_campaign(args):
         return EXIT_USAGE
+    if args.direct and (args.domains != 1 or args.coverage or args.jobs > 1):
+        print("error: fuzz --direct runs one domain, our guest as dom0: no --domains 2, --coverage or --jobs",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
     parsed = _fuzz_args(args)
     if parsed is None:
         return EXIT_USAGE
@@ -318,6 +322,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     campaign = fuzz.run_campaign(
         arts, guest, parsed.seeds, args.ops, out, args.vcpus, args.jobs, args.abi, domains=args.domains,
         shrink=args.shrink, coverage=args.coverage,
+        direct_cmdline=xen_config_text("xen.cmdline") if args.direct else None,
     )  # fmt: skip
     print(fuzz.report(campaign, parsed.spelled))
     data = fuzzsummary.summary(
@@ -785,6 +790,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="XEN=src:<tree> only: a coverage build, its counters read after each seed; the report, the seeds "
         "that reached new lines (corpus.txt) and a plot of lines against operations (build/coverage/<time>/)",
+    )
+    fz.add_argument(
+        "--direct",
+        action="store_true",
+        help="each seed in a Xen boot of its own with our guest as dom0 (no dom0 kernel, no toolstack, as "
+        "`run --direct`); one domain; a Xen that goes down costs its seed alone",
     )
     cv = sub.add_parser(
         "coverage",

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import log
+from . import direct, log
 from .artifacts import Artifacts
+from .cases.plan import plan
 from .errors import HarnessError, MachineDied, XenPanic
 from .evtlines import TAG
 from .outcome import Outcome, worst
@@ -277,10 +278,13 @@ def shrink_concurrent(
     return write_found(FOUND, seed, campaign.xen, text)
 
 
-def collect(campaign: Campaign, run: SuiteRun, found_dir: Path | None = None) -> list[int]:
-    """Take in one machine's results; the seeds it never ran because it was lost."""
+def collect(
+    campaign: Campaign, groups: list[GroupResult], xen: dict[str, str], found_dir: Path | None = None
+) -> list[int]:
+    """Take in one machine's results (`xen`: its Xen, as Session.info says it); the seeds
+    it never ran because it was lost."""
     lost: list[int] = []
-    for g in run.groups:
+    for g in groups:
         seed = _seed_of(g)
         for role, other in g.reports.items():
             if role != "A":  # B's stream (fuzz_with): its run and its finding count too
@@ -293,9 +297,9 @@ def collect(campaign: Campaign, run: SuiteRun, found_dir: Path | None = None) ->
             if rep.fuzz_details:
                 campaign.findings.append((seed, rep.fuzz_details))
                 if found_dir is not None:
-                    text = found_case(seed, campaign.ops, rep.fuzz_details, run.session.info, campaign.abi)
+                    text = found_case(seed, campaign.ops, rep.fuzz_details, xen, campaign.abi)
                     if text is not None:
-                        campaign.found_cases.append((seed, write_found(found_dir, seed, run.session.info, text)))
+                        campaign.found_cases.append((seed, write_found(found_dir, seed, xen, text)))
         if isinstance(g.error, XenPanic | MachineDied):
             if lost or any(g.error is e for _, e in campaign.crashes_seen):
                 lost.append(seed)  # the machine was already gone when this seed's turn came
@@ -340,14 +344,21 @@ def run_campaign(
     domains: int = 1,
     shrink: bool = True,
     coverage: bool = False,
+    direct_cmdline: str | None = None,
 ) -> Campaign:
     """The seeds, a fresh domain each (`text` writes each one's case: the harness's
     self-test adds a Xen panic to one); after a machine is lost, the rest in a new one.
     Then each finding of several vcpus or domains is shrunk (one vcpu's, the guest shrinks).
-    `coverage` (a coverage build): the counters read after each seed (Campaign.dumps)."""
+    `coverage` (a coverage build): the counters read after each seed (Campaign.dumps).
+    `direct_cmdline`: each seed in a Xen boot of its own with our guest as dom0 (direct.py,
+    Xen's command line given), no dom0 kernel, no toolstack; one domain only."""
     text = text or (coverage_case_text if coverage else case_text)
     campaign = Campaign(seeds, ops, vcpus, abi, domains)
-    todo = list(seeds)
+    if direct_cmdline is not None:
+        _run_direct(campaign, arts, guest, text, out, direct_cmdline)
+        todo: list[int] = []
+    else:
+        todo = list(seeds)
     machine = 0
     while todo:
         machine += 1
@@ -359,7 +370,7 @@ def run_campaign(
             coverage=coverage, coverage_each=coverage,
         )  # fmt: skip
         campaign.xen = run.session.info
-        lost = collect(campaign, run, FOUND)
+        lost = collect(campaign, run.groups, run.session.info, FOUND)
         if coverage:
             campaign.dumps += seed_dumps(run, machine, lost)
         if lost and len(lost) == len(todo):
@@ -381,6 +392,28 @@ def run_campaign(
             if path is not None:
                 campaign.found_cases.append((seed, path))
     return campaign
+
+
+def _run_direct(
+    campaign: Campaign,
+    arts: Artifacts,
+    guest: Path,
+    text: Callable[[int, int, int, str, int], str],
+    out: Path,
+    cmdline: str,
+) -> None:
+    """Each seed's case as `run --direct` runs a case: a boot each, so a Xen that goes down
+    costs that seed alone. Xen's version comes from the guest's BOOT line, as there."""
+    cases_file = out / "fuzz-direct.evt"
+    cases_file.parent.mkdir(parents=True, exist_ok=True)
+    cases_file.write_text("".join(text(s, campaign.ops, campaign.vcpus, campaign.abi, 1) for s in campaign.seeds))
+    for group in plan(load_cases(arts, [cases_file]), fresh=True):
+        with log.step(f"fuzz: seed {_seed_of(GroupResult(group))}, our guest as Xen's dom0"):
+            result = direct.run_case(arts, guest, cmdline, group, out)
+        boot = result.reports[direct.ROLE].boot
+        if boot and not campaign.xen:
+            campaign.xen = {"xen_version": boot.get("xen", "?"), "mode": "direct"}
+        collect(campaign, [result], campaign.xen, FOUND)
 
 
 def replay(campaign: Campaign, seed: int, xen: str = "") -> str:

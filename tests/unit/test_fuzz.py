@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from orchestrator import cli, fuzz, lang
+from orchestrator import cli, direct, fuzz, lang
 from orchestrator.cases.parse import load
 from orchestrator.cases.plan import Group, plan
 from orchestrator.errors import HarnessError, SetupError, XenPanic
@@ -89,7 +89,9 @@ def test_malformed_fuzz_line_names_what_is_wrong(rest: str, why: str) -> None:
     assert str(exc.value).startswith(f"malformed FUZZ line from g1-A: {why}")
 
 
-def _run(tmp_path: Path, seeds: list[int], lines: dict[int, list[str]], errors: dict[int, HarnessError]) -> SuiteRun:
+def _run(
+    tmp_path: Path, seeds: list[int], lines: dict[int, list[str]], errors: dict[int, HarnessError]
+) -> list[GroupResult]:
     path = tmp_path / "f.evt"
     path.write_text("".join(case_text(s, 1000) for s in seeds))
     groups: list[GroupResult] = []
@@ -100,14 +102,14 @@ def _run(tmp_path: Path, seeds: list[int], lines: dict[int, list[str]], errors: 
         res.reports["A"] = parse([f"[{name}] EVT {ln}" for ln in lines.get(seed, [])]).get(name, DomainReport(name))
         res.error = errors.get(seed)
         groups.append(res)
-    return SuiteRun(None, groups, [], 0.0)  # type: ignore[arg-type]
+    return groups
 
 
 def test_a_campaign_sums_runs_and_names_each_finding(tmp_path: Path) -> None:
     ok = ["BOOT domid=1", fuzz_line(1)]
     bad = ["BOOT domid=2", "FUZZ-MISMATCH seed=2 op=5 what=rc", fuzz_line(2, ops=6, mismatches=1)]
     campaign = Campaign([1, 2], 100000)
-    assert collect(campaign, _run(tmp_path, [1, 2], {1: ok, 2: bad}, {})) == []
+    assert collect(campaign, _run(tmp_path, [1, 2], {1: ok, 2: bad}, {}), {}) == []
     assert (campaign.total_ops, campaign.mismatches, campaign.crashes) == (100006, 1, [])
     text = report(campaign, "1-2")
     assert "seed 2: Xen and the model disagree (replay, exactly: make fuzz SEED=2 OPS=100000 VCPUS=1 ABI=2l)" in text
@@ -118,14 +120,14 @@ def test_a_xen_crash_counts_once_and_the_seeds_after_it_run_again(tmp_path: Path
     panic = XenPanic("(XEN) Panic on CPU 0: ...")
     ok = ["BOOT domid=1", fuzz_line(1)]
     campaign = Campaign([1, 2, 3], 1000)
-    lost = collect(campaign, _run(tmp_path, [1, 2, 3], {1: ok, 2: ["BOOT domid=2"]}, {2: panic, 3: panic}))
+    lost = collect(campaign, _run(tmp_path, [1, 2, 3], {1: ok, 2: ["BOOT domid=2"]}, {2: panic, 3: panic}), {})
     assert lost == [3] and [s for s, _ in campaign.crashes] == [2]
     assert report(campaign, "1-3").splitlines()[-1] == "FUZZ: 100000 ops, 0 mismatches, 1 Xen crashes, seed 1-3"
 
 
 def test_a_seed_without_its_fuzz_line_is_a_harness_error(tmp_path: Path) -> None:
     campaign = Campaign([4], 1000)
-    collect(campaign, _run(tmp_path, [4], {4: ["BOOT domid=1"]}, {}))
+    collect(campaign, _run(tmp_path, [4], {4: ["BOOT domid=1"]}, {}), {})
     assert campaign.errors == [(4, "the guest printed no EVT FUZZ line")]
 
 
@@ -194,9 +196,11 @@ def test_a_two_domain_finding_is_shrunk_once_and_a_failed_shrink_keeps_the_campa
     """A's and B's finding of one run make one shrink; a shrink that fails is logged, and
     the campaign it came from is still reported."""
     bad = ["BOOT domid=1", "FUZZ-MISMATCH seed=3 op=5 what=rc", fuzz_line(3, ops=6, mismatches=1)]
-    run = _run(tmp_path, [3, 4], {3: bad, 4: ["BOOT domid=2", "FUZZ-MISMATCH seed=4 op=9 what=rc", fuzz_line(4)]}, {})
-    run.groups[0].reports["B"] = run.groups[0].reports["A"]  # B met it too
-    run.session = SimpleNamespace(info={"xen_version": "4.17.7"})  # type: ignore[assignment]
+    groups = _run(
+        tmp_path, [3, 4], {3: bad, 4: ["BOOT domid=2", "FUZZ-MISMATCH seed=4 op=9 what=rc", fuzz_line(4)]}, {}
+    )
+    groups[0].reports["B"] = groups[0].reports["A"]  # B met it too
+    run = SuiteRun(SimpleNamespace(info={"xen_version": "4.17.7"}), groups, [], 0.0)  # type: ignore[arg-type]
     monkeypatch.setattr(fuzz, "run_all", lambda *a, **k: run)
     monkeypatch.setattr(fuzz, "load_cases", lambda *a, **k: [])
     shrunk: list[int] = []
@@ -255,3 +259,28 @@ def test_a_coverage_builds_seed_gets_a_budget_for_its_slower_rate(tmp_path: Path
     plain, counted = load([path])
     assert (plain.timeout, counted.timeout) == (30 + 100_000 // 20_000, 30 + 100_000 // 500)
     assert [s.op for s in counted.steps] == ["fifo_init", "fuzz"]
+
+
+def test_a_direct_campaign_boots_each_seed_with_our_guest_as_dom0(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fuzz --direct`: a boot per seed (direct.run_case), no machine to lose: a Xen that goes
+    down costs its seed alone, and each such seed is a crash of its own."""
+    booted: list[int] = []
+
+    def run_case(arts: object, guest: object, cmdline: str, group: Group, out: Path) -> GroupResult:
+        seed = int(group.cases[0].name.removeprefix("fuzz-"))
+        booted.append(seed)
+        assert cmdline == "console=com1"
+        res = GroupResult(group)
+        lines = ["BOOT domid=0 xen=4.17.7", fuzz_line(seed)] if seed != 2 else ["BOOT domid=0 xen=4.17.7"]
+        res.reports["A"] = parse([f"[g1-A] EVT {ln}" for ln in lines])["g1-A"]
+        res.error = XenPanic("(XEN) Panic on CPU 0: ...") if seed in (2, 3) else None
+        return res
+
+    monkeypatch.setattr(direct, "run_case", run_case)
+    monkeypatch.setattr(fuzz, "load_cases", lambda arts, paths: load(paths))
+    monkeypatch.setattr(fuzz, "run_all", lambda *a, **k: pytest.fail("no dom0 machine in a direct campaign"))
+    campaign = fuzz.run_campaign(None, tmp_path, [1, 2, 3], 1000, tmp_path, direct_cmdline="console=com1")  # type: ignore[arg-type]
+    assert booted == [1, 2, 3] and [s for s, _ in campaign.crashes] == [2, 3]
+    assert campaign.total_ops == 200000 and campaign.xen["xen_version"] == "4.17.7"  # seeds 1 and 3 said theirs
