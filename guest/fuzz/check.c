@@ -19,25 +19,26 @@
 #define UPCALL_WAIT_MS 2000
 #define MIN_YIELDS 2000             /* and at least as many turns on a cpu (wait_more()) */
 
+/* A wait: zeroed before it, its clock started by its first wait_more(). */
 struct patience {
-    uint64_t end;
+    uint64_t end;               /* 0: not waiting yet */
     unsigned int yields;
 };
-
-static struct patience patience(void)
-{
-    return (struct patience){ .end = now_ns() + MS_TO_NS(UPCALL_WAIT_MS) };
-}
 
 /*
  * Yield once more, unless both UPCALL_WAIT_MS and MIN_YIELDS are over: with
  * more vcpus than host cores, a vcpu can be off its cpu for longer than the
  * time alone (4 vcpus on 2 cores: an IPI to itself counted "late" after 2 s
- * in which it hardly ran), and it runs again at each yield.
+ * in which it hardly ran), and it runs again at each yield.  The clock is
+ * read when the wait begins, then only once the yields are over: Xen traps
+ * a PV guest's rdtsc (now_ns() costs about 4 us under TCG, several
+ * hypercalls), and most checks need no wait at all.
  */
 static int wait_more(struct patience *w)
 {
-    if ( now_ns() >= w->end && w->yields >= MIN_YIELDS )
+    if ( !w->end )
+        w->end = now_ns() + MS_TO_NS(UPCALL_WAIT_MS);
+    else if ( w->yields >= MIN_YIELDS && now_ns() >= w->end )
         return 0;
     w->yields++;
     HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
@@ -53,7 +54,7 @@ static int wait_more(struct patience *w)
  */
 uint32_t settled_count(struct fz *f, uint32_t p)
 {
-    struct patience w = patience();
+    struct patience w = { 0 };
 
     if ( (nvcpus == 1 && m[p].vcpu == f->vcpu) || racy_state(p) != RACY_NO || m[p].uncounted )
         return events_count(p);
@@ -82,7 +83,7 @@ void check_port(struct fz *f, uint32_t p)
          * A channel with the peer had the number before: count from here on.
          * An event this port's own binding raised is let arrive first.
          */
-        struct patience w = patience();
+        struct patience w = { 0 };
 
         while ( !m[p].masked && events_port_pending(p, &pending) == 0 && pending && wait_more(&w) )
             ;
