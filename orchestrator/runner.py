@@ -47,14 +47,6 @@ RESUME_TIMEOUT_S = 30.0
 RELAY_SLACK_S = 2.0
 # A creation made ahead has had the whole last group to run; this much more, then it is killed.
 CREATE_AHEAD_TIMEOUT_S = 120.0
-# Groups whose domains are made ahead, paused, while one runs: a short group's own wait
-# is for dom0's `xl create` (half a second of dom0 under TCG), and a long group leaves dom0
-# time to make several. In CREATE_STREAMS streams, one a dom0 vcpu (xen.cmdline
-# dom0_max_vcpus=2), each creation after the one CREATE_STREAMS before it
-# (Dom0.begin_after: no waiting in dom0), at the lowest priority there (create.sh:
-# renice), below what the running group needs of dom0.
-CREATE_AHEAD_GROUPS = 4
-CREATE_STREAMS = 2
 # A lost machine is replaced for the groups that remain, up to this many times a session
 # (a Xen that goes down in every group is not worth a new machine each time).
 MAX_REPLACEMENTS = 3
@@ -406,7 +398,7 @@ class Session:
                 break
             if self.lost is not None and self._boot is not None and len(self.replaced) < MAX_REPLACEMENTS:
                 self._replace()
-            results.append(self._run_group(group, groups[i + 1 : i + 1 + CREATE_AHEAD_GROUPS]))
+            results.append(self._run_group(group, groups[i + 1] if i + 1 < len(groups) else None))
             if self.coverage:
                 self._unread.append(group.index)
             self._read_coverage(group.index)
@@ -472,10 +464,10 @@ class Session:
         if domains:
             finish_create(self._start_create(group, domains), domains)
 
-    def _start_create(self, group: Group, domains: list[Domain], after: Pending | None = None) -> Pending:
+    def _start_create(self, group: Group, domains: list[Domain]) -> Pending:
         assert self.dom0 is not None
         others = {DOM0: 0} if DOM0 in group.config.domains else {}
-        return start_create(self.dom0, f"g{group.index}", domains, others, after)
+        return start_create(self.dom0, f"g{group.index}", domains, others)
 
     def _finish_parked(self, group: Group, domains: list[Domain], pending: Pending) -> None:
         """The creation started while the last group ran: its result, with as long again to
@@ -492,9 +484,8 @@ class Session:
             domains[:] = self._domains(group)
             self._create(group, domains)
 
-    def _tidy(self, upcoming: list[Group]) -> None:
-        """Start creating the `upcoming` groups' domains, paused, those not under way yet,
-        each after the last still under way (collected as its group begins,
+    def _tidy(self, following: Group | None) -> None:
+        """Start creating `following`'s domains, paused (collected as `following` begins,
         _finish_parked); destroy the oldest ended ones past ENDED_KEPT.
 
         An ended domain costs Xen only its memory until the machine stops, and each
@@ -508,21 +499,18 @@ class Session:
             if excess > 0:  # the oldest, a group's worth at a time
                 ended, self._ended = self._ended[:excess], self._ended[excess:]
                 destroy_all(self.dom0, ended)
-            for following in upcoming:
-                domains = self._domains(following)
-                if following.index in self._parked or not domains:
-                    continue
+            if following is None:
+                return
+            domains = self._domains(following)
+            if domains:
                 # Started, not waited for: it runs in dom0 while this group's guests do.
-                under_way = [p for _, p in self._parked.values()]
-                last = under_way[-CREATE_STREAMS] if len(under_way) >= CREATE_STREAMS else None
-                after = last if last is not None and not last.ready() else None
-                self._parked[following.index] = (domains, self._start_create(following, domains, after))
+                self._parked[following.index] = (domains, self._start_create(following, domains))
         except (XenPanic, MachineDied):
             raise
         except HarnessError as e:
             self.lost = e
 
-    def _run_group(self, group: Group, upcoming: list[Group]) -> GroupResult:
+    def _run_group(self, group: Group, following: Group | None) -> GroupResult:
         """Run one group's cases; whatever goes wrong ends up in the result, never raised.
 
         A lost machine (Xen panic, QEMU gone) is kept in `self.lost` and becomes the
@@ -565,7 +553,7 @@ class Session:
                 self._settle()
                 if self.lost is not None:
                     raise self.lost  # the machine went down meanwhile: nothing of this group will come
-                self._tidy(upcoming)
+                self._tidy(following)
                 budget = sum(c.budget for c in group.cases) + RELAY_SLACK_S
                 if LINUX in roles:
                     budget += LINUX_BOOT_S

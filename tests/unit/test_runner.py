@@ -325,32 +325,3 @@ def test_dom0s_script_starts_before_its_guests_are_unpaused(tmp_path: Path) -> N
     script = next(i for i, c in enumerate(shell.commands) if c.startswith("/evt/evtchn-op g1-Dom0 "))
     unpause = next(i for i, c in enumerate(shell.commands) if c.startswith("sh /evt/unpause g1 A"))
     assert script < unpause
-
-
-def test_later_groups_are_made_ahead_each_after_the_one_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """While group 1 runs, dom0 is asked for groups 2 and 3 (CREATE_AHEAD_GROUPS): in one
-    stream, group 3's creation is sent only once group 2's has ended (Dom0.begin_after), so
-    dom0 runs them one after the other and the next group's are never slowed by a later one's."""
-    monkeypatch.setattr(runner, "CREATE_STREAMS", 1)
-
-    class Slow(FakeDom0Shell):
-        held = False
-
-        def __call__(self, command: str) -> Answer:
-            if command.startswith("sh /evt/create g2 ") and not self.held:
-                self.held = True
-                self.commands.append(command)
-                return None  # no answer while group 1 runs
-            return super().__call__(command)
-
-    third = "\ncase third\ndomains Trio\nvcpus 2\ntimeout 1\nsource  somewhere\nTrio send 1 -> EINVAL\n"
-    shell = Slow({"g1-A": FakeGuest(A_OK), "g1-B": FakeGuest(B_OK), "g2-Solo": FakeGuest(SOLO_OK)})
-    shell.guests["g3-Trio"] = FakeGuest(_passing("third", [_result("third", 19, "send", "1")], (1, 0)))
-    session = _session(tmp_path, shell, CASES + third)
-    results = session.run_groups(session.groups)
-    assert [g.error for g in results] == [None, None, None]
-    assert session.dom0 is not None and isinstance(session.dom0.channel, FakeChannel)
-    sent = [c for _, c in session.dom0.channel.requests if "/evt/create g3 " in c]
-    # Chained to group 2's, which never answered: not sent then; group 3 made its own.
-    assert sent[0].startswith("(never sent) sh /evt/create g3 ") and len(sent) == 2
-    assert _cases(results)["third"].outcome is Outcome.PASS
