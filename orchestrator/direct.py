@@ -24,9 +24,9 @@ from .cases.compile import compile_group
 from .cases.model import DEFAULT_MAX_EVENT_CHANNELS, SLOW_HOST_CAP, Case
 from .cases.plan import Group, plan
 from .console import Console, Line
-from .errors import HarnessError, SetupError
+from .errors import HarnessError
 from .evtlines import TAG
-from .machine import QemuConfig
+from .machine import QemuConfig, qemu_base
 from .outcome import Outcome, worst
 from .results import CaseResult, DomainReport, GroupResult, parse
 
@@ -85,12 +85,8 @@ def boot(
     out.mkdir(parents=True, exist_ok=True)
     script_path = out / "dom0.script"
     script_path.write_text(script)
-    for p in (arts.xen, guest, script_path):
-        if "," in str(p) or " " in str(p):
-            raise SetupError(f"{p}: QEMU's option lists cannot take commas or spaces in paths")
     argv = [
-        cfg.binary, "-accel", cfg.accel, "-cpu", cfg.cpu, "-smp", str(cfg.smp), "-m", str(cfg.memory_mb),
-        *cfg.extra,
+        *qemu_base(cfg, arts.xen, guest, script_path),
         "-kernel", str(arts.xen), "-append", cmdline,
         "-initrd", f"{guest},{script_path}",
     ]  # fmt: skip
@@ -133,6 +129,11 @@ def run_case(arts: Artifacts, guest: Path, cmdline: str, group: Group, out: Path
     return result
 
 
+def booted_xen(result: GroupResult) -> str:
+    """The Xen version the guest's BOOT line names, "" if it printed none."""
+    return result.reports[ROLE].boot.get("xen", "") if result.reports[ROLE].boot else ""
+
+
 @dataclass
 class DirectRun:
     results: list[CaseResult]
@@ -158,7 +159,7 @@ def run(arts: Artifacts, guest: Path, cases: list[Case], out: Path, cmdline: str
         with log.step(f"{g.cases[0].name}: our guest as dom0"):
             done.append(run_case(arts, guest, cmdline, g, out))
     results = [r for g in done for r in g.case_results()]
-    xen = next((g.reports[ROLE].boot.get("xen", "") for g in done if g.reports[ROLE].boot), "")
+    xen = next((x for g in done if (x := booted_xen(g))), "")
     header = {"xen_version": xen or "?", "mode": "direct: our guest as Xen's dom0, a boot per case"}
     header |= arts.header()
     known = baseline.read(baseline.path_for(xen)) if xen else []

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import direct, log
 from .artifacts import Artifacts
-from .cases.plan import plan
+from .cases.plan import Group, plan
 from .errors import HarnessError, MachineDied, XenPanic
 from .evtlines import TAG
 from .outcome import Outcome, worst
@@ -147,8 +147,8 @@ class Campaign:
         return f"FUZZ: {self.total_ops} ops, {self.mismatches} mismatches, {crashes} Xen crashes, seed {spelled}"
 
 
-def _seed_of(group: GroupResult) -> int:
-    return int(group.group.cases[0].name.removeprefix("fuzz-"))
+def _seed_of(group: Group) -> int:
+    return int(group.cases[0].name.removeprefix("fuzz-"))
 
 
 def first_mismatch(details: list[str]) -> str:
@@ -285,7 +285,7 @@ def collect(
     it never ran because it was lost."""
     lost: list[int] = []
     for g in groups:
-        seed = _seed_of(g)
+        seed = _seed_of(g.group)
         for role, other in g.reports.items():
             if role != "A":  # B's stream (fuzz_with): its run and its finding count too
                 campaign.runs += [r for r in other.fuzz if r.seed == seed + PEER_SEED]
@@ -322,11 +322,11 @@ def seed_dumps(run: SuiteRun, machine: int, lost: list[int]) -> list[SeedDump]:
         by_group = {r.group: r for r in session.coverage_reads}
         mine = {g.index for g in session.groups}
         for g in run.groups:
-            if g.group.index not in mine or _seed_of(g) in lost:
+            if g.group.index not in mine or _seed_of(g.group) in lost:
                 continue
             read = by_group.get(g.group.index)
             label = f"{machine}.{read.machine}" if read else f"{machine}.?"
-            out.append(SeedDump(_seed_of(g), label, read.path if read else None))
+            out.append(SeedDump(_seed_of(g.group), label, read.path if read else None))
         out += [SeedDump(None, f"{machine}.{r.machine}", r.path) for r in session.coverage_reads if r.group is None]
     return out
 
@@ -408,11 +408,10 @@ def _run_direct(
     cases_file.parent.mkdir(parents=True, exist_ok=True)
     cases_file.write_text("".join(text(s, campaign.ops, campaign.vcpus, campaign.abi, 1) for s in campaign.seeds))
     for group in plan(load_cases(arts, [cases_file]), fresh=True):
-        with log.step(f"fuzz: seed {_seed_of(GroupResult(group))}, our guest as Xen's dom0"):
+        with log.step(f"fuzz: seed {_seed_of(group)}, our guest as Xen's dom0"):
             result = direct.run_case(arts, guest, cmdline, group, out)
-        boot = result.reports[direct.ROLE].boot
-        if boot and not campaign.xen:
-            campaign.xen = {"xen_version": boot.get("xen", "?"), "mode": "direct"}
+        if not campaign.xen and (xen := direct.booted_xen(result)):
+            campaign.xen = {"xen_version": xen, "mode": "direct"}
         collect(campaign, [result], campaign.xen, FOUND)
 
 

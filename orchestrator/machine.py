@@ -47,14 +47,22 @@ class BootImages:
     run_disk: Path
 
 
-def qemu_argv(cfg: QemuConfig, boot: BootImages, qmp: Path, agent: Path) -> list[str]:
-    for p in (boot.xen, boot.dom0_kernel, boot.initrd, boot.run_disk, qmp, agent):
+def qemu_base(cfg: QemuConfig, *paths: Path) -> list[str]:
+    """The command line's start, every machine's: binary, accelerator, cpu, memory and the
+    fixed devices; SetupError for a path (among `paths`) QEMU's option lists cannot take."""
+    for p in paths:
         if "," in str(p) or " " in str(p):
             raise SetupError(f"{p}: QEMU's option lists cannot take commas or spaces in paths")
-    modules = f"{boot.dom0_kernel} {boot.dom0_cmdline},{boot.initrd}"
     return [
         cfg.binary, "-accel", cfg.accel, "-cpu", cfg.cpu, "-smp", str(cfg.smp), "-m", str(cfg.memory_mb),
         *cfg.extra,
+    ]  # fmt: skip
+
+
+def qemu_argv(cfg: QemuConfig, boot: BootImages, qmp: Path, agent: Path) -> list[str]:
+    modules = f"{boot.dom0_kernel} {boot.dom0_cmdline},{boot.initrd}"
+    return [
+        *qemu_base(cfg, boot.xen, boot.dom0_kernel, boot.initrd, boot.run_disk, qmp, agent),
         "-qmp", f"unix:{qmp},server=on,wait=off",
         "-drive", f"file={boot.run_disk},format=raw,if=none,id=run",
         "-device", "virtio-blk-pci,drive=run",
