@@ -138,27 +138,24 @@ def first_line_seconds(samples: Iterable[Sample]) -> list[float]:
     return [t for s in samples for g in s.groups for t in g.create_to_first_line.values()]
 
 
-def case_wall_seconds(samples: Iterable[Sample]) -> list[float]:
+def case_wall_seconds(samples: Iterable[Sample], plain: bool = False) -> list[float]:
     """Each case's share of its group's wall time (creation and shutdown included), one value
-    per case; groups the harness lost are left out, their time says nothing about the cases."""
+    per case; groups the harness lost are left out, their time says nothing about the cases.
+    `plain`: the groups of plain conformance cases only (no fuzzing, no Linux peer, whose
+    boot is a group's cost, not a case's)."""
     out: list[float] = []
     for s in samples:
         for g in s.groups:
-            if g.error is None and g.group.cases:
-                out += [g.run_seconds / len(g.group.cases)] * len(g.group.cases)
+            cases = g.group.cases
+            if plain and (LINUX in g.group.config.domains or any(c.fuzzes for c in cases)):
+                continue
+            if g.error is None and cases:
+                out += [g.run_seconds / len(cases)] * len(cases)
     return out
 
 
 def conformance_case_seconds(samples: Iterable[Sample]) -> list[float]:
-    """case_wall_seconds, for the groups of plain conformance cases only: no fuzzing, no
-    Linux peer (whose boot is a group's cost, not a case's)."""
-    out: list[float] = []
-    for s in samples:
-        for g in s.groups:
-            plain = LINUX not in g.group.config.domains and not any(c.fuzzes for c in g.group.cases)
-            if g.error is None and g.group.cases and plain:
-                out += [g.run_seconds / len(g.group.cases)] * len(g.group.cases)
-    return out
+    return case_wall_seconds(samples, plain=True)
 
 
 # The ops that wait for events, and where their count and timeout (ms) are among the args.
