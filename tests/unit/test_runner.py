@@ -5,6 +5,7 @@ No QEMU: the session gets a dom0 whose shell is tests/unit/fakes.py's FakeDom0Sh
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from orchestrator import agent, baseline, domain, runner
 from orchestrator.artifacts import Artifacts
 from orchestrator.cases.parse import load
-from orchestrator.cases.plan import plan
+from orchestrator.cases.plan import Group, plan
 from orchestrator.console import Line
 from orchestrator.errors import DomainCreateFailed, GuestCrashed, GuestDied, GuestSilent, HarnessError, XenPanic
 from orchestrator.outcome import Outcome
@@ -104,6 +105,53 @@ def test_all_pass(tmp_path: Path) -> None:
     unpause_g1 = next(i for i, c in enumerate(shell.commands) if c.startswith("sh /evt/unpause g1 A"))
     done_g1 = next(i for i, c in enumerate(shell.commands) if "xl-g1-A.log" in c)  # its shutdown reasons
     assert unpause_g1 < create_solo < done_g1
+
+
+RACING = """case racing
+domains A
+vcpus 2
+timeout 1
+source  somewhere
+A fuzz 3 10 -> ok 0
+
+case after
+domains Solo
+timeout 1
+source  somewhere
+Solo send 1 -> EINVAL
+"""
+
+
+def test_nothing_is_created_beside_a_group_that_fuzzes_on_every_cpu(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A guest fuzzing on both of the machine's cpus has them to itself: the next group's
+    domains are made once it is over, not beside it (Session._races_alone)."""
+    fuzzed = _result("racing", 6, "fuzz", "3,10", got="ok:0").replace("expect=EINVAL", "expect=ok:0")
+    after = _passing("after", [_result("after", 12, "send", "1")], (1, 0))
+    shell = FakeDom0Shell({"g1-A": FakeGuest(_passing("racing", [fuzzed], (1, 0))), "g2-Solo": FakeGuest(after)})
+    session = _session(tmp_path, shell, RACING)
+    seen: list[str] = []
+    waited = domain.Domain.wait_done
+    started = Session._start_create
+
+    def wait_done(self: domain.Domain, *args: object, **kwargs: object) -> object:
+        seen.append(f"waited {self.name}")
+        return waited(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    def start_create(self: Session, group: Group, *args: object) -> object:
+        seen.append(f"create g{group.index}")
+        return started(self, group, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(domain.Domain, "wait_done", wait_done)
+    monkeypatch.setattr(Session, "_start_create", start_create)
+    results = session.run_groups(session.groups)
+    assert [g.error for g in results] == [None, None]
+    assert {n: r.outcome for n, r in _cases(results).items()} == {"racing": Outcome.PASS, "after": Outcome.PASS}
+    assert seen == ["create g1", "waited g1-A", "create g2", "waited g2-Solo"]
+    # With twice the cpus, one is left over: the next group is made beside it, as usual.
+    session.qemu = replace(session.qemu, smp=4)
+    assert not session._races_alone(session.groups[0])
 
 
 def test_ended_domains_are_destroyed_once_there_are_many(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
