@@ -26,7 +26,7 @@ from .domain import (
     start_create,
 )
 from .errors import GuestDied, HarnessError, MachineDied, XenPanic
-from .initramfs import build_base, build_linux_peer, build_run_disk, peer_kernel
+from .initramfs import PEER_KERNEL, build_base, build_linux_peer, build_run_disk, peer_kernel
 from .machine import BootImages, Machine, QemuConfig, qemu_version
 from .results import CaseEnd, DomainReport, GroupResult, ParseError, StepResult, parse, parse_event, parse_line
 
@@ -204,8 +204,7 @@ class Session:
             f"{GUEST_DIR}/unpause": XEN_CONFIG / "unpause.sh",
         }
         if any(LINUX in g.config.domains for g in self.groups):
-            # Only then: a kernel is most of the run disk (its size is fixed, initramfs.RUN_DISK_BYTES).
-            files[f"{GUEST_DIR}/linux-vmlinuz"] = peer_kernel(self.arts.vmlinuz, DOM0_DIR)
+            # Its kernel is in dom0's initramfs (initramfs.PEER_KERNEL); its own initramfs is small.
             files[f"{GUEST_DIR}/linux-peer.cpio.xz"] = build_linux_peer(self.guest.parent, self.arts.modules, DOM0_DIR)
         for g in self.groups:
             for role, script in self.scripts[g.index].items():
@@ -217,7 +216,7 @@ class Session:
                     continue  # run by dom0/evtchn-op in dom0 itself
                 if role == LINUX:
                     files[f"{base}.cfg"] = domain_config(
-                        f"g{g.index}-{role}", f"{GUEST_DIR}/linux-vmlinuz", "", g.config, "linux-peer.cfg.in"
+                        f"g{g.index}-{role}", PEER_KERNEL, "", g.config, "linux-peer.cfg.in"
                     )
                     continue
                 files[f"{base}.cfg"] = domain_config(
@@ -234,6 +233,7 @@ class Session:
             XEN_CONFIG / "dom0-init.sh",
             self.guest.parent / "evt-agent",
             DOM0_DIR / f"base-{self.arts.suite}.cpio",
+            peer_kernel(self.arts.vmlinuz, DOM0_DIR),
         )
         disk = build_run_disk(self._files(), self.out / "run-files", self.out / "run-disk.img")
         for g in self.groups:  # kept beside the log for whoever reads a failure

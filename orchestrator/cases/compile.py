@@ -8,7 +8,7 @@ from collections import Counter
 
 from .. import lang
 from ..errors import CaseFileError
-from ..initramfs import PEER_KERNEL_MAX, RUN_DISK_BYTES
+from ..initramfs import RUN_DISK_BYTES
 from ..userfile import MiB
 from .model import DOM0, LINUX, SLOW_HOST_CAP, Case, Step, shown
 from .plan import Group
@@ -31,7 +31,7 @@ COUNTS_FROM_MARK = ("pingpong", "rtt")
 GUEST_SCRIPT_MAX = 8 * MiB
 # What the run disk (initramfs.RUN_DISK_BYTES) holds beside the scripts: the guest and
 # dom0's evtchn-op (0.9 MiB), the helpers, the xl configs, the Linux peer's initramfs
-# (0.35 MiB) and cpio's headers; and with a Linux peer its kernel (PEER_KERNEL_MAX).
+# (0.35 MiB) and cpio's headers. The Linux peer's kernel is in dom0's initramfs.
 RUN_DISK_OTHERS = 2 * MiB
 
 
@@ -45,13 +45,12 @@ def script_size_error(case: Case, sizes: dict[str, int]) -> str | None:
                 f"case {case.name}: {dom}'s script would take {size} bytes, more than a guest holds "
                 f"({GUEST_SCRIPT_MAX // MiB} MiB of its 16: xen-config/domU.cfg.in): split the case"
             )
-    room = RUN_DISK_BYTES - RUN_DISK_OTHERS - (PEER_KERNEL_MAX if LINUX in case.domains else 0)
+    room = RUN_DISK_BYTES - RUN_DISK_OTHERS
     total = sum(sizes.values())
     if total > room:
-        beside = "the guest's files and the Linux peer's kernel" if LINUX in case.domains else "the guest's files"
         return (
             f"case {case.name}: its scripts would take {total} bytes, more than the run disk has room for "
-            f"({room} of its {RUN_DISK_BYTES // MiB} MiB, beside {beside}): split the case"
+            f"({room} of its {RUN_DISK_BYTES // MiB} MiB, beside the guest's files): split the case"
         )
     return None
 

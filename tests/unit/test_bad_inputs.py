@@ -129,8 +129,8 @@ def _steps(roles: list[str], n: int) -> str:
     [
         # A guest's script is its ramdisk: it must fit in its memory (half a million steps in turns).
         ("A B", 180_000, "case huge: A's script would take 9982434 bytes, more than a guest holds (8 MiB"),
-        # With a Linux peer, its kernel takes most of the run disk.
-        ("A Linux", 30_000, "case huge: its scripts would take"),
+        # Each fits its guest, but together they do not fit the run disk.
+        ("A B C", 140_000, "case huge: its scripts would take"),
     ],
 )
 def test_a_case_whose_scripts_would_not_fit_is_refused_at_its_line(
