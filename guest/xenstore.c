@@ -11,7 +11,7 @@
 #include "lib.h"
 
 /*
- * A reply's wait.  Long: dom0 has one vcpu, and while it is inside a hypercall that takes
+ * A reply's wait.  Long: dom0 has few vcpus, and while one is inside a hypercall that takes
  * a while on a busy host (the 'e' debug key's dump: over a minute in soak runs), xenstored
  * answers nobody.  A hung dom0 is the orchestrator's to find, by the group's silence.
  */

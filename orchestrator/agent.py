@@ -114,6 +114,8 @@ class Agent:
         self.waiting: set[int] = set()  # submitted, not yet collected
         self.replies: dict[int, Frame] = {}  # arrived for a request not collected yet
         self.stray: list[Frame] = []  # late replies to requests given up on, for the log
+        # Requests sent once another's reply has come (submit_after), by that one's id.
+        self.after: dict[int, list[tuple[int, bytes, bytes]]] = {}
 
     def connect(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
@@ -131,6 +133,7 @@ class Agent:
         self.sock, self.decoder = sock, Decoder()
         self.waiting.clear()
         self.replies.clear()
+        self.after.clear()
 
     def close(self) -> None:
         if self.sock is not None:
@@ -141,9 +144,26 @@ class Agent:
         """Send one request; its id, to collect its reply by."""
         if self.sock is None:
             self.connect()
-        assert self.sock is not None
+        req_id = self._new_id()
+        self._send(kind, req_id, payload)
+        return req_id
+
+    def submit_after(self, first: int, kind: bytes, payload: bytes) -> int:
+        """A request sent the moment request `first`'s reply comes in (whatever it says, and
+        even if `first` was given up on): dom0 runs the two one after the other, with no
+        waiting of its own. Its id now, to collect its reply by as any other's."""
+        req_id = self._new_id()
+        self.after.setdefault(first, []).append((req_id, kind, payload))
+        self.waiting.add(req_id)
+        return req_id
+
+    def _new_id(self) -> int:
         req_id = self.next_id
         self.next_id = self.next_id % 0xFFFFFFFF + 1
+        return req_id
+
+    def _send(self, kind: bytes, req_id: int, payload: bytes) -> None:
+        assert self.sock is not None
         try:
             self.sock.setblocking(True)
             self.sock.sendall(encode(kind, req_id, payload))
@@ -152,7 +172,6 @@ class Agent:
         finally:
             self.sock.setblocking(False)
         self.waiting.add(req_id)
-        return req_id
 
     def collect(self, req_id: int, timeout: float) -> Frame:
         """The reply to request `req_id`; TimedOut when none comes within `timeout` (the
@@ -166,6 +185,8 @@ class Agent:
             left = deadline - time.monotonic()
             if left <= 0:
                 self.waiting.discard(req_id)
+                for chained in self.after.values():  # one not sent yet never will be
+                    chained[:] = [c for c in chained if c[0] != req_id]
                 raise TimedOut(f"request {req_id} had no reply within {timeout:g}s")
             self.waiter(self.sock.fileno(), min(left, 0.5))  # the console reads on meanwhile
         self.waiting.discard(req_id)
@@ -179,6 +200,8 @@ class Agent:
         if self.sock is None:
             return
         for frame in self._read():
+            for req_id, kind, payload in self.after.pop(frame.id, []) if frame.id else []:
+                self._send(kind, req_id, payload)
             if frame.id == 0 and frame.kind == OUTPUT:
                 self.on_output(frame.payload)
             elif frame.id == 0 and frame.kind == REFUSED:

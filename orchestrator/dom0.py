@@ -77,6 +77,13 @@ class Dom0:
             req_id = self.channel.submit(EXEC, command.encode())
         return Pending(self, command, req_id, time.monotonic())
 
+    def begin_after(self, first: Pending, command: str) -> Pending:
+        """As begin, but `command` is sent only once `first` has ended (Agent.submit_after):
+        the two run one after the other in dom0, without either waiting there."""
+        self.console.note(f"[harness -> dom0] (after `{first.command}`) {command}")
+        req_id = self.channel.submit_after(first.req_id, EXEC, command.encode())
+        return Pending(self, command, req_id, time.monotonic())
+
     def get(self, path: str, timeout: float = COMMAND_TIMEOUT) -> bytes:
         """A dom0 file's bytes, exactly (the agent's GET)."""
         self.console.note(f"[harness <- dom0] {path}")

@@ -194,7 +194,7 @@ def test_a_dead_agent_costs_one_group_and_the_rest_run_on_a_new_machine(
     seen: dict[str, object] = {}
     run_group = Session._run_group
 
-    def meddling(self: Session, group: Group, following: Group | None) -> GroupResult:
+    def meddling(self: Session, group: Group, upcoming: list[Group]) -> GroupResult:
         assert self.dom0 is not None
         if group.index == 2:
             self.dom0.spawn("kill -9 $(pidof evt-agent)")
@@ -202,7 +202,7 @@ def test_a_dead_agent_costs_one_group_and_the_rest_run_on_a_new_machine(
             with pytest.raises(Dom0CommandFailed, match=r"no answer within 2s \(killed\)"):
                 self.dom0.run("sleep 300; echo never", timeout=2)
             seen["after stall"] = self.dom0.run("echo answered; pidof sleep || echo no-sleep-left")
-        return run_group(self, group, following)
+        return run_group(self, group, upcoming)
 
     monkeypatch.setattr(Session, "_run_group", meddling)
     run = run_all(arts, guest, load_cases(arts, files), BUILD / "test-run" / "agent-killed", fresh=True)

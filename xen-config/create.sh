@@ -6,6 +6,9 @@
 # first failure. One request for the harness to send, one answer back.
 group=$1 dir=$2
 shift 2
+# The lowest priority in dom0 (its children inherit it): made ahead, a creation runs beside
+# the running group, whose Dom0 steps and console relays come first.
+renice -n 19 -p $$ >/dev/null
 roles= given=
 for a in "$@"; do
     case "$a" in *=*) given="$given $a" ;; *) roles="$roles $a" ;; esac

@@ -84,6 +84,7 @@ class FakeChannel(Agent):
         self.answer = answer
         self.stream = stream
         self.requests: list[tuple[bytes, str]] = []
+        self.answered: set[int] = set()
         self.connects = 0
 
     def connect(self, timeout: float = 10.0) -> None:
@@ -99,6 +100,15 @@ class FakeChannel(Agent):
         frame = self._answer(kind, req_id, payload)
         if frame is not None:
             self.replies[req_id] = frame
+            self.answered.add(req_id)
+        return req_id
+
+    def submit_after(self, first: int, kind: bytes, payload: bytes) -> int:
+        """Sent at once if `first` was answered; never, as by the real agent, if it never is."""
+        if first in self.answered:
+            return self.submit(kind, payload)
+        req_id, self.next_id = self.next_id, self.next_id + 1
+        self.requests.append((kind, "(never sent) " + payload.decode(errors="replace")))
         return req_id
 
     def collect(self, req_id: int, timeout: float) -> Frame:

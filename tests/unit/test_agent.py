@@ -182,3 +182,25 @@ def test_checksum_failure_names_the_frame() -> None:
 def test_result_of_a_wrong_kind_is_a_channel_error() -> None:
     with pytest.raises(ChannelError):
         agent._result(Frame(b"D", 1, b"data"))
+
+
+def test_a_request_after_another_is_sent_once_that_ones_reply_came(
+    served: tuple[SocketAgent, subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    """submit_after: the second runs in dom0 only after the first ended, with no waiting of
+    its own there; each is collected by its id, the second's first if the caller likes."""
+    a, _ = served
+    mark = tmp_path / "first-ended"
+    first = a.submit(agent.EXEC, f"sleep 0.3; touch {mark}".encode())
+    second = a.submit_after(first, agent.EXEC, f"test -e {mark} && echo after".encode())
+    assert a.finish(second, 10).output == b"after\n"
+    assert a.finish(first, 10).status == 0
+
+
+def test_a_request_after_one_given_up_on_is_never_sent(served: tuple[SocketAgent, subprocess.Popen[bytes]]) -> None:
+    a, _ = served
+    first = a.submit(agent.EXEC, b"sleep 5")
+    second = a.submit_after(first, agent.EXEC, b"echo never")
+    with pytest.raises(TimedOut):
+        a.collect(second, 0.2)
+    assert a.after[first] == []  # taken off: the first's reply, when it comes, sends nothing

@@ -59,6 +59,7 @@ def test_the_command_line_gives_dom0_little_memory_and_the_cases_vcpus() -> None
     line = direct.xen_cmdline(base, vcpus=2)
     assert direct.DOM0_MEM in line and line.count("dom0_mem=") == 1
     assert "dom0_max_vcpus=2" in line.split() and line.count("dom0_max_vcpus=") == 1
+    assert "dom0_max_vcpus=1" in direct.xen_cmdline(base).split()  # not dom0's own 2 (xen.cmdline)
     untouched = {w for w in base.split() if not w.startswith(("dom0_mem=", "dom0_max_vcpus="))}
     assert untouched <= set(line.split())
 

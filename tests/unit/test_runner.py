@@ -149,6 +149,8 @@ def test_nothing_is_created_beside_a_group_that_fuzzes_on_every_cpu(
     assert [g.error for g in results] == [None, None]
     assert {n: r.outcome for n, r in _cases(results).items()} == {"racing": Outcome.PASS, "after": Outcome.PASS}
     assert seen == ["create g1", "waited g1-A", "create g2", "waited g2-Solo"]
+    # Made ahead of a racing group, but no further: they would be under way beside it.
+    assert session._beside(session.groups[1], session.groups) == session.groups[:1]
     # With twice the cpus, one is left over: the next group is made beside it, as usual.
     session.qemu = replace(session.qemu, smp=4)
     assert not session._races_alone(session.groups[0])
@@ -373,3 +375,55 @@ def test_dom0s_script_starts_before_its_guests_are_unpaused(tmp_path: Path) -> N
     script = next(i for i, c in enumerate(shell.commands) if c.startswith("/evt/evtchn-op g1-Dom0 "))
     unpause = next(i for i, c in enumerate(shell.commands) if c.startswith("sh /evt/unpause g1 A"))
     assert script < unpause
+
+
+def test_later_groups_are_made_ahead_each_after_the_one_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While group 1 (one domain) runs, dom0 is asked for groups 2 and 3 (CREATE_AHEAD_GROUPS):
+    in one stream, group 3's creation is sent only once group 2's has ended (Dom0.begin_after),
+    so dom0 runs them one after the other and the next group's are never slowed by a later one's."""
+    monkeypatch.setattr(runner, "CREATE_STREAMS", 1)
+
+    class Slow(FakeDom0Shell):
+        held = False
+
+        def __call__(self, command: str) -> Answer:
+            if command.startswith("sh /evt/create g2 ") and not self.held:
+                self.held = True
+                self.commands.append(command)
+                return None  # no answer while group 1 runs
+            return super().__call__(command)
+
+    cases = "".join(
+        f"case {name}\ndomains {dom}\nvcpus {vcpus}\ntimeout 1\nsource  somewhere\n{dom} send 1 -> EINVAL\n\n"
+        for name, dom, vcpus in (("first", "One", 1), ("second", "Solo", 2), ("third", "Trio", 3))
+    )
+    shell = Slow(
+        {
+            f"g{i}-{dom}": FakeGuest(_passing(name, [_result(name, 6 + 7 * (i - 1), "send", "1")], (1, 0)))
+            for i, (name, dom) in enumerate((("first", "One"), ("second", "Solo"), ("third", "Trio")), 1)
+        }
+    )
+    session = _session(tmp_path, shell, cases)
+    results = session.run_groups(session.groups)
+    assert [g.error for g in results] == [None, None, None]
+    assert session.dom0 is not None and isinstance(session.dom0.channel, FakeChannel)
+    sent = [c for _, c in session.dom0.channel.requests if "/evt/create g3 " in c]
+    # Chained to group 2's, which never answered: not sent then; group 3 made its own.
+    assert sent[0].startswith("(never sent) sh /evt/create g3 ") and len(sent) == 2
+    assert _cases(results)["third"].outcome is Outcome.PASS
+
+
+def test_only_the_next_group_is_made_beside_domains_that_meet_through_xenstore(tmp_path: Path) -> None:
+    """Group 1 (A B) meets through xenstore: only group 2 is made beside it, not group 3
+    (Session._beside); xenstored would serve the creations' transactions before its guests."""
+    third = "\ncase third\ndomains Trio\nvcpus 2\ntimeout 1\nsource  somewhere\nTrio send 1 -> EINVAL\n"
+    shell = FakeDom0Shell({"g1-A": FakeGuest(A_OK), "g1-B": FakeGuest(B_OK), "g2-Solo": FakeGuest(SOLO_OK)})
+    shell.guests["g3-Trio"] = FakeGuest(_passing("third", [_result("third", 19, "send", "1")], (1, 0)))
+    session = _session(tmp_path, shell, CASES + third)
+    assert [g.index for g in session._beside(session.groups[0], session.groups[1:])] == [2]
+    assert [g.index for g in session._beside(session.groups[1], session.groups[2:])] == [3]
+    results = session.run_groups(session.groups)
+    assert [g.error for g in results] == [None, None, None]
+    create_g3 = next(i for i, c in enumerate(shell.commands) if c.startswith("sh /evt/create g3 "))
+    unpause_g2 = next(i for i, c in enumerate(shell.commands) if c.startswith("sh /evt/unpause g2 "))
+    assert create_g3 > unpause_g2  # asked for only once group 2 runs
