@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from dataclasses import asdict
 from pathlib import Path
 
@@ -175,7 +176,23 @@ def test_conformance_cases_leave_out_fuzzing_and_the_linux_peer() -> None:
     plain = group(1, ["a", "b"], 4.0)
     fuzzing = group(2, ["f"], 30.0)
     fuzzing.group.cases[0].steps.append(Step(3, "A", "fuzz", ("1", "100"), ("ok", "0"), None, None, False, ""))
-    assert conformance_case_seconds([Sample(1.0, 1.0, [plain, fuzzing])]) == [2.0, 2.0]
+    assert conformance_case_seconds([Sample(1.0, 1.0, [plain, fuzzing])]) == [2.0]
+
+
+def test_a_conformance_case_is_each_runs_median_then_their_median() -> None:
+    """Three runs of the suite's shape: a first group of 28 cases, 16 groups of one case;
+    the second run's first group was slow. Pooled, its shares would be the median of all;
+    per run, it is one run of three."""
+    runs = [
+        Sample(
+            1.0, 1.0, [group(1, [f"c{i}" for i in range(28)], first), *(group(i, [f"z{i}"], 0.5) for i in range(2, 18))]
+        )
+        for first in (5.0, 6.6, 5.0)
+    ]
+    per_run = conformance_case_seconds(runs)
+    assert per_run == pytest.approx([5.0 / 28, 6.6 / 28, 5.0 / 28])
+    assert statistics.median(per_run) == pytest.approx(5.0 / 28)
+    assert statistics.median(case_wall_seconds(runs, plain=True)) == pytest.approx(6.6 / 28)  # pooled
 
 
 def test_the_coverage_overhead_is_the_ratio_of_the_medians() -> None:
