@@ -287,22 +287,30 @@ def test_progress_counts_a_known_failure_as_known(
     assert "k: pass (1 known)" in capsys.readouterr().err
 
 
+class Unanswered(FakeDom0Shell):
+    """dom0 that never answers the first command beginning with `prefix` (a creation that
+    hangs, as on the slow host); every other command as usual."""
+
+    def __init__(self, prefix: str, guests: dict[str, FakeGuest]) -> None:
+        super().__init__(guests)
+        self.prefix, self.held = prefix, False
+
+    def __call__(self, command: str) -> Answer:
+        if command.startswith(self.prefix) and not self.held:
+            self.held = True
+            self.commands.append(command)
+            return None
+        return super().__call__(command)
+
+
 def test_a_creation_ahead_that_never_answers_is_killed_and_made_again(tmp_path: Path) -> None:
     """As on the slow host: group 2's domains, made ahead, got no answer. The request is
     killed in dom0 (not left to answer later), its half-made domains destroyed, and the
     group makes them again in its turn and passes; group 1 never waited for it."""
 
-    class Stalling(FakeDom0Shell):
-        stalled = False
-
-        def __call__(self, command: str) -> Answer:
-            if command.startswith("sh /evt/create g2 ") and not self.stalled:
-                self.stalled = True
-                self.commands.append(command)
-                return None  # no answer, ever
-            return super().__call__(command)
-
-    shell = Stalling({"g1-A": FakeGuest(A_OK), "g1-B": FakeGuest(B_OK), "g2-Solo": FakeGuest(SOLO_OK)})
+    shell = Unanswered(
+        "sh /evt/create g2 ", {"g1-A": FakeGuest(A_OK), "g1-B": FakeGuest(B_OK), "g2-Solo": FakeGuest(SOLO_OK)}
+    )
     session = _session(tmp_path, shell)
     results = session.run_groups(session.groups)
     assert [g.error for g in results] == [None, None]
@@ -383,25 +391,16 @@ def test_later_groups_are_made_ahead_each_after_the_one_before(tmp_path: Path, m
     so dom0 runs them one after the other and the next group's are never slowed by a later one's."""
     monkeypatch.setattr(runner, "CREATE_STREAMS", 1)
 
-    class Slow(FakeDom0Shell):
-        held = False
-
-        def __call__(self, command: str) -> Answer:
-            if command.startswith("sh /evt/create g2 ") and not self.held:
-                self.held = True
-                self.commands.append(command)
-                return None  # no answer while group 1 runs
-            return super().__call__(command)
-
     cases = "".join(
         f"case {name}\ndomains {dom}\nvcpus {vcpus}\ntimeout 1\nsource  somewhere\n{dom} send 1 -> EINVAL\n\n"
         for name, dom, vcpus in (("first", "One", 1), ("second", "Solo", 2), ("third", "Trio", 3))
     )
-    shell = Slow(
+    shell = Unanswered(
+        "sh /evt/create g2 ",
         {
             f"g{i}-{dom}": FakeGuest(_passing(name, [_result(name, 6 + 7 * (i - 1), "send", "1")], (1, 0)))
             for i, (name, dom) in enumerate((("first", "One"), ("second", "Solo"), ("third", "Trio")), 1)
-        }
+        },
     )
     session = _session(tmp_path, shell, cases)
     results = session.run_groups(session.groups)
