@@ -397,10 +397,9 @@ class Session:
 
     def run_groups(self, groups: list[Group]) -> list[GroupResult]:
         """Run groups one after another, domain life cycle off the critical path: while a
-        group's guests run, dom0 creates the next group's domains, paused (unless the group
-        races its vcpus on every cpu: _races_alone); ended domains
-        stay until there are many, or until the machine stops. A group's shutdown reasons are
-        checked while the next one runs (_settle)."""
+        group's guests run, dom0 creates later groups' domains, paused (how many, _beside
+        says); ended domains stay until there are many, or until the machine stops. A
+        group's shutdown reasons are checked while the next one runs (_settle)."""
         results = []
         for i, group in enumerate(groups):
             if self.abandoned:

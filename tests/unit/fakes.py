@@ -95,7 +95,7 @@ class FakeChannel(Agent):
 
     def submit(self, kind: bytes, payload: bytes) -> int:
         """Answered at once (a command with no answer never is); collected by id."""
-        req_id, self.next_id = self.next_id, self.next_id + 1
+        req_id = self._new_id()
         self.requests.append((kind, payload.decode(errors="replace")))
         frame = self._answer(kind, req_id, payload)
         if frame is not None:
@@ -107,7 +107,7 @@ class FakeChannel(Agent):
         """Sent at once if `first` was answered; never, as by the real agent, if it never is."""
         if first in self.answered:
             return self.submit(kind, payload)
-        req_id, self.next_id = self.next_id, self.next_id + 1
+        req_id = self._new_id()
         self.requests.append((kind, "(never sent) " + payload.decode(errors="replace")))
         return req_id
 
