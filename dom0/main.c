@@ -4,7 +4,8 @@
  * round trip over the serial line.
  *
  *   evtchn-op <name> <script> [ROLE=domid ...]
- *   evtchn-op --domu <script>
+ *   evtchn-op --domu <script> | --domu --standby
+ *   evtchn-op --give-script <domid> <script>
  *
  * <name> prefixes each EVT line as a guest's console relay would ("g5-Dom0");
  * ROLE=domid says what @ROLE means.  Exit 0 when the script ran (its verdicts
@@ -14,6 +15,11 @@
  * relayed with the prefix already; domain ids are read where the harness put
  * them for every domain (XS_DIR/dom/ROLE of our home); it publishes in its
  * own home; and it exits 1 when a step failed.
+ *
+ * --domu --standby: the Linux peer booted ahead, before its machine is saved
+ * (docs/architecture.md, "The Linux peer"): it says it stands by, then waits
+ * for its script in its xenstore home, where dom0's --give-script puts it as
+ * a group takes the peer (xen-config/create.sh).
  *
  * Dom0's own ports are made, notified, unmasked and closed through the dom0
  * kernel's event channel device (/dev/xen/evtchn), as a Linux driver's would
@@ -48,6 +54,7 @@ static struct {
     int64_t domid;
 } doms[16];
 static unsigned int nr_doms;
+static int standby;  /* --domu --standby */
 
 static int dom_lookup(const char *name, int64_t *id)
 {
@@ -103,6 +110,80 @@ static char *read_file(const char *path, size_t *len)
     return text;
 }
 
+/*
+ * A script in xenstore: XS_DIR/script/<i>, SCRIPT_CHUNK bytes each, then
+ * XS_DIR/script/n, their number, written last: what the peer waits for.
+ */
+#define SCRIPT_CHUNK 2048
+#define STANDBY_POLL_MS 20
+
+static int give_script(const char *id, const char *path)
+{
+    char key[128], chunk[SCRIPT_CHUNK + 1], n[24], *end;
+    unsigned long domid = strtoul(id, &end, 10);
+    size_t len, i = 0;
+    const char *text, *err = NULL;
+
+    if ( !*id || *end || domid > DOMID_FIRST_RESERVED )
+    {
+        fprintf(stderr, "evtchn-op: not a domain id: %s\n", id);
+        return 2;
+    }
+    text = read_file(path, &len);
+
+    for ( size_t at = 0; at < len && !err; at += SCRIPT_CHUNK, i++ )
+    {
+        size_t size = len - at < SCRIPT_CHUNK ? len - at : SCRIPT_CHUNK;
+
+        memcpy(chunk, text + at, size);
+        chunk[size] = '\0';
+        snprintf(key, sizeof(key), "/local/domain/%lu/" XS_DIR "/script/%zu", domid, i);
+        err = xs_write(key, chunk);
+    }
+    snprintf(key, sizeof(key), "/local/domain/%lu/" XS_DIR "/script/n", domid);
+    snprintf(n, sizeof(n), "%zu", i);
+    if ( err || (err = xs_write(key, n)) )
+    {
+        fprintf(stderr, "evtchn-op: xenstore %s: %s\n", key, err);
+        return 2;
+    }
+    return 0;
+}
+
+/* The standby peer's script, once dom0 has given it (give_script()). */
+static char *await_script(size_t *len)
+{
+    static char text[1 << 20];
+    char key[64], n[16], *end;
+    unsigned long chunks;
+
+    EVT_PRINTF(EVT_NOTE " linux-peer: standing by");
+    fflush(stdout);
+    while ( xs_read(XS_DIR "/script/n", n, sizeof(n)) )
+        sleep_ms(STANDBY_POLL_MS);  /* paused, as the machine is saved: no cost */
+    chunks = strtoul(n, &end, 10);
+    *len = 0;
+    for ( unsigned long i = 0; i < chunks && !*end; i++ )
+    {
+        const char *err;
+
+        snprintf(key, sizeof(key), XS_DIR "/script/%lu", i);
+        if ( *len + SCRIPT_CHUNK >= sizeof(text) ||
+             (err = xs_read(key, text + *len, SCRIPT_CHUNK + 1)) )
+        {
+            fprintf(stderr, "evtchn-op: the script's %s: %s\n", key, *len + SCRIPT_CHUNK >= sizeof(text) ? "too long" : err);
+            exit(2);
+        }
+        *len += strlen(text + *len);
+    }
+    if ( *end )
+    {
+        fprintf(stderr, "evtchn-op: the script's chunk count: %s\n", n);
+        exit(2);
+    }
+    return text;
+}
+
 int main(int argc, char **argv)
 {
     char prefix[64];
@@ -121,12 +202,20 @@ int main(int argc, char **argv)
     const char *text;
     size_t len;
 
-    if ( argc < 3 )
+    if ( argc < 3 || (!strcmp(argv[1], "--give-script") && argc != 4) )
     {
-        fprintf(stderr, "usage: evtchn-op <name> <script> [ROLE=domid ...] | --domu <script>\n");
+        fprintf(stderr, "usage: evtchn-op <name> <script> [ROLE=domid ...] | --domu <script> | --domu --standby"
+                        " | --give-script <domid> <script>\n");
         return 2;
     }
+    if ( !strcmp(argv[1], "--give-script") )
+    {
+        if ( (xenbus = open("/dev/xen/xenbus", O_RDWR)) < 0 )
+            die("/dev/xen/xenbus");
+        return give_script(argv[2], argv[3]);
+    }
     domu = !strcmp(argv[1], "--domu");
+    standby = domu && !strcmp(argv[2], "--standby");
     for ( int i = 3; i < argc; i++ )
     {
         char *eq = strchr(argv[i], '='), *end;
@@ -146,11 +235,11 @@ int main(int argc, char **argv)
         }
     }
     snprintf(prefix, sizeof(prefix), domu ? "" : "[%s] ", argv[1]);
-    text = read_file(argv[2], &len);
-    if ( (privcmd = open("/dev/xen/privcmd", O_RDWR)) < 0 )
-        die("/dev/xen/privcmd");
     if ( (xenbus = open("/dev/xen/xenbus", O_RDWR)) < 0 )
         die("/dev/xen/xenbus");
+    text = standby ? await_script(&len) : read_file(argv[2], &len);
+    if ( (privcmd = open("/dev/xen/privcmd", O_RDWR)) < 0 )
+        die("/dev/xen/privcmd");
     if ( (evtchn = open("/dev/xen/evtchn", O_RDWR)) < 0 )
         die("/dev/xen/evtchn");
     xs_pub_setup();

@@ -9,6 +9,9 @@
  * as the harness's own guest does; evtchn-op prints the BOOT line.  Whatever
  * fails before the script runs is said on the console as
  * "EVT NOTE linux-peer: ..." and ends in a reboot.
+ *
+ * With no /script, the peer stands by: booted before the machine is saved,
+ * evtchn-op waits for its script in xenstore (evtchn-op --domu --standby).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -88,7 +91,8 @@ int main(void)
         fail("fork");
     if ( pid == 0 )
     {
-        execl("/evtchn-op", "evtchn-op", "--domu", "/script", (char *)NULL);
+        execl("/evtchn-op", "evtchn-op", "--domu", access("/script", F_OK) ? "--standby" : "/script",
+              (char *)NULL);
         fail("/evtchn-op");
     }
     if ( waitpid(pid, &status, 0) < 0 )

@@ -95,16 +95,24 @@ def write_cpio(src: Path, out: Path) -> None:
         )  # fmt: skip
 
 
-def build_base(arts: Artifacts, init_script: Path, agent: Path, out: Path, peer: Path) -> Path:
+def build_base(arts: Artifacts, init_script: Path, agent: Path, out: Path, files: dict[str, Path | str]) -> Path:
     """The suite's base initramfs, rebuilt only when its inputs change. `agent` (dom0/agent.c)
-    is in it, not on the run disk: it serves the commands that read the run disk. So is
-    the Linux peer's kernel `peer` (peer_kernel()), at PEER_KERNEL: the same for every run."""
+    is in it, not on the run disk: it serves the commands that read the run disk. So are
+    `files` (path in dom0 -> host file or text): what the saved machine uses before any
+    run's files arrive, the Linux peer that stands by in it (runner.Session._stand_by)."""
     stamp = out.with_suffix(".inputs")
     agent_hash = hashlib.sha256(agent.read_bytes()).hexdigest()
-    st = peer.stat()
+    listed = []
+    for path, src in sorted(files.items()):
+        if isinstance(src, Path):  # a large file (the peer's kernel) by its name, size and time
+            st = src.stat()
+            listed.append(f"{path} {src.name} {st.st_size} {int(st.st_mtime)}")
+        else:
+            listed.append(f"{path} {hashlib.sha256(src.encode()).hexdigest()}")
     inputs = (
         f"{arts.describe()}\n{' '.join(DOM0_MODULES)}\nagent {agent_hash}\n"
-        f"peer {peer.name} {st.st_size} {int(st.st_mtime)}\n{init_script.read_text()}"
+        + "".join(f"{line}\n" for line in listed)
+        + init_script.read_text()
     )
     if out.exists() and stamp.exists() and stamp.read_text() == inputs:
         return out
@@ -134,8 +142,13 @@ def build_base(arts: Artifacts, init_script: Path, agent: Path, out: Path, peer:
         etc_xen.mkdir(parents=True, exist_ok=True)
         (etc_xen / "xl.conf").write_text("# empty: xl's defaults\n")
         shutil.copy2(agent, stage / "bin" / "evt-agent")
-        (stage / PEER_KERNEL[1:]).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(peer, stage / PEER_KERNEL[1:])
+        for path, src in files.items():
+            dest = stage / path.lstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(src, Path):
+                shutil.copy2(src, dest)
+            else:
+                dest.write_text(src)
         shutil.copy2(init_script, stage / "init")
         os.chmod(stage / "init", 0o755)
         write_cpio(stage, out)
@@ -151,13 +164,12 @@ PEER_MODULES = ("xen-evtchn", "xen-privcmd")
 def build_linux_peer(tools: Path, modules: Path, cache: Path) -> Path:
     """The Linux peer's initramfs: dom0/peer-init as /init, evtchn-op, and the kernel's
     Xen modules in /modules with their load-order. xen-config/create.sh appends each
-    group's script as /script. Kept in `cache` by a hash of what goes in (xz takes
-    0.6 s, on every run with a Linux peer otherwise).
+    group's script as /script, but for the peer that stands by, which has none. Kept in
+    `cache` by a hash of what goes in (xz takes 0.6 s).
 
-    Compressed, as it travels on the run disk, with xz (CRC32: the kernel checks no
-    other): not gzip, which libxc tries to unpack itself ("xc_dom_do_gunzip: inflate
-    failed", with the script appended), and whose message, printed without a newline,
-    ran into a relayed result line."""
+    Compressed with xz (CRC32: the kernel checks no other): not gzip, which libxc tries
+    to unpack itself ("xc_dom_do_gunzip: inflate failed", with the script appended), and
+    whose message, printed without a newline, ran into a relayed result line."""
     kos = module_order(modules, PEER_MODULES)
     h = hashlib.sha256()
     for part in [tools / "peer-init", tools / "evtchn-op", *kos]:
@@ -192,8 +204,11 @@ def build_linux_peer(tools: Path, modules: Path, cache: Path) -> Path:
     return out
 
 
-# Where dom0's initramfs holds the Linux peer's kernel (build_base, peer_kernel()).
-PEER_KERNEL = "/usr/lib/evt/linux-peer-kernel"
+# What dom0's initramfs holds for the harness (build_base): all of it is in the saved
+# machine, as a run's own files (GUEST_DIR, on the run disk) are not.
+BASE_DIR = "/usr/lib/evt"
+PEER_KERNEL = f"{BASE_DIR}/linux-peer-kernel"  # peer_kernel()
+PEER_INITRAMFS = f"{BASE_DIR}/linux-peer.cpio.xz"  # build_linux_peer()
 
 
 def peer_kernel(vmlinuz: Path, cache: Path) -> Path:

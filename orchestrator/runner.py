@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
@@ -26,7 +26,8 @@ from .domain import (
     start_create,
 )
 from .errors import GuestDied, HarnessError, MachineDied, XenPanic
-from .initramfs import PEER_KERNEL, build_base, build_linux_peer, build_run_disk, peer_kernel
+from .evtlines import TAG
+from .initramfs import BASE_DIR, PEER_INITRAMFS, PEER_KERNEL, build_base, build_linux_peer, build_run_disk, peer_kernel
 from .machine import BootImages, Machine, QemuConfig, qemu_version
 from .results import CaseEnd, DomainReport, GroupResult, ParseError, StepResult, parse, parse_event, parse_line
 
@@ -58,6 +59,11 @@ CREATE_STREAMS = 2
 # A lost machine is replaced for the groups that remain, up to this many times a session
 # (a Xen that goes down in every group is not worth a new machine each time).
 MAX_REPLACEMENTS = 3
+# The Linux peer that stands by in the saved machine (Session._stand_by), as xl names it
+# until a group takes it; that group's config must be this one's.
+STANDBY = "linux-standby"
+STANDBY_CONFIG = Config((LINUX,))
+STANDBY_ID = "/run/evt-standby"  # its domain id, until a group takes it (xen-config/standby.sh)
 # Ended domains (shut down, preserved) left to the machine's end, up to this many: 16 MiB
 # each, 640 MiB of the 1.9 GiB Xen has free beside dom0; each `xl destroy` costs dom0 0.2 s
 # under TCG, so a suite (23 domains) destroys none.
@@ -81,14 +87,17 @@ def xen_config_text(name: str) -> str:
     return (XEN_CONFIG / name).read_text().strip()
 
 
-def domain_config(name: str, kernel: str, script: str, config: Config, template: str = "domU.cfg.in") -> str:
+def domain_config(
+    name: str, kernel: str, script: str, config: Config, template: str = "domU.cfg.in", ramdisk: str = ""
+) -> str:
     text = (XEN_CONFIG / template).read_text()
     extra = f"irqs = [ {', '.join(map(str, config.irqs))} ]\n" if config.irqs else ""
     for key, val in {
         "NAME": name,
         "KERNEL": kernel,
         "SCRIPT": script,
-        "RAMDISK": f"/run/evt-peer/{name}.initrd",  # the Linux peer's: xen-config/create.sh makes it
+        # The Linux peer's: xen-config/create.sh makes it, but for the one that stands by.
+        "RAMDISK": ramdisk or f"/run/evt-peer/{name}.initrd",
         "VCPUS": str(config.vcpus),
         "MAX_EVENT_CHANNELS": str(config.max_event_channels),
     }.items():
@@ -186,6 +195,7 @@ class Session:
         # Being created ahead (paused) while the group before runs, by group index.
         self._parked: dict[int, tuple[list[Domain], Pending]] = {}
         self._ended: list[Domain] = []  # their group is over: to destroy
+        self._standby = False  # this machine has a Linux peer standing by, untaken (_stand_by)
         self._unsettled: tuple[GroupResult, list[Domain]] | None = None  # reasons not checked yet
         # Every Xen's known results (orchestrator/baseline.py), checked now: a bad file is
         # refused before the boot; the Xen's own is picked once its version is known.
@@ -207,13 +217,9 @@ class Session:
         files: dict[str, Path | str] = {
             f"{GUEST_DIR}/evtchn-guest": self.guest,
             f"{GUEST_DIR}/evtchn-op": self.guest.parent / "evtchn-op",  # built beside the guest
-            f"{GUEST_DIR}/relay": XEN_CONFIG / "relay.sh",
             f"{GUEST_DIR}/create": XEN_CONFIG / "create.sh",
             f"{GUEST_DIR}/unpause": XEN_CONFIG / "unpause.sh",
         }
-        if any(LINUX in g.config.domains for g in self.groups):
-            # Its kernel is in dom0's initramfs (initramfs.PEER_KERNEL); its own initramfs is small.
-            files[f"{GUEST_DIR}/linux-peer.cpio.xz"] = build_linux_peer(self.guest.parent, self.arts.modules, DOM0_DIR)
         for g in self.groups:
             for role, script in self.scripts[g.index].items():
                 if not lang.is_domain(role):  # it names files and xl domains in dom0's shell
@@ -232,6 +238,20 @@ class Session:
                 )
         return files
 
+    def _base_files(self) -> dict[str, Path | str]:
+        """What dom0's initramfs holds for the harness, in the saved machine: the Linux peer
+        (its kernel and initramfs, for the one that stands by and for any other), the console
+        relay and the standby's script and xl config."""
+        return {
+            PEER_KERNEL: peer_kernel(self.arts.vmlinuz, DOM0_DIR),
+            PEER_INITRAMFS: build_linux_peer(self.guest.parent, self.arts.modules, DOM0_DIR),
+            f"{BASE_DIR}/relay": (XEN_CONFIG / "relay.sh").read_text(),
+            f"{BASE_DIR}/standby": (XEN_CONFIG / "standby.sh").read_text(),
+            f"{BASE_DIR}/{STANDBY}.cfg": domain_config(
+                STANDBY, PEER_KERNEL, "", STANDBY_CONFIG, "linux-peer.cfg.in", ramdisk=PEER_INITRAMFS
+            ),
+        }
+
     def __enter__(self) -> Session:
         self.out.mkdir(parents=True, exist_ok=True)
         # One initramfs per suite for every kind of run: a saved machine is keyed by its bytes.
@@ -241,7 +261,7 @@ class Session:
             XEN_CONFIG / "dom0-init.sh",
             self.guest.parent / "evt-agent",
             DOM0_DIR / f"base-{self.arts.suite}.cpio",
-            peer_kernel(self.arts.vmlinuz, DOM0_DIR),
+            self._base_files(),
         )
         disk = build_run_disk(self._files(), self.out / "run-files", self.out / "run-disk.img")
         for g in self.groups:  # kept beside the log for whoever reads a failure
@@ -277,7 +297,12 @@ class Session:
         self._dom0s.append(self.dom0)
         try:
             # The run's own files: dom0 may have read the disk before it was saved, so drop its cache.
-            self.dom0.run(f"blockdev --flushbufs {RUN_DISK} && cd / && cpio -idm < {RUN_DISK} 2>/dev/null")
+            # ... and whether this machine has a Linux peer standing by (_stand_by).
+            standby = self.dom0.run(
+                f"blockdev --flushbufs {RUN_DISK} && cd / && cpio -idm < {RUN_DISK} 2>/dev/null"
+                f" && {{ cat {STANDBY_ID} 2>/dev/null || true; }}"
+            )
+            self._standby = standby.strip().isdigit()
             if self.coverage:  # what booting (or restoring) did is not the cases' work
                 self.dom0.run("xencov reset")
                 self._unread = []  # a lost machine's unread groups are gone with it
@@ -340,6 +365,8 @@ class Session:
                 self.dom0.wait_ready()
             self.ready_seconds = self.dom0.ready_at - self.machine.started
             self.info = {**self._xen_info(), "boot": "cold"}
+            if snap is not None or any(LINUX in g.config.domains for g in self.groups):
+                self._stand_by()
             if snap is not None:
                 with log.step(f"saving the booted Xen and dom0 for later runs ({snap.dir.name})"):
                     self.machine.save(snap.state)
@@ -347,6 +374,35 @@ class Session:
         except BaseException:
             self.machine.stop()
             raise
+
+    def _stand_by(self) -> None:
+        """Boot a Linux peer that waits, paused, for the first group that needs one
+        (xen-config/standby.sh, create.sh). Booted before the machine is saved, it is in
+        every machine restored from it: that group then pays for no `xl create` of a peer
+        and no kernel boot (4-5 s of one cpu under TCG, which nothing could share: groups
+        run beside a peer's boot lost their round trips). One that does not come up leaves
+        each Linux group to boot its own."""
+        assert self.machine is not None and self.dom0 is not None
+        console = self.machine.console
+        since = len(console.lines)
+        try:
+            with log.step("booting the Linux peer that stands by in the saved machine"):
+                self.dom0.run(f"sh {BASE_DIR}/standby")
+                _, said = console.wait_for(
+                    re.compile(rf"^\({STANDBY}\) EVT {TAG['NOTE']} linux-peer: (.*)"),
+                    since,
+                    LINUX_BOOT_S,
+                    lambda what: HarnessError(what, console.tail(), console.log_path),
+                )
+                if said.group(1) != "standing by":
+                    raise HarnessError(f"it said: {said.group(1)}", console.tail(), console.log_path)
+                self.dom0.run(f"xl pause {STANDBY}")
+        except (XenPanic, MachineDied):
+            raise
+        except HarnessError as e:
+            log.info(f"no Linux peer stands by ({e.detail.splitlines()[0]}): each Linux group boots its own")
+            relay = f"/run/relay-{STANDBY}.pid"
+            self.dom0.run_rc(f"xl destroy {STANDBY} 2>&1; kill $(cat {relay}) 2>/dev/null; rm -f {relay} {STANDBY_ID}")
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         if self.machine is not None:
@@ -475,7 +531,17 @@ class Session:
     def _start_create(self, group: Group, domains: list[Domain], after: Pending | None = None) -> Pending:
         assert self.dom0 is not None
         others = {DOM0: 0} if DOM0 in group.config.domains else {}
-        return start_create(self.dom0, f"g{group.index}", domains, others, after)
+        standby = LINUX if self._takes_standby(group) else None
+        return start_create(self.dom0, f"g{group.index}", domains, others, after, standby)
+
+    def _takes_standby(self, group: Group) -> bool:
+        """Whether `group`'s Linux peer is the one standing by in this machine (_stand_by):
+        the first group with one whose config the standby's is. It is taken, once."""
+        config = replace(group.config, domains=STANDBY_CONFIG.domains)
+        if not self._standby or LINUX not in group.config.domains or config != STANDBY_CONFIG:
+            return False
+        self._standby = False
+        return True
 
     def _finish_parked(self, group: Group, domains: list[Domain], pending: Pending) -> None:
         """The creation started while the last group ran: its result, with as long again to

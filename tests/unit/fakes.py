@@ -189,6 +189,7 @@ class FakeDom0Shell:
     def __init__(self, guests: dict[str, FakeGuest] | None = None):
         self.guests = guests or {}
         self.xenstore: dict[str, str] = {}
+        self.standby_taken: list[str] = []  # domains the Linux peer standing by became
         self.commands: list[str] = []
         self.domids: dict[str, int] = {}
 
@@ -267,11 +268,15 @@ class FakeDom0Shell:
         given = dict(a.split("=", 1) for a in args if "=" in a)
         made: list[str] = []
         for role in [a for a in args if "=" not in a]:
-            cfg = f"/evt/{group}/{role}.cfg"
-            o, rc, _ = self.answer_one(f"xl create -p {cfg}")
-            out += o
-            if rc:
-                return out, rc, []
+            if role.endswith("@standby"):  # the Linux peer standing by becomes this role
+                role = role.removesuffix("@standby")
+                self.standby_taken.append(f"{group}-{role}")
+                self.domids[f"{group}-{role}"] = len(self.domids) + 1
+            else:
+                o, rc, _ = self.answer_one(f"xl create -p /evt/{group}/{role}.cfg")
+                out += o
+                if rc:
+                    return out, rc, []
             out.append(f"@@DOMID {group}-{role} {self.domids[f'{group}-{role}']}")
             given[role] = str(self.domids[f"{group}-{role}"])
             made.append(role)

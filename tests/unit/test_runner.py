@@ -426,3 +426,44 @@ def test_only_the_next_group_is_made_beside_domains_that_meet_through_xenstore(t
     create_g3 = next(i for i, c in enumerate(shell.commands) if c.startswith("sh /evt/create g3 "))
     unpause_g2 = next(i for i, c in enumerate(shell.commands) if c.startswith("sh /evt/unpause g2 "))
     assert create_g3 > unpause_g2  # asked for only once group 2 runs
+
+
+LINUX_GROUPS = "".join(
+    f"case {name}\ndomains A Linux\n{extra}timeout 1\nsource  somewhere\nA send 1 -> EINVAL\nLinux send 1 -> EINVAL\n\n"
+    for name, extra in (("first", ""), ("two-vcpus", "vcpus 2\n"), ("again", "fresh\n"))
+)
+
+
+def _linux_session(tmp_path: Path, standby: bool) -> tuple[Session, FakeDom0Shell]:
+    shell = FakeDom0Shell(
+        {
+            f"g{i}-{role}": FakeGuest(_passing(name, [_result(name, line, "send", "1")], (1, 0)))
+            for i, name in enumerate(("first", "two-vcpus", "again"), 1)
+            for role, line in (("A", 6 + 8 * (i - 1) + (i > 1)), ("Linux", 7 + 8 * (i - 1) + (i > 1)))
+        }
+    )
+    session = _session(tmp_path, shell, LINUX_GROUPS)
+    session._standby = standby
+    return session, shell
+
+
+def test_the_first_linux_group_of_the_standbys_config_takes_it(tmp_path: Path) -> None:
+    """The Linux peer standing by in the machine (Session._stand_by) is taken by the first
+    group with a Linux peer of its config, once: one of two vcpus, and a later group, boot their own."""
+    session, shell = _linux_session(tmp_path, standby=True)
+    results = session.run_groups(session.groups)
+    assert [g.error for g in results] == [None, None, None]
+    assert shell.standby_taken == ["g1-Linux"]
+    assert any(c.startswith("sh /evt/create g1 data/evtchn-test A Linux@standby") for c in shell.commands)
+    for g in ("g2", "g3"):
+        assert any(c.startswith(f"sh /evt/create {g} data/evtchn-test A Linux") for c in shell.commands)
+    # The standby's domain learns every id as a created one does.
+    linux = shell.domids["g1-Linux"]
+    assert shell.xenstore[f"/local/domain/{linux}/data/evtchn-test/dom/A"] == str(shell.domids["g1-A"])
+
+
+def test_with_no_standby_every_linux_group_boots_its_own(tmp_path: Path) -> None:
+    session, shell = _linux_session(tmp_path, standby=False)
+    results = session.run_groups(session.groups)
+    assert [g.error for g in results] == [None, None, None]
+    assert shell.standby_taken == []
