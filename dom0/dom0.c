@@ -9,6 +9,7 @@
 
 #include <linux/types.h>
 #include <xen/xen.h>
+#include <xen/domctl.h>
 #include <xen/sys/privcmd.h>
 
 #include "dom0.h"
@@ -32,6 +33,14 @@ long event_channel_op(unsigned int cmd, void *arg)
 
     /* privcmd hands back Xen's -E<n> as -1 with errno set. */
     return rc < 0 ? -errno : rc;
+}
+
+long domctl(struct xen_domctl *dc)
+{
+    privcmd_hypercall_t call = { .op = __HYPERVISOR_domctl, .arg = { (uintptr_t)dc } };
+
+    dc->interface_version = XEN_DOMCTL_INTERFACE_VERSION;
+    return ioctl(privcmd, IOCTL_PRIVCMD_HYPERCALL, &call) < 0 ? -errno : 0;
 }
 
 uint64_t now_ns(void)

@@ -17,6 +17,9 @@ void die(const char *what) __attribute__((noreturn));
 uint64_t now_ns(void);
 /* EVTCHNOP_<cmd> through privcmd: 0 or Xen's -errno. */
 long event_channel_op(unsigned int cmd, void *arg);
+struct xen_domctl;
+/* A XEN_DOMCTL_<cmd>, of the headers' interface version: 0 or Xen's -errno. */
+long domctl(struct xen_domctl *dc);
 /* EPERM in the Linux peer, which is no toolstack: the PRIV ops are dom0's only. */
 int not_in_domu(struct result *r);
 

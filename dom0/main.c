@@ -6,6 +6,7 @@
  *   evtchn-op <name> <script> [ROLE=domid ...]
  *   evtchn-op --domu <script> | --domu --standby
  *   evtchn-op --give-script <domid> <script>
+ *   evtchn-op --unpause <domid>...
  *
  * <name> prefixes each EVT line as a guest's console relay would ("g5-Dom0");
  * ROLE=domid says what @ROLE means.  Exit 0 when the script ran (its verdicts
@@ -20,6 +21,11 @@
  * (docs/architecture.md, "The Linux peer"): it says it stands by, then waits
  * for its script in its xenstore home, where dom0's --give-script puts it as
  * a group takes the peer (xen-config/create.sh).
+ *
+ * --unpause: a group's domains, made paused by `xl create -p`, let run: the
+ * one domctl `xl unpause` makes for a PV domain (libxl_domain_unpause() ->
+ * xc_domain_unpause()), without xl's 0.1 s of dom0 under TCG, which every
+ * group waited for.
  *
  * Dom0's own ports are made, notified, unmasked and closed through the dom0
  * kernel's event channel device (/dev/xen/evtchn), as a Linux driver's would
@@ -40,6 +46,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <xen/xen.h>
+#include <xen/domctl.h>
 
 #include "lib-host.h"
 #include "script_core.h"
@@ -150,6 +159,29 @@ static int give_script(const char *id, const char *path)
     return 0;
 }
 
+static int unpause(int n, char **ids)
+{
+    for ( int i = 0; i < n; i++ )
+    {
+        char *end;
+        unsigned long domid = strtoul(ids[i], &end, 10);
+        struct xen_domctl dc = { .cmd = XEN_DOMCTL_unpausedomain, .domain = (domid_t)domid };
+        long rc;
+
+        if ( !*ids[i] || *end || domid >= DOMID_FIRST_RESERVED )
+        {
+            fprintf(stderr, "evtchn-op: not a domain id: %s\n", ids[i]);
+            return 2;
+        }
+        if ( (rc = domctl(&dc)) )
+        {
+            fprintf(stderr, "evtchn-op: unpausing domain %lu: %s\n", domid, strerror((int)-rc));
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The standby peer's script, once dom0 has given it (give_script()). */
 static char *await_script(size_t *len)
 {
@@ -205,8 +237,14 @@ int main(int argc, char **argv)
     if ( argc < 3 || (!strcmp(argv[1], "--give-script") && argc != 4) )
     {
         fprintf(stderr, "usage: evtchn-op <name> <script> [ROLE=domid ...] | --domu <script> | --domu --standby"
-                        " | --give-script <domid> <script>\n");
+                        " | --give-script <domid> <script> | --unpause <domid>...\n");
         return 2;
+    }
+    if ( !strcmp(argv[1], "--unpause") )
+    {
+        if ( (privcmd = open("/dev/xen/privcmd", O_RDWR)) < 0 )
+            die("/dev/xen/privcmd");
+        return unpause(argc - 2, argv + 2);
     }
     if ( !strcmp(argv[1], "--give-script") )
     {

@@ -250,16 +250,14 @@ OP(virq_handler)
 {
     struct xen_domctl dc = {
         .cmd = XEN_DOMCTL_set_virq_handler,
-        .interface_version = XEN_DOMCTL_INTERFACE_VERSION,
         .domain = (domid_t)a[1],
         .u.set_virq_handler.virq = (uint32_t)a[0],
     };
-    privcmd_hypercall_t call = { .op = __HYPERVISOR_domctl, .arg = { (uintptr_t)&dc } };
 
     (void)s;
     if ( not_in_domu(r) )
         return;
-    r->rc = ioctl(privcmd, IOCTL_PRIVCMD_HYPERCALL, &call) < 0 ? -errno : 0;
+    r->rc = domctl(&dc);
 }
 
 

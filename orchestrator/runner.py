@@ -218,7 +218,6 @@ class Session:
             f"{GUEST_DIR}/evtchn-guest": self.guest,
             f"{GUEST_DIR}/evtchn-op": self.guest.parent / "evtchn-op",  # built beside the guest
             f"{GUEST_DIR}/create": XEN_CONFIG / "create.sh",
-            f"{GUEST_DIR}/unpause": XEN_CONFIG / "unpause.sh",
         }
         for g in self.groups:
             for role, script in self.scripts[g.index].items():
@@ -655,8 +654,8 @@ class Session:
                     dom0_since = dom0script.start(self.dom0, privileged, script, domids)
                 # A guest may print its first line before dom0's answer to the unpause arrives.
                 unpausing = time.monotonic()
-                if domains:
-                    self.dom0.run(" ".join(["sh /evt/unpause", f"g{group.index}", *(d.role for d in domains)]))
+                if domains:  # XEN_DOMCTL_unpausedomain, as `xl unpause` (dom0/main.c says why not xl)
+                    self.dom0.run(" ".join([f"{GUEST_DIR}/evtchn-op --unpause", *(str(d.domid) for d in domains)]))
                 unpaused = time.monotonic()
                 result.setup_seconds = unpaused - start
                 self._settle()

@@ -222,8 +222,8 @@ class FakeDom0Shell:
             return self._create_group(words[2], words[3], words[4:])
         if words[:2] == ["xl", "domid"]:
             return ([str(self.domids[words[2]])], 0, []) if words[2] in self.domids else ([], 1, [])
-        if words[:2] == ["sh", "/evt/unpause"]:  # xen-config/unpause.sh: each paused one
-            names = [f"{words[2]}-{r}" for r in words[3:]]
+        if words[:2] == ["/evt/evtchn-op", "--unpause"]:  # each paused one, by domid
+            names = [n for i in words[2:] for n, d in self.domids.items() if str(d) == i]
             # A guest that ends (a shutdown reason): xenconsoled closes its console, the relay says so.
             return (
                 [],

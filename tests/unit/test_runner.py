@@ -85,6 +85,11 @@ def ran(shell: FakeDom0Shell, part: str) -> bool:
     return any(part in c for c in shell.commands)
 
 
+def unpausing(shell: FakeDom0Shell, name: str) -> str:
+    """The start of the command that unpauses a group whose first domain is `name`."""
+    return f"/evt/evtchn-op --unpause {shell.domids[name]}"
+
+
 def _cases(results: list[GroupResult]) -> dict[str, CaseResult]:
     return {r.case.name: r for g in results for r in g.case_results()}
 
@@ -102,7 +107,7 @@ def test_all_pass(tmp_path: Path) -> None:
     assert not any("xl destroy" in c for c in shell.commands), shell.commands
     # g2's domain was made while g1's guests ran, before its group began.
     create_solo = next(i for i, c in enumerate(shell.commands) if c.startswith("sh /evt/create g2 "))
-    unpause_g1 = next(i for i, c in enumerate(shell.commands) if c.startswith("sh /evt/unpause g1 A"))
+    unpause_g1 = next(i for i, c in enumerate(shell.commands) if c.startswith(unpausing(shell, "g1-A")))
     done_g1 = next(i for i, c in enumerate(shell.commands) if "xl-g1-A.log" in c)  # its shutdown reasons
     assert unpause_g1 < create_solo < done_g1
 
@@ -381,7 +386,7 @@ def test_dom0s_script_starts_before_its_guests_are_unpaused(tmp_path: Path) -> N
     (result,) = session.run_groups(session.groups)
     assert result.error is None and _cases([result])["priv"].outcome is Outcome.PASS
     script = next(i for i, c in enumerate(shell.commands) if c.startswith("/evt/evtchn-op g1-Dom0 "))
-    unpause = next(i for i, c in enumerate(shell.commands) if c.startswith("sh /evt/unpause g1 A"))
+    unpause = next(i for i, c in enumerate(shell.commands) if c.startswith(unpausing(shell, "g1-A")))
     assert script < unpause
 
 
@@ -424,7 +429,7 @@ def test_only_the_next_group_is_made_beside_domains_that_meet_through_xenstore(t
     results = session.run_groups(session.groups)
     assert [g.error for g in results] == [None, None, None]
     create_g3 = next(i for i, c in enumerate(shell.commands) if c.startswith("sh /evt/create g3 "))
-    unpause_g2 = next(i for i, c in enumerate(shell.commands) if c.startswith("sh /evt/unpause g2 "))
+    unpause_g2 = next(i for i, c in enumerate(shell.commands) if c.startswith(unpausing(shell, "g2-Solo")))
     assert create_g3 > unpause_g2  # asked for only once group 2 runs
 
 
