@@ -13,6 +13,7 @@ shift 2
 # The lowest priority in dom0 (its children inherit it): made ahead, a creation runs beside
 # the running group, whose Dom0 steps and console relays come first.
 renice -n 19 -p $$ >/dev/null
+. /usr/lib/evt/relay
 roles= given=
 for a in "$@"; do
     case "$a" in *=*) given="$given $a" ;; *) roles="$roles $a" ;; esac
@@ -45,8 +46,8 @@ for r in $roles; do
         # for the domain (xl_vmcontrol.c): another `xl domid` costs dom0 a tenth of a second
         # under TCG, every domain. The child may write just after `xl create` returns.
         log=/var/log/xen/xl-$group-$r.log
-        rm -f "$log"
-        sh /usr/lib/evt/relay "$group-$r" && xl create -p "$cfg" 2>&1 || exit 1
+        [ ! -e "$log" ] || rm -f "$log"
+        relay "$group-$r" && xl create -p "$cfg" 2>&1 || exit 1
         id= n=0
         while [ -z "$id" ] && [ $n -lt 200 ]; do
             id=$(sed -n "s/^Waiting for domain $group-$r (domid \([0-9]*\)) to die.*/\1/p" "$log" 2>/dev/null)

@@ -4,9 +4,10 @@
 # gives it its own name (create.sh). Not paused: it boots until its evtchn-op waits for a
 # script ("EVT NOTE linux-peer: standing by"), and the harness then pauses it. Its domain
 # id is kept in /run/evt-standby for create.sh, and printed.
+. /usr/lib/evt/relay
 name=linux-standby
 rm -f /var/log/xen/xl-$name.log
-sh /usr/lib/evt/relay $name renamable && xl create /usr/lib/evt/$name.cfg 2>&1 || exit 1
+relay $name renamable && xl create /usr/lib/evt/$name.cfg 2>&1 || exit 1
 id=$(xl domid $name) || exit 1
 echo "$id" > /run/evt-standby
 echo "@@STANDBY $id"
