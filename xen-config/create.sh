@@ -2,8 +2,8 @@
 # create GROUP XS_DIR ROLE... [ROLE=ID...]: create a group's domains, paused, each with
 # its console relay (relay.sh) in place first, then tell each domain every domain's id
 # under XS_DIR/dom/ROLE of its xenstore home (ROLE=ID: one that is not created here, as
-# Dom0=0). Prints "@@DOMID <name> <id> <centiseconds it took>" for each; stops at the
-# first failure. One request for the harness to send, one answer back.
+# Dom0=0). Prints "@@DOMID <name> <id> <centiseconds it took>" for each, and whatever xl
+# said; exits 1 if any failed. One request for the harness to send, one answer back.
 # ROLE@standby: the Linux peer that stands by, paused, in the saved machine (standby.sh)
 # becomes this group's ROLE: renamed, its relay's prefix and the names the harness looks
 # its logs up by with it, and given the role's script through xenstore. It has booted
@@ -18,11 +18,41 @@ roles= given=
 for a in "$@"; do
     case "$a" in *=*) given="$given $a" ;; *) roles="$roles $a" ;; esac
 done
-made=
-for r in $roles; do
+# One domain: its relay, `xl create -p`, and its id from the line xl's monitoring child
+# writes to its log as it starts waiting for the domain (xl_vmcontrol.c): another `xl domid`
+# costs dom0 a tenth of a second under TCG, every domain. The child may write just after
+# `xl create` returns. Prints its @@DOMID line.
+make_one() {
+    local r=$1 cfg=/evt/$group/$1.cfg log=/var/log/xen/xl-$group-$1.log first id= n=0 t0 t1 _
     read t0 _ < /proc/uptime
+    read -r first < "$cfg" || return 1
+    case "$first" in
+    "# linux-peer"*)
+        # The Linux peer's ramdisk: its initramfs, then a cpio of the case script as /script.
+        local d=/run/evt-peer/$group-$r
+        mkdir -p "$d" && cp "/evt/$group/$r.script" "$d/script" || return 1
+        (cd "$d" && echo script | cpio -o -H newc 2>/dev/null) | cat /usr/lib/evt/linux-peer.cpio.xz - > "$d.initrd" || return 1
+    esac
+    [ ! -e "$log" ] || rm -f "$log"
+    relay "$group-$r" && xl create -p "$cfg" 2>&1 || return 1
+    while [ -z "$id" ] && [ $n -lt 200 ]; do
+        id=$(sed -n "s/^Waiting for domain $group-$r (domid \([0-9]*\)) to die.*/\1/p" "$log" 2>/dev/null)
+        [ -n "$id" ] || usleep 5000
+        n=$((n + 1))
+    done
+    [ -n "$id" ] || id=$(xl domid "$group-$r") || return 1
+    read t1 _ < /proc/uptime
+    echo "@@DOMID $group-$r $id $(( ${t1%.*}${t1#*.} - ${t0%.*}${t0#*.} ))"
+}
+
+# The standby peer becomes its role at once. The others are made at the same time, one
+# `xl create` per dom0 vcpu (a group's domains came each after the other before), each
+# into a file of its own, read once all are made.
+made= fresh= pids= failed=
+for r in $roles; do
     case "$r" in
     *@standby)
+        read t0 _ < /proc/uptime
         r=${r%@standby} sb=linux-standby
         read id < /run/evt-standby || exit 1
         xl rename $sb "$group-$r" || exit 1
@@ -31,35 +61,34 @@ for r in $roles; do
         ln -sf xl-$sb.log "/var/log/xen/xl-$group-$r.log"
         ln -sf relay-$sb.pid "/run/relay-$group-$r.pid"
         /evt/evtchn-op --give-script "$id" "/evt/$group/$r.script" || exit 1
+        read t1 _ < /proc/uptime
+        echo "@@DOMID $group-$r $id $(( ${t1%.*}${t1#*.} - ${t0%.*}${t0#*.} ))"
+        given="$given $r=$id"
         ;;
-    *)
-        cfg=/evt/$group/$r.cfg
-        read -r first < "$cfg" || exit 1
-        case "$first" in
-        "# linux-peer"*)
-            # The Linux peer's ramdisk: its initramfs, then a cpio of the case script as /script.
-            d=/run/evt-peer/$group-$r
-            mkdir -p "$d" && cp "/evt/$group/$r.script" "$d/script" || exit 1
-            (cd "$d" && echo script | cpio -o -H newc 2>/dev/null) | cat /usr/lib/evt/linux-peer.cpio.xz - > "$d.initrd" || exit 1
-        esac
-        # The id from the line xl's monitoring child writes to its log as it starts waiting
-        # for the domain (xl_vmcontrol.c): another `xl domid` costs dom0 a tenth of a second
-        # under TCG, every domain. The child may write just after `xl create` returns.
-        log=/var/log/xen/xl-$group-$r.log
-        [ ! -e "$log" ] || rm -f "$log"
-        relay "$group-$r" && xl create -p "$cfg" 2>&1 || exit 1
-        id= n=0
-        while [ -z "$id" ] && [ $n -lt 200 ]; do
-            id=$(sed -n "s/^Waiting for domain $group-$r (domid \([0-9]*\)) to die.*/\1/p" "$log" 2>/dev/null)
-            [ -n "$id" ] || usleep 5000
-            n=$((n + 1))
-        done
-        [ -n "$id" ] || id=$(xl domid "$group-$r") || exit 1
+    *) fresh="$fresh $r" ;;
     esac
-    read t1 _ < /proc/uptime
-    echo "@@DOMID $group-$r $id $(( ${t1%.*}${t1#*.} - ${t0%.*}${t0#*.} ))"
-    given="$given $r=$id" made="$made $r"
+    made="$made ${r%@standby}"
 done
+for r in $fresh; do
+    if [ "$fresh" = " $r" ]; then
+        make_one "$r" > "/run/evt-made-$group-$r" 2>&1 || failed=1
+    else
+        make_one "$r" > "/run/evt-made-$group-$r" 2>&1 &
+        pids="$pids $!"
+    fi
+done
+for pid in $pids; do wait "$pid" || failed=1; done
+for r in $fresh; do
+    id=
+    while IFS= read -r line; do
+        echo "$line"
+        case "$line" in "@@DOMID $group-$r "*) set -- $line; id=$3 ;; esac
+    done < "/run/evt-made-$group-$r"
+    rm -f "/run/evt-made-$group-$r"
+    [ -n "$id" ] || failed=1
+    given="$given $r=$id"
+done
+[ -z "$failed" ] || exit 1
 pairs=
 for d in $given; do
     case " $made " in *" ${d%%=*} "*) ;; *) continue ;; esac  # only the domains made here
