@@ -56,6 +56,8 @@ CREATE_AHEAD_TIMEOUT_S = 120.0
 # (create.sh: renice), below what the running group needs of dom0.
 CREATE_AHEAD_GROUPS = 4
 CREATE_STREAMS = 2
+# ... and while a group whose domains meet through xenstore runs: fewer (Session._beside).
+CREATE_AHEAD_BESIDE_XENSTORE = 1
 # A lost machine is replaced for the groups that remain, up to this many times a session
 # (a Xen that goes down in every group is not worth a new machine each time).
 MAX_REPLACEMENTS = 3
@@ -590,16 +592,18 @@ class Session:
     def _beside(self, group: Group, upcoming: list[Group]) -> list[Group]:
         """The groups of `upcoming` whose domains are made while `group` runs.
 
-        None beside a group that races its vcpus on every cpu (_races_alone). Only the
-        next beside a group whose domains meet through xenstore (more than one, Dom0's
-        script counted): xenstored is dom0's one server, and `xl create`'s transactions
-        queue the guests' rendezvous behind theirs (the conformance group took 7.1 s
-        instead of 5.7 with four groups made beside it). All of them beside a group of
-        one domain, which does not use xenstore while it runs. None past a group that
-        races alone: made ahead, they would still be under way as it runs."""
+        None beside a group that races its vcpus on every cpu (_races_alone). The next
+        CREATE_AHEAD_BESIDE_XENSTORE beside a group whose domains meet through xenstore
+        (more than one, Dom0's script counted): xenstored is dom0's one server, and `xl
+        create`'s transactions queue the guests' rendezvous behind theirs (the conformance
+        group took 4.4-4.8 s instead of 3.6-3.7 with four groups made beside it; with two,
+        `make bench` had the whole suite slower, 17.5 anchors against 16.2, and the fuzzer
+        at 286,000 operations a second). All of them beside a group of one domain, which does not use xenstore
+        while it runs. None past a group that races alone: made ahead, they would still be
+        under way as it runs."""
         if self._races_alone(group):
             return []
-        ahead = upcoming[:1] if len(group.config.domains) > 1 else upcoming
+        ahead = upcoming[:CREATE_AHEAD_BESIDE_XENSTORE] if len(group.config.domains) > 1 else upcoming
         for i, g in enumerate(ahead):
             if self._races_alone(g):
                 return ahead[: i + 1]

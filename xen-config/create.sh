@@ -23,7 +23,7 @@ done
 # costs dom0 a tenth of a second under TCG, every domain. The child may write just after
 # `xl create` returns. Prints its @@DOMID line.
 make_one() {
-    local r=$1 cfg=/evt/$group/$1.cfg log=/var/log/xen/xl-$group-$1.log first id= n=0 t0 t1 _
+    local r=$1 cfg=/evt/$group/$1.cfg log=/var/log/xen/xl-$group-$1.log first line id= n=0 t0 t1 _
     read t0 _ < /proc/uptime
     read -r first < "$cfg" || return 1
     case "$first" in
@@ -36,7 +36,9 @@ make_one() {
     [ ! -e "$log" ] || rm -f "$log"
     relay "$group-$r" && xl create -p "$cfg" 2>&1 || return 1
     while [ -z "$id" ] && [ $n -lt 200 ]; do
-        id=$(sed -n "s/^Waiting for domain $group-$r (domid \([0-9]*\)) to die.*/\1/p" "$log" 2>/dev/null)
+        [ ! -e "$log" ] || while IFS= read -r line; do
+            case "$line" in "Waiting for domain $group-$r (domid "*) id=${line#*(domid } id=${id%%)*} ;; esac
+        done < "$log"
         [ -n "$id" ] || usleep 5000
         n=$((n + 1))
     done
@@ -96,4 +98,4 @@ for d in $given; do
         pairs="$pairs /local/domain/${d#*=}/$dir/dom/${g%%=*} ${g#*=}"
     done
 done
-[ -z "$pairs" ] || xenstore-write $pairs
+[ -z "$pairs" ] || /evt/evtchn-op --xs-write $pairs

@@ -245,6 +245,9 @@ class FakeDom0Shell:
         if words[:2] == ["grep", "-H"]:
             logs = [w for w in words if w.startswith("/var/log/xen/xl-")]
             return self._shutdown_lines(logs), 0, []
+        if words[:2] == ["/evt/evtchn-op", "--xs-write"] and len(words) % 2 == 0:
+            self.xenstore.update(zip(words[2::2], words[3::2], strict=True))
+            return [], 0, []
         if words[0] == "xenstore-write" and len(words) % 2 == 1:
             self.xenstore.update(zip(words[1::2], words[2::2], strict=True))
             return [], 0, []

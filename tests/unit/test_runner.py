@@ -417,14 +417,20 @@ def test_later_groups_are_made_ahead_each_after_the_one_before(tmp_path: Path, m
     assert _cases(results)["third"].outcome is Outcome.PASS
 
 
-def test_only_the_next_group_is_made_beside_domains_that_meet_through_xenstore(tmp_path: Path) -> None:
-    """Group 1 (A B) meets through xenstore: only group 2 is made beside it, not group 3
-    (Session._beside); xenstored would serve the creations' transactions before its guests."""
+def test_fewer_groups_are_made_beside_domains_that_meet_through_xenstore(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Group 1 (A B) meets through xenstore: only CREATE_AHEAD_BESIDE_XENSTORE groups are made
+    beside it: one, group 2, not group 3 (Session._beside); xenstored would serve the
+    creations' transactions before its guests."""
     third = "\ncase third\ndomains Trio\nvcpus 2\ntimeout 1\nsource  somewhere\nTrio send 1 -> EINVAL\n"
     shell = FakeDom0Shell({"g1-A": FakeGuest(A_OK), "g1-B": FakeGuest(B_OK), "g2-Solo": FakeGuest(SOLO_OK)})
     shell.guests["g3-Trio"] = FakeGuest(_passing("third", [_result("third", 19, "send", "1")], (1, 0)))
     session = _session(tmp_path, shell, CASES + third)
     assert [g.index for g in session._beside(session.groups[0], session.groups[1:])] == [2]
+    monkeypatch.setattr(runner, "CREATE_AHEAD_BESIDE_XENSTORE", 2)
+    assert [g.index for g in session._beside(session.groups[0], session.groups[1:])] == [2, 3]
+    monkeypatch.setattr(runner, "CREATE_AHEAD_BESIDE_XENSTORE", 1)
     assert [g.index for g in session._beside(session.groups[1], session.groups[2:])] == [3]
     results = session.run_groups(session.groups)
     assert [g.error for g in results] == [None, None, None]
