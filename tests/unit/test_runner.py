@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import agent, baseline, domain, runner
+from orchestrator import agent, baseline, domain, initramfs, runner
 from orchestrator.artifacts import Artifacts
 from orchestrator.cases.parse import load
 from orchestrator.cases.plan import Group, plan
@@ -478,3 +478,36 @@ def test_with_no_standby_every_linux_group_boots_its_own(tmp_path: Path) -> None
     results = session.run_groups(session.groups)
     assert [g.error for g in results] == [None, None, None]
     assert shell.standby_taken == []
+
+
+class Standby(FakeDom0Shell):
+    """dom0 whose xen-config/standby.sh answers `rc`, and whose peer then says `said`."""
+
+    def __init__(self, rc: int, said: str) -> None:
+        super().__init__()
+        self.rc, self.said = rc, said
+
+    def answer_one(self, command: str) -> tuple[list[str], int, list[str]]:
+        if command == f"sh {initramfs.BASE_DIR}/standby":
+            return (
+                ["@@STANDBY 1"] if not self.rc else ["xl: error"],
+                self.rc,
+                [f"({runner.STANDBY}) EVT NOTE linux-peer: {self.said}"],
+            )
+        return super().answer_one(command)
+
+
+@pytest.mark.parametrize(
+    ("rc", "said", "stands_by"),
+    [(0, "standing by", True), (0, "/modules/load-order: No such file or directory", False), (1, "", False)],
+)
+def test_a_standby_that_does_not_come_up_is_destroyed(tmp_path: Path, rc: int, said: str, stands_by: bool) -> None:
+    """Session._stand_by: a peer that says it stands by is paused and kept for the saved
+    machine; one that says anything else, or whose creation fails, is destroyed with its
+    relay, and every Linux group boots its own."""
+    shell = Standby(rc, said)
+    session = _session(tmp_path, shell, LINUX_GROUPS)
+    session._stand_by()
+    assert ran(shell, f"xl pause {runner.STANDBY}") is stands_by
+    assert ran(shell, f"xl destroy {runner.STANDBY}") is not stands_by
+    assert ran(shell, f"rm -f /run/relay-{runner.STANDBY}.pid {runner.STANDBY_ID}") is not stands_by
