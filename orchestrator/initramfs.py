@@ -95,6 +95,17 @@ def write_cpio(src: Path, out: Path) -> None:
         )  # fmt: skip
 
 
+def stage_files(files: dict[str, Path | str], stage: Path) -> None:
+    """Each of `files` (path in dom0 -> host file or text) at its path under `stage`."""
+    for dest, src in files.items():
+        target = stage / dest.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(src, Path):
+            shutil.copy2(src, target)
+        else:
+            target.write_text(src)
+
+
 def build_base(arts: Artifacts, init_script: Path, agent: Path, out: Path, files: dict[str, Path | str]) -> Path:
     """The suite's base initramfs, rebuilt only when its inputs change. `agent` (dom0/agent.c)
     is in it, not on the run disk: it serves the commands that read the run disk. So are
@@ -142,13 +153,7 @@ def build_base(arts: Artifacts, init_script: Path, agent: Path, out: Path, files
         etc_xen.mkdir(parents=True, exist_ok=True)
         (etc_xen / "xl.conf").write_text("# empty: xl's defaults\n")
         shutil.copy2(agent, stage / "bin" / "evt-agent")
-        for path, src in files.items():
-            dest = stage / path.lstrip("/")
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(src, Path):
-                shutil.copy2(src, dest)
-            else:
-                dest.write_text(src)
+        stage_files(files, stage)
         shutil.copy2(init_script, stage / "init")
         os.chmod(stage / "init", 0o755)
         write_cpio(stage, out)
@@ -254,13 +259,7 @@ def build_run_disk(files: dict[str, Path | str], stage: Path, out: Path) -> Path
     """
     if stage.exists():
         shutil.rmtree(stage)
-    for dest, src in files.items():
-        target = stage / dest.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(src, Path):
-            shutil.copy2(src, target)
-        else:
-            target.write_text(src)
+    stage_files(files, stage)
     write_cpio(stage, out)
     size = out.stat().st_size
     if size > RUN_DISK_BYTES:
