@@ -263,7 +263,7 @@ def build_run_disk(files: dict[str, Path | str], stage: Path, out: Path) -> Path
     write_cpio(stage, out)
     size = out.stat().st_size
     if size > RUN_DISK_BYTES:
-        # What to cut: a group's script names its group and domain (g3/A.script), or the peer's kernel.
+        # What to cut: a group's script names its group and domain (g3/A.script).
         largest = sorted(files, key=lambda dest: (stage / dest.lstrip("/")).stat().st_size, reverse=True)[:4]
         each = ", ".join(f"{dest} ({(stage / dest.lstrip('/')).stat().st_size} bytes)" for dest in largest)
         raise SetupError(

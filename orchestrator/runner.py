@@ -456,7 +456,13 @@ class Session:
         """Run groups one after another, domain life cycle off the critical path: while a
         group's guests run, dom0 creates later groups' domains, paused (how many, _beside
         says); ended domains stay until there are many, or until the machine stops. A
-        group's shutdown reasons are checked while the next one runs (_settle)."""
+        group's shutdown reasons are checked while the next one runs (_settle).
+
+        Groups that race alone (_races_alone) run last, in their order: nothing is made
+        beside one, so the group after it waits for its domains to be made; at the end,
+        only other racing groups do. The results come in the order given."""
+        rank = {g.index: i for i, g in enumerate(groups)}
+        groups = [g for g in groups if not self._races_alone(g)] + [g for g in groups if self._races_alone(g)]
         results = []
         for i, group in enumerate(groups):
             if self.abandoned:
@@ -473,7 +479,7 @@ class Session:
             # clear_global_virq_handlers()) is the cases' work too: counted before the last read.
             self._destroy_ended()
         self._read_coverage(None)
-        return results
+        return sorted(results, key=lambda r: rank[r.group.index])
 
     def _destroy_ended(self) -> None:
         if self.lost is not None or self.dom0 is None:

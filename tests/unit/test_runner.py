@@ -131,11 +131,20 @@ def test_nothing_is_created_beside_a_group_that_fuzzes_on_every_cpu(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A guest fuzzing on both of the machine's cpus has them to itself: the next group's
-    domains are made once it is over, not beside it (Session._races_alone)."""
+    domains are made once it is over, not beside it (Session._races_alone). Such groups
+    run last, so the others' domains are made beside the others."""
     fuzzed = _result("racing", 6, "fuzz", "3,10", got="ok:0").replace("expect=EINVAL", "expect=ok:0")
+    again = _result("racing-again", 20, "fuzz", "3,10", got="ok:0").replace("expect=EINVAL", "expect=ok:0")
     after = _passing("after", [_result("after", 12, "send", "1")], (1, 0))
-    shell = FakeDom0Shell({"g1-A": FakeGuest(_passing("racing", [fuzzed], (1, 0))), "g2-Solo": FakeGuest(after)})
-    session = _session(tmp_path, shell, RACING)
+    shell = FakeDom0Shell(
+        {
+            "g1-A": FakeGuest(_passing("racing", [fuzzed], (1, 0))),
+            "g2-Solo": FakeGuest(after),
+            "g3-A": FakeGuest(_passing("racing-again", [again], (1, 0))),
+        }
+    )
+    second = "\ncase racing-again\ndomains A\nvcpus 2\nfresh\ntimeout 1\nsource  somewhere\nA fuzz 3 10 -> ok 0\n"
+    session = _session(tmp_path, shell, RACING + second)
     seen: list[str] = []
     waited = domain.Domain.wait_done
     started = Session._start_create
@@ -151,9 +160,15 @@ def test_nothing_is_created_beside_a_group_that_fuzzes_on_every_cpu(
     monkeypatch.setattr(domain.Domain, "wait_done", wait_done)
     monkeypatch.setattr(Session, "_start_create", start_create)
     results = session.run_groups(session.groups)
-    assert [g.error for g in results] == [None, None]
-    assert {n: r.outcome for n, r in _cases(results).items()} == {"racing": Outcome.PASS, "after": Outcome.PASS}
-    assert seen == ["create g1", "waited g1-A", "create g2", "waited g2-Solo"]
+    assert [g.group.index for g in results] == [1, 2, 3]  # in the order given
+    assert [g.error for g in results] == [None, None, None]
+    assert {n: r.outcome for n, r in _cases(results).items()} == {
+        "racing": Outcome.PASS,
+        "after": Outcome.PASS,
+        "racing-again": Outcome.PASS,
+    }
+    # Group 2 first; beside it group 1, and none past it; beside group 1, nothing.
+    assert seen == ["create g2", "create g1", "waited g2-Solo", "waited g1-A", "create g3", "waited g3-A"]
     # Made ahead of a racing group, but no further: they would be under way beside it.
     assert session._beside(session.groups[1], session.groups) == session.groups[:1]
     # With twice the cpus, one is left over: the next group is made beside it, as usual.
