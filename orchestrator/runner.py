@@ -662,6 +662,12 @@ class Session:
                     script = f"{GUEST_DIR}/g{group.index}/{DOM0}.script"
                     domids = {d.role: d.domid for d in domains} | {DOM0: 0}
                     dom0_since = dom0script.start(self.dom0, privileged, script, domids)
+                if self._races_alone(group):
+                    # Its guests have the cpus to themselves: the last group's reasons (grep in
+                    # dom0) are read before they start, not beside them.
+                    self._settle()
+                    if self.lost is not None:
+                        raise self.lost
                 # A guest may print its first line before dom0's answer to the unpause arrives.
                 unpausing = time.monotonic()
                 if domains:  # XEN_DOMCTL_unpausedomain, as `xl unpause` (dom0/main.c says why not xl)

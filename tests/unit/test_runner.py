@@ -169,6 +169,10 @@ def test_nothing_is_created_beside_a_group_that_fuzzes_on_every_cpu(
     }
     # Group 2 first; beside it group 1, and none past it; beside group 1, nothing.
     assert seen == ["create g2", "create g1", "waited g2-Solo", "waited g1-A", "create g3", "waited g3-A"]
+    # Nor is the last group's shutdown read in dom0 beside a racing one: before it starts.
+    for last, racing in (("g2-Solo", "g1-A"), ("g1-A", "g3-A")):
+        read = next(i for i, c in enumerate(shell.commands) if f"xl-{last}.log" in c)
+        assert read < next(i for i, c in enumerate(shell.commands) if c.startswith(unpausing(shell, racing)))
     # Made ahead of a racing group, but no further: they would be under way beside it.
     assert session._beside(session.groups[1], session.groups) == session.groups[:1]
     # With twice the cpus, one is left over: the next group is made beside it, as usual.
