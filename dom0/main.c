@@ -127,18 +127,29 @@ static char *read_file(const char *path, size_t *len)
 #define SCRIPT_CHUNK 2048
 #define STANDBY_POLL_MS 20
 
+/* A domain id given on the command line: 0, or -1 having said what is wrong with it. */
+static int parse_domid(const char *s, unsigned long *domid)
+{
+    char *end;
+
+    *domid = strtoul(s, &end, 10);
+    if ( !*s || *end || *domid >= DOMID_FIRST_RESERVED )
+    {
+        fprintf(stderr, "evtchn-op: not a domain id: %s\n", s);
+        return -1;
+    }
+    return 0;
+}
+
 static int give_script(const char *id, const char *path)
 {
-    char key[128], chunk[SCRIPT_CHUNK + 1], n[24], *end;
-    unsigned long domid = strtoul(id, &end, 10);
+    char key[128], chunk[SCRIPT_CHUNK + 1], n[24];
+    unsigned long domid;
     size_t len, i = 0;
     const char *text, *err = NULL;
 
-    if ( !*id || *end || domid > DOMID_FIRST_RESERVED )
-    {
-        fprintf(stderr, "evtchn-op: not a domain id: %s\n", id);
+    if ( parse_domid(id, &domid) )
         return 2;
-    }
     text = read_file(path, &len);
 
     for ( size_t at = 0; at < len && !err; at += SCRIPT_CHUNK, i++ )
@@ -164,16 +175,13 @@ static int unpause(int n, char **ids)
 {
     for ( int i = 0; i < n; i++ )
     {
-        char *end;
-        unsigned long domid = strtoul(ids[i], &end, 10);
-        struct xen_domctl dc = { .cmd = XEN_DOMCTL_unpausedomain, .domain = (domid_t)domid };
+        struct xen_domctl dc = { .cmd = XEN_DOMCTL_unpausedomain };
+        unsigned long domid;
         long rc;
 
-        if ( !*ids[i] || *end || domid >= DOMID_FIRST_RESERVED )
-        {
-            fprintf(stderr, "evtchn-op: not a domain id: %s\n", ids[i]);
+        if ( parse_domid(ids[i], &domid) )
             return 2;
-        }
+        dc.domain = (domid_t)domid;
         if ( (rc = domctl(&dc)) )
         {
             fprintf(stderr, "evtchn-op: unpausing domain %lu: %s\n", domid, strerror((int)-rc));
@@ -217,10 +225,10 @@ static char *await_script(size_t *len)
         const char *err;
 
         snprintf(key, sizeof(key), XS_DIR "/script/%lu", i);
-        if ( *len + SCRIPT_CHUNK >= sizeof(text) ||
-             (err = xs_read(key, text + *len, SCRIPT_CHUNK + 1)) )
+        err = *len + SCRIPT_CHUNK >= sizeof(text) ? "too long" : xs_read(key, text + *len, SCRIPT_CHUNK + 1);
+        if ( err )
         {
-            fprintf(stderr, "evtchn-op: the script's %s: %s\n", key, *len + SCRIPT_CHUNK >= sizeof(text) ? "too long" : err);
+            fprintf(stderr, "evtchn-op: the script's %s: %s\n", key, err);
             exit(2);
         }
         *len += strlen(text + *len);

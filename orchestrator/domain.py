@@ -280,17 +280,18 @@ def start_create(
     domains: list[Domain],
     others: dict[str, int] | None = None,
     after: Pending | None = None,
-    standby: str | None = None,
+    standby: dict[str, str] | None = None,
 ) -> Pending:
     """Start creating a group's domains, paused, and telling each every domain's id (theirs
     and `others`', by role) under its XS_DIR/dom: xen-config/create.sh, one request. It runs
     in dom0 while the harness goes on, at the lowest priority there (the running group's
     dom0 work comes first), `after` another creation if one is given; finish_create waits
-    for it. The role `standby` is not created: the Linux peer standing by becomes it."""
+    for it. A role of `standby` is not created: the Linux peer standing by under the xl
+    name it maps to becomes it."""
     for d in domains:
         d.creating()
     given = [f"{r}={i}" for r, i in (others or {}).items()]
-    roles = [f"{d.role}@standby" if d.role == standby else d.role for d in domains]
+    roles = [f"{d.role}@{standby[d.role]}" if standby and d.role in standby else d.role for d in domains]
     command = " ".join(["sh /evt/create", group, XS_DIR, *roles, *given])
     return dom0.begin(command) if after is None else dom0.begin_after(after, command)
 

@@ -65,7 +65,7 @@ MAX_REPLACEMENTS = 3
 # until a group takes it; that group's config must be this one's.
 STANDBY = "linux-standby"
 STANDBY_CONFIG = Config((LINUX,))
-STANDBY_ID = "/run/evt-standby"  # its domain id, until a group takes it (xen-config/standby.sh)
+STANDBY_ID = f"/run/{STANDBY}.id"  # its domain id, until a group takes it (xen-config/standby.sh)
 # Ended domains (shut down, preserved) left to the machine's end, up to this many: 16 MiB
 # each, 640 MiB of the 1.9 GiB Xen has free beside dom0; each `xl destroy` costs dom0 0.2 s
 # under TCG, so a suite (23 domains) destroys none.
@@ -385,10 +385,12 @@ class Session:
         each Linux group to boot its own."""
         assert self.dom0 is not None
         console = self.dom0.console
+        peer = Domain(self.dom0, STANDBY, LINUX, f"{BASE_DIR}/{STANDBY}.cfg", self.reasons)
+        peer.creating()
         since = len(console.lines)
         try:
             with log.step("booting the Linux peer that stands by in the saved machine"):
-                self.dom0.run(f"sh {BASE_DIR}/standby")
+                self.dom0.run(f"sh {BASE_DIR}/standby {STANDBY}")
                 _, said = console.wait_for(
                     re.compile(rf"^\({STANDBY}\) EVT {TAG['NOTE']} linux-peer: (.*)"),
                     since,
@@ -402,8 +404,7 @@ class Session:
             raise
         except HarnessError as e:
             log.info(f"no Linux peer stands by ({e.detail.splitlines()[0]}): each Linux group boots its own")
-            relay = f"/run/relay-{STANDBY}.pid"
-            self.dom0.run_rc(f"xl destroy {STANDBY} 2>&1; kill $(cat {relay}) 2>/dev/null; rm -f {relay} {STANDBY_ID}")
+            self.dom0.run_rc("; ".join([*peer.destroy_steps(), f"rm -f {STANDBY_ID}"]))
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         if self.machine is not None:
@@ -538,7 +539,7 @@ class Session:
     def _start_create(self, group: Group, domains: list[Domain], after: Pending | None = None) -> Pending:
         assert self.dom0 is not None
         others = {DOM0: 0} if DOM0 in group.config.domains else {}
-        standby = LINUX if self._takes_standby(group) else None
+        standby = {LINUX: STANDBY} if self._takes_standby(group) else None
         return start_create(self.dom0, f"g{group.index}", domains, others, after, standby)
 
     def _takes_standby(self, group: Group) -> bool:
@@ -604,9 +605,9 @@ class Session:
         create`'s transactions queue the guests' rendezvous behind theirs (the conformance
         group took 4.4-4.8 s instead of 3.6-3.7 with four groups made beside it; with two,
         `make bench` had the whole suite slower, 17.5 anchors against 16.2, and the fuzzer
-        at 286,000 operations a second). All of them beside a group of one domain, which does not use xenstore
-        while it runs. None past a group that races alone: made ahead, they would still be
-        under way as it runs."""
+        at 286,000 operations a second). All of them beside a group of one domain, which
+        does not use xenstore while it runs. None past a group that races alone: made
+        ahead, they would still be under way as it runs."""
         if self._races_alone(group):
             return []
         ahead = upcoming[:CREATE_AHEAD_BESIDE_XENSTORE] if len(group.config.domains) > 1 else upcoming

@@ -4,7 +4,7 @@
 # under XS_DIR/dom/ROLE of its xenstore home (ROLE=ID: one that is not created here, as
 # Dom0=0). Prints "@@DOMID <name> <id> <centiseconds it took>" for each, and whatever xl
 # said; exits 1 if any failed. One request for the harness to send, one answer back.
-# ROLE@standby: the Linux peer that stands by, paused, in the saved machine (standby.sh)
+# ROLE@NAME: NAME, the Linux peer that stands by, paused, in the saved machine (standby.sh)
 # becomes this group's ROLE: renamed, its relay's prefix and the names the harness looks
 # its logs up by with it, and given the role's script through xenstore. It has booted
 # already; it runs the script once the group unpauses it.
@@ -53,12 +53,12 @@ make_one() {
 made= fresh= pids= failed=
 for r in $roles; do
     case "$r" in
-    *@standby)
+    *@*)
         read t0 _ < /proc/uptime
-        r=${r%@standby} sb=linux-standby
-        read id < /run/evt-standby || exit 1
-        xl rename $sb "$group-$r" || exit 1
-        rm -f /run/evt-standby
+        sb=${r#*@} r=${r%@*}
+        read id < "/run/$sb.id" || exit 1
+        xl rename "$sb" "$group-$r" || exit 1
+        rm -f "/run/$sb.id"
         printf '[%s] ' "$group-$r" > /run/relay-$sb.prefix
         ln -sf xl-$sb.log "/var/log/xen/xl-$group-$r.log"
         ln -sf relay-$sb.pid "/run/relay-$group-$r.pid"
@@ -69,7 +69,7 @@ for r in $roles; do
         ;;
     *) fresh="$fresh $r" ;;
     esac
-    made="$made ${r%@standby}"
+    made="$made ${r%@*}"
 done
 for r in $fresh; do
     if [ "$fresh" = " $r" ]; then

@@ -271,8 +271,8 @@ class FakeDom0Shell:
         given = dict(a.split("=", 1) for a in args if "=" in a)
         made: list[str] = []
         for role in [a for a in args if "=" not in a]:
-            if role.endswith("@standby"):  # the Linux peer standing by becomes this role
-                role = role.removesuffix("@standby")
+            if "@" in role:  # the Linux peer standing by (ROLE@NAME) becomes this role
+                role = role.partition("@")[0]
                 self.standby_taken.append(f"{group}-{role}")
                 self.domids[f"{group}-{role}"] = len(self.domids) + 1
             else:

@@ -484,7 +484,7 @@ def test_the_first_linux_group_of_the_standbys_config_takes_it(tmp_path: Path) -
     results = session.run_groups(session.groups)
     assert [g.error for g in results] == [None, None, None]
     assert shell.standby_taken == ["g1-Linux"]
-    assert any(c.startswith("sh /evt/create g1 data/evtchn-test A Linux@standby") for c in shell.commands)
+    assert any(c.startswith(f"sh /evt/create g1 data/evtchn-test A Linux@{runner.STANDBY}") for c in shell.commands)
     for g in ("g2", "g3"):
         assert any(c.startswith(f"sh /evt/create {g} data/evtchn-test A Linux") for c in shell.commands)
     # The standby's domain learns every id as a created one does.
@@ -507,7 +507,7 @@ class Standby(FakeDom0Shell):
         self.rc, self.said = rc, said
 
     def answer_one(self, command: str) -> tuple[list[str], int, list[str]]:
-        if command == f"sh {initramfs.BASE_DIR}/standby":
+        if command == f"sh {initramfs.BASE_DIR}/standby {runner.STANDBY}":
             return (
                 ["@@STANDBY 1"] if not self.rc else ["xl: error"],
                 self.rc,
@@ -529,4 +529,7 @@ def test_a_standby_that_does_not_come_up_is_destroyed(tmp_path: Path, rc: int, s
     session._stand_by()
     assert ran(shell, f"xl pause {runner.STANDBY}") is stands_by
     assert ran(shell, f"xl destroy {runner.STANDBY}") is not stands_by
-    assert ran(shell, f"rm -f /run/relay-{runner.STANDBY}.pid {runner.STANDBY_ID}") is not stands_by
+    relay = f"/run/relay-{runner.STANDBY}.pid"
+    assert ran(shell, f"kill $(cat {relay})") is not stands_by
+    assert ran(shell, f"rm -f {relay}") is not stands_by
+    assert ran(shell, f"rm -f {runner.STANDBY_ID}") is not stands_by
