@@ -120,11 +120,7 @@ static char *read_file(const char *path, size_t *len)
     return text;
 }
 
-/*
- * A script in xenstore: XS_DIR/script/<i>, SCRIPT_CHUNK bytes each, then
- * XS_DIR/script/n, their number, written last: what the peer waits for.
- */
-#define SCRIPT_CHUNK 2048
+/* How often the standby peer looks for its script (script_fetch()). */
 #define STANDBY_POLL_MS 20
 
 /* A domain id given on the command line: 0, or -1 having said what is wrong with it. */
@@ -208,34 +204,19 @@ static int xs_write_pairs(int n, char **argv)
 }
 
 /* The standby peer's script, once dom0 has given it (give_script()). */
-static char *await_script(size_t *len)
+static char *await_script(const struct script_env *env, size_t *len)
 {
     static char text[1 << 20];
-    char key[64], n[16], *end;
-    unsigned long chunks;
+    const char *err;
+    char n[24];
 
     EVT_PRINTF(EVT_NOTE " linux-peer: standing by");
     fflush(stdout);
     while ( xs_read(XS_DIR "/script/n", n, sizeof(n)) )
         sleep_ms(STANDBY_POLL_MS);  /* paused, as the machine is saved: no cost */
-    chunks = strtoul(n, &end, 10);
-    *len = 0;
-    for ( unsigned long i = 0; i < chunks && !*end; i++ )
+    if ( (err = script_fetch(env, text, sizeof(text), len)) )
     {
-        const char *err;
-
-        snprintf(key, sizeof(key), XS_DIR "/script/%lu", i);
-        err = *len + SCRIPT_CHUNK >= sizeof(text) ? "too long" : xs_read(key, text + *len, SCRIPT_CHUNK + 1);
-        if ( err )
-        {
-            fprintf(stderr, "evtchn-op: the script's %s: %s\n", key, err);
-            exit(2);
-        }
-        *len += strlen(text + *len);
-    }
-    if ( *end )
-    {
-        fprintf(stderr, "evtchn-op: the script's chunk count: %s\n", n);
+        fprintf(stderr, "evtchn-op: the script in xenstore: %s\n", err);
         exit(2);
     }
     return text;
@@ -312,7 +293,7 @@ int main(int argc, char **argv)
     snprintf(prefix, sizeof(prefix), domu ? "" : "[%s] ", argv[1]);
     if ( (xenbus = open("/dev/xen/xenbus", O_RDWR)) < 0 )
         die("/dev/xen/xenbus");
-    text = standby ? await_script(&len) : read_file(argv[2], &len);
+    text = standby ? await_script(&env, &len) : read_file(argv[2], &len);
     if ( (privcmd = open("/dev/xen/privcmd", O_RDWR)) < 0 )
         die("/dev/xen/privcmd");
     if ( (evtchn = open("/dev/xen/evtchn", O_RDWR)) < 0 )

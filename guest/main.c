@@ -61,6 +61,16 @@ static long unmap_low_memory(void)
     return 0;
 }
 
+/*
+ * A domain made before its group was known, standing by in the saved machine
+ * (xen-config/standby.sh): xl gave it no ramdisk but this command line, and
+ * dom0 its script through xenstore once a group took it (create.sh).
+ */
+static int script_in_store(const start_info_t *si)
+{
+    return !strcmp((const char *)si->cmd_line, "script=xenstore");
+}
+
 /* How BOOT says an op's rc: its word when it did what it should, else ERR<rc>. */
 static const char *rc_word(char *buf, size_t size, long rc, const char *ok)
 {
@@ -78,8 +88,8 @@ void guest_main(start_info_t *si)
     struct script_totals t;
     struct smp_info smp;
     char low_buf[24], timer_buf[24];
-    const char *low, *timer;
-    unsigned long script_len;
+    const char *low, *timer, *text = (const char *)si->mod_start, *store_err = NULL;
+    size_t script_len = si->mod_start ? si->mod_len : 0;
     long low_rc;
 
     start_info = si;
@@ -97,7 +107,8 @@ void guest_main(start_info_t *si)
     HYPERVISOR_xen_version(XENVER_extraversion, extra);
     extra[sizeof(extra) - 1] = '\0';
 
-    script_len = si->mod_start ? si->mod_len : 0ul;
+    if ( script_in_store(si) )
+        store_err = script_from_store(&text, &script_len);
     low = rc_word(low_buf, sizeof(low_buf), low_rc, "unmapped");
     timer = rc_word(timer_buf, sizeof(timer_buf), smp.timer_rc, "off");
     if ( smp.up_rc )
@@ -106,7 +117,13 @@ void guest_main(start_info_t *si)
     else
         EVT_PRINTF(EVT_BOOT, self_domid, ver >> 16, ver & 0xffff, extra, script_len, smp.up, low, timer);
 
-    t = script_run((char *)si->mod_start, si->mod_start ? si->mod_len : 0);
+    if ( store_err )
+    {
+        EVT_PRINTF(EVT_SCRIPT_ERROR " the script in xenstore: %s", 0u, store_err);
+        t = (struct script_totals){ .bad_script = 1 };
+    }
+    else
+        t = script_run(text, script_len);
 
     EVT_PRINTF(EVT_DONE, t.pass, t.fail);
     console_flush();

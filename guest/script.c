@@ -203,3 +203,12 @@ struct script_totals script_run(const char *text, size_t len)
 {
     return script_interpret(&guest_env, text, len);
 }
+
+/* Room for a script given through xenstore; a ramdisk brings its own. */
+static char store_script[SCRIPT_STORE_MAX];
+
+const char *script_from_store(const char **text, size_t *len)
+{
+    *text = store_script;
+    return script_fetch(&guest_env, store_script, sizeof(store_script), len);
+}

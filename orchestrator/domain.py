@@ -67,7 +67,10 @@ def read_shutdown_reasons(include: Path) -> ShutdownReasons:
 class Domain:
     def __init__(self, dom0: Dom0, name: str, role: str, cfg_path: str, reasons: ShutdownReasons) -> None:
         self.dom0 = dom0
-        self.name = name  # xl's name, unique per run
+        self.name = name  # its name in the run (g1-A), unique; xl's too, but for a standby's
+        # xl's name for it: a domain that stood by in the saved machine keeps the one it was
+        # made with (create.sh ROLE@NAME: `xl rename` cost dom0 a fifth of a second).
+        self.xl_name = name
         self.role = role  # the name cases use (A, B)
         self.cfg_path = cfg_path
         self.reasons = reasons
@@ -228,7 +231,7 @@ class Domain:
         if self._probe is None:
             log = XL_LOG.format(name=self.name)
             self._probe = self.dom0.begin(
-                f"xl list {self.name} >/dev/null 2>&1; echo listed=$?; {grep_shutdowns([log])}"
+                f"xl list {self.xl_name} >/dev/null 2>&1; echo listed=$?; {grep_shutdowns([log])}"
             )
             return
         if not self._probe.ready():
@@ -243,7 +246,7 @@ class Domain:
             # its console stays open: destroyed, xenconsoled closes it, and the relay's
             # last line says every line is in. Judged then, on all of them.
             if reason is not None and self._closing is None:
-                self._closing = self.dom0.begin(f"xl destroy {self.name} 2>&1")
+                self._closing = self.dom0.begin(f"xl destroy {self.xl_name} 2>&1")
             return
         if down:
             raise GuestDied(
@@ -267,7 +270,7 @@ class Domain:
 
         The domain goes first: its relay then ends by itself, and xenconsoled never
         writes to a pipe whose reader is gone."""
-        steps = [f"xl destroy {self.name} 2>&1"] if self.created_at else []
+        steps = [f"xl destroy {self.xl_name} 2>&1"] if self.created_at else []
         if self._relay:
             steps.append(self._stop_relay())
             self._relay = False
@@ -286,10 +289,12 @@ def start_create(
     and `others`', by role) under its XS_DIR/dom: xen-config/create.sh, one request. It runs
     in dom0 while the harness goes on, at the lowest priority there (the running group's
     dom0 work comes first), `after` another creation if one is given; finish_create waits
-    for it. A role of `standby` is not created: the Linux peer standing by under the xl
-    name it maps to becomes it."""
+    for it. A role of `standby` is not created: the domain standing by in the saved machine
+    under the xl name it maps to becomes it."""
     for d in domains:
         d.creating()
+        if standby and d.role in standby:
+            d.xl_name = standby[d.role]
     given = [f"{r}={i}" for r, i in (others or {}).items()]
     roles = [f"{d.role}@{standby[d.role]}" if standby and d.role in standby else d.role for d in domains]
     command = " ".join(["sh /evt/create", group, XS_DIR, *roles, *given])

@@ -110,14 +110,13 @@ def build_base(arts: Artifacts, init_script: Path, agent: Path, out: Path, files
     """The suite's base initramfs, rebuilt only when its inputs change. `agent` (dom0/agent.c)
     is in it, not on the run disk: it serves the commands that read the run disk. So are
     `files` (path in dom0 -> host file or text): what the saved machine uses before any
-    run's files arrive, the Linux peer that stands by in it (runner.Session._stand_by)."""
+    run's files arrive, the domains that stand by in it (runner.Session._stand_by)."""
     stamp = out.with_suffix(".inputs")
     agent_hash = hashlib.sha256(agent.read_bytes()).hexdigest()
     listed = []
     for path, src in sorted(files.items()):
-        if isinstance(src, Path):  # a large file (the peer's kernel) by its name, size and time
-            st = src.stat()
-            listed.append(f"{path} {src.name} {st.st_size} {int(st.st_mtime)}")
+        if isinstance(src, Path):
+            listed.append(f"{path} {hashlib.sha256(src.read_bytes()).hexdigest()}")
         else:
             listed.append(f"{path} {hashlib.sha256(src.encode()).hexdigest()}")
     inputs = (

@@ -48,6 +48,8 @@ RESUME_TIMEOUT_S = 30.0
 RELAY_SLACK_S = 2.0
 # A creation made ahead has had the whole last group to run; this much more, then it is killed.
 CREATE_AHEAD_TIMEOUT_S = 120.0
+# Half the standby guests, in turn (Session._stand_by_guests): half a second each.
+STANDBY_MAKE_TIMEOUT_S = 120.0
 # Groups whose domains are made ahead, paused, while a group of one domain runs
 # (Session._beside): its own wait is for dom0's `xl create` (half a second of dom0 under
 # TCG), and its guest leaves dom0 the cpus to make several. In CREATE_STREAMS streams, one
@@ -61,11 +63,51 @@ CREATE_AHEAD_BESIDE_XENSTORE = 1
 # A lost machine is replaced for the groups that remain, up to this many times a session
 # (a Xen that goes down in every group is not worth a new machine each time).
 MAX_REPLACEMENTS = 3
-# The Linux peer that stands by in the saved machine (Session._stand_by), as xl names it
-# until a group takes it; that group's config must be this one's.
-STANDBY = "linux-standby"
-STANDBY_CONFIG = Config((LINUX,))
-STANDBY_ID = f"/run/{STANDBY}.id"  # its domain id, until a group takes it (xen-config/standby.sh)
+
+
+@dataclass(frozen=True)
+class Standby:
+    """A domain made in the saved machine before any group is known (Session._stand_by):
+    xl's name for it until a group takes it, and the config, roles aside, of a group whose
+    domain it can become."""
+
+    name: str
+    config: Config
+
+    def fits(self, group: Config, role: str) -> bool:
+        """Whether it can be `role` of a group of config `group`."""
+        return (role == LINUX) == (LINUX in self.config.domains) and (
+            replace(group, domains=self.config.domains) == self.config
+        )
+
+
+# The Linux peer: booted, waiting for its script. The guests: made paused, never run, as
+# many of each config as the project's suite has guests of it (tests/unit/test_runner.py
+# holds the two together), 16 MiB of Xen's memory each. A group takes them in turn
+# (create.sh ROLE@NAME: no `xl create`, half a second of dom0 under TCG with xenstored's and
+# the relay's work); once none fits, its domains are made as before.
+LINUX_STANDBY = Standby("linux-standby", Config((LINUX,)))
+GUEST_STANDBY_CONFIGS = {
+    Config(("A",)): 8,
+    Config(("A",), vcpus=2): 7,
+    Config(("A",), max_event_channels=4): 2,
+    Config(("A",), irqs=(7,)): 2,
+    Config(("A",), vcpus=2, irqs=(5, 7)): 1,
+    Config(("A",), max_event_channels=4, irqs=(7,)): 1,
+    Config(("A",), max_event_channels=4096): 1,
+}
+GUEST_STANDBYS = tuple(
+    Standby(f"standby-{i}", config)
+    for i, config in enumerate(c for c, n in GUEST_STANDBY_CONFIGS.items() for _ in range(n))
+)
+STANDBYS = (LINUX_STANDBY, *GUEST_STANDBYS)
+STANDBY_DIR = "/run/standby"  # each one's domain id, until a group takes it (xen-config/standby.sh)
+# A guest standby is given its script through xenstore into a buffer of 256 KiB
+# (guest/script.h SCRIPT_STORE_MAX); a longer one goes as a ramdisk, to a domain made for it.
+STANDBY_SCRIPT_MAX = 200 << 10
+# The guest's kernel, in dom0's initramfs: the guest standbys run it, so the saved machine is
+# keyed by it.
+GUEST_KERNEL = f"{BASE_DIR}/evtchn-guest"
 # Ended domains (shut down, preserved) left to the machine's end, up to this many: 16 MiB
 # each, 640 MiB of the 1.9 GiB Xen has free beside dom0; each `xl destroy` costs dom0 0.2 s
 # under TCG, so a suite (23 domains) destroys none.
@@ -92,12 +134,14 @@ def xen_config_text(name: str) -> str:
 def domain_config(
     name: str, kernel: str, script: str, config: Config, template: str = "domU.cfg.in", ramdisk: str = ""
 ) -> str:
+    """An xl config from `template`; a guest's `script` is its ramdisk, or (none) given
+    through xenstore once a group takes it (a standby)."""
     text = (XEN_CONFIG / template).read_text()
     extra = f"irqs = [ {', '.join(map(str, config.irqs))} ]\n" if config.irqs else ""
     for key, val in {
         "NAME": name,
         "KERNEL": kernel,
-        "SCRIPT": script,
+        "SCRIPT": f'ramdisk = "{script}"' if script else 'cmdline = "script=xenstore"',
         # The Linux peer's: xen-config/create.sh makes it, but for the one that stands by.
         "RAMDISK": ramdisk or f"/run/evt-peer/{name}.initrd",
         "VCPUS": str(config.vcpus),
@@ -197,7 +241,7 @@ class Session:
         # Being created ahead (paused) while the group before runs, by group index.
         self._parked: dict[int, tuple[list[Domain], Pending]] = {}
         self._ended: list[Domain] = []  # their group is over: to destroy
-        self._standby = False  # this machine has a Linux peer standing by, untaken (_stand_by)
+        self._standbys: list[str] = []  # the names of those standing by in this machine, untaken (_stand_by)
         self._unsettled: tuple[GroupResult, list[Domain]] | None = None  # reasons not checked yet
         # Every Xen's known results (orchestrator/baseline.py), checked now: a bad file is
         # refused before the boot; the Xen's own is picked once its version is known.
@@ -217,7 +261,6 @@ class Session:
 
     def _files(self) -> dict[str, Path | str]:
         files: dict[str, Path | str] = {
-            f"{GUEST_DIR}/evtchn-guest": self.guest,
             f"{GUEST_DIR}/evtchn-op": self.guest.parent / "evtchn-op",  # built beside the guest
             f"{GUEST_DIR}/create": XEN_CONFIG / "create.sh",
         }
@@ -234,24 +277,26 @@ class Session:
                         f"g{g.index}-{role}", PEER_KERNEL, "", g.config, "linux-peer.cfg.in"
                     )
                     continue
-                files[f"{base}.cfg"] = domain_config(
-                    f"g{g.index}-{role}", f"{GUEST_DIR}/evtchn-guest", f"{base}.script", g.config
-                )
+                files[f"{base}.cfg"] = domain_config(f"g{g.index}-{role}", GUEST_KERNEL, f"{base}.script", g.config)
         return files
 
     def _base_files(self) -> dict[str, Path | str]:
-        """What dom0's initramfs holds for the harness, in the saved machine: the Linux peer
-        (its kernel and initramfs, for the one that stands by and for any other), the console
-        relay and the standby's script and xl config."""
-        return {
+        """What dom0's initramfs holds for the harness, in the saved machine: the guest's
+        kernel and the Linux peer's (with its initramfs), for the domains that stand by and for
+        any other, the console relay, the standbys' script and their xl configs."""
+        files: dict[str, Path | str] = {
+            GUEST_KERNEL: self.guest,
             PEER_KERNEL: peer_kernel(self.arts.vmlinuz, DOM0_DIR),
             PEER_INITRAMFS: build_linux_peer(self.guest.parent, self.arts.modules, DOM0_DIR),
             f"{BASE_DIR}/relay": (XEN_CONFIG / "relay.sh").read_text(),
             f"{BASE_DIR}/standby": (XEN_CONFIG / "standby.sh").read_text(),
-            f"{BASE_DIR}/{STANDBY}.cfg": domain_config(
-                STANDBY, PEER_KERNEL, "", STANDBY_CONFIG, "linux-peer.cfg.in", ramdisk=PEER_INITRAMFS
+            f"{BASE_DIR}/{LINUX_STANDBY.name}.cfg": domain_config(
+                LINUX_STANDBY.name, PEER_KERNEL, "", LINUX_STANDBY.config, "linux-peer.cfg.in", ramdisk=PEER_INITRAMFS
             ),
         }
+        for sb in GUEST_STANDBYS:
+            files[f"{BASE_DIR}/{sb.name}.cfg"] = domain_config(sb.name, GUEST_KERNEL, "", sb.config)
+        return files
 
     def __enter__(self) -> Session:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -298,12 +343,12 @@ class Session:
         self._dom0s.append(self.dom0)
         try:
             # The run's own files: dom0 may have read the disk before it was saved, so drop its cache.
-            # ... and whether this machine has a Linux peer standing by (_stand_by).
-            standby = self.dom0.run(
+            # ... and which domains stand by in this machine (_stand_by).
+            listed = self.dom0.run(
                 f"blockdev --flushbufs {RUN_DISK} && cd / && cpio -idm < {RUN_DISK} 2>/dev/null"
-                f" && {{ cat {STANDBY_ID} 2>/dev/null || true; }}"
-            )
-            self._standby = standby.strip().isdigit()
+                f" && {{ ls {STANDBY_DIR} 2>/dev/null || true; }}"
+            ).split()
+            self._standbys = [sb.name for sb in STANDBYS if sb.name in listed]
             if self.coverage:  # what booting (or restoring) did is not the cases' work
                 self.dom0.run("xencov reset")
                 self._unread = []  # a lost machine's unread groups are gone with it
@@ -367,7 +412,7 @@ class Session:
             self.ready_seconds = self.dom0.ready_at - self.machine.started
             self.info = {**self._xen_info(), "boot": "cold"}
             if snap is not None or any(LINUX in g.config.domains for g in self.groups):
-                self._stand_by()
+                self._stand_by(guests=snap is not None)
             if snap is not None:
                 with log.step(f"saving the booted Xen and dom0 for later runs ({snap.dir.name})"):
                     self.machine.save(snap.state)
@@ -376,35 +421,71 @@ class Session:
             self.machine.stop()
             raise
 
-    def _stand_by(self) -> None:
-        """Boot a Linux peer that waits, paused, for the first group that needs one
-        (xen-config/standby.sh, create.sh). Booted before the machine is saved, it is in
-        every machine restored from it: that group then pays for no `xl create` of a peer
-        and no kernel boot (4-5 s of one cpu under TCG, which nothing could share: groups
-        run beside a peer's boot lost their round trips). One that does not come up leaves
-        each Linux group to boot its own."""
+    def _stand_by(self, guests: bool) -> None:
+        """Make the domains that stand by in the saved machine (STANDBYS; xen-config/
+        standby.sh, create.sh): a group that takes one pays for no `xl create`, nor, for the
+        Linux peer, for a kernel boot (4-5 s of one cpu under TCG, which nothing could share:
+        groups run beside a peer's boot lost their round trips). The guests only in a machine
+        that is saved (`guests`): in one that is not, they would cost what they save. One
+        that does not come up is destroyed; its group's domain is made for it."""
+        self._stand_by_linux()
+        if guests:
+            self._stand_by_guests()
+
+    def _standby_domain(self, sb: Standby) -> Domain:
+        assert self.dom0 is not None
+        role = LINUX if LINUX in sb.config.domains else sb.config.domains[0]
+        return Domain(self.dom0, sb.name, role, f"{BASE_DIR}/{sb.name}.cfg", self.reasons)
+
+    def _give_up(self, standbys: list[Domain]) -> None:
+        """Destroy standbys that did not come up, with their relays and id files."""
+        assert self.dom0 is not None
+        steps = [step for d in standbys for step in d.destroy_steps()]
+        self.dom0.run_rc("; ".join([*steps, *(f"rm -f {STANDBY_DIR}/{d.name}" for d in standbys)]))
+
+    def _stand_by_linux(self) -> None:
+        """The Linux peer boots until it waits for a script, and is paused there."""
         assert self.dom0 is not None
         console = self.dom0.console
-        peer = Domain(self.dom0, STANDBY, LINUX, f"{BASE_DIR}/{STANDBY}.cfg", self.reasons)
+        name = LINUX_STANDBY.name
+        peer = self._standby_domain(LINUX_STANDBY)
         peer.creating()
         since = len(console.lines)
         try:
             with log.step("booting the Linux peer that stands by in the saved machine"):
-                self.dom0.run(f"sh {BASE_DIR}/standby {STANDBY}")
+                self.dom0.run(f"sh {BASE_DIR}/standby {name}")
                 _, said = console.wait_for(
-                    re.compile(rf"^\({STANDBY}\) EVT {TAG['NOTE']} linux-peer: (.*)"),
+                    re.compile(rf"^\({name}\) EVT {TAG['NOTE']} linux-peer: (.*)"),
                     since,
                     LINUX_BOOT_S,
                     lambda what: HarnessError(what, console.tail(), console.log_path),
                 )
                 if said.group(1) != "standing by":
                     raise HarnessError(f"it said: {said.group(1)}", console.tail(), console.log_path)
-                self.dom0.run(f"xl pause {STANDBY}")
+                self.dom0.run(f"xl pause {name}")
         except (XenPanic, MachineDied):
             raise
         except HarnessError as e:
             log.info(f"no Linux peer stands by ({e.detail.splitlines()[0]}): each Linux group boots its own")
-            self.dom0.run_rc("; ".join([*peer.destroy_steps(), f"rm -f {STANDBY_ID}"]))
+            self._give_up([peer])
+
+    def _stand_by_guests(self) -> None:
+        """The guests are made paused and stay so: a group's is as fresh as one made for it."""
+        assert self.dom0 is not None
+        domains = {sb.name: self._standby_domain(sb) for sb in GUEST_STANDBYS}
+        names = list(domains)
+        with log.step(f"making {len(domains)} guests that stand by, paused, in the saved machine"):
+            for d in domains.values():
+                d.creating()
+            # Two commands at once, each making half of them: an `xl create` a dom0 vcpu.
+            pending = [self.dom0.begin(f"sh {BASE_DIR}/standby -p {' '.join(names[i::2])}") for i in (0, 1)]
+            said = [p.result(STANDBY_MAKE_TIMEOUT_S) for p in pending]
+        made = {name for _, out in said for name in re.findall(r"^@@STANDBY (\S+) \d+$", out, re.M)}
+        failed = [d for name, d in domains.items() if name not in made]
+        if failed:
+            why = next((out.strip().splitlines()[-1] for rc, out in said if rc and out.strip()), "no answer")
+            log.info(f"{len(failed)} guest(s) do not stand by ({why}): their groups' domains are made for them")
+            self._give_up(failed)
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         if self.machine is not None:
@@ -539,17 +620,20 @@ class Session:
     def _start_create(self, group: Group, domains: list[Domain], after: Pending | None = None) -> Pending:
         assert self.dom0 is not None
         others = {DOM0: 0} if DOM0 in group.config.domains else {}
-        standby = {LINUX: STANDBY} if self._takes_standby(group) else None
-        return start_create(self.dom0, f"g{group.index}", domains, others, after, standby)
+        return start_create(self.dom0, f"g{group.index}", domains, others, after, self._take_standbys(group))
 
-    def _takes_standby(self, group: Group) -> bool:
-        """Whether `group`'s Linux peer is the one standing by in this machine (_stand_by):
-        the first group with one whose config the standby's is. It is taken, once."""
-        config = replace(group.config, domains=STANDBY_CONFIG.domains)
-        if not self._standby or LINUX not in group.config.domains or config != STANDBY_CONFIG:
-            return False
-        self._standby = False
-        return True
+    def _take_standbys(self, group: Group) -> dict[str, str]:
+        """The domains standing by in this machine (_stand_by) that `group`'s become, by
+        role: each the first left that fits, taken once; a guest's script must fit it."""
+        taken: dict[str, str] = {}
+        for role in group.config.domains:
+            if role == DOM0 or (role != LINUX and len(self.scripts[group.index][role].encode()) > STANDBY_SCRIPT_MAX):
+                continue
+            sb = next((sb for sb in STANDBYS if sb.name in self._standbys and sb.fits(group.config, role)), None)
+            if sb is not None:
+                self._standbys.remove(sb.name)
+                taken[role] = sb.name
+        return taken
 
     def _finish_parked(self, group: Group, domains: list[Domain], pending: Pending) -> None:
         """The creation started while the last group ran: its result, with as long again to

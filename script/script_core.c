@@ -118,6 +118,29 @@ void script_get(int64_t domid, const char *key, int64_t timeout_ms, struct resul
         r->val_str = get_buf;
 }
 
+const char *script_fetch(const struct script_env *e, char *text, size_t size, size_t *len)
+{
+    char key[64], n[24];
+    const char *err;
+    int64_t chunks;
+
+    *len = 0;
+    if ( (err = e->xs_read(XS_DIR "/script/n", n, sizeof(n))) )
+        return err;
+    if ( parse_int(n, &chunks) || chunks < 0 )
+        return "EINVAL";
+    for ( int64_t i = 0; i < chunks; i++ )
+    {
+        if ( *len + SCRIPT_CHUNK >= size )
+            return "E2BIG";
+        snprintf(key, sizeof(key), XS_DIR "/script/%ld", (long)i);
+        if ( (err = e->xs_read(key, text + *len, SCRIPT_CHUNK + 1)) )
+            return err;
+        *len += strlen(text + *len);
+    }
+    return NULL;
+}
+
 /* ---- round trips ---- */
 
 /* Heap sort: no recursion, no allocation, n log n for RTT_MAX samples. */

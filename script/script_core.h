@@ -19,6 +19,13 @@
  */
 #define XS_DIR "data/evtchn-test"
 
+/*
+ * A script given through xenstore (evtchn-op --give-script), to a domain that
+ * stood by in the saved machine before its group was known: SCRIPT_CHUNK bytes
+ * in each XS_DIR/script/<i>, then their number in XS_DIR/script/n, written last.
+ */
+#define SCRIPT_CHUNK 2048
+
 /* A 'g' argument: the word `page` (a good frame of ours) or any other word. */
 enum script_frame { FRAME_PAGE = 0, FRAME_BAD = 1, FRAME_PAGETABLE = 2 };
 
@@ -77,6 +84,13 @@ void script_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * counted before their send (early), min, median, p99 and max in ns.
  */
 void script_rtt_report(const struct stmt *s, uint64_t *ns, size_t n, int64_t early);
+
+/*
+ * The script given through xenstore, into text (size bytes, NUL-terminated):
+ * NULL and its length in *len, or what failed (an errno name: ENOENT before
+ * XS_DIR/script/n is there).
+ */
+const char *script_fetch(const struct script_env *e, char *text, size_t size, size_t *len);
 
 /* get: poll /local/domain/<domid>/XS_DIR/pub/<key> until it is there. */
 void script_get(int64_t domid, const char *key, int64_t timeout_ms, struct result *r);

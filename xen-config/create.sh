@@ -4,10 +4,13 @@
 # under XS_DIR/dom/ROLE of its xenstore home (ROLE=ID: one that is not created here, as
 # Dom0=0). Prints "@@DOMID <name> <id> <centiseconds it took>" for each, and whatever xl
 # said; exits 1 if any failed. One request for the harness to send, one answer back.
-# ROLE@NAME: NAME, the Linux peer that stands by, paused, in the saved machine (standby.sh)
-# becomes this group's ROLE: renamed, its relay's prefix and the names the harness looks
-# its logs up by with it, and given the role's script through xenstore. It has booted
-# already; it runs the script once the group unpauses it.
+# ROLE@NAME: NAME, a domain that stands by, paused, in the saved machine (standby.sh),
+# becomes this group's ROLE: its relay's prefix and the names the harness looks its logs up
+# by become the role's, and it is given the role's script through xenstore. xl goes on
+# calling it NAME (`xl rename` costs dom0 a fifth of a second): the harness names it to xl
+# by its domain id. A guest reads it
+# as it boots, once the group unpauses it; the Linux peer has booted already, and runs it
+# then.
 group=$1 dir=$2
 shift 2
 # The lowest priority in dom0 (its children inherit it): made ahead, a creation runs beside
@@ -47,7 +50,7 @@ make_one() {
     echo "@@DOMID $group-$r $id $(( ${t1%.*}${t1#*.} - ${t0%.*}${t0#*.} ))"
 }
 
-# The standby peer becomes its role at once. The others are made at the same time, one
+# A standby becomes its role at once. The others are made at the same time, one
 # `xl create` per dom0 vcpu (a group's domains came each after the other before), each
 # into a file of its own, read once all are made.
 made= fresh= pids= failed=
@@ -56,9 +59,8 @@ for r in $roles; do
     *@*)
         read t0 _ < /proc/uptime
         sb=${r#*@} r=${r%@*}
-        read id < "/run/$sb.id" || exit 1
-        xl rename "$sb" "$group-$r" || exit 1
-        rm -f "/run/$sb.id"
+        read id < "/run/standby/$sb" || exit 1
+        rm -f "/run/standby/$sb"
         printf '[%s] ' "$group-$r" > /run/relay-$sb.prefix
         ln -sf xl-$sb.log "/var/log/xen/xl-$group-$r.log"
         ln -sf relay-$sb.pid "/run/relay-$group-$r.pid"

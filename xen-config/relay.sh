@@ -11,9 +11,10 @@
 # is judged on all of them. Destroy the domain before stopping its relay: a write to a pipe
 # nobody reads would kill xenconsoled (SIGPIPE). No process but mkfifo and awk: each
 # costs dom0 10-20 ms under TCG, every domain.
-# renamable: the prefix is read, for each line, from /run/relay-NAME.prefix, which
-# create.sh rewrites when a group takes the Linux peer that stood by under another name.
-# Until then it is "(NAME) ": the lines of no domain of a group (results.parse_line).
+# renamable: the prefix is read from /run/relay-NAME.prefix, which create.sh rewrites when
+# a group takes a domain that stood by under another name (standby.sh). Until then it is
+# "(NAME) ": the lines of no domain of a group (results.parse_line); read again for each
+# line until it is a group's "[...] ", which stays.
 relay() {
     local log=/var/log/xen/console/guest-$1.log prefix=
     [ ! -e "$log" ] || rm -f "$log"
@@ -23,7 +24,7 @@ relay() {
         printf '(%s) ' "$1" > "$prefix"
     fi
     awk -v p="[$1] " -v f="$prefix" '
-        function named() { if (f != "") { getline p < f; close(f) } }
+        function named() { if (f != "") { getline p < f; close(f); if (p ~ /^\[/) f = "" } }
         { named(); print p $0; fflush() }
         END { named(); print p "-- console closed --"; fflush() }' < "$log" > /run/evt-out &
     echo $! > "/run/relay-$1.pid"

@@ -189,7 +189,8 @@ class FakeDom0Shell:
     def __init__(self, guests: dict[str, FakeGuest] | None = None):
         self.guests = guests or {}
         self.xenstore: dict[str, str] = {}
-        self.standby_taken: list[str] = []  # domains the Linux peer standing by became
+        self.standby_taken: list[str] = []  # domains a standby became (create.sh ROLE@NAME)
+        self.xl_names: dict[str, str] = {}  # a taken standby's xl name -> the domain it became
         self.commands: list[str] = []
         self.domids: dict[str, int] = {}
 
@@ -211,6 +212,8 @@ class FakeDom0Shell:
 
     def answer_one(self, command: str) -> tuple[list[str], int, list[str]]:
         words = command.split()
+        if words[0] == "xl" and len(words) > 2:
+            words[2] = self.xl_names.get(words[2], words[2])
         if command.startswith("xl create -p "):
             name = words[3].removeprefix("/evt/").removesuffix(".cfg").replace("/", "-")
             created = self.guests.setdefault(name, FakeGuest(reason=None))
@@ -271,9 +274,10 @@ class FakeDom0Shell:
         given = dict(a.split("=", 1) for a in args if "=" in a)
         made: list[str] = []
         for role in [a for a in args if "=" not in a]:
-            if "@" in role:  # the Linux peer standing by (ROLE@NAME) becomes this role
-                role = role.partition("@")[0]
+            if "@" in role:  # a domain standing by (ROLE@NAME) becomes this role; xl keeps its name
+                role, _, xl_name = role.partition("@")
                 self.standby_taken.append(f"{group}-{role}")
+                self.xl_names[xl_name] = f"{group}-{role}"
                 self.domids[f"{group}-{role}"] = len(self.domids) + 1
             else:
                 o, rc, _ = self.answer_one(f"xl create -p /evt/{group}/{role}.cfg")

@@ -12,6 +12,7 @@ import pytest
 
 from orchestrator import agent, baseline, domain, initramfs, runner
 from orchestrator.artifacts import Artifacts
+from orchestrator.cases.model import DOM0, LINUX, Config
 from orchestrator.cases.parse import load
 from orchestrator.cases.plan import Group, plan
 from orchestrator.console import Line
@@ -473,7 +474,7 @@ def _linux_session(tmp_path: Path, standby: bool) -> tuple[Session, FakeDom0Shel
         }
     )
     session = _session(tmp_path, shell, LINUX_GROUPS)
-    session._standby = standby
+    session._standbys = [runner.LINUX_STANDBY.name] if standby else []
     return session, shell
 
 
@@ -484,7 +485,8 @@ def test_the_first_linux_group_of_the_standbys_config_takes_it(tmp_path: Path) -
     results = session.run_groups(session.groups)
     assert [g.error for g in results] == [None, None, None]
     assert shell.standby_taken == ["g1-Linux"]
-    assert any(c.startswith(f"sh /evt/create g1 data/evtchn-test A Linux@{runner.STANDBY}") for c in shell.commands)
+    taking = f"sh /evt/create g1 data/evtchn-test A Linux@{runner.LINUX_STANDBY.name}"
+    assert any(c.startswith(taking) for c in shell.commands)
     for g in ("g2", "g3"):
         assert any(c.startswith(f"sh /evt/create {g} data/evtchn-test A Linux") for c in shell.commands)
     # The standby's domain learns every id as a created one does.
@@ -499,6 +501,54 @@ def test_with_no_standby_every_linux_group_boots_its_own(tmp_path: Path) -> None
     assert shell.standby_taken == []
 
 
+def test_the_standby_guests_are_as_many_of_each_config_as_the_suite_has() -> None:
+    """runner.GUEST_STANDBY_CONFIGS, against the project's cases planned as a run plans them: a
+    config the suite gains is made at every run until a standby of it is added, and one no case
+    uses any more would cost the saved machine 16 MiB and dom0 a creation for nothing."""
+    groups = plan(load(sorted((runner.ROOT / "cases").glob("*.evt"))))
+    have: dict[Config, int] = {}
+    for g in groups:
+        for role in g.config.domains:
+            if role not in (DOM0, LINUX):
+                shape = replace(g.config, domains=("A",))
+                have[shape] = have.get(shape, 0) + 1
+    assert have == runner.GUEST_STANDBY_CONFIGS
+
+
+def test_guests_take_the_standbys_that_fit_and_xl_keeps_their_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group's guest becomes a standby of its config, if one is left (create.sh ROLE@NAME);
+    the rest are made. xl still knows a taken one by its own name: destroyed by that."""
+    monkeypatch.setattr(runner, "ENDED_KEPT", 0)
+    shell = FakeDom0Shell({"g1-A": FakeGuest(A_OK), "g1-B": FakeGuest(B_OK), "g2-Solo": FakeGuest(SOLO_OK)})
+    session = _session(tmp_path, shell)
+    first = runner.GUEST_STANDBYS[0]
+    assert first.config == Config(("A",))
+    two_vcpus = next(sb for sb in runner.GUEST_STANDBYS if sb.config.vcpus == 2)
+    session._standbys = [runner.LINUX_STANDBY.name, two_vcpus.name, first.name]
+    results = session.run_groups(session.groups)
+    assert [g.error for g in results] == [None, None]
+    assert shell.standby_taken == ["g1-A"]
+    assert any(c.startswith(f"sh /evt/create g1 data/evtchn-test A@{first.name} B") for c in shell.commands)
+    assert any(c.startswith("sh /evt/create g2 data/evtchn-test Solo") for c in shell.commands)
+    assert session._standbys == [runner.LINUX_STANDBY.name, two_vcpus.name]
+    assert ran(shell, f"xl destroy {first.name} 2>&1")
+    assert not ran(shell, "xl destroy g1-A")
+
+
+def test_a_script_too_long_for_xenstore_goes_to_a_domain_made_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "STANDBY_SCRIPT_MAX", 10)
+    shell = FakeDom0Shell({"g1-A": FakeGuest(A_OK), "g1-B": FakeGuest(B_OK), "g2-Solo": FakeGuest(SOLO_OK)})
+    session = _session(tmp_path, shell)
+    session._standbys = [sb.name for sb in runner.GUEST_STANDBYS]
+    results = session.run_groups(session.groups)
+    assert [g.error for g in results] == [None, None]
+    assert shell.standby_taken == []
+
+
 class Standby(FakeDom0Shell):
     """dom0 whose xen-config/standby.sh answers `rc`, and whose peer then says `said`."""
 
@@ -507,11 +557,12 @@ class Standby(FakeDom0Shell):
         self.rc, self.said = rc, said
 
     def answer_one(self, command: str) -> tuple[list[str], int, list[str]]:
-        if command == f"sh {initramfs.BASE_DIR}/standby {runner.STANDBY}":
+        name = runner.LINUX_STANDBY.name
+        if command == f"sh {initramfs.BASE_DIR}/standby {name}":
             return (
-                ["@@STANDBY 1"] if not self.rc else ["xl: error"],
+                [f"@@STANDBY {name} 1"] if not self.rc else ["xl: error"],
                 self.rc,
-                [f"({runner.STANDBY}) EVT NOTE linux-peer: {self.said}"],
+                [f"({name}) EVT NOTE linux-peer: {self.said}"],
             )
         return super().answer_one(command)
 
@@ -526,10 +577,11 @@ def test_a_standby_that_does_not_come_up_is_destroyed(tmp_path: Path, rc: int, s
     relay, and every Linux group boots its own."""
     shell = Standby(rc, said)
     session = _session(tmp_path, shell, LINUX_GROUPS)
-    session._stand_by()
-    assert ran(shell, f"xl pause {runner.STANDBY}") is stands_by
-    assert ran(shell, f"xl destroy {runner.STANDBY}") is not stands_by
-    relay = f"/run/relay-{runner.STANDBY}.pid"
+    session._stand_by(guests=False)
+    name = runner.LINUX_STANDBY.name
+    assert ran(shell, f"xl pause {name}") is stands_by
+    assert ran(shell, f"xl destroy {name}") is not stands_by
+    relay = f"/run/relay-{name}.pid"
     assert ran(shell, f"kill $(cat {relay})") is not stands_by
     assert ran(shell, f"rm -f {relay}") is not stands_by
-    assert ran(shell, f"rm -f {runner.STANDBY_ID}") is not stands_by
+    assert ran(shell, f"rm -f {runner.STANDBY_DIR}/{name}") is not stands_by
