@@ -20,7 +20,7 @@
 #define EINVAL_ 22
 #define ENOSYS_ 38
 
-static struct { char *key, *val; } kv[64];
+static struct { char *key, *val; } kv[256];
 static unsigned int nr_kv;
 static uint64_t clock_ns;
 
@@ -155,9 +155,11 @@ int main(int argc, char **argv)
         .sleep_ms = sleep_ms,
     };
     struct script_totals t;
-    size_t len = fread(text, 1, sizeof(text) - 1, stdin);
+    /* --from-store: the script is in the made-up xenstore, as a standby guest is given it. */
+    int from_store = argc > 1 && !strcmp(argv[1], "--from-store");
+    size_t len = from_store ? 0 : fread(text, 1, sizeof(text) - 1, stdin);
 
-    for ( int i = 1; i < argc && nr_kv < 64; i++ )
+    for ( int i = 1 + from_store; i < argc && nr_kv < sizeof(kv) / sizeof(kv[0]); i++ )
     {
         char *eq = strchr(argv[i], '=');
 
@@ -166,6 +168,16 @@ int main(int argc, char **argv)
         *eq = '\0';
         kv[nr_kv].key = argv[i];
         kv[nr_kv++].val = eq + 1;
+    }
+    if ( from_store )
+    {
+        const char *err = script_fetch(&env, text, sizeof(text), &len);
+
+        if ( err )
+        {
+            printf("fetch: %s\n", err);
+            return 4;
+        }
     }
     t = script_interpret(&env, text, len);
     script_say(EVT_DONE, t.pass, t.fail);

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,46 @@ def test_an_op_the_place_lacks_is_enosys(interp: Path) -> None:
 def test_a_bad_script_runs_nothing(interp: Path) -> None:
     rep, calls, rc = run(interp, "case c\n4 close 5\n5 put a;reboot 1\nend\n")
     assert rc == 3 and rep.steps == [] and rep.script_errors and calls == []
+
+
+# The chunks of a script given through xenstore (dom0/main.c give_script(), script_core.h).
+SCRIPT_CHUNK = 2048
+
+
+def _in_store(script: str, n: str | None = None) -> list[str]:
+    """A script as evtchn-op --give-script leaves it in a domain's home: chunks, then their number."""
+    chunks = [script[i : i + SCRIPT_CHUNK] for i in range(0, len(script), SCRIPT_CHUNK)]
+    return [
+        *(f"data/evtchn-test/script/{i}={c}" for i, c in enumerate(chunks)),
+        f"data/evtchn-test/script/n={len(chunks) if n is None else n}",
+    ]
+
+
+def test_a_script_given_through_xenstore_runs_as_its_ramdisk_would(interp: Path, tmp_path: Path) -> None:
+    """script_fetch(): what a standby guest reads (guest/main.c), over several chunks."""
+    script, xs = dom0_script(tmp_path)
+    script = "# pad\n" * (2 * SCRIPT_CHUNK // 6) + script  # three chunks at least
+    direct, _, rc = run(interp, script, *xs)
+    fetched, _, rc_store = run(interp, "", "--from-store", *xs, *_in_store(script))
+    assert (rc, rc_store) == (0, 0)
+    assert direct.steps and direct.done is not None  # it ran, to its end
+    assert fetched.steps == direct.steps and fetched.done == direct.done
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (lambda s: _in_store(s)[:-1], "fetch: ENOENT"),  # its number not written yet
+        (lambda s: _in_store(s, n="2x"), "fetch: EINVAL"),
+        (lambda s: _in_store(s)[1:], "fetch: ENOENT"),  # a chunk missing
+    ],
+)
+def test_a_script_not_whole_in_xenstore_is_refused(
+    interp: Path, tmp_path: Path, given: Callable[[str], list[str]], said: str
+) -> None:
+    script, xs = dom0_script(tmp_path)
+    proc = subprocess.run(
+        [str(interp), "--from-store", *xs, *given("# pad\n" * (SCRIPT_CHUNK // 6) + script)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (proc.returncode, proc.stdout.strip()) == (4, said)

@@ -585,3 +585,36 @@ def test_a_standby_that_does_not_come_up_is_destroyed(tmp_path: Path, rc: int, s
     assert ran(shell, f"kill $(cat {relay})") is not stands_by
     assert ran(shell, f"rm -f {relay}") is not stands_by
     assert ran(shell, f"rm -f {runner.STANDBY_DIR}/{name}") is not stands_by
+
+
+class StandbyGuests(FakeDom0Shell):
+    """dom0 whose xen-config/standby.sh makes every guest it is asked for but `fails`."""
+
+    def __init__(self, fails: str) -> None:
+        super().__init__()
+        self.fails = fails
+
+    def answer_one(self, command: str) -> tuple[list[str], int, list[str]]:
+        words = command.split()
+        if words[:3] == ["sh", f"{initramfs.BASE_DIR}/standby", "-p"]:
+            made = [f"@@STANDBY {name} {i}" for i, name in enumerate(words[3:], 1) if name != self.fails]
+            failed = self.fails in words[3:]
+            return [*made, *(["libxl: error: out of memory"] if failed else [])], int(failed), []
+        return super().answer_one(command)
+
+
+def test_every_standby_guest_is_made_and_one_that_is_not_is_destroyed(tmp_path: Path) -> None:
+    """Session._stand_by_guests: all of GUEST_STANDBYS, half of them by each of two commands
+    at once; one whose creation failed is destroyed with its relay, and nothing else is."""
+    lost = runner.GUEST_STANDBYS[3].name
+    shell = StandbyGuests(lost)
+    session = _session(tmp_path, shell)
+    session._stand_by_guests()
+    asked = [c.split()[3:] for c in shell.commands if c.startswith(f"sh {initramfs.BASE_DIR}/standby -p ")]
+    assert len(asked) == 2
+    assert sorted(n for names in asked for n in names) == sorted(sb.name for sb in runner.GUEST_STANDBYS)
+    destroyed = [c for c in shell.commands if "xl destroy" in c]
+    assert len(destroyed) == 1
+    assert f"xl destroy {lost} 2>&1" in destroyed[0]
+    assert f"kill $(cat /run/relay-{lost}.pid)" in destroyed[0]
+    assert f"rm -f {runner.STANDBY_DIR}/{lost}" in destroyed[0]
