@@ -6,11 +6,10 @@
 # said; exits 1 if any failed. One request for the harness to send, one answer back.
 # ROLE@NAME: NAME, a domain that stands by, paused, in the saved machine (standby.sh),
 # becomes this group's ROLE: its relay's prefix and the names the harness looks its logs up
-# by become the role's, and it is given the role's script through xenstore. xl goes on
-# calling it NAME (`xl rename` costs dom0 a fifth of a second): the harness names it to xl
-# by its domain id. A guest reads it
-# as it boots, once the group unpauses it; the Linux peer has booted already, and runs it
-# then.
+# by become the role's, and it is given the role's script through xenstore. A guest reads
+# the script as it boots, once the group unpauses it; the Linux peer has booted already,
+# and runs it then. xl goes on calling it NAME (`xl rename` costs dom0 a fifth of a
+# second), and so does the harness when it talks to xl (orchestrator/domain.py xl_name).
 group=$1 dir=$2
 shift 2
 # The lowest priority in dom0 (its children inherit it): made ahead, a creation runs beside

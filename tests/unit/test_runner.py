@@ -537,6 +537,18 @@ def test_guests_take_the_standbys_that_fit_and_xl_keeps_their_names(
     assert not ran(shell, "xl destroy g1-A")
 
 
+def test_a_run_that_counts_coverage_takes_no_standby(tmp_path: Path) -> None:
+    """Xen's work to make a domain is counted as the cases' (Session._take_standbys)."""
+    shell = FakeDom0Shell({"g1-A": FakeGuest(A_OK), "g1-B": FakeGuest(B_OK), "g2-Solo": FakeGuest(SOLO_OK)})
+    session = _session(tmp_path, shell)
+    session.coverage = True
+    session._read_coverage = lambda group: None  # type: ignore[method-assign]
+    session._standbys = [sb.name for sb in runner.STANDBYS]
+    results = session.run_groups(session.groups)
+    assert [g.error for g in results] == [None, None]
+    assert shell.standby_taken == []
+
+
 def test_a_script_too_long_for_xenstore_goes_to_a_domain_made_for_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
