@@ -517,14 +517,16 @@ class Problem:
         return self.text
 
 
-def domain_problems(rep: DomainReport) -> list[Problem]:
-    """What is wrong with one domain's output as a whole, apart from failed steps."""
+def domain_problems(rep: DomainReport, destroyed: bool = False) -> list[Problem]:
+    """What is wrong with one domain's output as a whole, apart from failed steps; a domain a
+    case `destroyed` on purpose (Dom0's `destroy`) prints no DONE."""
     out = [Problem(Outcome.ERROR, f"{rep.domain}: {g.message}", g.lineno) for g in rep.garbled]
     out += [Problem(Outcome.ERROR, f"{rep.domain}: script error: {e}") for e in rep.script_errors]
     if rep.crash is not None:
         out.append(Problem(Outcome.CRASH, f"{rep.domain}: guest crashed: {rep.crash.text}"))
     elif rep.done is None:
-        out.append(Problem(Outcome.ERROR, f"{rep.domain}: no EVT DONE (the guest stopped, or the log is cut)"))
+        if not destroyed:
+            out.append(Problem(Outcome.ERROR, f"{rep.domain}: no EVT DONE (the guest stopped, or the log is cut)"))
     elif rep.done != (sum(s.passed for s in rep.steps), sum(not s.passed for s in rep.steps)):
         out.append(
             Problem(
@@ -550,8 +552,11 @@ def harness_failures(steps: Iterable[StepResult]) -> list[Problem]:
 
 
 def log_outcome(reports: dict[str, DomainReport]) -> tuple[Outcome, list[Problem]]:
-    """A saved log judged without its case files: the worst of every domain's steps and problems."""
-    problems = [p for rep in reports.values() for p in domain_problems(rep)]
+    """A saved log judged without its case files: the worst of every domain's steps and problems.
+    A domain whose id a passing `destroy` step named, after its BOOT line said it, was ended
+    on purpose: its missing DONE is no problem."""
+    destroyed = {s.args[0] for rep in reports.values() for s in rep.steps if s.op == "destroy" and s.passed and s.args}
+    problems = [p for rep in reports.values() for p in domain_problems(rep, rep.boot.get("domid") in destroyed)]
     if not any(rep.steps for rep in reports.values()):
         problems.append(Problem(Outcome.ERROR, "no guest RESULT lines: nothing ran, or this is not a serial log"))
     steps = [s for rep in reports.values() for s in rep.steps]

@@ -213,6 +213,29 @@ def test_parse_of_a_failing_log(tmp_path: Path) -> None:
     assert main(["parse", str(log)]) == Outcome.FAIL.exit_code
 
 
+@pytest.mark.parametrize(("destroyed", "code"), [("3", Outcome.PASS), ("4", Outcome.ERROR), (None, Outcome.ERROR)])
+def test_parse_forgives_the_missing_done_of_a_domain_a_case_destroyed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], destroyed: str | None, code: Outcome
+) -> None:
+    """g1-B (domid 3) stops without DONE: as Dom0's `destroy 3` meant it to, or lost."""
+    op = f"destroy args={destroyed}" if destroyed else "send args=1"
+    step = f"[g1-Dom0] EVT RESULT case=c line=9 op={op} expect=ok got=ok verdict=PASS"
+    log = tmp_path / "destroyed.log"
+    log.write_text(
+        "\n".join(
+            [
+                "[g1-B] EVT BOOT domid=3 xen=4.17.7 script=793 vcpus=1 low-1m=unmapped periodic-timer=off",
+                "[g1-B] EVT RESULT case=c line=8 op=send args=1 expect=EINVAL got=EINVAL verdict=PASS",
+                step,
+                "[g1-Dom0] EVT DONE pass=1 fail=0",
+                "",
+            ]
+        )
+    )
+    assert main(["parse", str(log)]) == code.exit_code
+    assert ("g1-B: no EVT DONE" in capsys.readouterr().err) is (code is Outcome.ERROR)
+
+
 @pytest.mark.parametrize(
     "content",
     [
