@@ -86,12 +86,22 @@ def _merge_usr(root: Path) -> None:
             (root / d).symlink_to(f"usr/{d}")
 
 
+# Every file's time in the archives write_cpio makes (2026-01-01): any fixed one will do.
+SOURCE_TIME = 1767225600
+
+
 def write_cpio(src: Path, out: Path) -> None:
-    files = subprocess.run(["find", ".", "-mindepth", "1"], cwd=src, capture_output=True, text=True, check=True).stdout
+    """`src` (a scratch folder: its times are changed) as a newc archive, the same bytes for
+    the same files: a saved machine is keyed by its initramfs's bytes (snapshot.key), and
+    runs against another Xen in between rebuild it. So its names go in sorted, every time
+    is one, and cpio numbers the inodes itself (--reproducible)."""
+    names = sorted(str(p.relative_to(src)) for p in src.rglob("*"))
+    for name in names:
+        os.utime(src / name, (SOURCE_TIME, SOURCE_TIME), follow_symlinks=False)
     with open(out, "wb") as f:
         subprocess.run(
-            ["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0"],
-            cwd=src, input=files.encode(), stdout=f, check=True,
+            ["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0", "--reproducible"],
+            cwd=src, input="".join(f"{n}\n" for n in names).encode(), stdout=f, check=True,
         )  # fmt: skip
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,31 @@ def test_a_run_disk_too_small_names_its_largest_files(tmp_path: Path, monkeypatc
     assert "more than the run disk's 65536; the largest: /evt/linux-vmlinuz (51200 bytes), /evt/g1/A.script (27000" in (
         info.value.detail
     )
+
+
+def _stage(root: Path, order: list[str], when: int) -> Path:
+    """A folder of the same files, made in `order` at time `when`."""
+    for name in order:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if name.endswith("link"):
+            path.symlink_to("x")
+        else:
+            path.write_text(f"{name}\n")
+        os.utime(path, (when, when), follow_symlinks=False)
+    return root
+
+
+def test_an_archive_of_the_same_files_is_the_same_bytes(tmp_path: Path) -> None:
+    """A saved machine is keyed by its initramfs's bytes: rebuilt from the same files (another
+    Xen's run in between), it must name the same machine, whatever order and times they had."""
+    names = ["usr/bin/x", "usr/lib/evt/a", "init", "usr/lib/evt/link"]
+    one, two = tmp_path / "one.cpio", tmp_path / "two.cpio"
+    initramfs.write_cpio(_stage(tmp_path / "a", names, 1_000_000), one)
+    initramfs.write_cpio(_stage(tmp_path / "b", names[::-1], 2_000_000), two)
+    assert one.read_bytes() == two.read_bytes()
+    listed = subprocess.run(["cpio", "-it", "--quiet"], stdin=one.open("rb"), capture_output=True, text=True).stdout
+    dirs = ["usr", "usr/bin", "usr/lib", "usr/lib/evt"]
+    assert listed.split() == sorted([*dirs, *names])  # each folder before what is in it
+    initramfs.write_cpio(_stage(tmp_path / "c", [*names, "usr/lib/evt/b"], 1_000_000), two)
+    assert one.read_bytes() != two.read_bytes()
