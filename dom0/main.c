@@ -120,7 +120,7 @@ static char *read_file(const char *path, size_t *len)
     return text;
 }
 
-/* How often the standby peer looks for its script (script_fetch()). */
+/* How often the standby peer looks for its script's chunk count (await_script()). */
 #define STANDBY_POLL_MS 20
 
 /* A domain id given on the command line: 0, or -1 having said what is wrong with it. */

@@ -13,7 +13,7 @@ struct script_totals script_run(const char *text, size_t len);
  * its group was known, standing by in the saved machine (orchestrator/runner.py
  * STANDBY_SCRIPT_MAX, which keeps to it).
  */
-#define SCRIPT_STORE_MAX (256 << 10)
+#define SCRIPT_STORE_MAX (64 << 10)
 
 /* The script given through xenstore (script_fetch()): NULL, or what failed. */
 const char *script_from_store(const char **text, size_t *len);

@@ -1,8 +1,9 @@
 """The dom0 initramfs: Debian's toolstack closure, busybox, the Xen modules, our /init.
 
-The initramfs is built once per suite and is the same for every run; what a run
-brings (the guest kernel, its scripts, the xl configs) reaches dom0 on a small
-raw disk instead, so one booted dom0 can be saved and serve every run.
+The initramfs is built once per suite and is the same for every run: with it the
+guest's kernel, the Linux peer's and what the domains that stand by in the saved
+machine need. What a run brings (its scripts, the xl configs, evtchn-op) reaches dom0
+on a small raw disk instead, so one booted dom0 can be saved and serve every run.
 """
 
 from __future__ import annotations

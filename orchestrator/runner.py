@@ -102,9 +102,10 @@ GUEST_STANDBYS = tuple(
 )
 STANDBYS = (LINUX_STANDBY, *GUEST_STANDBYS)
 STANDBY_DIR = "/run/standby"  # each one's domain id, until a group takes it (xen-config/standby.sh)
-# A guest standby is given its script through xenstore into a buffer of 256 KiB
-# (guest/script.h SCRIPT_STORE_MAX); a longer one goes as a ramdisk, to a domain made for it.
-STANDBY_SCRIPT_MAX = 200 << 10
+# A guest standby is given its script through xenstore into a buffer of 64 KiB, every guest's
+# (guest/script.h SCRIPT_STORE_MAX, less a chunk: tests/unit/test_runner.py): a longer one goes
+# as a ramdisk, to a domain made for it. The suite's longest is 19 KiB.
+STANDBY_SCRIPT_MAX = 60 << 10
 # The guest's kernel, in dom0's initramfs: the guest standbys run it, so the saved machine is
 # keyed by it.
 GUEST_KERNEL = f"{BASE_DIR}/evtchn-guest"
@@ -349,6 +350,10 @@ class Session:
                 f" && {{ ls {STANDBY_DIR} 2>/dev/null || true; }}"
             ).split()
             self._standbys = [sb.name for sb in STANDBYS if sb.name in listed]
+            missing = [sb.name for sb in STANDBYS if sb.name not in listed]
+            if missing and self.info.get("boot") == "restored" and not self.coverage:
+                # Some did not come up when it was saved (_stand_by): their groups' domains are made.
+                log.info(f"the saved machine has no {', '.join(missing)}: their groups' domains are made")
             if self.coverage:  # what booting (or restoring) did is not the cases' work
                 self.dom0.run("xencov reset")
                 self._unread = []  # a lost machine's unread groups are gone with it
@@ -411,9 +416,11 @@ class Session:
                 self.dom0.wait_ready()
             self.ready_seconds = self.dom0.ready_at - self.machine.started
             self.info = {**self._xen_info(), "boot": "cold"}
+            whole = True
             if snap is not None or any(LINUX in g.config.domains for g in self.groups):
-                self._stand_by(guests=snap is not None)
-            if snap is not None:
+                # None in a machine that counts coverage: it takes none (_take_standbys).
+                whole = self._stand_by(guests=snap is not None and not self.coverage)
+            if snap is not None and whole:
                 with log.step(f"saving the booted Xen and dom0 for later runs ({snap.dir.name})"):
                     self.machine.save(snap.state)
                     snap.write_meta({k: v for k, v in self.info.items() if k != "boot"})
@@ -421,16 +428,16 @@ class Session:
             self.machine.stop()
             raise
 
-    def _stand_by(self, guests: bool) -> None:
+    def _stand_by(self, guests: bool) -> bool:
         """Make the domains that stand by in the saved machine (STANDBYS; xen-config/
         standby.sh, create.sh): a group that takes one pays for no `xl create`, nor, for the
         Linux peer, for a kernel boot (4-5 s of one cpu under TCG, which nothing could share:
         groups run beside a peer's boot lost their round trips). The guests only in a machine
         that is saved (`guests`): in one that is not, they would cost what they save. One
-        that does not come up is destroyed; its group's domain is made for it."""
+        that does not come up is destroyed; its group's domain is made for it. False if
+        dom0 may still be making some (_stand_by_guests): not a machine to save."""
         self._stand_by_linux()
-        if guests:
-            self._stand_by_guests()
+        return self._stand_by_guests() if guests else True
 
     def _standby_domain(self, sb: Standby) -> Domain:
         assert self.dom0 is not None
@@ -469,8 +476,10 @@ class Session:
             log.info(f"no Linux peer stands by ({e.detail.splitlines()[0]}): each Linux group boots its own")
             self._give_up([peer])
 
-    def _stand_by_guests(self) -> None:
-        """The guests are made paused and stay so: a group's is as fresh as one made for it."""
+    def _stand_by_guests(self) -> bool:
+        """The guests are made paused and stay so: a group's is as fresh as one made for it.
+        False if dom0 did not answer in time: it may still be making them, and the groups
+        take whichever it has made by then."""
         assert self.dom0 is not None
         domains = {sb.name: self._standby_domain(sb) for sb in GUEST_STANDBYS}
         names = list(domains)
@@ -479,13 +488,20 @@ class Session:
                 d.creating()
             # Two commands at once, each making half of them: an `xl create` a dom0 vcpu.
             pending = [self.dom0.begin(f"sh {BASE_DIR}/standby -p {' '.join(names[i::2])}") for i in (0, 1)]
-            said = [p.result(STANDBY_MAKE_TIMEOUT_S) for p in pending]
+            try:
+                said = [p.result(STANDBY_MAKE_TIMEOUT_S) for p in pending]
+            except (XenPanic, MachineDied):
+                raise
+            except HarnessError as e:
+                log.info(f"making the guests that stand by did not end ({e.detail.splitlines()[0]}): not saved")
+                return False
         made = {name for _, out in said for name in re.findall(r"^@@STANDBY (\S+) \d+$", out, re.M)}
         failed = [d for name, d in domains.items() if name not in made]
         if failed:
             why = next((out.strip().splitlines()[-1] for rc, out in said if rc and out.strip()), "no answer")
             log.info(f"{len(failed)} guest(s) do not stand by ({why}): their groups' domains are made for them")
             self._give_up(failed)
+        return True
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         if self.machine is not None:

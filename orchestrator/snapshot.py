@@ -6,8 +6,9 @@ from, so it is kept under a key made of everything that machine depends on: the
 hypervisor, dom0's kernel and initramfs, QEMU's version and its whole command line
 (with the paths that differ between runs left out). Anything changed, and the key
 names a state that does not exist yet: the run boots cold and saves a new one.
-What a run brings itself (guest, scripts, xl configs) is not in the state: it
-reaches dom0 on the run disk (initramfs.build_run_disk).
+What a run brings itself (scripts, xl configs, evtchn-op) is not in the state: it
+reaches dom0 on the run disk (initramfs.build_run_disk). The guest's kernel is: the
+guests that stand by in the saved machine run it (runner.Session._stand_by).
 """
 
 from __future__ import annotations

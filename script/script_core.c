@@ -125,18 +125,25 @@ const char *script_fetch(const struct script_env *e, char *text, size_t size, si
     int64_t chunks;
 
     *len = 0;
+    text[0] = '\0';
     if ( (err = e->xs_read(XS_DIR "/script/n", n, sizeof(n))) )
         return err;
     if ( parse_int(n, &chunks) || chunks < 0 )
         return "EINVAL";
     for ( int64_t i = 0; i < chunks; i++ )
     {
+        size_t got;
+
         if ( *len + SCRIPT_CHUNK >= size )
             return "E2BIG";
         snprintf(key, sizeof(key), XS_DIR "/script/%ld", (long)i);
         if ( (err = e->xs_read(key, text + *len, SCRIPT_CHUNK + 1)) )
             return err;
-        *len += strlen(text + *len);
+        got = strlen(text + *len);
+        /* Each chunk but the last is whole: a short one would join what follows it. */
+        if ( got == 0 || (got != SCRIPT_CHUNK && i + 1 < chunks) )
+            return "EBADMSG";
+        *len += got;
     }
     return NULL;
 }

@@ -88,7 +88,7 @@ void script_rtt_report(const struct stmt *s, uint64_t *ns, size_t n, int64_t ear
 /*
  * The script given through xenstore, into text (size bytes, NUL-terminated):
  * NULL and its length in *len, or what failed (an errno name: ENOENT before
- * XS_DIR/script/n is there).
+ * XS_DIR/script/n is there, EBADMSG for a chunk empty or short of the next).
  */
 const char *script_fetch(const struct script_env *e, char *text, size_t size, size_t *len);
 

@@ -58,12 +58,13 @@ for r in $roles; do
     *@*)
         read t0 _ < /proc/uptime
         sb=${r#*@} r=${r%@*}
-        read id < "/run/standby/$sb" || exit 1
+        read id < "/run/standby/$sb" || { echo "create: $sb does not stand by"; exit 1; }
         rm -f "/run/standby/$sb"
+        # Its script before its name: if that fails, its relay's last line, as it is destroyed, is not the group's.
+        /evt/evtchn-op --give-script "$id" "/evt/$group/$r.script" || { echo "create: $sb got no script"; exit 1; }
         printf '[%s] ' "$group-$r" > /run/relay-$sb.prefix
         ln -sf xl-$sb.log "/var/log/xen/xl-$group-$r.log"
         ln -sf relay-$sb.pid "/run/relay-$group-$r.pid"
-        /evt/evtchn-op --give-script "$id" "/evt/$group/$r.script" || exit 1
         read t1 _ < /proc/uptime
         echo "@@DOMID $group-$r $id $(( ${t1%.*}${t1#*.} - ${t0%.*}${t0#*.} ))"
         given="$given $r=$id"

@@ -27,7 +27,8 @@ MAX_SYNC_TIMEOUT_MS = 999_999_999
 # Ops that count a port's upcalls from a base: in an `&` chain, a `mark` takes it (compile_case).
 COUNTS_FROM_MARK = ("pingpong", "rtt")
 # A guest's script is its ramdisk, loaded into its 16 MiB (xen-config/domU.cfg.in) after
-# its first MiB and its kernel with its bss (6.2 MiB): about 8.6 MiB are left for it.
+# its first MiB and its kernel with its bss (6.3 MiB, a standby's 64 KiB for a script through
+# xenstore among it): about 8.5 MiB are left for it.
 GUEST_SCRIPT_MAX = 8 * MiB
 # What the run disk (initramfs.RUN_DISK_BYTES) holds beside the scripts: the guest and
 # dom0's evtchn-op (0.9 MiB), the helpers, the xl configs, the Linux peer's initramfs

@@ -155,8 +155,12 @@ int main(int argc, char **argv)
         .sleep_ms = sleep_ms,
     };
     struct script_totals t;
-    /* --from-store: the script is in the made-up xenstore, as a standby guest is given it. */
-    int from_store = argc > 1 && !strcmp(argv[1], "--from-store");
+    /*
+     * --from-store[=SIZE]: the script is in the made-up xenstore, as a standby guest is
+     * given it, read into SIZE bytes (all of text's).
+     */
+    int from_store = argc > 1 && !strncmp(argv[1], "--from-store", 12);
+    size_t room = from_store && argv[1][12] == '=' ? strtoul(argv[1] + 13, NULL, 10) : sizeof(text);
     size_t len = from_store ? 0 : fread(text, 1, sizeof(text) - 1, stdin);
 
     for ( int i = 1 + from_store; i < argc && nr_kv < sizeof(kv) / sizeof(kv[0]); i++ )
@@ -171,7 +175,7 @@ int main(int argc, char **argv)
     }
     if ( from_store )
     {
-        const char *err = script_fetch(&env, text, sizeof(text), &len);
+        const char *err = script_fetch(&env, text, room < sizeof(text) ? room : sizeof(text), &len);
 
         if ( err )
         {

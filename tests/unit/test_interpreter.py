@@ -146,20 +146,46 @@ def test_a_script_given_through_xenstore_runs_as_its_ramdisk_would(interp: Path,
     assert fetched.steps == direct.steps and fetched.done == direct.done
 
 
+def _short_first_chunk(script: str) -> list[str]:
+    whole = _in_store(script)
+    return [whole[0][:-1], *whole[1:]]
+
+
 @pytest.mark.parametrize(
-    ("given", "said"),
+    ("given", "room", "said"),
     [
-        (lambda s: _in_store(s)[:-1], "fetch: ENOENT"),  # its number not written yet
-        (lambda s: _in_store(s, n="2x"), "fetch: EINVAL"),
-        (lambda s: _in_store(s)[1:], "fetch: ENOENT"),  # a chunk missing
+        (lambda s: _in_store(s)[:-1], "", "fetch: ENOENT"),  # its number not written yet
+        (lambda s: _in_store(s, n="2x"), "", "fetch: EINVAL"),
+        (lambda s: _in_store(s, n="-1"), "", "fetch: EINVAL"),
+        (lambda s: _in_store(s)[1:], "", "fetch: ENOENT"),  # a chunk missing
+        (_short_first_chunk, "", "fetch: EBADMSG"),  # it would join the next one
+        (_in_store, f"={2 * SCRIPT_CHUNK + 1}", "fetch: E2BIG"),  # two whole chunks fit, not a third
     ],
 )
 def test_a_script_not_whole_in_xenstore_is_refused(
-    interp: Path, tmp_path: Path, given: Callable[[str], list[str]], said: str
+    interp: Path, tmp_path: Path, given: Callable[[str], list[str]], room: str, said: str
 ) -> None:
     script, xs = dom0_script(tmp_path)
     proc = subprocess.run(
-        [str(interp), "--from-store", *xs, *given("# pad\n" * (SCRIPT_CHUNK // 6) + script)],
+        [str(interp), f"--from-store{room}", *xs, *given("# pad\n" * (2 * SCRIPT_CHUNK // 6) + script)],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert (proc.returncode, proc.stdout.strip()) == (4, said)
+
+
+def test_a_script_of_no_chunk_is_an_empty_one(interp: Path, tmp_path: Path) -> None:
+    _, xs = dom0_script(tmp_path)
+    report, _, rc = run(interp, "", "--from-store", *xs, "data/evtchn-test/script/n=0")
+    assert rc == 0 and report.steps == [] and report.done == (0, 0)
+
+
+def test_a_script_that_just_fits_its_room_is_read_whole(interp: Path, tmp_path: Path) -> None:
+    """Room for every chunk and its NUL: as many bytes as script_fetch() needs, not one more."""
+    script, xs = dom0_script(tmp_path)
+    script = "# pad\n" * (2 * SCRIPT_CHUNK // 6) + script
+    chunks = -(-len(script) // SCRIPT_CHUNK)
+    direct, _, _ = run(interp, script, *xs)
+    fetched, _, rc = run(
+        interp, "", f"--from-store={(chunks - 1) * SCRIPT_CHUNK + SCRIPT_CHUNK + 1}", *xs, *_in_store(script)
+    )
+    assert rc == 0 and fetched.steps == direct.steps

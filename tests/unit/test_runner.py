@@ -5,6 +5,7 @@ No QEMU: the session gets a dom0 whose shell is tests/unit/fakes.py's FakeDom0Sh
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -600,11 +601,18 @@ def test_a_standby_that_does_not_come_up_is_destroyed(tmp_path: Path, rc: int, s
 
 
 class StandbyGuests(FakeDom0Shell):
-    """dom0 whose xen-config/standby.sh makes every guest it is asked for but `fails`."""
+    """dom0 whose xen-config/standby.sh makes every guest it is asked for but `fails`; with
+    `hangs`, it never answers."""
 
-    def __init__(self, fails: str) -> None:
+    def __init__(self, fails: str, hangs: bool = False) -> None:
         super().__init__()
-        self.fails = fails
+        self.fails, self.hangs = fails, hangs
+
+    def __call__(self, command: str) -> Answer:
+        if self.hangs and command.startswith(f"sh {initramfs.BASE_DIR}/standby -p "):
+            self.commands.append(command)
+            return None
+        return super().__call__(command)
 
     def answer_one(self, command: str) -> tuple[list[str], int, list[str]]:
         words = command.split()
@@ -621,7 +629,7 @@ def test_every_standby_guest_is_made_and_one_that_is_not_is_destroyed(tmp_path: 
     lost = runner.GUEST_STANDBYS[3].name
     shell = StandbyGuests(lost)
     session = _session(tmp_path, shell)
-    session._stand_by_guests()
+    assert session._stand_by_guests()
     asked = [c.split()[3:] for c in shell.commands if c.startswith(f"sh {initramfs.BASE_DIR}/standby -p ")]
     assert len(asked) == 2
     assert sorted(n for names in asked for n in names) == sorted(sb.name for sb in runner.GUEST_STANDBYS)
@@ -630,3 +638,23 @@ def test_every_standby_guest_is_made_and_one_that_is_not_is_destroyed(tmp_path: 
     assert f"xl destroy {lost} 2>&1" in destroyed[0]
     assert f"kill $(cat /run/relay-{lost}.pid)" in destroyed[0]
     assert f"rm -f {runner.STANDBY_DIR}/{lost}" in destroyed[0]
+
+
+def test_standby_guests_dom0_does_not_finish_making_leave_the_machine_unsaved(tmp_path: Path) -> None:
+    """It may still be making them: nothing is destroyed under it, and _boot_cold saves nothing."""
+    shell = StandbyGuests("", hangs=True)
+    session = _session(tmp_path, shell)
+    assert session._stand_by_guests() is False
+    assert not ran(shell, "xl destroy")
+
+
+def test_a_standby_guests_buffer_holds_the_longest_script_it_is_given() -> None:
+    """runner.STANDBY_SCRIPT_MAX against the guest's buffer (guest/script.h) and the chunk
+    script_fetch() needs room for (script/script_core.h), as the C headers say them."""
+    header = (runner.ROOT / "guest" / "script.h").read_text()
+    m = re.search(r"#define SCRIPT_STORE_MAX \((\d+) << (\d+)\)", header)
+    assert m is not None
+    store = int(m.group(1)) << int(m.group(2))
+    m = re.search(r"#define SCRIPT_CHUNK (\d+)", (runner.ROOT / "script" / "script_core.h").read_text())
+    assert m is not None
+    assert runner.STANDBY_SCRIPT_MAX + int(m.group(1)) < store
