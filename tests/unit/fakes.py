@@ -191,6 +191,7 @@ class FakeDom0Shell:
         self.xenstore: dict[str, str] = {}
         self.standby_taken: list[str] = []  # domains a standby became (create.sh ROLE@NAME)
         self.xl_names: dict[str, str] = {}  # a taken standby's xl name -> the domain it became
+        self.take_fails: set[str] = set()  # standbys create.sh fails to give a script to
         self.commands: list[str] = []
         self.domids: dict[str, int] = {}
 
@@ -276,6 +277,8 @@ class FakeDom0Shell:
         for role in [a for a in args if "=" not in a]:
             if "@" in role:  # a domain standing by (ROLE@NAME) becomes this role; xl keeps its name
                 role, _, xl_name = role.partition("@")
+                if xl_name in self.take_fails:
+                    return [*out, f"create: {xl_name} got no script"], 1, []
                 self.standby_taken.append(f"{group}-{role}")
                 self.xl_names[xl_name] = f"{group}-{role}"
                 self.domids[f"{group}-{role}"] = len(self.domids) + 1

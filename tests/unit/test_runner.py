@@ -538,6 +538,23 @@ def test_guests_take_the_standbys_that_fit_and_xl_keeps_their_names(
     assert not ran(shell, "xl destroy g1-A")
 
 
+def test_a_standby_a_group_made_ahead_could_not_take_is_destroyed_and_its_domain_made(tmp_path: Path) -> None:
+    """Session._finish_parked: g2's creation ahead failed as it took a standby (create.sh gave
+    it no script); that standby is destroyed by its xl name, and g2's domain is made anew."""
+    shell = FakeDom0Shell({"g1-A": FakeGuest(A_OK), "g1-B": FakeGuest(B_OK), "g2-Solo": FakeGuest(SOLO_OK)})
+    session = _session(tmp_path, shell)
+    first, second, third = (sb.name for sb in runner.GUEST_STANDBYS[:3])
+    session._standbys = [first, second, third]
+    shell.take_fails = {third}
+    results = session.run_groups(session.groups)
+    assert [g.error for g in results] == [None, None]
+    assert shell.standby_taken == ["g1-A", "g1-B"]
+    creates = [c for c in shell.commands if c.startswith("sh /evt/create g2 ")]
+    assert [c.split()[4] for c in creates] == [f"Solo@{third}", "Solo"]
+    assert ran(shell, f"xl destroy {third} 2>&1")
+    assert session._standbys == []
+
+
 def test_a_run_that_counts_coverage_takes_no_standby(tmp_path: Path) -> None:
     """Xen's work to make a domain is counted as the cases' (Session._take_standbys)."""
     shell = FakeDom0Shell({"g1-A": FakeGuest(A_OK), "g1-B": FakeGuest(B_OK), "g2-Solo": FakeGuest(SOLO_OK)})
