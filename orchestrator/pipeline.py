@@ -12,6 +12,7 @@ self-tests out of them.
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,7 @@ from .console import Line
 from .errors import SetupError
 from .hypervisor import hypervisor_version
 from .kernel import from_environment
+from .machine import QemuConfig
 from .outcome import Outcome, worst
 from .results import CaseResult, GroupResult
 from .runner import ROOT, Session
@@ -127,6 +129,8 @@ def run_all(
     whole = plan(ordered, fresh)
     groups = select(whole, shard)
     shares = [share for share in (groups[i::jobs] for i in range(max(jobs, 1))) if share] or [[]]
+    if (said := oversubscribed(len(shares), QemuConfig().smp, os.cpu_count() or 1)) is not None:
+        log.info(said)
     start = time.monotonic()
     snapshots = None if cold else SNAPSHOTS
     with ExitStack() as stack:
@@ -165,6 +169,19 @@ def run_all(
     if sessions[0].baseline:
         run.known, run.stale = baseline.apply(case_results, sessions[0].baseline)
     return run
+
+
+def oversubscribed(machines: int, vcpus: int, cores: int) -> str | None:
+    """What to say when the machines' vcpus outnumber the host's cores, else None: each vcpu
+    then waits for a core, and cases bound by event round trips between vcpus run many
+    times slower (on 2 cores, --jobs 2: the conformance group 55-75 s against 3.8-4.3 s
+    alone, the whole suite 68-87 s against 12-14 s; docs/benchmark.md)."""
+    if machines < 2 or machines * vcpus <= cores:
+        return None
+    return (
+        f"{machines} machines of {vcpus} vcpus on {cores} host cores: their vcpus take turns on the cores, "
+        "and cases bound by event round trips run many times slower than on one machine"
+    )
 
 
 def run_parallel(sessions: list[Session]) -> list[GroupResult]:

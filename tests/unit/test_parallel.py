@@ -65,3 +65,11 @@ def test_results_come_back_in_group_order() -> None:
 
     out = pipeline.run_parallel([Quick([2, 4]), Quick([1, 3])])  # type: ignore[list-item]
     assert [r.group.index for r in out] == [1, 2, 3, 4]
+
+
+def test_machines_whose_vcpus_outnumber_the_cores_are_said_to() -> None:
+    """--jobs 2 on 2 cores: each machine's 2 vcpus take turns with the other's."""
+    said = pipeline.oversubscribed(2, 2, 2)
+    assert said is not None and "2 machines of 2 vcpus on 2 host cores" in said
+    assert pipeline.oversubscribed(2, 2, 4) is None
+    assert pipeline.oversubscribed(1, 2, 1) is None  # one machine: nothing to share with
