@@ -441,8 +441,7 @@ class Session:
 
     def _standby_domain(self, sb: Standby) -> Domain:
         assert self.dom0 is not None
-        role = LINUX if LINUX in sb.config.domains else sb.config.domains[0]
-        return Domain(self.dom0, sb.name, role, f"{BASE_DIR}/{sb.name}.cfg", self.reasons)
+        return Domain(self.dom0, sb.name, sb.config.domains[0], f"{BASE_DIR}/{sb.name}.cfg", self.reasons)
 
     def _give_up(self, standbys: list[Domain]) -> None:
         """Destroy standbys that did not come up, with their relays and id files."""

@@ -20,12 +20,19 @@ roles= given=
 for a in "$@"; do
     case "$a" in *=*) given="$given $a" ;; *) roles="$roles $a" ;; esac
 done
+# "@@DOMID NAME ID CS": CS, the centiseconds since T0 (/proc/uptime's first field).
+made_line() {
+    local t1 _
+    read t1 _ < /proc/uptime
+    echo "@@DOMID $1 $2 $(( ${t1%.*}${t1#*.} - ${3%.*}${3#*.} ))"
+}
+
 # One domain: its relay, `xl create -p`, and its id from the line xl's monitoring child
 # writes to its log as it starts waiting for the domain (xl_vmcontrol.c): another `xl domid`
 # costs dom0 a tenth of a second under TCG, every domain. The child may write just after
 # `xl create` returns. Prints its @@DOMID line.
 make_one() {
-    local r=$1 cfg=/evt/$group/$1.cfg log=/var/log/xen/xl-$group-$1.log first line id= n=0 t0 t1 _
+    local r=$1 cfg=/evt/$group/$1.cfg log=/var/log/xen/xl-$group-$1.log first line id= n=0 t0 _
     read t0 _ < /proc/uptime
     read -r first < "$cfg" || return 1
     case "$first" in
@@ -45,8 +52,7 @@ make_one() {
         n=$((n + 1))
     done
     [ -n "$id" ] || id=$(xl domid "$group-$r") || return 1
-    read t1 _ < /proc/uptime
-    echo "@@DOMID $group-$r $id $(( ${t1%.*}${t1#*.} - ${t0%.*}${t0#*.} ))"
+    made_line "$group-$r" "$id" "$t0"
 }
 
 # A standby becomes its role at once. The others are made at the same time, one
@@ -65,8 +71,7 @@ for r in $roles; do
         printf '[%s] ' "$group-$r" > /run/relay-$sb.prefix
         ln -sf xl-$sb.log "/var/log/xen/xl-$group-$r.log"
         ln -sf relay-$sb.pid "/run/relay-$group-$r.pid"
-        read t1 _ < /proc/uptime
-        echo "@@DOMID $group-$r $id $(( ${t1%.*}${t1#*.} - ${t0%.*}${t0#*.} ))"
+        made_line "$group-$r" "$id" "$t0"
         given="$given $r=$id"
         ;;
     *) fresh="$fresh $r" ;;
